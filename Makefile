@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONUTF8 := 1
+
+.PHONY: run run-kafka test test-fast bench lint schemas clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)  ## start every service on the embedded defaults
+	$(BIN)/hotline run
+
+run-kafka: $(STAMP)  ## start every service against HOTLINE_LOG=kafka://host:port
+	@test -n "$(HOTLINE_LOG)" || (echo "set HOTLINE_LOG=kafka://host:9092" && exit 2)
+	$(BIN)/hotline run
+
+test: $(STAMP)  ## the whole suite: unit, contract (embedded + real Kafka), PostgreSQL, scenarios
+	$(BIN)/python -m pytest -ra -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -ra -x -m "not kafka and not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## benchmarks, each figure beside its raw engine (not part of the tests)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check contracts hotline services tests bench
+	$(BIN)/mypy contracts hotline services
+
+schemas: $(STAMP)  ## regenerate the committed JSON Schemas and AsyncAPI document
+	$(BIN)/python -m contracts.generate
+
+clean:
+	rm -rf $(VENV) .hotline

@@ -1,0 +1,105 @@
+"""The CloudEvents 1.0 envelope every event travels in (DESIGN.md §3, principle 6).
+
+Structured JSON mode: the whole event, attributes and `data`, is one JSON
+object. Extension attributes (lower-case, as CloudEvents requires):
+
+- `streamversion`: position of the event in its stream, 1-based (the ticket version);
+- `prevhash`: SHA-256 of the stored bytes of the previous event of the stream
+  (64 zeros for the first), so an altered, missing or reordered event breaks
+  the chain (principle 9);
+- `causationid`: id of the event or command that caused this one;
+- `correlationid`: id shared by everything one original request set off;
+- `actor`: who did it, as `kind:id` (`channel:wechat`, `operator:op-017`,
+  `unit:U0301`, `supervisor:sv-02`, `system:supervision`, `citizen:anonymous`).
+
+Events are stored as canonical JSON (sorted keys, no spaces, UTF-8 kept as
+UTF-8), so the same event always has the same bytes and the same hash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SPECVERSION = "1.0"
+TYPE_PREFIX = "hotline."
+ACTOR_PATTERN = r"^(channel|operator|unit|supervisor|reviewer|callback|citizen|system|analyst|auditor):[A-Za-z0-9._@-]+$"
+
+
+class Envelope(BaseModel):
+    """One event as stored in the log: CloudEvents attributes plus our extensions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = SPECVERSION
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    source: str = Field(min_length=1, description="URI-reference of the emitting service, e.g. /hotline/intake")
+    type: str = Field(pattern=r"^hotline\.[A-Za-z]+\.v[0-9]+$", description="hotline.<EventName>.v<major>")
+    subject: str = Field(min_length=1, description="The stream the event belongs to, e.g. ticket-<uuid>")
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str = Field(description="urn:hotline:event:<EventName>:v<major>, the committed JSON Schema")
+    streamversion: int = Field(ge=1)
+    prevhash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    causationid: str | None = None
+    correlationid: str = Field(min_length=1)
+    actor: str = Field(pattern=ACTOR_PATTERN)
+    data: dict[str, Any]
+
+    @field_validator("time")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a timezone")
+        return value.astimezone(UTC)
+
+    @property
+    def event_name(self) -> str:
+        """`TicketDispatched` for type `hotline.TicketDispatched.v1`."""
+        return self.type.split(".")[1]
+
+
+def type_for(event_name: str, major: int = 1) -> str:
+    """The CloudEvents `type` of an event name."""
+    return f"{TYPE_PREFIX}{event_name}.v{major}"
+
+
+def dataschema_for(event_name: str, major: int = 1) -> str:
+    """The `dataschema` URI of an event name; resolves to contracts/schemas/<name>.v<major>.json."""
+    return f"urn:hotline:event:{event_name}:v{major}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic UTF-8 JSON: sorted keys, no whitespace, Chinese kept as is."""
+    return json.dumps(
+        obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_json_default
+    ).encode("utf-8")
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The exact bytes stored in the log for an envelope."""
+    return canonical_json(envelope.model_dump(mode="json", exclude_none=True))
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a valid envelope; the reason goes to the dead-letter topic."""
+
+
+def decode(value: bytes) -> Envelope:
+    """Parse stored bytes back into an envelope, or raise DecodeError with the reason."""
+    try:
+        return Envelope.model_validate_json(value)
+    except ValueError as exc:  # pydantic's ValidationError and JSON errors
+        reason = re.sub(r"\s+", " ", str(exc))[:500]
+        raise DecodeError(f"not a hotline CloudEvent: {reason}") from exc

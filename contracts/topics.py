@@ -1,0 +1,75 @@
+"""The topic catalogue: names, keys, partitions and retention of every topic.
+
+The ticket topic keeps everything forever: it is the evidence a dispute is
+settled from. Keys decide order: everything of one ticket is on one partition,
+in order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hotline.log.port import TopicSpec
+
+DAY_MS = 24 * 3600 * 1000
+FOREVER = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TopicEntry:
+    """A catalogue entry: the broker settings plus what the key is and what flows on it."""
+
+    spec: TopicSpec
+    key: str
+    carries: str
+
+
+def _entry(name: str, partitions: int, retention_ms: int, key: str, carries: str) -> TopicEntry:
+    config = {"cleanup.policy": "delete", "min.insync.replicas": "2"}
+    return TopicEntry(TopicSpec(name, partitions, retention_ms, 3, config), key, carries)
+
+
+CONTACTS = "hotline.contacts"
+CALLS = "hotline.calls"
+TICKETS = "hotline.tickets"
+COMMANDS = "hotline.commands"
+KNOWLEDGE = "hotline.knowledge"
+DEADLETTER = "hotline.deadletter"
+DISPATCH_PREFIX = "hotline.dispatch."
+
+CATALOGUE: dict[str, TopicEntry] = {
+    e.spec.name: e
+    for e in [
+        _entry(CONTACTS, 12, FOREVER, "contact stream id (contact-<uuid>)",
+               "ContactReceived: every inbound message on every channel"),
+        _entry(CALLS, 6, 400 * DAY_MS, "call id",
+               "CallRecorded: call statistics from the phone system"),
+        _entry(TICKETS, 24, FOREVER, "ticket stream id (ticket-<uuid>)",
+               "every event of the ticket lifecycle; the source of truth, kept forever"),
+        _entry(COMMANDS, 24, 7 * DAY_MS, "ticket stream id",
+               "commands to the ticket decider from other services"),
+        _entry(KNOWLEDGE, 3, FOREVER, "article id", "knowledge-base article events"),
+        _entry(DEADLETTER, 3, 90 * DAY_MS, "original key",
+               "records that failed to decode, with source topic/partition/offset and reason"),
+    ]
+}
+
+_UNIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def dispatch_topic(unit_id: str) -> str:
+    """Per-unit dispatch stream, so a unit's Kafka ACL can name its own topic only."""
+    if not _UNIT_ID.match(unit_id):
+        raise ValueError(f"unit id not usable in a topic name: {unit_id!r}")
+    return DISPATCH_PREFIX + unit_id
+
+
+def dispatch_spec(unit_id: str) -> TopicSpec:
+    """Settings of a unit's dispatch topic: one partition keeps the unit's order total."""
+    return TopicSpec(dispatch_topic(unit_id), 1, 90 * DAY_MS, 3, {"cleanup.policy": "delete"})
+
+
+def core_specs() -> list[TopicSpec]:
+    """Every fixed topic of the catalogue, for `create_topics` at start-up."""
+    return [e.spec for e in CATALOGUE.values()]
