@@ -168,7 +168,7 @@ class EventLog(Protocol):
     async def append_stream(
         self, topic: str, key: str, values: Sequence[OutgoingRecord], expected_version: int
     ) -> list[Position]:
-        """Append to one stream iff it still has `expected_version` records, else VersionConflict."""
+        """Append to a stream iff it still has `expected_version` records, else VersionConflict."""
         ...
 
     async def stream_head(self, topic: str, key: str) -> StreamHead:

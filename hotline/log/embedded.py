@@ -1,0 +1,342 @@
+"""The embedded engine: a durable SQLite file (WAL, synchronous=FULL) behind the EventLog port.
+
+Appends go through `GroupCommitWriter`: concurrent appends share one
+transaction and one fsync, and each caller is answered only after the COMMIT
+that made its records durable.
+
+Stream appends check the expected version inside that transaction, and the
+transaction holds SQLite's write lock, so two conflicting appends can never
+both succeed — not even from two processes sharing the file.
+
+Consumer groups here have a single member per group: it reads every
+partition of its topics. (Kafka spreads partitions over members; the embedded
+engine is for one machine.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from hotline.log.partitioning import partition_for
+from hotline.log.port import (
+    GENESIS_HASH,
+    OutgoingRecord,
+    Position,
+    Record,
+    StreamHead,
+    TopicInfo,
+    TopicSpec,
+    UnknownTopic,
+    UnsafeSettings,
+    VersionConflict,
+    value_hash,
+)
+from hotline.sqlite_writer import SAFE_SYNC, GroupCommitWriter, connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,
+    retention_ms INTEGER NOT NULL, config TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partitions (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
+    key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT, ts INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition, "offset"));
+CREATE TABLE IF NOT EXISTS streams (
+    topic TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, head_hash TEXT NOT NULL,
+    PRIMARY KEY (topic, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stream_records (
+    topic TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
+    partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
+    PRIMARY KEY (topic, key, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic, partition)) WITHOUT ROWID;
+"""
+
+
+@dataclass(slots=True)
+class _Op:
+    """One queued write: a plain batch append, or a stream append with its expected version."""
+
+    topic: str
+    records: Sequence[OutgoingRecord]
+    stream_key: str | None = None
+    expected_version: int = 0
+
+
+def _headers(raw: str | None) -> dict[str, str]:
+    return json.loads(raw) if raw else {}
+
+
+class EmbeddedEventLog:
+    """EventLog on one SQLite file; `path` may be `:memory:` only for throwaway tests."""
+
+    engine = "embedded"
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", allow_unsafe: bool = False):
+        self.path = str(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in SAFE_SYNC and not allow_unsafe:
+            raise UnsafeSettings(
+                f"synchronous={self.synchronous} can lose committed events on power loss; "
+                "use FULL, or pass allow_unsafe=True knowingly"
+            )
+        self._writer = GroupCommitWriter(self.path, self.synchronous, "hotline-log")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-log-reader")
+        self._rconn: sqlite3.Connection | None = None
+        self._partitions: dict[str, int] = {}
+        self.appended = self._writer.committed  # consumers wait on it for new records
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._writer.start(SCHEMA)
+        self._rconn = await self._in_reader(connect, self.path, self.synchronous)
+
+    async def close(self) -> None:
+        await self._writer.close()
+        if self._rconn is not None:
+            await self._in_reader(self._rconn.close)
+            self._rconn = None
+        self._reader.shutdown(wait=True)
+
+    async def _in_reader(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        assert self._rconn is not None, "log not started"
+        return self._rconn.execute(sql, params).fetchall()
+
+    # -- topics ----------------------------------------------------------------------------
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            for s in specs:
+                cfg = json.dumps(dict(s.config), sort_keys=True)
+                conn.execute(
+                    "INSERT OR IGNORE INTO topics VALUES (?,?,?,?)",
+                    (s.name, s.partitions, s.retention_ms, cfg),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO partitions VALUES (?,?,0)",
+                    [(s.name, p) for p in range(s.partitions)],
+                )
+
+        await self._writer.run(create)
+
+    async def partitions(self, topic: str) -> int:
+        if topic not in self._partitions:
+            rows = await self._in_reader(
+                self._query, "SELECT partitions FROM topics WHERE name=?", (topic,)
+            )
+            if not rows:
+                raise UnknownTopic(topic)
+            self._partitions[topic] = rows[0][0]
+        return self._partitions[topic]
+
+    def partition_for(self, key: str, partitions: int) -> int:
+        return partition_for(key, partitions)
+
+    async def topics(self) -> list[TopicInfo]:
+        rows = await self._in_reader(
+            self._query,
+            "SELECT t.name, t.partitions, COUNT(r.value), COALESCE(SUM(LENGTH(r.value)), 0) "
+            "FROM topics t LEFT JOIN records r ON r.topic = t.name GROUP BY t.name ORDER BY t.name",
+        )
+        return [TopicInfo(n, p, c, b) for n, p, c, b in rows]
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        await self.partitions(topic)
+        rows = await self._in_reader(
+            self._query, "SELECT partition, next_offset FROM partitions WHERE topic=?", (topic,)
+        )
+        return {p: o for p, o in rows}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
+        if not records:
+            return []
+        return await self._submit(_Op(topic, records))
+
+    async def append_stream(
+        self, topic: str, key: str, values: Sequence[OutgoingRecord], expected_version: int
+    ) -> list[Position]:
+        if any(r.key != key for r in values):
+            raise ValueError("every record of a stream append must carry the stream key")
+        return await self._submit(_Op(topic, values, key, expected_version))
+
+    async def _submit(self, op: _Op) -> list[Position]:
+        await self.partitions(op.topic)  # UnknownTopic before anything is queued
+        return await self._writer.run(lambda conn: self._apply(conn, op))
+
+    def _apply(self, conn: sqlite3.Connection, op: _Op) -> list[Position]:
+        n = self._partitions[op.topic]
+        version = 0
+        if op.stream_key is not None:
+            row = conn.execute(
+                "SELECT version FROM streams WHERE topic=? AND key=?", (op.topic, op.stream_key)
+            ).fetchone()
+            version = row[0] if row else 0
+            if version != op.expected_version:
+                raise VersionConflict(op.topic, op.stream_key, op.expected_version, version)
+        now_ms = int(time.time() * 1000)
+        next_offsets: dict[int, int] = {}
+        rows, positions = [], []
+        for rec in op.records:
+            p = partition_for(rec.key, n)
+            if p not in next_offsets:
+                next_offsets[p] = conn.execute(
+                    "SELECT next_offset FROM partitions WHERE topic=? AND partition=?",
+                    (op.topic, p),
+                ).fetchone()[0]
+            off = next_offsets[p]
+            next_offsets[p] = off + 1
+            hdrs = json.dumps(dict(rec.headers), ensure_ascii=False) if rec.headers else None
+            rows.append((op.topic, p, off, rec.key, rec.value, hdrs, now_ms))
+            positions.append(Position(op.topic, p, off))
+        conn.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "UPDATE partitions SET next_offset=? WHERE topic=? AND partition=?",
+            [(o, op.topic, p) for p, o in next_offsets.items()],
+        )
+        if op.stream_key is not None:
+            self._advance_stream(conn, op, version, positions)
+        return positions
+
+    @staticmethod
+    def _advance_stream(
+        conn: sqlite3.Connection, op: _Op, version: int, positions: list[Position]
+    ) -> None:
+        key = op.stream_key
+        conn.executemany(
+            "INSERT INTO stream_records VALUES (?,?,?,?,?)",
+            [(op.topic, key, version + i + 1, pos.partition, pos.offset)
+             for i, pos in enumerate(positions)],
+        )
+        conn.execute(
+            "INSERT INTO streams VALUES (?,?,?,?) ON CONFLICT (topic, key) "
+            "DO UPDATE SET version=excluded.version, head_hash=excluded.head_hash",
+            (op.topic, key, version + len(positions), value_hash(op.records[-1].value)),
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def stream_head(self, topic: str, key: str) -> StreamHead:
+        rows = await self._in_reader(
+            self._query, "SELECT version, head_hash FROM streams WHERE topic=? AND key=?",
+            (topic, key),
+        )
+        return StreamHead(*rows[0]) if rows else StreamHead(0, GENESIS_HASH)
+
+    async def read_stream(self, topic: str, key: str) -> list[Record]:
+        rows = await self._in_reader(
+            self._query,
+            'SELECT r.topic, r.partition, r."offset", r.key, r.value, r.headers, r.ts '
+            "FROM stream_records s JOIN records r ON r.topic = s.topic "
+            'AND r.partition = s.partition AND r."offset" = s."offset" '
+            "WHERE s.topic=? AND s.key=? ORDER BY s.version",
+            (topic, key),
+        )
+        return [Record(t, p, o, k, v, _headers(h), ts) for t, p, o, k, v, h, ts in rows]
+
+    async def read(
+        self, topic: str, partition: int, from_offset: int, limit: int = 1000
+    ) -> list[Record]:
+        rows = await self._in_reader(
+            self._query,
+            'SELECT "offset", key, value, headers, ts FROM records '
+            'WHERE topic=? AND partition=? AND "offset">=? ORDER BY "offset" LIMIT ?',
+            (topic, partition, from_offset, limit),
+        )
+        return [Record(topic, partition, o, k, v, _headers(h), ts) for o, k, v, h, ts in rows]
+
+    def consumer(self, group: str, topics: Sequence[str]) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, group, list(topics))
+
+    # -- group offsets (used by EmbeddedConsumer) -------------------------------------------
+
+    async def _committed(self, group: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        marks = ",".join("?" * len(topics))
+        rows = await self._in_reader(
+            self._query,
+            f"SELECT topic, partition, next_offset FROM group_offsets "
+            f"WHERE grp=? AND topic IN ({marks})",
+            (group, *topics),
+        )
+        return {(t, p): o for t, p, o in rows}
+
+    async def _commit(self, group: str, positions: Mapping[tuple[str, int], int]) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO group_offsets VALUES (?,?,?,?) ON CONFLICT (grp, topic, partition) "
+                "DO UPDATE SET next_offset=excluded.next_offset",
+                [(group, t, p, o) for (t, p), o in positions.items()],
+            )
+
+        await self._writer.run(write)
+
+
+class EmbeddedConsumer:
+    """The single member of a consumer group on the embedded engine."""
+
+    POLL_INTERVAL_S = 0.05  # how often appends by other processes are looked for
+
+    def __init__(self, log: EmbeddedEventLog, group: str, topics: list[str]) -> None:
+        self.log, self.group, self.topics = log, group, topics
+        self._positions: dict[tuple[str, int], int] | None = None
+
+    async def _ensure_positions(self) -> dict[tuple[str, int], int]:
+        if self._positions is None:
+            committed = await self.log._committed(self.group, self.topics)
+            positions = {}
+            for t in self.topics:
+                for p in range(await self.log.partitions(t)):
+                    positions[(t, p)] = committed.get((t, p), 0)
+            self._positions = positions
+        return self._positions
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        positions = await self._ensure_positions()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out: list[Record] = []
+            for (t, p), off in positions.items():
+                if len(out) >= max_records:
+                    break
+                recs = await self.log.read(t, p, off, max_records - len(out))
+                if recs:
+                    positions[(t, p)] = recs[-1].offset + 1
+                    out.extend(recs)
+            left = deadline - time.monotonic()
+            if out or left <= 0:
+                return out
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.log.appended.wait(), min(left, self.POLL_INTERVAL_S))
+
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        current = await self._ensure_positions()
+        current.update(positions)
+
+    async def commit(self, positions: Mapping[tuple[str, int], int]) -> None:
+        await self.log._commit(self.group, positions)
+
+    async def committed(self) -> dict[tuple[str, int], int]:
+        return await self.log._committed(self.group, self.topics)
+
+    async def assignment(self) -> set[tuple[str, int]]:
+        return set(await self._ensure_positions())
+
+    async def close(self) -> None:
+        self._positions = None

@@ -1,0 +1,28 @@
+"""Build the event log named by one setting: `sqlite:///path` or `kafka://host:port`."""
+
+from __future__ import annotations
+
+from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.port import EventLog
+from hotline.settings import Settings
+
+
+def open_log(settings: Settings) -> EventLog:
+    """The engine chosen by HOTLINE_LOG, configured safely unless told otherwise."""
+    url = settings.log
+    if url.startswith("sqlite:///"):
+        return EmbeddedEventLog(url.removeprefix("sqlite:///"), allow_unsafe=settings.allow_unsafe)
+    if url.startswith("kafka://"):
+        from hotline.log.kafka import KafkaEventLog, KafkaOptions  # aiokafka only when used
+
+        options = KafkaOptions(
+            bootstrap_servers=url.removeprefix("kafka://"),
+            acks=settings.kafka_acks,
+            enable_idempotence=settings.kafka_idempotence,
+            isolation_level=settings.kafka_isolation,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            replication_factor=settings.kafka_replication_factor,
+            allow_unsafe=settings.allow_unsafe,
+        )
+        return KafkaEventLog(options)
+    raise ValueError(f"HOTLINE_LOG must start with sqlite:/// or kafka://, got {url!r}")

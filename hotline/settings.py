@@ -1,0 +1,63 @@
+"""One typed settings object, read from HOTLINE_* environment variables.
+
+The defaults run everything on one machine with nothing installed: the event
+log, the projections and the citizen keys are SQLite files under
+`.hotline/`. Production points HOTLINE_LOG at Kafka and HOTLINE_DB at
+PostgreSQL; it must also set a real HOTLINE_MASTER_KEY (the settings refuse
+the development key outside `environment=development`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a service needs to start; one instance per process."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".hotline")
+    log: str = Field(default="", description="sqlite:///path or kafka://host:9092[,host2:9092]")
+    db: str = Field(default="", description="SQLAlchemy async URL of the projection database")
+    keys_db: str = Field(default="", description="SQLite path of the citizen key table")
+    master_key: str = Field(
+        default="",
+        description="base64 32-byte key wrapping citizen keys; generated under data_dir in dev",
+    )
+    allow_unsafe: bool = Field(default=False, description="accept log settings that may lose data")
+
+    kafka_idempotence: bool = True  # tansu (the test broker) rejects idempotent producers
+    kafka_acks: str = "all"
+    kafka_isolation: str = "read_committed"
+    kafka_session_timeout_ms: int = 10_000
+    kafka_replication_factor: int = 3
+
+    host: str = "127.0.0.1"
+    intake_port: int = 8101
+    max_content_chars: int = 5000
+    max_body_bytes: int = 256 * 1024
+    max_batch_items: int = 500
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.log:
+            self.log = f"sqlite:///{self.data_dir / 'log.db'}"
+        if not self.db:
+            self.db = f"sqlite+aiosqlite:///{self.data_dir / 'projections.db'}"
+        if not self.keys_db:
+            self.keys_db = str(self.data_dir / "keys.db")
+        if self.environment == "production" and not self.master_key:
+            raise ValueError("HOTLINE_MASTER_KEY must be set in production")
+        return self
+
+    @cached_property
+    def log_engine(self) -> str:
+        """`kafka` or `embedded`, from the scheme of HOTLINE_LOG."""
+        return "kafka" if self.log.startswith("kafka://") else "embedded"

@@ -1,0 +1,43 @@
+"""Shared fixtures: real engines only (embedded SQLite, a real Kafka-protocol broker, PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.port import EventLog
+
+pytest_plugins = ["tests.fixtures.databases"]  # TEMP
+
+ENGINES = ["embedded", "kafka"]
+
+
+def unique(prefix: str) -> str:
+    """A topic or group name no other test uses (the broker lives for the whole session)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def open_engine(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> EventLog:
+    """A started log of the given engine; Kafka engines talk to the session's real broker."""
+    if engine == "embedded":
+        log: EventLog = EmbeddedEventLog(str(tmp_path / "log.db"))
+    else:
+        from hotline.log.kafka import KafkaEventLog
+
+        log = KafkaEventLog(request.getfixturevalue("kafka_options"))
+    await log.start()
+    return log
+
+
+@pytest.fixture(params=ENGINES)
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    """The contract suite's subject: once per engine."""
+    if request.param == "kafka":
+        request.applymarker(pytest.mark.kafka)
+    engine = await open_engine(request.param, tmp_path, request)
+    yield engine
+    await engine.close()
