@@ -36,7 +36,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    specversion: Literal["1.0"] = SPECVERSION
+    specversion: Literal["1.0"] = "1.0"
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
     source: str = Field(min_length=1, description="URI-reference of the emitting service, e.g. /hotline/intake")
     type: str = Field(pattern=r"^hotline\.[A-Za-z]+\.v[0-9]+$", description="hotline.<EventName>.v<major>")

@@ -41,3 +41,16 @@ async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
     engine = await open_engine(request.param, tmp_path, request)
     yield engine
     await engine.close()
+
+
+def settings_env(log: EventLog) -> dict[str, str]:
+    """HOTLINE_* variables that make a child process open the same log as `log`."""
+    if log.engine == "embedded":
+        return {"HOTLINE_LOG": f"sqlite:///{log.path}"}  # type: ignore[attr-defined]
+    opts = log.options  # type: ignore[attr-defined]
+    return {
+        "HOTLINE_LOG": f"kafka://{opts.bootstrap_servers}",
+        "HOTLINE_KAFKA_IDEMPOTENCE": str(opts.enable_idempotence).lower(),
+        "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
+        "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": str(opts.session_timeout_ms),
+    }

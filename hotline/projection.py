@@ -1,0 +1,265 @@
+"""The projection runtime: events in, rows out, offsets stored with the rows (principle 5).
+
+A `Projection` owns some SQL tables and says how one event changes them. The
+`ProjectionRunner` polls the log, and for every batch, in ONE database
+transaction: records each event id as applied (a redelivered event is seen
+and skipped: no second effect), applies the new ones, and stores the next
+offsets. A crash before COMMIT loses the whole batch and it is read again; a
+crash after leaves nothing to redo. The log's own consumer-group commit runs
+after the database commit and only feeds lag monitoring: on start the runner
+seeks to the offsets in the database, never to the group's.
+
+Records that cannot be decoded are copied to the dead-letter topic, with the
+reason and their origin, before the offsets move past them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.envelope import DecodeError, Envelope, decode
+from contracts.topics import DEADLETTER
+from hotline.log.port import EventLog, OutgoingRecord, Record
+
+log = logging.getLogger(__name__)
+
+runtime_metadata = MetaData()
+offsets_table = Table(
+    "projection_offsets",
+    runtime_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", Integer, nullable=False),
+)
+applied_table = Table(
+    "projection_applied",
+    runtime_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+)
+
+
+class Projection(Protocol):
+    """A read model: its name, the topics it reads, its tables, and how an event changes them."""
+
+    name: str
+    topics: Sequence[str]
+    metadata: MetaData
+
+    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        """Change the rows for one event; runs inside the runner's transaction."""
+        ...
+
+
+@dataclass
+class RunnerStats:
+    """What a runner did, for logs, metrics and tests."""
+
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def dead_letter(record: Record, reason: str, consumer: str) -> OutgoingRecord:
+    """The dead-letter copy of a record: same key and bytes, origin and reason in headers."""
+    headers = {
+        "dlq_reason": reason[:1000],
+        "dlq_topic": record.topic,
+        "dlq_partition": str(record.partition),
+        "dlq_offset": str(record.offset),
+        "dlq_consumer": consumer,
+    }
+    return OutgoingRecord(record.key, record.value, headers)
+
+
+async def ensure_schema(engine: AsyncEngine, projection: Projection) -> None:
+    """Create the runtime tables and the projection's tables when missing."""
+    async with engine.begin() as conn:
+        await conn.run_sync(runtime_metadata.create_all)
+        await conn.run_sync(projection.metadata.create_all)
+
+
+async def stored_offsets(engine: AsyncEngine, name: str) -> dict[tuple[str, int], int]:
+    """The next offsets a projection has committed with its rows."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(offsets_table.c.topic, offsets_table.c.partition, offsets_table.c.next_offset)
+            .where(offsets_table.c.projection == name)
+        )
+        return {(t, p): o for t, p, o in rows}
+
+
+class ProjectionRunner:
+    """Feeds one projection from the log, exactly once in effect."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        engine: AsyncEngine,
+        projection: Projection,
+        *,
+        group: str | None = None,
+        batch_size: int = 500,
+        before_commit: Callable[[], Awaitable[None]] | None = None,
+        on_batch: Callable[[RunnerStats], None] | None = None,
+    ) -> None:
+        self.log, self.engine, self.projection = log, engine, projection
+        self.group = group or f"projection.{projection.name}"
+        self.batch_size = batch_size
+        self.before_commit = before_commit  # fault injection for crash tests
+        self.on_batch = on_batch  # progress bars, metrics
+        self.stats = RunnerStats()
+        self._stop = asyncio.Event()
+
+    async def run(self, *, until: dict[tuple[str, int], int] | None = None) -> RunnerStats:
+        """Consume until `stop()` (or until every position reaches `until`, for rebuilds)."""
+        await ensure_schema(self.engine, self.projection)
+        consumer = self.log.consumer(self.group, self.projection.topics)
+        try:
+            positions = await stored_offsets(self.engine, self.projection.name)
+            for topic in self.projection.topics:  # partitions never seen start at 0, not at
+                for p in range(await self.log.partitions(topic)):  # the group's offset
+                    positions.setdefault((topic, p), 0)
+            await consumer.seek(positions)
+            self.stats.positions = dict(positions)
+            while not self._stop.is_set():
+                if until is not None and all(
+                    self.stats.positions.get(tp, 0) >= end for tp, end in until.items()
+                ):
+                    break
+                records = await consumer.poll(self.batch_size, timeout_s=0.5)
+                if records:
+                    await self.process(records)
+                    await consumer.commit(self.stats.positions)
+                    if self.on_batch is not None:
+                        self.on_batch(self.stats)
+        finally:
+            await consumer.close()
+        return self.stats
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from `run`."""
+        self._stop.set()
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Apply one batch and store its offsets in one transaction."""
+        decoded: list[Envelope] = []
+        rejects: list[OutgoingRecord] = []
+        for record in records:
+            try:
+                decoded.append(decode(record.value))
+            except DecodeError as exc:
+                rejects.append(dead_letter(record, str(exc), self.projection.name))
+        if rejects:  # durable before the offsets move past them
+            await self.log.append(DEADLETTER, rejects)
+            self.stats.dead_lettered += len(rejects)
+            log.warning("%s: %d undecodable records dead-lettered", self.projection.name,
+                        len(rejects))
+        positions = dict(self.stats.positions)
+        for record in records:
+            positions[(record.topic, record.partition)] = record.offset + 1
+        name = self.projection.name
+        async with self.engine.begin() as conn:
+            seen = await self._already_applied(conn, [e.id for e in decoded])
+            fresh = []
+            for event in decoded:
+                if event.id in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(event.id)
+                fresh.append({"projection": name, "event_id": event.id})
+                await self.projection.apply(conn, event)
+            if fresh:
+                await conn.execute(applied_table.insert(), fresh)
+            await self._store_offsets(conn, positions)
+            if self.before_commit is not None:
+                await self.before_commit()
+        self.stats.applied += len(fresh)
+        self.stats.batches += 1
+        self.stats.positions = positions
+
+    async def _already_applied(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = await conn.execute(
+            select(applied_table.c.event_id).where(
+                applied_table.c.projection == self.projection.name,
+                applied_table.c.event_id.in_(ids),
+            )
+        )
+        return {r[0] for r in rows}
+
+    async def _store_offsets(
+        self, conn: AsyncConnection, positions: dict[tuple[str, int], int]
+    ) -> None:
+        name = self.projection.name
+        changed = {tp: o for tp, o in positions.items() if self.stats.positions.get(tp) != o}
+        if not changed:
+            return
+        # delete-then-insert is the portable upsert (SQLite and PostgreSQL alike)
+        for (topic, partition), _ in changed.items():
+            await conn.execute(
+                delete(offsets_table).where(
+                    offsets_table.c.projection == name,
+                    offsets_table.c.topic == topic,
+                    offsets_table.c.partition == partition,
+                )
+            )
+        await conn.execute(
+            offsets_table.insert(),
+            [{"projection": name, "topic": t, "partition": p, "next_offset": o}
+             for (t, p), o in changed.items()],
+        )
+
+
+async def rebuild(
+    log: EventLog,
+    engine: AsyncEngine,
+    projection: Projection,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunnerStats:
+    """Drop a projection's rows and offsets and replay its topics from offset zero."""
+    async with engine.begin() as conn:
+        await conn.run_sync(runtime_metadata.create_all)
+        await conn.run_sync(projection.metadata.drop_all)
+        await conn.run_sync(projection.metadata.create_all)
+        for table in (offsets_table, applied_table):
+            await conn.execute(delete(table).where(table.c.projection == projection.name))
+    until: dict[tuple[str, int], int] = {}
+    for topic in projection.topics:
+        for p, end in (await log.end_offsets(topic)).items():
+            until[(topic, p)] = end
+    total = sum(until.values())
+
+    def report(stats: RunnerStats) -> None:
+        if on_progress is not None:
+            on_progress(sum(stats.positions.values()), total)
+
+    runner = ProjectionRunner(
+        log, engine, projection, group=f"rebuild.{projection.name}", on_batch=report
+    )
+    return await runner.run(until=until)
+
+
+async def checksum(engine: AsyncEngine, metadata: MetaData) -> str:
+    """SHA-256 over every row of every table, in primary-key order: equal rows, equal sum."""
+    digest = hashlib.sha256()
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            digest.update(table.name.encode())
+            order = list(table.primary_key.columns) or list(table.columns)
+            for row in await conn.execute(select(table).order_by(*order)):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()

@@ -1,0 +1,82 @@
+"""A small real projection for the runtime tests: how many events each stream has had.
+
+A count, not a set, so that an event applied twice shows up as a wrong number.
+Also the entry point of the crash worker: `python -m tests.projection.tally`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from contracts.envelope import Envelope
+from hotline.log.factory import open_log
+from hotline.projection import ProjectionRunner
+from hotline.settings import Settings
+
+
+class Noted(BaseModel):
+    """A test event: some text on some stream."""
+
+    topic: ClassVar[str] = ""
+    major: ClassVar[int] = 1
+    text: str
+
+
+def noted_on(topic: str) -> type[Noted]:
+    return type("Noted", (Noted,), {"topic": topic})
+
+
+class Tally:
+    """Counts events per subject."""
+
+    def __init__(self, topic: str) -> None:
+        self.name = "tally"
+        self.topics = [topic]
+        self.metadata = MetaData()
+        self.table = Table(
+            "tally", self.metadata,
+            Column("subject", String(100), primary_key=True),
+            Column("events", Integer, nullable=False),
+        )
+
+    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        found = await conn.execute(
+            select(self.table.c.events).where(self.table.c.subject == event.subject)
+        )
+        if found.first() is None:
+            await conn.execute(self.table.insert().values(subject=event.subject, events=1))
+        else:
+            await conn.execute(
+                update(self.table).where(self.table.c.subject == event.subject)
+                .values(events=self.table.c.events + 1)
+            )
+
+    async def counts(self, conn: AsyncConnection) -> dict[str, int]:
+        return {s: n for s, n in await conn.execute(select(self.table))}
+
+
+async def crash_worker(topic: str, db_url: str, marker: Path) -> None:
+    """Run the tally until the first commit is about to happen, then hang there to be killed."""
+    log = open_log(Settings())
+    await log.start()
+    engine = create_async_engine(db_url)
+
+    async def hang_before_commit() -> None:
+        marker.write_text("rows written, commit pending")
+        await asyncio.sleep(600)
+
+    runner = ProjectionRunner(log, engine, Tally(topic), before_commit=hang_before_commit,
+                              batch_size=int(os.environ.get("TALLY_BATCH", "50")))
+    await runner.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(crash_worker(sys.argv[1], sys.argv[2], Path(sys.argv[3])))

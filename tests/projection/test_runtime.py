@@ -1,0 +1,126 @@
+"""The projection runtime on every log engine and every database: exactly-once effects."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from contracts.topics import CATALOGUE, DEADLETTER
+from hotline.eventstore import Context, EventStore
+from hotline.log.port import EventLog, OutgoingRecord, TopicSpec
+from hotline.projection import ProjectionRunner, checksum, rebuild, stored_offsets
+from tests.conftest import settings_env, unique
+from tests.projection.tally import Tally, noted_on
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+async def seed(log: EventLog, streams: int, per_stream: int) -> str:
+    """A fresh topic with `streams` streams of `per_stream` events each."""
+    topic = unique("tally")
+    await log.create_topics([TopicSpec(topic, 3, -1, 1), CATALOGUE[DEADLETTER].spec])
+    store, event = EventStore(log), noted_on(topic)
+    ctx = Context.new("operator:op-1", "/tests")
+    for s in range(streams):
+        events = [event(text=f"第{i}次") for i in range(per_stream)]
+        await store.append(f"s-{s}", events, expected_version=0, context=ctx, now=NOW)
+    return topic
+
+
+async def run_until_caught_up(runner: ProjectionRunner, log: EventLog, topic: str) -> None:
+    ends = await log.end_offsets(topic)
+    await runner.run(until={(topic, p): e for p, e in ends.items()})
+
+
+async def test_batches_apply_once_and_store_offsets(log: EventLog, db_url: str) -> None:
+    topic = await seed(log, streams=4, per_stream=5)
+    # the same event delivered twice (a producer retry): same bytes, same event id
+    first = (await log.read_stream(topic, "s-0"))[0]
+    await log.append(topic, [OutgoingRecord("s-0", first.value)])
+    engine = create_async_engine(db_url)
+    tally = Tally(topic)
+    runner = ProjectionRunner(log, engine, tally, batch_size=7)
+    await run_until_caught_up(runner, log, topic)
+    async with engine.connect() as conn:
+        assert await tally.counts(conn) == {f"s-{i}": 5 for i in range(4)}
+    assert runner.stats.duplicates == 1 and runner.stats.applied == 20
+    assert await stored_offsets(engine, "tally") == {
+        (topic, p): e for p, e in (await log.end_offsets(topic)).items()
+    }
+    await engine.dispose()
+
+
+async def test_undecodable_records_go_to_the_dead_letter_topic(log: EventLog, db_url: str) -> None:
+    topic = await seed(log, streams=1, per_stream=2)
+    await log.append(topic, [OutgoingRecord("s-9", "不是事件 {".encode())])
+    dlq_before = sum((await log.end_offsets(DEADLETTER)).values())
+    engine = create_async_engine(db_url)
+    tally = Tally(topic)
+    runner = ProjectionRunner(log, engine, tally)
+    await run_until_caught_up(runner, log, topic)
+    assert runner.stats.dead_lettered == 1 and runner.stats.applied == 2
+    ends = await log.end_offsets(DEADLETTER)
+    assert sum(ends.values()) == dlq_before + 1
+    letters = []
+    for p in ends:
+        letters += [r for r in await log.read(DEADLETTER, p, 0, 10_000) if r.key == "s-9"
+                    and r.headers["dlq_topic"] == topic]
+    assert letters[0].value == "不是事件 {".encode()
+    assert "not a hotline CloudEvent" in letters[0].headers["dlq_reason"]
+    await engine.dispose()
+
+
+async def test_rebuild_reproduces_the_same_rows(log: EventLog, db_url: str, tmp_path: Path) -> None:
+    topic = await seed(log, streams=6, per_stream=3)
+    live = create_async_engine(db_url)
+    tally = Tally(topic)
+    await run_until_caught_up(ProjectionRunner(log, live, tally), log, topic)
+    fresh = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    progress: list[tuple[int, int]] = []
+    await rebuild(log, fresh, Tally(topic), on_progress=lambda done, total: progress.append(
+        (done, total)))
+    assert await checksum(live, tally.metadata) == await checksum(fresh, tally.metadata)
+    assert progress[-1][0] == progress[-1][1] == 18
+    await rebuild(log, live, tally)  # in place, over existing rows
+    assert await checksum(live, tally.metadata) == await checksum(fresh, tally.metadata)
+    await live.dispose()
+    await fresh.dispose()
+
+
+async def test_consumer_killed_between_write_and_commit(
+    log: EventLog, db_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL a real consumer process after it wrote rows, before COMMIT; restart; count."""
+    topic = await seed(log, streams=10, per_stream=10)
+    marker = tmp_path / "about-to-commit"
+    env = {**os.environ, **settings_env(log), "TALLY_BATCH": "30"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.projection.tally", topic, db_url, str(marker)], env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert worker.poll() is None, "the worker died before reaching the commit"
+            assert time.monotonic() < deadline, "the worker never reached the commit"
+            await asyncio.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    engine = create_async_engine(db_url)
+    tally = Tally(topic)
+    async with engine.connect() as conn:
+        assert await tally.counts(conn) == {}, "the killed transaction must leave nothing"
+    runner = ProjectionRunner(log, engine, tally)
+    await run_until_caught_up(runner, log, topic)
+    async with engine.connect() as conn:
+        assert await tally.counts(conn) == {f"s-{i}": 10 for i in range(10)}
+    assert runner.stats.duplicates == 0
+    await engine.dispose()
