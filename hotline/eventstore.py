@@ -11,19 +11,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
+from contracts.base import EventData
 from contracts.envelope import Envelope, dataschema_for, decode, encode, type_for
 from hotline.log.port import EventLog, OutgoingRecord, Record, VersionConflict, value_hash
-
-
-class EventPayload(Protocol):
-    """What an event data model offers (contracts.events.EventData satisfies it)."""
-
-    topic: str
-    major: int
-
-    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +49,7 @@ class EventStore:
     async def append(
         self,
         stream: str,
-        events: Sequence[EventPayload],
+        events: Sequence[EventData],
         *,
         expected_version: int,
         context: Context,

@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) 
 class KeyStore(Protocol):
     """Per-citizen data keys and the pepper that turns phones into citizen refs."""
 
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
     async def key(self, kid: str) -> bytes | None:
         """The citizen's key, or None when it never existed or was erased."""
         ...

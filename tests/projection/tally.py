@@ -12,21 +12,20 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from contracts.base import EventData
 from contracts.envelope import Envelope
 from hotline.log.factory import open_log
 from hotline.projection import ProjectionRunner
 from hotline.settings import Settings
 
 
-class Noted(BaseModel):
+class Noted(EventData):
     """A test event: some text on some stream."""
 
     topic: ClassVar[str] = ""
-    major: ClassVar[int] = 1
     text: str
 
 

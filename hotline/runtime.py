@@ -1,0 +1,54 @@
+"""The composition root every service shares: settings in, started adapters out.
+
+`Platform` builds the event log, the citizen key store, the event store and
+the projection database from one `Settings`. `hotline run` builds one
+Platform for all services in the process; tests build one per test with
+their own settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from contracts.topics import core_specs
+from hotline.eventstore import EventStore
+from hotline.keystore import KeyStore, SqliteKeyStore, load_master_key
+from hotline.log.factory import open_log
+from hotline.log.port import EventLog
+from hotline.settings import Settings
+
+
+@dataclass
+class Platform:
+    """Started adapters for one process."""
+
+    settings: Settings
+    log: EventLog
+    keys: KeyStore
+    db: AsyncEngine
+    store: EventStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = EventStore(self.log)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Platform:
+        """Adapters chosen by settings, not yet started."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = SqliteKeyStore(
+            settings.keys_db, load_master_key(settings.master_key, settings.data_dir)
+        )
+        return cls(settings, open_log(settings), keys, create_async_engine(settings.db))
+
+    async def start(self) -> None:
+        """Connect everything and create the catalogue's topics."""
+        await self.log.start()
+        await self.keys.start()
+        await self.log.create_topics(core_specs())
+
+    async def close(self) -> None:
+        await self.log.close()
+        await self.keys.close()
+        await self.db.dispose()
