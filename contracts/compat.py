@@ -42,50 +42,49 @@ class _Comparer:
         self._open: set[tuple[str, str]] = set()  # $ref pairs being compared (recursion)
 
     def compare(self, old: Schema, new: Schema, path: str) -> None:
-        refs = (str(old.get("$ref", "")), str(new.get("$ref", "")))
-        if all(refs):
-            if refs in self._open:
-                return
-            self._open.add(refs)
-            try:
-                self._compare_alternatives(old, new, path)
-            finally:
-                self._open.discard(refs)
-        else:
-            self._compare_alternatives(old, new, path)
-
-    def _compare_alternatives(self, old: Schema, new: Schema, path: str) -> None:
-        old_alts = self._alternatives(old, self.old_root)
+        """Every alternative of `old` must be accepted by some alternative of `new`."""
         new_alts = self._alternatives(new, self.new_root)
-        for old_alt in old_alts:
-            candidates = [n for n in new_alts if _accepts_kind(_kind(n), _kind(old_alt))]
+        for old_ref, old_alt in self._alternatives(old, self.old_root):
+            candidates = [(r, n) for r, n in new_alts if _accepts_kind(_kind(n), _kind(old_alt))]
             if not candidates:
                 self.problems.append(
                     f"{path}: type changed from {_describe(old)} to {_describe(new)}"
                 )
                 return
-            self._best_match(old_alt, candidates, path)
+            self._best_match(old_ref, old_alt, candidates, path)
 
-    def _best_match(self, old: Schema, candidates: list[Schema], path: str) -> None:
+    def _best_match(
+        self, old_ref: str, old: Schema, candidates: list[tuple[str, Schema]], path: str
+    ) -> None:
         first: list[str] | None = None
-        for candidate in candidates:
-            saved = self.problems
-            self.problems = []
-            self._compare_same_kind(old, candidate, path)
+        for new_ref, candidate in candidates:
+            pair = (old_ref, new_ref) if old_ref and new_ref else None
+            if pair in self._open:
+                return  # a recursive model: this pair is already being compared further up
+            saved, self.problems = self.problems, []
+            if pair:
+                self._open.add(pair)
+            try:
+                self._compare_same_kind(old, candidate, path)
+            finally:
+                if pair:
+                    self._open.discard(pair)
             found, self.problems = self.problems, saved
             if not found:
                 return
             first = found if first is None else first
         self.problems.extend(first or [])
 
-    def _alternatives(self, schema: Schema, root: Schema) -> list[Schema]:
+    def _alternatives(self, schema: Schema, root: Schema) -> list[tuple[str, Schema]]:
+        """(the `$ref` it came from or "", resolved schema) for each alternative of a schema."""
+        ref = str(schema.get("$ref", ""))
         schema = _resolve(schema, root)
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 return [alt for s in schema[key] for alt in self._alternatives(s, root)]
         if isinstance(schema.get("type"), list):
-            return [{**schema, "type": t} for t in schema["type"]]
-        return [schema]
+            return [(ref, {**schema, "type": t}) for t in schema["type"]]
+        return [(ref, schema)]
 
     def _compare_same_kind(self, old: Schema, new: Schema, path: str) -> None:
         self._compare_values(old, new, path)

@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SPECVERSION = "1.0"
 TYPE_PREFIX = "hotline."
-ACTOR_PATTERN = r"^(channel|operator|unit|supervisor|reviewer|callback|citizen|system|analyst|auditor):[A-Za-z0-9._@-]+$"
+ACTOR_KINDS = "channel|operator|unit|supervisor|reviewer|callback|citizen|system|analyst|auditor"
+ACTOR_PATTERN = rf"^({ACTOR_KINDS}):[A-Za-z0-9._@-]+$"
 
 
 class Envelope(BaseModel):
@@ -38,12 +39,12 @@ class Envelope(BaseModel):
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
-    source: str = Field(min_length=1, description="URI-reference of the emitting service, e.g. /hotline/intake")
-    type: str = Field(pattern=r"^hotline\.[A-Za-z]+\.v[0-9]+$", description="hotline.<EventName>.v<major>")
-    subject: str = Field(min_length=1, description="The stream the event belongs to, e.g. ticket-<uuid>")
+    source: str = Field(min_length=1, description="URI-reference of the emitter: /hotline/intake")
+    type: str = Field(pattern=r"^hotline\.[A-Za-z]+\.v[0-9]+$", description="hotline.<Name>.v<n>")
+    subject: str = Field(min_length=1, description="The event's stream, e.g. ticket-<uuid>")
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
-    dataschema: str = Field(description="urn:hotline:event:<EventName>:v<major>, the committed JSON Schema")
+    dataschema: str = Field(description="urn:hotline:event:<Name>:v<major>: its committed schema")
     streamversion: int = Field(ge=1)
     prevhash: str = Field(pattern=r"^[0-9a-f]{64}$")
     causationid: str | None = None

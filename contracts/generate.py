@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
-from contracts.commands import COMMANDS
+from contracts.base import EventData
+from contracts.commands import COMMANDS, Command
 from contracts.compat import breaking_changes
 from contracts.envelope import Envelope, dataschema_for, type_for
 from contracts.events import EVENTS
@@ -41,21 +41,20 @@ ASYNCAPI_PATH = "contracts/asyncapi.yaml"
 ENVELOPE_PATH = f"{SCHEMA_DIR}/Envelope.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_ID = "urn:hotline:envelope:cloudevents:v1"
+
+Model = type[EventData] | type[Command]
 COMPONENT_REF = "#/components/schemas/{model}"
 
 __all__ = ["breaking_changes", "catalogue", "main", "render_all", "schema_path", "schema_for"]
 
 
-def catalogue() -> dict[str, type[BaseModel]]:
+def catalogue() -> dict[str, Model]:
     """Every event and command model by name (events and commands never share a name)."""
     clash = set(EVENTS) & set(COMMANDS)
     if clash:
         raise RuntimeError(f"event and command share a name: {sorted(clash)}")
-    return dict(sorted({**EVENTS, **COMMANDS}.items()))
-
-
-def _major(model: type[BaseModel]) -> int:
-    return int(getattr(model, "major"))
+    models: dict[str, Model] = {**EVENTS, **COMMANDS}
+    return dict(sorted(models.items()))
 
 
 def schema_path(name: str, major: int = 1) -> str:
@@ -63,16 +62,16 @@ def schema_path(name: str, major: int = 1) -> str:
     return f"{SCHEMA_DIR}/{name}.v{major}.json"
 
 
-def schema_for(name: str, model: type[BaseModel]) -> dict[str, Any]:
+def schema_for(name: str, model: Model) -> dict[str, Any]:
     """The published JSON Schema of one event or command model."""
-    major = _major(model)
+    major = model.major
     schema = model.model_json_schema()
     schema.update({
         "$schema": DIALECT,
         "$id": dataschema_for(name, major),
         "title": name,
         "x-kind": "command" if name in COMMANDS else "event",
-        "x-topic": getattr(model, "topic"),
+        "x-topic": model.topic,
         "x-cloudevents-type": type_for(name, major),
     })
     return schema
@@ -89,12 +88,20 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes shared objects out in full: no `&id001` anchors in the published document."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_all() -> dict[str, str]:
     """Every generated file: repository-relative path -> exact text."""
-    files = {schema_path(n, _major(m)): _json(schema_for(n, m)) for n, m in catalogue().items()}
+    files = {schema_path(n, m.major): _json(schema_for(n, m)) for n, m in catalogue().items()}
     files[ENVELOPE_PATH] = _json(envelope_schema())
-    files[ASYNCAPI_PATH] = yaml.safe_dump(
-        asyncapi(), allow_unicode=True, sort_keys=True, width=100, default_flow_style=False
+    files[ASYNCAPI_PATH] = yaml.dump(
+        asyncapi(), Dumper=_PlainDumper, allow_unicode=True, sort_keys=True, width=100,
+        default_flow_style=False,
     )
     return dict(sorted(files.items()))
 
@@ -112,8 +119,8 @@ def _add_component(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -
     schemas[name] = schema
 
 
-def _message(name: str, model: type[BaseModel], key: str) -> dict[str, Any]:
-    major = _major(model)
+def _message(name: str, model: Model, key: str) -> dict[str, Any]:
+    major = model.major
     summary = (model.__doc__ or name).strip().splitlines()[0]
     return {
         "name": name,
@@ -139,7 +146,7 @@ def _channels() -> dict[str, dict[str, Any]]:
     """Channel id -> (address, description, message names, key, extra fields)."""
     by_topic: dict[str, list[str]] = {topic: [] for topic in CATALOGUE}
     for name, model in catalogue().items():
-        by_topic[getattr(model, "topic")].append(name)
+        by_topic[model.topic].append(name)
     channels: dict[str, dict[str, Any]] = {}
     for topic, entry in CATALOGUE.items():
         spec = entry.spec
@@ -176,7 +183,7 @@ def asyncapi() -> dict[str, Any]:
         for def_name, definition in schema.pop("$defs", {}).items():
             _add_component(schemas, def_name, definition)
         # no `$id` here: it would move the base URI of the `#/components/...` references
-        schema.update({"title": name, "x-dataschema": dataschema_for(name, _major(model))})
+        schema.update({"title": name, "x-dataschema": dataschema_for(name, model.major)})
         _add_component(schemas, name, schema)
     _add_component(schemas, "DeadLetter", {
         "type": "object",
@@ -251,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in rendered.items():
         old = _committed(path)
         if path.endswith(".json") and old is not None:
-            breaking += [f"{path}: {p}" for p in breaking_changes(json.loads(old), json.loads(text))]
+            problems = breaking_changes(json.loads(old), json.loads(text))
+            breaking += [f"{path}: {problem}" for problem in problems]
     stale = [path for path, text in rendered.items() if _committed(path) != text]
 
     if args.check:

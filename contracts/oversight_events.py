@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.base import Id, PersonId, Reason, TicketEvent, Text, Timestamp, UnitId
+from contracts.base import Id, PersonId, Reason, Text, TicketEvent, Timestamp, UnitId
 from contracts.vocabulary import (
     CardColour,
     DeadlineKind,

@@ -73,3 +73,14 @@ def dispatch_spec(unit_id: str) -> TopicSpec:
 def core_specs() -> list[TopicSpec]:
     """Every fixed topic of the catalogue, for `create_topics` at start-up."""
     return [e.spec for e in CATALOGUE.values()]
+
+
+STREAM_PREFIXES = {"contact-": CONTACTS, "ticket-": TICKETS, "call-": CALLS, "article-": KNOWLEDGE}
+
+
+def stream_topic(stream: str) -> str:
+    """The topic a stream lives on, from its id's prefix (ticket-…, contact-…, call-…)."""
+    for prefix, topic in STREAM_PREFIXES.items():
+        if stream.startswith(prefix):
+            return topic
+    raise ValueError(f"not a stream id: {stream!r} (expected one of {', '.join(STREAM_PREFIXES)})")

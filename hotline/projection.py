@@ -26,6 +26,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import DecodeError, Envelope, decode
+from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
 from hotline.log.port import EventLog, OutgoingRecord, Record
 
@@ -48,6 +49,17 @@ applied_table = Table(
 )
 
 
+def decode_typed(value: bytes) -> tuple[Envelope, EventData | None]:
+    """Envelope and typed payload; DecodeError when either breaks its contract."""
+    envelope = decode(value)
+    if envelope.event_name not in EVENTS:
+        return envelope, None  # not ours to judge: projections ignore what they do not know
+    try:
+        return envelope, from_envelope(envelope)
+    except (KeyError, ValueError) as exc:
+        raise DecodeError(f"{envelope.type} payload breaks its schema: {exc}") from exc
+
+
 class Projection(Protocol):
     """A read model: its name, the topics it reads, its tables, and how an event changes them."""
 
@@ -55,8 +67,8 @@ class Projection(Protocol):
     topics: Sequence[str]
     metadata: MetaData
 
-    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
-        """Change the rows for one event; runs inside the runner's transaction."""
+    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
+        """Change the rows for one event (`data` typed, None outside the catalogue)."""
         ...
 
 
@@ -154,11 +166,11 @@ class ProjectionRunner:
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply one batch and store its offsets in one transaction."""
-        decoded: list[Envelope] = []
+        decoded: list[tuple[Envelope, EventData | None]] = []
         rejects: list[OutgoingRecord] = []
         for record in records:
             try:
-                decoded.append(decode(record.value))
+                decoded.append(decode_typed(record.value))
             except DecodeError as exc:
                 rejects.append(dead_letter(record, str(exc), self.projection.name))
         if rejects:  # durable before the offsets move past them
@@ -171,15 +183,15 @@ class ProjectionRunner:
             positions[(record.topic, record.partition)] = record.offset + 1
         name = self.projection.name
         async with self.engine.begin() as conn:
-            seen = await self._already_applied(conn, [e.id for e in decoded])
+            seen = await self._already_applied(conn, [e.id for e, _ in decoded])
             fresh = []
-            for event in decoded:
+            for event, data in decoded:
                 if event.id in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(event.id)
                 fresh.append({"projection": name, "event_id": event.id})
-                await self.projection.apply(conn, event)
+                await self.projection.apply(conn, event, data)
             if fresh:
                 await conn.execute(applied_table.insert(), fresh)
             await self._store_offsets(conn, positions)

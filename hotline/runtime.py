@@ -8,8 +8,10 @@ their own settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.topics import core_specs
@@ -17,6 +19,7 @@ from hotline.eventstore import EventStore
 from hotline.keystore import KeyStore, SqliteKeyStore, load_master_key
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
+from hotline.projection import Projection
 from hotline.settings import Settings
 
 
@@ -52,3 +55,15 @@ class Platform:
         await self.log.close()
         await self.keys.close()
         await self.db.dispose()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How `hotline run` starts one service: its app, its port setting, its projections."""
+
+    name: str
+    title: str
+    port: Callable[[Settings], int]
+    create_app: Callable[..., FastAPI]
+    projections: Sequence[Projection]
+    example: Callable[[str, str], str]  # (base url, a dev key) -> a ready-to-paste request

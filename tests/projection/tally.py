@@ -46,7 +46,7 @@ class Tally:
             Column("events", Integer, nullable=False),
         )
 
-    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
         found = await conn.execute(
             select(self.table.c.events).where(self.table.c.subject == event.subject)
         )

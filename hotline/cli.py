@@ -1,0 +1,272 @@
+"""`hotline`: run the platform and look into its log.
+
+    hotline run                 every service on the settings' engines (embedded by default)
+    hotline topics              topics with partitions, records and bytes
+    hotline tail TOPIC          the last records of a topic, decoded (-f to follow)
+    hotline replay STREAM       one stream's history, in order, readable
+    hotline verify [STREAM]     check hash chains (one stream, or every stream of a topic)
+    hotline rebuild SERVICE     rebuild a service's projections from offset zero
+    hotline keys create|list|revoke    API keys of channel adapters
+    hotline forget --phone P    erase one citizen's key (crypto-shredding)
+
+Personal data stays sealed in every output unless `--reveal` is given; that
+needs the key store, i.e. an operator of the platform itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contracts.envelope import DecodeError, Envelope, decode
+from contracts.personal import ERASED, Sealed, Unreadable, citizen_ref, unseal
+from contracts.topics import stream_topic
+from hotline.integrity import verify_stream
+from hotline.keystore import KeyStore
+from hotline.runtime import Platform
+from hotline.settings import Settings
+
+app = typer.Typer(help="12345 热线平台命令行 (12345 hotline platform)", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of channel adapters")
+app.add_typer(keys_app, name="keys")
+console = Console()
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def platform_from_env():  # type: ignore[no-untyped-def]
+    platform = Platform.from_settings(Settings())
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+def run_async(fn: Callable[[Platform], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with platform_from_env() as platform:
+            return await fn(platform)
+
+    return asyncio.run(main())
+
+
+@app.command()
+def run() -> None:
+    """Start every service, with its projections, and print where each one listens."""
+    from hotline.serve import serve_all
+
+    asyncio.run(serve_all(Settings(), console))
+
+
+@app.command()
+def topics() -> None:
+    """Every topic with its partitions, record count and size."""
+
+    async def show(platform: Platform) -> None:
+        table = Table("topic", "partitions", "records", "bytes", title=f"{platform.log.engine} log")
+        for info in await platform.log.topics():
+            size = "-" if info.bytes is None else f"{info.bytes:,}"
+            table.add_row(info.name, str(info.partitions), f"{info.records:,}", size)
+        console.print(table)
+
+    run_async(show)
+
+
+async def _reveal(data: Any, keys: KeyStore | None, contact_id: str, path: str = "") -> Any:
+    """Sealed fields as a lock, or opened (and shown as erased when the key is gone)."""
+    if isinstance(data, dict):
+        if set(data) == {"kid", "nonce", "ct"}:
+            if keys is None:
+                return "🔒sealed"
+            sealed = Sealed(**data)
+            try:
+                return unseal(await keys.key(sealed.kid), sealed, f"{contact_id}/{path}")
+            except Unreadable:
+                return ERASED
+        return {k: await _reveal(v, keys, contact_id, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [await _reveal(v, keys, contact_id, path) for v in data]
+    return data
+
+
+def _local(t: datetime) -> str:
+    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def _print_event(env: Envelope, keys: KeyStore | None, prefix: str = "") -> None:
+    data = await _reveal(env.data, keys, env.data.get("contact_id", ""))
+    console.print(f"{prefix}[bold]{env.event_name}[/bold] v{env.streamversion} "
+                  f"{_local(env.time)} [cyan]{env.actor}[/cyan] {env.subject}")
+    console.print("   " + json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
+
+
+@app.command()
+def tail(
+    topic: str,
+    n: Annotated[int, typer.Option("-n", help="records per partition")] = 10,
+    follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
+) -> None:
+    """The last records of a topic, decoded; undecodable ones shown with the reason."""
+
+    async def show(platform: Platform) -> None:
+        ends = await platform.log.end_offsets(topic)
+        positions = {p: max(0, end - n) for p, end in ends.items()}
+        while True:
+            for p, start in positions.items():
+                for record in await platform.log.read(topic, p, start, 10_000):
+                    positions[p] = record.offset + 1
+                    try:
+                        await _print_event(decode(record.value), None, f"{p}:{record.offset} ")
+                    except DecodeError as exc:
+                        console.print(f"{p}:{record.offset} [red]undecodable[/red] {exc}")
+            if not follow:
+                return
+            await asyncio.sleep(0.5)
+
+    run_async(show)
+
+
+@app.command()
+def replay(
+    stream: str,
+    reveal: Annotated[bool, typer.Option(help="open sealed personal data")] = False,
+) -> None:
+    """One stream's history, in order: what happened, when (Beijing time), and who did it."""
+
+    async def show(platform: Platform) -> None:
+        records = await platform.log.read_stream(stream_topic(stream), stream)
+        if not records:
+            console.print(f"no events for {stream}")
+            raise typer.Exit(1)
+        for record in records:
+            await _print_event(decode(record.value), platform.keys if reveal else None)
+
+    run_async(show)
+
+
+@app.command()
+def verify(
+    stream: Annotated[str | None, typer.Argument(help="one stream; omit for --topic")] = None,
+    topic: Annotated[str, typer.Option(help="verify every stream of this topic")] = "",
+) -> None:
+    """Check that histories prove themselves: no event altered, removed or moved."""
+
+    async def check(platform: Platform) -> int:
+        if stream:
+            streams = [stream]
+            name = stream_topic(stream)
+        else:
+            name = topic or "hotline.tickets"
+            keys = set()
+            for p, end in (await platform.log.end_offsets(name)).items():
+                for start in range(0, end, 10_000):
+                    keys |= {r.key for r in await platform.log.read(name, p, start, 10_000)}
+            streams = sorted(keys)
+        broken = 0
+        for key in streams:
+            records = await platform.log.read_stream(name, key)
+            head = await platform.log.stream_head(name, key)
+            for finding in verify_stream(key, [r.value for r in records], head):
+                broken += 1
+                console.print(f"[red]✗ {key}[/red] #{finding.position}: {finding.problem}")
+        console.print(f"{len(streams)} stream(s) checked, {broken} problem(s)")
+        return broken
+
+    if run_async(check):
+        raise typer.Exit(1)
+
+
+@app.command()
+def rebuild(service: str) -> None:
+    """Rebuild a service's projections from offset zero, with a progress bar."""
+    from hotline.projection import rebuild as rebuild_projection
+    from services import SERVICES
+
+    if service not in SERVICES:
+        console.print(f"unknown service {service}; known: {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+
+    async def go(platform: Platform) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            for projection in SERVICES[service].projections:
+                task = progress.add_task(f"rebuild {projection.name}", total=None)
+
+                def report(done: int, total: int, task: Any = task) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                stats = await rebuild_projection(platform.log, platform.db, projection,
+                                                 on_progress=report)
+                progress.update(task, completed=sum(stats.positions.values()))
+                console.print(f"{projection.name}: {stats.applied} events applied, "
+                              f"{stats.dead_lettered} dead-lettered")
+
+    run_async(go)
+
+
+@app.command()
+def forget(
+    phone: Annotated[str | None, typer.Option(help="the citizen's phone number")] = None,
+    ref: Annotated[str | None, typer.Option(help="the citizen ref, as in events")] = None,
+) -> None:
+    """Erase one citizen's key: their sealed data becomes unreadable everywhere (PIPL art. 47)."""
+    if not (phone or ref):
+        console.print("give --phone or --ref")
+        raise typer.Exit(2)
+
+    async def go(platform: Platform) -> bool:
+        kid = ref or citizen_ref(await platform.keys.pepper(), phone=phone)
+        erased = await platform.keys.erase(kid)
+        console.print(f"{kid}: {'key erased' if erased else 'no key (already erased?)'}")
+        return erased
+
+    if not run_async(go):
+        raise typer.Exit(1)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who holds it, e.g. wechat-gateway")],
+    channel: Annotated[str, typer.Option(help="the only channel it may post on")],
+) -> None:
+    """Create a channel adapter's key; it is printed once and stored only hashed."""
+    from contracts.vocabulary import Channel
+    from hotline.apikeys import ApiKeys, Principal
+
+    if channel not in {c.value for c in Channel}:
+        console.print(f"unknown channel {channel}")
+        raise typer.Exit(2)
+    keys = ApiKeys(Settings().data_dir / "api_keys.json")
+    sys.stdout.write(keys.create(Principal(name, "channel", channel=channel)) + "\n")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Holders of API keys (never the keys)."""
+    from hotline.apikeys import ApiKeys
+
+    for holder in ApiKeys(Settings().data_dir / "api_keys.json").holders():
+        console.print(f"{holder.name}\t{holder.role}\t{holder.channel or holder.unit or ''}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str) -> None:
+    """Revoke every key of one holder."""
+    from hotline.apikeys import ApiKeys
+
+    count = ApiKeys(Settings().data_dir / "api_keys.json").revoke(name)
+    console.print(f"{count} key(s) revoked")

@@ -1,0 +1,77 @@
+"""`hotline run`: every service and its projections in one process, on the settings' engines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+
+import uvicorn
+from rich.console import Console
+
+from contracts.vocabulary import Channel
+from hotline import redact
+from hotline.apikeys import ApiKeys, Principal
+from hotline.projection import ProjectionRunner
+from hotline.runtime import Platform
+from hotline.settings import Settings
+
+
+def dev_keys(settings: Settings, keys: ApiKeys) -> dict[str, str]:
+    """On a development machine, one key per channel, kept in data_dir/dev-keys.json (0600)."""
+    path = settings.data_dir / "dev-keys.json"
+    if path.exists():
+        known: dict[str, str] = json.loads(path.read_text())
+        if all(keys.authenticate(k) for k in known.values()):
+            return known
+    if settings.environment != "development":
+        return {}
+    created = {c.value: keys.create(Principal(f"dev-{c.value}", "channel", channel=c.value))
+               for c in Channel}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(created, f, indent=1)
+    return created
+
+
+async def serve_all(settings: Settings, console: Console) -> None:
+    """Start every service of `services.SERVICES`; returns on Ctrl-C or SIGTERM."""
+    from services import SERVICES
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact.install()
+    platform = Platform.from_settings(settings)
+    await platform.start()
+    api_keys = ApiKeys(settings.data_dir / "api_keys.json")
+    keys = dev_keys(settings, api_keys)
+    servers, runners = [], []
+    for spec in SERVICES.values():
+        app = spec.create_app(platform, api_keys, manage_platform=False)
+        config = uvicorn.Config(app, host=settings.host, port=spec.port(settings),
+                                log_level="warning", access_log=False)
+        servers.append((spec, uvicorn.Server(config)))
+        runners += [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections]
+    tasks = [asyncio.create_task(server.serve()) for _, server in servers]
+    projection_tasks = [asyncio.create_task(r.run()) for r in runners]
+    while not all(server.started for _, server in servers):
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)
+    console.print(f"[bold]12345 热线平台[/bold] — log: {platform.log.engine} ({settings.log}), "
+                  f"projections: {settings.db}")
+    for spec, _ in servers:
+        base = f"http://{settings.host}:{spec.port(settings)}"
+        console.print(f"  {spec.title:<20} {base}   (docs {base}/docs, metrics {base}/metrics)")
+        if keys:
+            console.print("  try:\n" + spec.example(base, keys["wechat"]), markup=False,
+                          highlight=False, soft_wrap=True)
+    if keys:
+        console.print(f"  development API keys per channel: {settings.data_dir / 'dev-keys.json'}")
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for runner in runners:
+            runner.stop()
+        await asyncio.gather(*projection_tasks, return_exceptions=True)
+        await platform.close()

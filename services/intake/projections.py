@@ -1,0 +1,72 @@
+"""Intake's read models: the contact register and the call records, rebuildable from the log.
+
+No personal data here: contacts are listed by channel, time, district and
+pseudonymous citizen ref; caller details stay sealed in the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.envelope import Envelope
+from contracts.events import CallRecorded, ContactReceived, EventData
+from contracts.topics import CALLS, CONTACTS
+from hotline.projection import Projection
+
+ANSWER_TARGET_SECONDS = 15  # "15 秒接通率": calls answered within 15 seconds
+
+metadata = MetaData()
+contacts = Table(
+    "intake_contacts", metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("channel", String(16), nullable=False, index=True),
+    Column("channel_message_id", String(128), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("district_code", String(12), index=True),
+    Column("citizen_ref", String(64), index=True),
+    Column("content", Text, nullable=False),
+    Column("attachments", Integer, nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+)
+calls = Table(
+    "intake_calls", metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("seat_id", String(128)),
+    Column("queue", String(128)),
+    Column("offered_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("wait_seconds", Float, nullable=False),
+    Column("answered_in_target", Boolean, nullable=False),
+)
+
+
+class IntakeRegister:
+    """One row per contact and per call, as received."""
+
+    name: str = "intake"
+    topics: Sequence[str] = (CONTACTS, CALLS)
+    metadata: MetaData = metadata
+
+    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
+        if isinstance(data, ContactReceived):
+            await conn.execute(contacts.insert().values(
+                contact_id=data.contact_id, channel=data.channel.value,
+                channel_message_id=data.channel_message_id, received_at=data.received_at,
+                district_code=data.district_code, citizen_ref=data.citizen_ref,
+                content=data.content, attachments=len(data.attachments),
+                correlation_id=event.correlationid,
+            ))
+        elif isinstance(data, CallRecorded):
+            answered = data.answered_at is not None
+            await conn.execute(calls.insert().values(
+                call_id=data.call_id, seat_id=data.seat_id, queue=data.queue,
+                offered_at=data.offered_at, outcome=data.outcome.value,
+                wait_seconds=data.wait_seconds,
+                answered_in_target=answered and data.wait_seconds <= ANSWER_TARGET_SECONDS,
+            ))
+
+
+PROJECTIONS: list[Projection] = [IntakeRegister()]
