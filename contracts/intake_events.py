@@ -39,7 +39,13 @@ class ContactReceived(ContactEvent):
     caller: Sealed | None = Field(
         default=None, description="Sealed {name, phone, id_number} of the caller"
     )
-    content: Text = Field(description="What the citizen said or wrote (诉求内容)")
+    content: Text = Field(
+        description="What the citizen said or wrote (诉求内容), phone and ID numbers masked"
+    )
+    content_sealed: Sealed | None = Field(
+        default=None,
+        description="Sealed {content} as written, present when masking changed the content",
+    )
     district_code: DistrictCode | None = None
     address: Sealed | None = Field(default=None, description="Sealed {address} of the issue")
     coordinates: Coordinates | None = None
@@ -52,7 +58,7 @@ class ContactReceived(ContactEvent):
 
     @model_validator(mode="after")
     def _sealed_under_citizen(self) -> ContactReceived:
-        sealed_under(self.citizen_ref, self.caller, self.address)
+        sealed_under(self.citizen_ref, self.caller, self.address, self.content_sealed)
         return self
 
 

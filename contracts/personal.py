@@ -97,6 +97,20 @@ def unseal(key: bytes | None, sealed: Sealed, context: str) -> dict[str, Any]:
     return result
 
 
+_NUMBERS = [
+    (re.compile(r"(?<!\d)(\d{6})(\d{8})(\d{3}[\dXx])(?!\d)"), r"\1********\3"),  # ID number
+    (re.compile(r"(?<!\d)(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)"), r"\1****\3"),  # mobile
+    (re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{4})(\d{3,4})(?!\d)"), r"\1****\3"),  # landline
+]
+
+
+def mask_numbers(text: str) -> str:
+    """Free text with mobile, landline and resident ID numbers masked (138****5678)."""
+    for pattern, replacement in _NUMBERS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def mask_phone(phone: str | None) -> str | None:
     """138****5678: enough for a citizen to recognise, useless to anyone else."""
     if not phone:

