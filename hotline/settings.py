@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         description="base64 32-byte key wrapping citizen keys; generated under data_dir in dev",
     )
     allow_unsafe: bool = Field(default=False, description="accept log settings that may lose data")
+    topic_prefix: str = Field(
+        default="", description="prefix of every topic and group, to share a cluster (e.g. 'stg.')"
+    )
 
     kafka_idempotence: bool = True  # tansu (the test broker) rejects idempotent producers
     kafka_acks: str = "all"

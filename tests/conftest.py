@@ -1,4 +1,4 @@
-"""Shared fixtures: real engines only (embedded SQLite, a real Kafka-protocol broker, PostgreSQL)."""
+"""Shared fixtures: real engines only (embedded SQLite, a Kafka-protocol broker, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
 
-pytest_plugins = ["tests.fixtures.databases"]  # TEMP
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.databases"]
 
-ENGINES = ["embedded", "kafka"]
+ENGINES = ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 
 def unique(prefix: str) -> str:
@@ -28,7 +29,9 @@ async def open_engine(engine: str, tmp_path: Path, request: pytest.FixtureReques
     else:
         from hotline.log.kafka import KafkaEventLog
 
-        log = KafkaEventLog(request.getfixturevalue("kafka_options"))
+        # each test in its own namespace: the broker lives for the whole session
+        kafka = KafkaEventLog(request.getfixturevalue("kafka_options"))
+        log = NamespacedLog(kafka, unique("t") + ".")
     await log.start()
     return log
 
@@ -36,8 +39,6 @@ async def open_engine(engine: str, tmp_path: Path, request: pytest.FixtureReques
 @pytest.fixture(params=ENGINES)
 async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
     """The contract suite's subject: once per engine."""
-    if request.param == "kafka":
-        request.applymarker(pytest.mark.kafka)
     engine = await open_engine(request.param, tmp_path, request)
     yield engine
     await engine.close()
@@ -47,8 +48,9 @@ def settings_env(log: EventLog) -> dict[str, str]:
     """HOTLINE_* variables that make a child process open the same log as `log`."""
     if log.engine == "embedded":
         return {"HOTLINE_LOG": f"sqlite:///{log.path}"}  # type: ignore[attr-defined]
-    opts = log.options  # type: ignore[attr-defined]
+    opts = log.inner.options  # type: ignore[attr-defined]
     return {
+        "HOTLINE_TOPIC_PREFIX": log.prefix,  # type: ignore[attr-defined]
         "HOTLINE_LOG": f"kafka://{opts.bootstrap_servers}",
         "HOTLINE_KAFKA_IDEMPOTENCE": str(opts.enable_idempotence).lower(),
         "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
 from hotline.settings import Settings
 
 
 def open_log(settings: Settings) -> EventLog:
-    """The engine chosen by HOTLINE_LOG, configured safely unless told otherwise."""
+    """The engine chosen by HOTLINE_LOG (namespaced by HOTLINE_TOPIC_PREFIX), configured safely."""
+    log = _engine(settings)
+    return NamespacedLog(log, settings.topic_prefix) if settings.topic_prefix else log
+
+
+def _engine(settings: Settings) -> EventLog:
     url = settings.log
     if url.startswith("sqlite:///"):
         return EmbeddedEventLog(url.removeprefix("sqlite:///"), allow_unsafe=settings.allow_unsafe)

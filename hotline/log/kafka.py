@@ -25,11 +25,18 @@ tansu v0.6.0-510f3e2, memory storage):
   watermark in Fetch responses is exact. So every "to the end" loop here
   stops at the fetch high watermark, and `end_offsets` reads from just below
   the listed end up to that watermark (at most one batch per partition):
-  exact on both brokers. It also means auto_offset_reset="latest" lands
-  inside the last batch on tansu; our consumers only ever use "earliest".
+  exact on both brokers. auto_offset_reset="latest" suffers too: a new group
+  after a 10-record batch started at offset 1 and re-read 9 old records; our
+  consumers only ever use "earliest".
 - An idempotent producer fails its first send (InitProducerId: UnknownError).
 - A consumer-group join completes only after half the session timeout
-  (3 s with the 6 s used in tests); every rebalance costs that again.
+  (3 s with the 6 s used in tests); every rebalance costs that again, plus
+  up to one heartbeat interval for the other members to notice it (a second
+  writer joining, or one leaving: about 4 s with 1 s heartbeats).
+- The first generation of a group is numbered 0 (Kafka starts at 1), and
+  aiokafka sends LeaveGroup only for generations above 0: a member of the
+  first generation that closed stayed in the group until its session timed
+  out (the next join took 11 s instead of 3 s). `stop_member` fixes that.
 - Any Metadata request naming an unknown topic creates it (aiokafka asks with
   allow_auto_topic_creation=True, as Kafka with auto.create.topics.enable
   would honour), so existence is checked against the topic list first.
@@ -47,7 +54,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, RecordMetadata
 
 from hotline.log.kafka_streams import PartitionReader, TopicOwnership, stop_member
 from hotline.log.partitioning import partition_for
@@ -146,6 +153,7 @@ class KafkaEventLog:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _client_args(self) -> dict[str, object]:
+        """Connection settings shared by the producer, the admin client and consumers."""
         o = self.options
         return {
             "bootstrap_servers": o.bootstrap_servers,
@@ -160,6 +168,8 @@ class KafkaEventLog:
             **self._client_args(),
             "group_id": group,
             "enable_auto_commit": False,
+            # a new group starts at the beginning; for the readers, an offset out of range
+            # restarts at the log start, and read() drops whatever precedes from_offset
             "auto_offset_reset": "earliest",
             "isolation_level": o.isolation_level,
             "session_timeout_ms": o.session_timeout_ms,
@@ -167,8 +177,8 @@ class KafkaEventLog:
         }
 
     def _new_reader(self) -> PartitionReader:
-        # a short broker-side wait, so that reaching the end of a partition shows quickly
-        consumer = AIOKafkaConsumer(**self.consumer_args(None), fetch_max_wait_ms=50)
+        # a short broker-side wait: at the end of a partition an empty fetch reports the end
+        consumer = AIOKafkaConsumer(**self.consumer_args(None), fetch_max_wait_ms=10)
         committed_only = self.options.isolation_level == "read_committed"
         return PartitionReader(consumer, self.options.request_timeout_ms / 1000, committed_only)
 
@@ -208,6 +218,7 @@ class KafkaEventLog:
         self._producer = self._admin = self._reader = self._loader = None
 
     def _started(self) -> tuple[AIOKafkaProducer, AIOKafkaAdminClient, PartitionReader]:
+        """The connected clients, or LogError before `start`."""
         if self._producer is None or self._admin is None or self._reader is None:
             raise LogError("Kafka event log not started")
         return self._producer, self._admin, self._reader
@@ -228,6 +239,7 @@ class KafkaEventLog:
         await self._await_leaders({t.name: t.num_partitions for t in new})
 
     def _new_topic(self, spec: TopicSpec) -> NewTopic:
+        """The admin request for one spec, fitted to the cluster's replication cap."""
         cap = self.options.replication_factor
         factor = spec.replication_factor if cap is None else min(spec.replication_factor, cap)
         config = {"retention.ms": str(spec.retention_ms), **spec.config}
@@ -300,7 +312,7 @@ class KafkaEventLog:
     ) -> list[Position]:
         """Produce each record to its partition; return once all are acknowledged."""
         producer, _, _ = self._started()
-        futures: list[asyncio.Future[object]] = []
+        futures: list[asyncio.Future[RecordMetadata]] = []
         try:
             for partition, r in placed:
                 headers = [(k, v.encode("utf-8")) for k, v in r.headers.items()]
@@ -313,7 +325,10 @@ class KafkaEventLog:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return [Position(topic, m.partition, m.offset) for m in results]  # type: ignore[attr-defined]
+        return [
+            Position(topic, m.partition, m.offset) for m in results
+            if isinstance(m, RecordMetadata)
+        ]
 
     async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
         """Append a batch; returns once every record is durable, in input order."""

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 Sink = Callable[[ConsumerRecord], None]
 Produce = Callable[[int, Sequence[OutgoingRecord]], Awaitable[list[Position]]]
 
-POLL_MS = 200  # one getmany wait; the reader's fetch_max_wait_ms is shorter, so an end shows fast
+POLL_MS = 10  # one getmany wait: short, as an empty fetch at the end only reports the end
 SEEK_GAP = 500  # in read_offsets: seek over a gap this wide rather than read through it
 
 
@@ -283,7 +283,7 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loader = loader
         self._join_timeout_s = join_timeout_s
         self._parts: dict[int, _Partition] = {}
-        self._joined = asyncio.Event()
+        self._settled = asyncio.Event()  # clear from a revocation until the next assignment
         self._locks: dict[str, _KeyLock] = {}
 
     # -- group membership ------------------------------------------------------------------
@@ -293,7 +293,7 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._member.start()
         self._member.subscribe([self.topic], listener=self)
         try:
-            await asyncio.wait_for(self._joined.wait(), self._join_timeout_s)
+            await asyncio.wait_for(self._settled.wait(), self._join_timeout_s)
         except TimeoutError:
             await self.close()
             raise LogError(
@@ -319,6 +319,7 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Refuse appends to revoked partitions, let those in flight finish, drop the index."""
+        self._settled.clear()
         gone = [self._parts[tp.partition] for tp in revoked if tp.partition in self._parts]
         for part in gone:
             part.owned = False
@@ -332,17 +333,33 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         self._member.pause(*assigned)  # ownership only: never fetch records on this member
         for tp in assigned:
             part = _Partition(tp.partition)
-            part.load = asyncio.create_task(self._load(part), name=f"index {tp}")
+            previous = self._parts.get(tp.partition)  # only if a revocation was skipped
+            if previous is not None:
+                previous.owned = False
+                self._forget(previous)
+            self._start_load(part, previous)
             self._parts[tp.partition] = part
         log.info("writer group %s: own partitions %s", self.topic, sorted(self._parts))
-        self._joined.set()
+        self._settled.set()
 
     # -- the index -------------------------------------------------------------------------
 
-    async def _load(self, part: _Partition, after_drain: bool = False) -> None:
+    def _start_load(self, part: _Partition, drain: _Partition | None) -> None:
+        """Load the partition's index in a task that appends to it will wait for."""
+        part.load = asyncio.create_task(self._load(part, drain), name=f"index {self.topic}")
+        part.load.add_done_callback(self._load_done)
+
+    def _load_done(self, task: asyncio.Task[None]) -> None:
+        """Log a failed load (the next append retries it)."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error("loading the stream index of %s failed", self.topic,
+                      exc_info=task.exception())
+
+    async def _load(self, part: _Partition, drain: _Partition | None = None) -> None:
         """Read the partition from its start and index every record by key."""
-        if after_drain:
-            await part.drained()  # no append may update the index while it is rebuilt
+        if drain is not None:
+            # an append still in flight would be acknowledged after our read passed its offset
+            await drain.drained()
         part.streams.clear()
         tp = TopicPartition(self.topic, part.number)
 
@@ -354,13 +371,17 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _ready(self, partition: int) -> _Partition | None:
         """The owned partition's loaded index, or None when this process does not own it."""
+        if partition not in self._parts and not self._settled.is_set():
+            # a rebalance is under way: the partition may come back to us
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), self._join_timeout_s)
         part = self._parts.get(partition)
         if part is None:
             return None
         if part.stale and part.load is not None and part.load.done():
             # replace the task at once, so every later caller waits for the rebuilt index
             part.stale = False
-            part.load = asyncio.create_task(self._load(part, True), name=f"reindex {partition}")
+            self._start_load(part, part)
         assert part.load is not None
         try:
             await asyncio.shield(part.load)
