@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
-from hotline.log.port import EventLog, OutgoingRecord, Record
+from hotline.log.port import EventLog, LogError, OutgoingRecord, Record
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,10 @@ class ProjectionRunner:
                 records = await consumer.poll(self.batch_size, timeout_s=0.5)
                 if records:
                     await self.process(records)
-                    await consumer.commit(self.stats.positions)
+                    try:
+                        await consumer.commit(self.stats.positions)
+                    except LogError as exc:  # only lag monitoring reads it: log and go on
+                        log.warning("%s: group commit failed: %s", self.projection.name, exc)
                     if self.on_batch is not None:
                         self.on_batch(self.stats)
         finally:

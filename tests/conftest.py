@@ -11,6 +11,7 @@ import pytest
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
+from tests.fixtures import BROKER_USED
 
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.databases"]
 
@@ -56,3 +57,21 @@ def settings_env(log: EventLog) -> dict[str, str]:
         "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
         "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": str(opts.session_timeout_ms),
     }
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many tests ran on the real broker and on PostgreSQL."""
+    counts: dict[str, dict[str, int]] = {"kafka": {}, "postgres": {}}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome != "error":
+                continue
+            for marker in counts:
+                if marker in getattr(report, "keywords", {}):
+                    counts[marker][outcome] = counts[marker].get(outcome, 0) + 1
+    broker = terminalreporter.config.stash.get(BROKER_USED, "no broker started")
+    labels = {"kafka": f"on {broker}", "postgres": "on PostgreSQL"}
+    terminalreporter.section("real engines")
+    for marker, by_outcome in counts.items():
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items())) or "none ran"
+        terminalreporter.write_line(f"{marker} tests {labels[marker]}: {summary}")

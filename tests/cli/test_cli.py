@@ -173,3 +173,9 @@ def test_forget_shreds_a_citizen_yet_the_stream_replays_and_verifies(data_dir: P
     log_bytes = (data_dir / "log.db").read_bytes()
     for secret in ("李娜", "13900001111", "139 0000 1111", "和平街5号楼"):
         assert secret.encode() not in log_bytes
+
+
+def test_tail_decodes_the_last_records(data_dir: Path) -> None:
+    code, out = hotline("tail", "hotline.tickets", "-n", "2")
+    assert code == 0
+    assert "TicketAcknowledged" in out and "TicketReplied" in out and "TicketRegistered" not in out

@@ -124,3 +124,21 @@ async def test_consumer_killed_between_write_and_commit(
         assert await tally.counts(conn) == {f"s-{i}": 10 for i in range(10)}
     assert runner.stats.duplicates == 0
     await engine.dispose()
+
+
+async def test_stop_finishes_the_batch_and_returns(log: EventLog, tmp_path: Path) -> None:
+    topic = await seed(log, streams=3, per_stream=2)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    tally = Tally(topic)
+    runner = ProjectionRunner(log, engine, tally)
+    task = asyncio.create_task(runner.run())
+    deadline = time.monotonic() + 30
+    while runner.stats.applied < 6:
+        assert time.monotonic() < deadline and not task.done()
+        await asyncio.sleep(0.05)
+    runner.stop()
+    stats = await asyncio.wait_for(task, 10)
+    assert stats.applied == 6
+    assert await stored_offsets(engine, "tally") == {
+        (topic, p): e for p, e in (await log.end_offsets(topic)).items()}
+    await engine.dispose()
