@@ -41,6 +41,12 @@ offsets_table = Table(
     Column("partition", Integer, primary_key=True),
     Column("next_offset", Integer, nullable=False),
 )
+versions_table = Table(
+    "projection_versions",
+    runtime_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
 applied_table = Table(
     "projection_applied",
     runtime_metadata,
@@ -64,6 +70,7 @@ class Projection(Protocol):
     """A read model: its name, the topics it reads, its tables, and how an event changes them."""
 
     name: str
+    version: int  # bump it when the tables change: the projection is then rebuilt from zero
     topics: Sequence[str]
     metadata: MetaData
 
@@ -95,11 +102,35 @@ def dead_letter(record: Record, reason: str, consumer: str) -> OutgoingRecord:
     return OutgoingRecord(record.key, record.value, headers)
 
 
-async def ensure_schema(engine: AsyncEngine, projection: Projection) -> None:
-    """Create the runtime tables and the projection's tables when missing."""
+async def ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
+    """Create the tables when missing; drop and recreate them when the version changed.
+
+    Projections migrate by replay, not by ALTER: their rows are derived, so a new
+    version starts empty at offset zero. Returns True when that happened.
+    """
     async with engine.begin() as conn:
         await conn.run_sync(runtime_metadata.create_all)
+        stored = (await conn.execute(select(versions_table.c.version).where(
+            versions_table.c.projection == projection.name))).scalar()
+        reset = stored is not None and stored != projection.version
+        if reset:
+            log.warning("projection %s: version %s -> %s, rebuilding from offset zero",
+                        projection.name, stored, projection.version)
+            await _reset(conn, projection)
         await conn.run_sync(projection.metadata.create_all)
+        if stored != projection.version:
+            await conn.execute(delete(versions_table).where(
+                versions_table.c.projection == projection.name))
+            await conn.execute(versions_table.insert().values(
+                projection=projection.name, version=projection.version))
+        return reset
+
+
+async def _reset(conn: AsyncConnection, projection: Projection) -> None:
+    """Empty a projection: its tables, offsets and applied ids."""
+    await conn.run_sync(projection.metadata.drop_all)
+    for table in (offsets_table, applied_table):
+        await conn.execute(delete(table).where(table.c.projection == projection.name))
 
 
 async def stored_offsets(engine: AsyncEngine, name: str) -> dict[tuple[str, int], int]:
@@ -246,12 +277,10 @@ async def rebuild(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunnerStats:
     """Drop a projection's rows and offsets and replay its topics from offset zero."""
+    await ensure_schema(engine, projection)
     async with engine.begin() as conn:
-        await conn.run_sync(runtime_metadata.create_all)
-        await conn.run_sync(projection.metadata.drop_all)
+        await _reset(conn, projection)
         await conn.run_sync(projection.metadata.create_all)
-        for table in (offsets_table, applied_table):
-            await conn.execute(delete(table).where(table.c.projection == projection.name))
     until: dict[tuple[str, int], int] = {}
     for topic in projection.topics:
         for p, end in (await log.end_offsets(topic)).items():

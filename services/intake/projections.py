@@ -47,6 +47,7 @@ class IntakeRegister:
     """One row per contact and per call, as received."""
 
     name: str = "intake"
+    version: int = 1
     topics: Sequence[str] = (CONTACTS, CALLS)
     metadata: MetaData = metadata
 

@@ -38,6 +38,7 @@ class Tally:
 
     def __init__(self, topic: str) -> None:
         self.name = "tally"
+        self.version = 1
         self.topics = [topic]
         self.metadata = MetaData()
         self.table = Table(

@@ -142,3 +142,18 @@ async def test_stop_finishes_the_batch_and_returns(log: EventLog, tmp_path: Path
     assert await stored_offsets(engine, "tally") == {
         (topic, p): e for p, e in (await log.end_offsets(topic)).items()}
     await engine.dispose()
+
+
+async def test_a_new_projection_version_is_rebuilt_from_zero(log: EventLog, db_url: str) -> None:
+    topic = await seed(log, streams=2, per_stream=3)
+    engine = create_async_engine(db_url)
+    await run_until_caught_up(ProjectionRunner(log, engine, Tally(topic)), log, topic)
+    await run_until_caught_up(ProjectionRunner(log, engine, Tally(topic)), log, topic)
+    newer = Tally(topic)
+    newer.version = 2
+    runner = ProjectionRunner(log, engine, newer)
+    await run_until_caught_up(runner, log, topic)
+    assert runner.stats.applied == 6  # everything again, into empty tables
+    async with engine.connect() as conn:
+        assert await newer.counts(conn) == {"s-0": 3, "s-1": 3}
+    await engine.dispose()
