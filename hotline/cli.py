@@ -147,12 +147,12 @@ def replay(
     """One stream's history, in order: what happened, when (Beijing time), and who did it."""
 
     async def show(platform: Platform) -> None:
-        records = await platform.log.read_stream(stream_topic(stream), stream)
-        if not records:
+        history = await platform.store.load(stream_topic(stream), stream)
+        if not history:
             console.print(f"no events for {stream}")
             raise typer.Exit(1)
-        for record in records:
-            await _print_event(decode(record.value), platform.keys if reveal else None)
+        for stored in history:
+            await _print_event(stored.envelope, platform.keys if reveal else None)
 
     run_async(show)
 

@@ -14,7 +14,17 @@ from datetime import datetime
 
 from contracts.base import EventData
 from contracts.envelope import Envelope, dataschema_for, decode, encode, type_for
-from hotline.log.port import EventLog, OutgoingRecord, Record, VersionConflict, value_hash
+from hotline.log.port import (
+    GENESIS_HASH,
+    EventLog,
+    OutgoingRecord,
+    Record,
+    VersionConflict,
+    value_hash,
+)
+
+# CloudEvents Kafka protocol binding, structured mode: the whole event is the value.
+STRUCTURED = {"content-type": "application/cloudevents+json; charset=utf-8"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +71,14 @@ class EventStore:
         topic = events[0].topic
         if any(e.topic != topic for e in events):
             raise ValueError("one append writes one stream, on one topic")
-        head = await self.log.stream_head(topic, stream)
-        if head.version != expected_version:
-            raise VersionConflict(topic, stream, expected_version, head.version)
-        # Another writer may still slip in before our append: then the log's own check
-        # rejects us, so the chain can never fork.
-        prev = head.head_hash
+        prev = GENESIS_HASH  # a new stream needs no read: append_stream checks it is empty
+        if expected_version > 0:
+            head = await self.log.stream_head(topic, stream)
+            if head.version != expected_version:
+                raise VersionConflict(topic, stream, expected_version, head.version)
+            # Another writer may still slip in before our append: then the log's own check
+            # rejects us, so the chain can never fork.
+            prev = head.head_hash
         envelopes, records = [], []
         for i, event in enumerate(events):
             name = type(event).__name__
@@ -86,7 +98,7 @@ class EventStore:
             value = encode(env)
             prev = value_hash(value)
             envelopes.append(env)
-            records.append(OutgoingRecord(stream, value, {"ce_type": env.type, "ce_id": env.id}))
+            records.append(OutgoingRecord(stream, value, STRUCTURED))
         await self.log.append_stream(topic, stream, records, expected_version)
         return envelopes
 

@@ -1,10 +1,15 @@
 """Group commit for SQLite: many concurrent writers, one transaction, one fsync.
 
 Each caller hands over a function of the connection; the single writer thread
-runs every function queued meanwhile inside one transaction (each in its own
-savepoint, so one caller's failure does not undo the others) and commits once.
+runs every function queued meanwhile inside one transaction and commits once.
 Every caller is answered only after that COMMIT: nothing is acknowledged
 before it is durable, yet a burst of concurrent requests shares the fsync.
+
+A function may refuse its work by raising one of the writer's `rejections`
+*before it writes anything* (e.g. a version conflict): only its caller gets
+the error.
+Any other exception aborts the whole transaction and every caller of the
+group gets it — the price of not paying a savepoint per caller.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 SAFE_SYNC = ("FULL", "EXTRA")
@@ -31,11 +36,26 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     return conn
 
 
+class TransactionHooks(Protocol):
+    """What an owner of the writer learns about each group transaction (writer thread)."""
+
+    def begun(self, conn: sqlite3.Connection) -> None: ...
+
+    def committing(self, conn: sqlite3.Connection) -> None: ...
+
+    def rolled_back(self) -> None: ...
+
+
 class GroupCommitWriter:
     """Owns the write connection of one SQLite file and batches work into transactions."""
 
-    def __init__(self, path: str, synchronous: str = "FULL", name: str = "sqlite") -> None:
-        self.path, self.synchronous = path, synchronous
+    def __init__(
+        self, path: str, synchronous: str = "FULL", name: str = "sqlite",
+        hooks: TransactionHooks | None = None,
+        rejections: tuple[type[Exception], ...] = (),
+    ) -> None:
+        self.path, self.synchronous, self.hooks = path, synchronous, hooks
+        self.rejections = rejections
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
@@ -87,18 +107,20 @@ class GroupCommitWriter:
         assert conn is not None, "writer not started"
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if self.hooks is not None:
+                self.hooks.begun(conn)
             results: list[Any] = []
             for work in works:
-                conn.execute("SAVEPOINT work")
                 try:
                     results.append(work(conn))
-                    conn.execute("RELEASE work")
-                except Exception as exc:  # noqa: BLE001 - handed back to that caller alone
-                    conn.execute("ROLLBACK TO work")
-                    conn.execute("RELEASE work")
+                except self.rejections as exc:  # raised before writing: that caller's alone
                     results.append(exc)
+            if self.hooks is not None:
+                self.hooks.committing(conn)
             conn.execute("COMMIT")
             return results
         except BaseException:
             conn.execute("ROLLBACK")
+            if self.hooks is not None:
+                self.hooks.rolled_back()
             raise

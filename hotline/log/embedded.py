@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from hotline.log.partitioning import partition_for
@@ -75,8 +77,19 @@ class _Op:
     expected_version: int = 0
 
 
-def _headers(raw: str | None) -> dict[str, str]:
-    return json.loads(raw) if raw else {}
+@lru_cache(maxsize=256)
+def _headers_text(items: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(items), ensure_ascii=False)
+
+
+def _headers_json(headers: Mapping[str, str]) -> str | None:
+    """Headers as stored; the same few header sets repeat, so their JSON is cached."""
+    return _headers_text(tuple(headers.items())) if headers else None
+
+
+@lru_cache(maxsize=256)
+def _headers(raw: str | None) -> Mapping[str, str]:
+    return MappingProxyType(json.loads(raw)) if raw else MappingProxyType({})
 
 
 class EmbeddedEventLog:
@@ -92,7 +105,11 @@ class EmbeddedEventLog:
                 f"synchronous={self.synchronous} can lose committed events on power loss; "
                 "use FULL, or pass allow_unsafe=True knowingly"
             )
-        self._writer = GroupCommitWriter(self.path, self.synchronous, "hotline-log")
+        self._writer = GroupCommitWriter(self.path, self.synchronous, "hotline-log", self,
+                                         rejections=(VersionConflict,))
+        self._next: dict[tuple[str, int], int] = {}  # writer thread only
+        self._dirty: set[tuple[str, int]] = set()
+        self._data_version = -1
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-log-reader")
         self._rconn: sqlite3.Connection | None = None
         self._partitions: dict[str, int] = {}
@@ -192,28 +209,51 @@ class EmbeddedEventLog:
             if version != op.expected_version:
                 raise VersionConflict(op.topic, op.stream_key, op.expected_version, version)
         now_ms = int(time.time() * 1000)
-        next_offsets: dict[int, int] = {}
+        taken: dict[tuple[str, int], int] = {}  # next offsets after this op, kept if it succeeds
         rows, positions = [], []
         for rec in op.records:
-            p = partition_for(rec.key, n)
-            if p not in next_offsets:
-                next_offsets[p] = conn.execute(
-                    "SELECT next_offset FROM partitions WHERE topic=? AND partition=?",
-                    (op.topic, p),
-                ).fetchone()[0]
-            off = next_offsets[p]
-            next_offsets[p] = off + 1
-            hdrs = json.dumps(dict(rec.headers), ensure_ascii=False) if rec.headers else None
-            rows.append((op.topic, p, off, rec.key, rec.value, hdrs, now_ms))
-            positions.append(Position(op.topic, p, off))
+            tp = (op.topic, partition_for(rec.key, n))
+            off = taken.get(tp)
+            if off is None:
+                off = self._next_offset(conn, tp)
+            taken[tp] = off + 1
+            rows.append((op.topic, tp[1], off, rec.key, rec.value, _headers_json(rec.headers),
+                         now_ms))
+            positions.append(Position(op.topic, tp[1], off))
         conn.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?)", rows)
-        conn.executemany(
-            "UPDATE partitions SET next_offset=? WHERE topic=? AND partition=?",
-            [(o, op.topic, p) for p, o in next_offsets.items()],
-        )
         if op.stream_key is not None:
             self._advance_stream(conn, op, version, positions)
+        self._next.update(taken)  # only now: a failed op leaves the cache as it was
+        self._dirty.update(taken)
         return positions
+
+    def _next_offset(self, conn: sqlite3.Connection, tp: tuple[str, int]) -> int:
+        if tp not in self._next:
+            self._next[tp] = conn.execute(
+                "SELECT next_offset FROM partitions WHERE topic=? AND partition=?", tp
+            ).fetchone()[0]
+        return self._next[tp]
+
+    # -- transaction hooks (writer thread): next offsets are cached between transactions ----
+
+    def begun(self, conn: sqlite3.Connection) -> None:
+        """Drop the offset cache if another connection (another process) committed meanwhile."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._next.clear()
+            self._data_version = version
+
+    def committing(self, conn: sqlite3.Connection) -> None:
+        """Write the partitions' next offsets once per transaction, not once per append."""
+        conn.executemany(
+            "UPDATE partitions SET next_offset=? WHERE topic=? AND partition=?",
+            [(self._next[tp], tp[0], tp[1]) for tp in self._dirty],
+        )
+        self._dirty.clear()
+
+    def rolled_back(self) -> None:
+        self._next.clear()
+        self._dirty.clear()
 
     @staticmethod
     def _advance_stream(

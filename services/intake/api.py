@@ -25,17 +25,17 @@ router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="API key of the channel adapter")
 
 
-def platform_of(request: Request) -> Platform:
+async def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-def clock_of(request: Request) -> Callable[[], datetime]:
+async def clock_of(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock
 
 
-def adapter(
+async def adapter(  # async: a plain def would cost a thread-pool hop per request
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:

@@ -115,8 +115,10 @@ def received_in_the_future(contact: ContactIn, now: datetime) -> bool:
     return contact.received_at > now + MAX_CLOCK_SKEW
 
 
-def to_event(contact: ContactIn, citizen_ref: str | None, key: bytes | None) -> ContactReceived:
-    """The `ContactReceived` for a validated post; personal fields sealed under `key`."""
+def to_event(
+    contact: ContactIn, citizen_ref: str | None, key: bytes | None, digest: str
+) -> ContactReceived:
+    """The `ContactReceived` for a validated post (`digest`: its body digest), sealed by `key`."""
     contact_id = contact_id_for(contact.channel, contact.channel_message_id)
     caller = contact.caller
     who = caller.model_dump(exclude_none=True) if caller else {}
@@ -144,7 +146,7 @@ def to_event(contact: ContactIn, citizen_ref: str | None, key: bytes | None) -> 
         address=sealed_address,
         coordinates=contact.location.coordinates if contact.location else None,
         attachments=tuple(contact.attachments),
-        body_digest=body_digest(contact),
+        body_digest=digest,
     )
 
 

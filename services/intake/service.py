@@ -63,8 +63,8 @@ async def receive_contact(
     contact_id = domain.contact_id_for(contact.channel, contact.channel_message_id)
     stream = domain.contact_stream(contact_id)
     digest = domain.body_digest(contact)
-    if (await platform.log.stream_head(CONTACTS, stream)).version > 0:
-        return await _existing(platform, stream, digest)
+    # No look before the append: the append itself is the check (expected version 0),
+    # and a repeat is rare enough to pay for its own sealing.
     ref, key = None, None
     if domain.needs_key(contact):
         caller = contact.caller
@@ -74,7 +74,7 @@ async def receive_contact(
             id_number=caller.id_number if caller else None,
         )
         key = await platform.keys.key_or_create(ref)  # durable before the event refers to it
-    event = domain.to_event(contact, ref, key)
+    event = domain.to_event(contact, ref, key, digest)
     context = Context.new(actor, SOURCE, causation_id=contact.channel_message_id)
     try:
         await platform.store.append(stream, [event], expected_version=0, context=context, now=now)

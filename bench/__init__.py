@@ -1,0 +1,1 @@
+"""Benchmarks: every figure beside the raw engine it sits on (`python -m bench`, `make bench`)."""
