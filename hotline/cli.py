@@ -16,6 +16,7 @@ needs the key store, i.e. an operator of the platform itself.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -200,6 +201,8 @@ def rebuild(service: str) -> None:
         raise typer.Exit(2)
 
     async def go(platform: Platform) -> None:
+        gc.collect()
+        gc.freeze()  # replay allocates millions of short-lived objects; spare the old ones
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:

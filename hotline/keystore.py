@@ -129,9 +129,8 @@ class SqliteKeyStore:
         return await self._read(self._lookup, kid)
 
     async def key_or_create(self, kid: str) -> bytes:
-        existing = await self.key(kid)
-        if existing is not None:
-            return existing
+        # Straight to the writer: it reads inside its own transaction, so an erasure by
+        # another process is always seen, and a new citizen costs one hop, not two.
         candidate = new_key()
 
         def create(conn: sqlite3.Connection) -> bytes:

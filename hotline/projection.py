@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import DecodeError, Envelope, decode
@@ -32,6 +32,7 @@ from hotline.log.port import EventLog, LogError, OutgoingRecord, Record
 
 log = logging.getLogger(__name__)
 
+REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
 runtime_metadata = MetaData()
 offsets_table = Table(
     "projection_offsets",
@@ -55,11 +56,20 @@ applied_table = Table(
 )
 
 
-def decode_typed(value: bytes) -> tuple[Envelope, EventData | None]:
-    """Envelope and typed payload; DecodeError when either breaks its contract."""
+Applied = tuple[Envelope, EventData | None]
+
+
+def decode_for(value: bytes, wanted: frozenset[str]) -> Applied | None:
+    """Envelope and typed payload of an event a projection wants; None for the others.
+
+    DecodeError when the envelope, or the payload of a wanted event, breaks its
+    contract. Only wanted payloads are validated: replay pays for what it uses.
+    """
     envelope = decode(value)
+    if envelope.event_name not in wanted:
+        return None
     if envelope.event_name not in EVENTS:
-        return envelope, None  # not ours to judge: projections ignore what they do not know
+        return envelope, None
     try:
         return envelope, from_envelope(envelope)
     except (KeyError, ValueError) as exc:
@@ -67,15 +77,17 @@ def decode_typed(value: bytes) -> tuple[Envelope, EventData | None]:
 
 
 class Projection(Protocol):
-    """A read model: its name, the topics it reads, its tables, and how an event changes them."""
+    """A read model: its name, what it reads, its tables, and how a batch of events changes them."""
 
     name: str
     version: int  # bump it when the tables change: the projection is then rebuilt from zero
     topics: Sequence[str]
+    events: frozenset[str]  # event names it applies; others on its topics only move offsets
     metadata: MetaData
 
-    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
-        """Change the rows for one event (`data` typed, None outside the catalogue)."""
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        """Change the rows for a batch of new events, in log order, inside the runner's
+        transaction. One call per batch, so a projection can write with executemany."""
         ...
 
 
@@ -200,13 +212,16 @@ class ProjectionRunner:
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply one batch and store its offsets in one transaction."""
-        decoded: list[tuple[Envelope, EventData | None]] = []
+        wanted: list[Applied] = []
         rejects: list[OutgoingRecord] = []
         for record in records:
             try:
-                decoded.append(decode_typed(record.value))
+                item = decode_for(record.value, self.projection.events)
             except DecodeError as exc:
                 rejects.append(dead_letter(record, str(exc), self.projection.name))
+                continue
+            if item is not None:
+                wanted.append(item)
         if rejects:  # durable before the offsets move past them
             await self.log.append(DEADLETTER, rejects)
             self.stats.dead_lettered += len(rejects)
@@ -215,19 +230,19 @@ class ProjectionRunner:
         positions = dict(self.stats.positions)
         for record in records:
             positions[(record.topic, record.partition)] = record.offset + 1
-        name = self.projection.name
         async with self.engine.begin() as conn:
-            seen = await self._already_applied(conn, [e.id for e, _ in decoded])
-            fresh = []
-            for event, data in decoded:
-                if event.id in seen:
+            seen = await self._already_applied(conn, [e.id for e, _ in wanted])
+            fresh: list[Applied] = []
+            for item in wanted:
+                if item[0].id in seen:
                     self.stats.duplicates += 1
                     continue
-                seen.add(event.id)
-                fresh.append({"projection": name, "event_id": event.id})
-                await self.projection.apply(conn, event, data)
+                seen.add(item[0].id)
+                fresh.append(item)
             if fresh:
-                await conn.execute(applied_table.insert(), fresh)
+                await self.projection.apply(conn, fresh)
+                await conn.execute(applied_table.insert(), [
+                    {"projection": self.projection.name, "event_id": e.id} for e, _ in fresh])
             await self._store_offsets(conn, positions)
             if self.before_commit is not None:
                 await self.before_commit()
@@ -254,14 +269,10 @@ class ProjectionRunner:
         if not changed:
             return
         # delete-then-insert is the portable upsert (SQLite and PostgreSQL alike)
-        for (topic, partition), _ in changed.items():
-            await conn.execute(
-                delete(offsets_table).where(
-                    offsets_table.c.projection == name,
-                    offsets_table.c.topic == topic,
-                    offsets_table.c.partition == partition,
-                )
-            )
+        await conn.execute(delete(offsets_table).where(
+            offsets_table.c.projection == name,
+            tuple_(offsets_table.c.topic, offsets_table.c.partition).in_(list(changed)),
+        ))
         await conn.execute(
             offsets_table.insert(),
             [{"projection": name, "topic": t, "partition": p, "next_offset": o}
@@ -291,9 +302,8 @@ async def rebuild(
         if on_progress is not None:
             on_progress(sum(stats.positions.values()), total)
 
-    runner = ProjectionRunner(
-        log, engine, projection, group=f"rebuild.{projection.name}", on_batch=report
-    )
+    runner = ProjectionRunner(log, engine, projection, group=f"rebuild.{projection.name}",
+                              batch_size=REBUILD_BATCH, on_batch=report)
     return await runner.run(until=until)
 
 

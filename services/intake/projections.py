@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.envelope import Envelope
-from contracts.events import CallRecorded, ContactReceived, EventData
+from contracts.events import CallRecorded, ContactReceived
 from contracts.topics import CALLS, CONTACTS
-from hotline.projection import Projection
+from hotline.projection import Applied, Projection
 
 ANSWER_TARGET_SECONDS = 15  # "15 秒接通率": calls answered within 15 seconds
 
@@ -49,25 +48,32 @@ class IntakeRegister:
     name: str = "intake"
     version: int = 1
     topics: Sequence[str] = (CONTACTS, CALLS)
+    events: frozenset[str] = frozenset({"ContactReceived", "CallRecorded"})
     metadata: MetaData = metadata
 
-    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
-        if isinstance(data, ContactReceived):
-            await conn.execute(contacts.insert().values(
-                contact_id=data.contact_id, channel=data.channel.value,
-                channel_message_id=data.channel_message_id, received_at=data.received_at,
-                district_code=data.district_code, citizen_ref=data.citizen_ref,
-                content=data.content, attachments=len(data.attachments),
-                correlation_id=event.correlationid,
-            ))
-        elif isinstance(data, CallRecorded):
-            answered = data.answered_at is not None
-            await conn.execute(calls.insert().values(
-                call_id=data.call_id, seat_id=data.seat_id, queue=data.queue,
-                offered_at=data.offered_at, outcome=data.outcome.value,
-                wait_seconds=data.wait_seconds,
-                answered_in_target=answered and data.wait_seconds <= ANSWER_TARGET_SECONDS,
-            ))
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        contact_rows, call_rows = [], []
+        for event, data in batch:
+            if isinstance(data, ContactReceived):
+                contact_rows.append(dict(
+                    contact_id=data.contact_id, channel=data.channel.value,
+                    channel_message_id=data.channel_message_id, received_at=data.received_at,
+                    district_code=data.district_code, citizen_ref=data.citizen_ref,
+                    content=data.content, attachments=len(data.attachments),
+                    correlation_id=event.correlationid,
+                ))
+            elif isinstance(data, CallRecorded):
+                answered = data.answered_at is not None
+                call_rows.append(dict(
+                    call_id=data.call_id, seat_id=data.seat_id, queue=data.queue,
+                    offered_at=data.offered_at, outcome=data.outcome.value,
+                    wait_seconds=data.wait_seconds,
+                    answered_in_target=answered and data.wait_seconds <= ANSWER_TARGET_SECONDS,
+                ))
+        if contact_rows:
+            await conn.execute(contacts.insert(), contact_rows)
+        if call_rows:
+            await conn.execute(calls.insert(), call_rows)
 
 
 PROJECTIONS: list[Projection] = [IntakeRegister()]

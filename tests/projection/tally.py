@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,9 +18,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contracts.base import EventData
-from contracts.envelope import Envelope
 from hotline.log.factory import open_log
-from hotline.projection import ProjectionRunner
+from hotline.projection import Applied, ProjectionRunner
 from hotline.settings import Settings
 
 
@@ -40,6 +41,7 @@ class Tally:
         self.name = "tally"
         self.version = 1
         self.topics = [topic]
+        self.events = frozenset({"Noted"})
         self.metadata = MetaData()
         self.table = Table(
             "tally", self.metadata,
@@ -47,16 +49,17 @@ class Tally:
             Column("events", Integer, nullable=False),
         )
 
-    async def apply(self, conn: AsyncConnection, event: Envelope, data: EventData | None) -> None:
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        new = Counter(event.subject for event, _ in batch)
         found = await conn.execute(
-            select(self.table.c.events).where(self.table.c.subject == event.subject)
-        )
-        if found.first() is None:
-            await conn.execute(self.table.insert().values(subject=event.subject, events=1))
-        else:
+            select(self.table.c.subject).where(self.table.c.subject.in_(list(new))))
+        known = {row[0] for row in found}
+        if fresh := [{"subject": s, "events": n} for s, n in new.items() if s not in known]:
+            await conn.execute(self.table.insert(), fresh)
+        for subject in known:
             await conn.execute(
-                update(self.table).where(self.table.c.subject == event.subject)
-                .values(events=self.table.c.events + 1)
+                update(self.table).where(self.table.c.subject == subject)
+                .values(events=self.table.c.events + new[subject])
             )
 
     async def counts(self, conn: AsyncConnection) -> dict[str, int]:
