@@ -78,7 +78,7 @@ async def receive_contact(
     context = Context.new(actor, SOURCE, causation_id=contact.channel_message_id)
     try:
         await platform.store.append(stream, [event], expected_version=0, context=context, now=now)
-    except VersionConflict:  # a concurrent duplicate got there first
+    except VersionConflict:  # posted before, or by a concurrent retry that won
         return await _existing(platform, stream, digest)
     return Receipt(contact_id, "accepted", context.correlation_id)
 
