@@ -33,6 +33,7 @@ from bench.common import Envelopes, Result, Timer, check_payloads, rate, say, te
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.projection import Applied, rebuild
+from hotline.runtime import tune_gc
 
 PARTITIONS = 12
 EMBEDDED_N = 50_000
@@ -295,5 +296,6 @@ async def kafka(env: Envelopes) -> list[Result]:
 
 
 async def run() -> list[Result]:
+    tune_gc()  # as `hotline rebuild` and `hotline run` do
     env = Envelopes(seed=2)
     return await embedded(env) + await kafka(env)

@@ -16,7 +16,6 @@ needs the key store, i.e. an operator of the platform itself.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,7 @@ from contracts.personal import ERASED, Sealed, Unreadable, citizen_ref, unseal
 from contracts.topics import stream_topic
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
-from hotline.runtime import Platform
+from hotline.runtime import Platform, tune_gc
 from hotline.settings import Settings
 
 app = typer.Typer(help="12345 热线平台命令行 (12345 hotline platform)", no_args_is_help=True)
@@ -201,8 +200,7 @@ def rebuild(service: str) -> None:
         raise typer.Exit(2)
 
     async def go(platform: Platform) -> None:
-        gc.collect()
-        gc.freeze()  # replay allocates millions of short-lived objects; spare the old ones
+        tune_gc()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:

@@ -8,6 +8,7 @@ their own settings.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,18 @@ from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.projection import Projection
 from hotline.settings import Settings
+
+
+def tune_gc() -> None:
+    """Collect rarer and never revisit start-up objects.
+
+    Decoding events allocates millions of short-lived objects; with the default
+    gen-0 threshold (700) the collector dominated replay (measured: 13k → 17k
+    events/s with collection off). A larger threshold keeps most of that gain.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @dataclass

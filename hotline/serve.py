@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -15,7 +14,7 @@ from contracts.vocabulary import Channel
 from hotline import redact
 from hotline.apikeys import ApiKeys, Principal
 from hotline.projection import ProjectionRunner
-from hotline.runtime import Platform
+from hotline.runtime import Platform, tune_gc
 from hotline.settings import Settings
 
 
@@ -53,8 +52,7 @@ async def serve_all(settings: Settings, console: Console) -> None:
                                 log_level="warning", access_log=False)
         servers.append((spec, uvicorn.Server(config)))
         runners += [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections]
-    gc.collect()
-    gc.freeze()  # start-up objects live for ever: keep them out of every later collection
+    tune_gc()
     tasks = [asyncio.create_task(server.serve()) for _, server in servers]
     projection_tasks = [asyncio.create_task(r.run()) for r in runners]
     while not all(server.started for _, server in servers):
