@@ -79,4 +79,5 @@ class ServiceSpec:
     port: Callable[[Settings], int]
     create_app: Callable[..., FastAPI]
     projections: Sequence[Projection]
+    writes: Sequence[str]  # stream topics it appends to: claimed at start-up (Kafka ownership)
     example: Callable[[str, str], str]  # (base url, a dev key) -> a ready-to-paste request

@@ -47,6 +47,8 @@ async def serve_all(settings: Settings, console: Console) -> None:
     keys = dev_keys(settings, api_keys)
     servers, runners = [], []
     for spec in SERVICES.values():
+        for topic in spec.writes:  # before serving: on Kafka, a join and an index load
+            await platform.log.claim(topic)
         app = spec.create_app(platform, api_keys, manage_platform=False)
         config = uvicorn.Config(app, host=settings.host, port=spec.port(settings),
                                 log_level="warning", access_log=False)

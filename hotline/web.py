@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 class Problem(Exception):
     """An error answered as problem+json; `kind` becomes the type URI (…/problems/<kind>)."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str = "", **extra: Any):
+    def __init__(self, status: int, kind: str, title: str, detail: str = "", *,
+                 headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail or title)
         self.status, self.kind, self.title, self.detail, self.extra = (
             status, kind, title, detail, extra,
         )
+        self.headers = headers
 
 
 def problem_response(
@@ -61,7 +63,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.kind, exc.title, exc.detail,
-                                request.url.path, **exc.extra)
+                                request.url.path, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,6 +6,7 @@ then add its ServiceSpec here.
 
 from __future__ import annotations
 
+from contracts.topics import CALLS, CONTACTS
 from hotline.runtime import ServiceSpec
 from services.intake.app import create_app as create_intake_app
 from services.intake.projections import PROJECTIONS as INTAKE_PROJECTIONS
@@ -29,6 +30,7 @@ SERVICES: dict[str, ServiceSpec] = {
         port=lambda s: s.intake_port,
         create_app=create_intake_app,
         projections=INTAKE_PROJECTIONS,
+        writes=(CONTACTS, CALLS),
         example=_intake_example,
     ),
 }

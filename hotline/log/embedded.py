@@ -273,6 +273,9 @@ class EmbeddedEventLog:
 
     # -- reading ---------------------------------------------------------------------------
 
+    async def claim(self, topic: str) -> set[int]:
+        return set(range(await self.partitions(topic)))  # one machine: the only writer
+
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         rows = await self._in_reader(
             self._query, "SELECT version, head_hash FROM streams WHERE topic=? AND key=?",

@@ -380,8 +380,8 @@ class KafkaEventLog:
             self._joined.add(topic)
             return owner
 
-    async def owned_partitions(self, topic: str) -> set[int]:
-        """Partitions of `topic` whose streams this log may write (joins the writer group)."""
+    async def claim(self, topic: str) -> set[int]:
+        """Join the writer group of `topic`; the partitions whose streams this log may write."""
         return (await self._ownership(topic)).owned()
 
     async def stream_head(self, topic: str, key: str) -> StreamHead:

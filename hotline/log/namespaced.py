@@ -65,6 +65,9 @@ class NamespacedLog:
         positions = await self.inner.append_stream(self.down(topic), key, values, expected_version)
         return [self.up_position(p) for p in positions]
 
+    async def claim(self, topic: str) -> set[int]:
+        return await self.inner.claim(self.down(topic))
+
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         return await self.inner.stream_head(self.down(topic), key)
 

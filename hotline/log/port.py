@@ -171,6 +171,14 @@ class EventLog(Protocol):
         """Append to a stream iff it still has `expected_version` records, else VersionConflict."""
         ...
 
+    async def claim(self, topic: str) -> set[int]:
+        """Become a writer of `topic`'s streams; the partitions this process may write.
+
+        Embedded: all of them. Kafka: those the writer group assigned to this process
+        (joining takes a rebalance, so services claim their stream topics at start-up).
+        """
+        ...
+
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         """Version and last hash of a stream (zero and GENESIS_HASH when it has none)."""
         ...

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
 
 from hotline.apikeys import ApiKeys, Principal
+from hotline.log.port import NotStreamOwner
 from hotline.runtime import Platform
 from hotline.web import Problem, validation_errors
 from services.intake import service
@@ -44,7 +45,8 @@ async def adapter(  # async: a plain def would cost a thread-pool hop per reques
     principal = keys.authenticate(credentials.credentials if credentials else None)
     if principal is None:
         raise Problem(401, "unauthenticated", "需要有效的 API 密钥 (API key required)",
-                      "Send the channel adapter's key as 'Authorization: Bearer <key>'.")
+                      "Send the channel adapter's key as 'Authorization: Bearer <key>'.",
+                      headers={"WWW-Authenticate": "Bearer"})
     if principal.role != "channel" or principal.channel is None:
         raise Problem(403, "forbidden", "无权提交诉求 (not a channel adapter)")
     return principal
@@ -77,6 +79,10 @@ async def _receive(platform: Platform, contact: ContactIn, principal: Principal,
             raise Problem(409, "idempotency-conflict", "消息编号已被使用 (message id reused)",
                           "This channel message id was already posted with a different body.",
                           contact_id=exc.contact_id) from None
+        except NotStreamOwner:  # Kafka: another intake replica owns this contact's partition
+            raise Problem(503, "not-owner", "暂时无法受理, 请重试 (retry shortly)",
+                          "This instance does not own the contact's partition.",
+                          headers={"Retry-After": "1"}) from None
         except service.ClockSkew:
             raise Problem(422, "invalid-request", "请求内容不合法 (invalid request)",
                           errors=[{"field": "received_at", "reason": "lies in the future"}],

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from contracts.topics import CONTACTS
+from contracts.topics import CALLS, CONTACTS
 from hotline.apikeys import ApiKeys
 from hotline.runtime import Platform
 from hotline.web import BodyLimit, install_problem_handlers, metrics_endpoint, problem_response
@@ -36,6 +36,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_platform:
             await platform.start()
+            for topic in (CONTACTS, CALLS):
+                await platform.log.claim(topic)
         yield
         if manage_platform:
             await platform.close()

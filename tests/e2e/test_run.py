@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import unique
 from tests.intake.conftest import ADDRESS, CALLER, contact
 
 
@@ -22,11 +24,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port)}
+def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
+           **extra}
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         try:
@@ -35,7 +38,7 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError("hotline run did not become ready within 30 s")
+    raise AssertionError("hotline run did not become ready within 60 s")
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
@@ -44,10 +47,26 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def test_run_serves_intake_and_a_contact_survives_a_restart(tmp_path: Path) -> None:
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Nothing for the embedded defaults; for Kafka, the session's broker in a fresh namespace."""
+    if request.param == "embedded":
+        return {}
+    return {
+        "HOTLINE_LOG": f"kafka://{request.getfixturevalue('kafka_bootstrap')}",
+        "HOTLINE_KAFKA_IDEMPOTENCE": "false",  # tansu refuses idempotent producers
+        "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
+        "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "HOTLINE_TOPIC_PREFIX": unique("e2e") + ".",
+    }
+
+
+def test_run_serves_intake_and_a_contact_survives_a_restart(
+    tmp_path: Path, engine_env: dict[str, str]
+) -> None:
     port = free_port()
     started = time.monotonic()
-    proc = start(tmp_path, port)
+    proc = start(tmp_path, port, engine_env)
     assert time.monotonic() - started < 20, "make run must serve within seconds"
     key = json.loads((tmp_path / "dev-keys.json").read_text())["wechat"]
     auth = {"Authorization": f"Bearer {key}"}
@@ -58,7 +77,7 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(tmp_path: Path) -> N
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
     for secret in (*CALLER.values(), ADDRESS):  # what was posted never reaches the output
         assert secret not in banner
-    proc = start(tmp_path, port)
+    proc = start(tmp_path, port, engine_env)
     try:
         again = httpx.post(url, json=contact("wx-restart"), headers=auth)
         assert again.status_code == 200

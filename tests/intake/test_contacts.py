@@ -108,6 +108,7 @@ async def test_oversize_bodies_are_413(intake: Intake) -> None:
 async def test_keys_are_required_and_bound_to_their_channel(intake: Intake) -> None:
     missing = await intake.client.post("/v1/contacts", json=contact())
     assert missing.status_code == 401 and missing.headers["content-type"] == PROBLEM
+    assert missing.headers["www-authenticate"] == "Bearer"
     forged = await intake.client.post("/v1/contacts", json=contact(),
                                       headers={"Authorization": "Bearer hk_not-a-real-key"})
     assert forged.status_code == 401
@@ -210,3 +211,13 @@ async def test_numbers_in_the_content_are_masked_and_the_original_sealed(intake:
     key = await intake.platform.keys.key(data["citizen_ref"])
     original = unseal(key, Sealed(**data["content_sealed"]), f"{contact_id}/content_sealed")
     assert original == {"content": text}
+
+
+async def test_unknown_routes_and_methods_are_problems_too(intake: Intake) -> None:
+    missing = await intake.client.get("/v1/nothing-here", headers=intake.auth())
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    wrong = await intake.client.get("/v1/contacts", headers=intake.auth())
+    assert wrong.status_code == 405 and wrong.json()["status"] == 405
+    broken = await intake.client.post("/v1/contacts", content=b"{not json", headers={
+        **intake.auth(), "content-type": "application/json"})
+    assert broken.status_code == 422 and broken.headers["content-type"] == PROBLEM

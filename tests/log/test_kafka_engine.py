@@ -70,11 +70,11 @@ async def two_writers(
     """Two logs in one writer group on a two-partition topic, once they have split it."""
     a, b = await started(options), await started(options)
     topic = await new_topic(a, make, 2)
-    assert await a.owned_partitions(topic) == {0, 1}  # alone in the group: owns everything
-    await b.owned_partitions(topic)  # joining makes the group rebalance
+    assert await a.claim(topic) == {0, 1}  # alone in the group: owns everything
+    await b.claim(topic)  # joining makes the group rebalance
 
     async def split() -> bool:
-        mine, theirs = await a.owned_partitions(topic), await b.owned_partitions(topic)
+        mine, theirs = await a.claim(topic), await b.claim(topic)
         return len(mine) == len(theirs) == 1 and mine | theirs == {0, 1}
 
     await eventually(split)
@@ -104,7 +104,7 @@ async def test_writers_split_partitions_and_only_the_owner_appends(
 ) -> None:
     a, b, topic = await two_writers(kafka_options, kafka_topic)
     try:
-        (pa,), (pb,) = await a.owned_partitions(topic), await b.owned_partitions(topic)
+        (pa,), (pb,) = await a.claim(topic), await b.claim(topic)
         key_a, key_b = key_on(pa, 2), key_on(pb, 2)
         with pytest.raises(NotStreamOwner):
             await b.append_stream(topic, key_a, [rec(key_a, "受理")], 0)
@@ -126,13 +126,13 @@ async def test_ownership_moves_to_the_survivor_with_the_versions(
 ) -> None:
     a, b, topic = await two_writers(kafka_options, kafka_topic)
     try:
-        (pb,) = await b.owned_partitions(topic)
+        (pb,) = await b.claim(topic)
         key_b = key_on(pb, 2)
         await b.append_stream(topic, key_b, [rec(key_b, f"事件{i}") for i in range(3)], 0)
         await b.close()
 
         async def owns_all() -> bool:
-            return await a.owned_partitions(topic) == {0, 1}
+            return await a.claim(topic) == {0, 1}
 
         await eventually(owns_all)
         head = await a.stream_head(topic, key_b)
