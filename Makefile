@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUTF8 := 1
 
-.PHONY: run run-kafka test test-fast bench lint schemas clean
+.PHONY: run run-kafka broker test test-fast bench lint schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)  ## start every service on the embedded defaults
 run-kafka: $(STAMP)  ## start every service against HOTLINE_LOG=kafka://host:port
 	@test -n "$(HOTLINE_LOG)" || (echo "set HOTLINE_LOG=kafka://host:9092" && exit 2)
 	$(BIN)/hotline run
+
+broker: $(STAMP)  ## a local Kafka-protocol broker (tansu, memory only) on 127.0.0.1:9092
+	$(BIN)/hotline broker
 
 test: $(STAMP)  ## the whole suite: unit, contract (embedded + real Kafka), PostgreSQL, scenarios
 	$(BIN)/python -m pytest -ra -p no:cacheprovider $(PYTEST_ARGS)

@@ -13,7 +13,6 @@ import hashlib
 import os
 import random
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -106,12 +105,6 @@ def best_of(values: Sequence[float]) -> float:
 
 
 # -- places ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Result, contact_body, free_port, percentile, rate, say, temp_dir
+from bench.common import Result, contact_body, percentile, rate, say, temp_dir
 from bench.intake_server import SAMPLES_PATH
 from hotline.apikeys import ApiKeys, Principal
+from hotline.devbroker import free_port
 
 CONCURRENCY = 64
 WARMUP = 500

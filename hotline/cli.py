@@ -1,6 +1,7 @@
 """`hotline`: run the platform and look into its log.
 
     hotline run                 every service on the settings' engines (embedded by default)
+    hotline broker              a local Kafka-protocol broker (tansu) for trying the Kafka engine
     hotline topics              topics with partitions, records and bytes
     hotline tail TOPIC          the last records of a topic, decoded (-f to follow)
     hotline replay STREAM       one stream's history, in order, readable
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -69,6 +71,33 @@ def run() -> None:
     from hotline.serve import serve_all
 
     asyncio.run(serve_all(Settings(), console))
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option(help="loopback port")] = 9092) -> None:
+    """Run a local Kafka-protocol broker (tansu, memory only) for `make run-kafka`."""
+    import time
+
+    from hotline.devbroker import BrokerUnavailable, LocalBroker
+
+    try:
+        local = LocalBroker(port=port).start()
+    except BrokerUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    sys.stdout.write(
+        f"tansu listening on {local.bootstrap} (memory storage: gone when stopped)\n"
+        f"  export HOTLINE_LOG=kafka://{local.bootstrap} HOTLINE_KAFKA_IDEMPOTENCE=false"
+        " HOTLINE_KAFKA_REPLICATION_FACTOR=1\n  make run-kafka\n")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops tansu too
+    try:
+        while local.alive():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        local.stop()
 
 
 @app.command()

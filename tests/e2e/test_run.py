@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hotline.devbroker import free_port
 from tests.conftest import unique
 from tests.intake.conftest import ADDRESS, CALLER, contact
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
