@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -78,5 +79,42 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
         assert again.json()["contact_id"] == first.json()["contact_id"]
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert 'hotline_intake_contacts_total{channel="wechat",outcome="duplicate"} 1.0' in metrics
+    finally:
+        stop(proc)
+
+
+async def test_every_accepted_contact_survives_a_kill(
+    tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    """SIGKILL the platform in the middle of a burst: every 202 it gave is in the log."""
+    port = free_port()
+    proc = start(tmp_path, port, engine_env)
+    key = json.loads((tmp_path / "dev-keys.json").read_text())["wechat"]
+    auth = {"Authorization": f"Bearer {key}"}
+    url = f"http://127.0.0.1:{port}/v1/contacts"
+    accepted: dict[str, str] = {}
+
+    async def post(client: httpx.AsyncClient, i: int) -> None:
+        try:
+            reply = await client.post(url, json=contact(f"wx-kill-{i}"), headers=auth)
+        except httpx.TransportError:
+            return  # the kill came first: nothing was promised
+        if reply.status_code == 202:
+            accepted[f"wx-kill-{i}"] = reply.json()["contact_id"]
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        burst = [asyncio.create_task(post(client, i)) for i in range(200)]
+        while len(accepted) < 20:
+            await asyncio.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        await asyncio.gather(*burst)
+    proc.communicate(timeout=20)  # reap it and close its pipe
+    assert accepted, "the burst must have been answered before the kill"
+    proc = start(tmp_path, port, engine_env)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for message_id, contact_id in accepted.items():
+                again = await client.post(url, json=contact(message_id), headers=auth)
+                assert (again.status_code, again.json()["contact_id"]) == (200, contact_id)
     finally:
         stop(proc)
