@@ -10,7 +10,8 @@
     hotline keys create|list|revoke    API keys of channel adapters
     hotline forget --phone P    erase one citizen's key (crypto-shredding)
 
-Personal data stays sealed in every output unless `--reveal` is given; that
+Personal data stays sealed in every output unless `replay --as ROLE` opens it
+as that role may see it (clear for operators, masked for analysts); that
 needs the key store, i.e. an operator of the platform itself.
 """
 
@@ -32,8 +33,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.envelope import DecodeError, Envelope, decode
-from contracts.personal import ERASED, Sealed, Unreadable, citizen_ref, unseal
+from contracts.personal import Sealed, citizen_ref
 from contracts.topics import stream_topic
+from hotline.disclosure import disclose
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
 from hotline.runtime import Platform, tune_gc
@@ -114,20 +116,17 @@ def topics() -> None:
     run_async(show)
 
 
-async def _reveal(data: Any, keys: KeyStore | None, contact_id: str, path: str = "") -> Any:
-    """Sealed fields as a lock, or opened (and shown as erased when the key is gone)."""
+async def _open(data: Any, keys: KeyStore | None, role: str, contact_id: str,
+                path: str = "") -> Any:
+    """Sealed fields as a lock, or opened as `role` may see them (hotline.disclosure)."""
     if isinstance(data, dict):
         if set(data) == {"kid", "nonce", "ct"}:
             if keys is None:
                 return "🔒sealed"
-            sealed = Sealed(**data)
-            try:
-                return unseal(await keys.key(sealed.kid), sealed, f"{contact_id}/{path}")
-            except Unreadable:
-                return ERASED
-        return {k: await _reveal(v, keys, contact_id, k) for k, v in data.items()}
+            return await disclose(keys, Sealed(**data), f"{contact_id}/{path}", role)
+        return {k: await _open(v, keys, role, contact_id, k) for k, v in data.items()}
     if isinstance(data, list):
-        return [await _reveal(v, keys, contact_id, path) for v in data]
+        return [await _open(v, keys, role, contact_id, path) for v in data]
     return data
 
 
@@ -135,8 +134,9 @@ def _local(t: datetime) -> str:
     return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def _print_event(env: Envelope, keys: KeyStore | None, prefix: str = "") -> None:
-    data = await _reveal(env.data, keys, env.data.get("contact_id", ""))
+async def _print_event(env: Envelope, keys: KeyStore | None = None, role: str = "",
+                       prefix: str = "") -> None:
+    data = await _open(env.data, keys, role, env.data.get("contact_id", ""))
     console.print(f"{prefix}[bold]{env.event_name}[/bold] v{env.streamversion} "
                   f"{_local(env.time)} [cyan]{env.actor}[/cyan] {env.subject}")
     console.print("   " + json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
@@ -158,7 +158,7 @@ def tail(
                 for record in await platform.log.read(topic, p, start, 10_000):
                     positions[p] = record.offset + 1
                     try:
-                        await _print_event(decode(record.value), None, f"{p}:{record.offset} ")
+                        await _print_event(decode(record.value), prefix=f"{p}:{record.offset} ")
                     except DecodeError as exc:
                         console.print(f"{p}:{record.offset} [red]undecodable[/red] {exc}")
             if not follow:
@@ -171,7 +171,9 @@ def tail(
 @app.command()
 def replay(
     stream: str,
-    reveal: Annotated[bool, typer.Option(help="open sealed personal data")] = False,
+    as_role: Annotated[str, typer.Option(
+        "--as", help="open sealed personal data as this role sees it: operator (clear), "
+                     "analyst (masked)…")] = "",
 ) -> None:
     """One stream's history, in order: what happened, when (Beijing time), and who did it."""
 
@@ -181,7 +183,7 @@ def replay(
             console.print(f"no events for {stream}")
             raise typer.Exit(1)
         for stored in history:
-            await _print_event(stored.envelope, platform.keys if reveal else None)
+            await _print_event(stored.envelope, platform.keys if as_role else None, as_role)
 
     run_async(show)
 

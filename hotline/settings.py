@@ -44,9 +44,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     intake_port: int = 8101
-    max_content_chars: int = 5000
-    max_body_bytes: int = 256 * 1024
-    max_batch_items: int = 500
+    max_batch_items: int = 500  # contacts per POST /v1/contacts/batch
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -159,13 +159,15 @@ async def post_contact(data_dir: Path) -> str:
 
 def test_forget_shreds_a_citizen_yet_the_stream_replays_and_verifies(data_dir: Path) -> None:
     stream = asyncio.run(post_contact(data_dir))
-    code, out = hotline("replay", stream, "--reveal")
+    code, out = hotline("replay", stream, "--as", "operator")
     assert code == 0 and "李娜" in out and "和平街5号楼" in out
+    code, out = hotline("replay", stream, "--as", "analyst")
+    assert code == 0 and "李*" in out and "139****1111" in out and "李娜" not in out
     code, out = hotline("replay", stream)
     assert "李娜" not in out and "🔒sealed" in out
     code, out = hotline("forget", "--phone", "13900001111")  # same citizen, written differently
     assert code == 0 and "key erased" in out
-    code, out = hotline("replay", stream, "--reveal")
+    code, out = hotline("replay", stream, "--as", "operator")
     assert code == 0 and "李娜" not in out and "和平街5号楼" not in out and "[已删除]" in out
     assert "楼上装修噪音扰民" in out  # the matter itself is still on record
     code, out = hotline("verify", stream)
