@@ -70,9 +70,11 @@ def run_async(fn: Callable[[Platform], Awaitable[T]]) -> T:
 @app.command()
 def run() -> None:
     """Start every service, with its projections, and print where each one listens."""
+    import uvloop
+
     from hotline.serve import serve_all
 
-    asyncio.run(serve_all(Settings(), console))
+    uvloop.run(serve_all(Settings(), console))  # the loop uvicorn itself would choose
 
 
 @app.command()
