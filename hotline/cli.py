@@ -159,6 +159,13 @@ def tail(
             for p, start in positions.items():
                 for record in await platform.log.read(topic, p, start, 10_000):
                     positions[p] = record.offset + 1
+                    if "dlq_reason" in record.headers:  # a dead letter: where from, and why
+                        h = record.headers
+                        console.print(f"{p}:{record.offset} dead letter from "
+                                      f"{h['dlq_topic']}/{h['dlq_partition']}@{h['dlq_offset']} "
+                                      f"({h['dlq_consumer']}): {h['dlq_reason']}", markup=False,
+                                      style="red")
+                        continue
                     try:
                         await _print_event(decode(record.value), prefix=f"{p}:{record.offset} ")
                     except DecodeError as exc:

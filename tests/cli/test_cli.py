@@ -181,3 +181,20 @@ def test_tail_decodes_the_last_records(data_dir: Path) -> None:
     code, out = hotline("tail", "hotline.tickets", "-n", "2")
     assert code == 0
     assert "TicketAcknowledged" in out and "TicketReplied" in out and "TicketRegistered" not in out
+
+
+def test_tail_explains_dead_letters(data_dir: Path) -> None:
+    async def dead_letter() -> None:
+        from contracts.topics import DEADLETTER
+        from hotline.log.port import Record
+        from hotline.projection import dead_letter
+
+        platform = Platform.from_settings(Settings(data_dir=data_dir))
+        await platform.start()
+        broken = Record("hotline.tickets", 3, 41, "ticket-x", b"{oops", {}, 0)
+        await platform.log.append(DEADLETTER, [dead_letter(broken, "not JSON", "dispatch")])
+        await platform.close()
+
+    asyncio.run(dead_letter())
+    code, out = hotline("tail", "hotline.deadletter")
+    assert code == 0 and "dead letter from hotline.tickets/3@41 (dispatch): not JSON" in out
