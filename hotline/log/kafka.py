@@ -8,7 +8,7 @@ Durability: acks=all and read_committed are required unless `allow_unsafe`
 is set; offsets are committed explicitly, never automatically. Producer
 idempotence is a setting only because tansu rejects it (see below).
 
-Single writer per stream: see `hotline.log.kafka_streams.TopicOwnership`.
+Single writer per stream: see `hotline.log.kafka_ownership.TopicOwnership`.
 Between a member being expelled from the writer group (e.g. its process
 froze for longer than the session timeout) and noticing it, two processes may
 believe they own one partition; closing that window needs transactional
@@ -56,7 +56,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from hotline.log.kafka_consumer import KafkaConsumer, record_of
-from hotline.log.kafka_streams import PartitionReader, TopicOwnership
+from hotline.log.kafka_ownership import TopicOwnership
+from hotline.log.kafka_reader import PartitionReader
 from hotline.log.partitioning import partition_for
 from hotline.log.port import (
     GENESIS_HASH,

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from hotline.log.kafka_streams import stop_member
+from hotline.log.kafka_reader import stop_member
 from hotline.log.port import LogError, Record
 
 if TYPE_CHECKING:
