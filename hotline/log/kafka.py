@@ -389,8 +389,11 @@ class KafkaEventLog:
         """Version and last hash of a stream (zero and GENESIS_HASH when it has none).
 
         From memory on the owner; elsewhere by scanning the partition (slow: O(partition)).
+        Reading never joins the writer group: a read-only tool (`hotline verify`) must not
+        make the writers rebalance. Writers `claim` their topics first.
         """
-        head = await (await self._ownership(topic)).head(key)
+        owner = self._owners.get(topic) if topic in self._joined else None
+        head = await owner.head(key) if owner is not None else None
         if head is not None:
             return head
         records = await self._scan_stream(topic, key)

@@ -78,7 +78,7 @@ async def test_stream_append_checks_the_expected_version(log: EventLog) -> None:
 
 async def test_conflicting_appends_exactly_one_wins(log: EventLog) -> None:
     topic = await new_topic(log)
-    await log.stream_head(topic, "ticket-race")  # on Kafka: become the owner first
+    await log.claim(topic)  # on Kafka: become the writer (owner) of its partitions first
 
     async def attempt(i: int) -> bool:
         try:

@@ -220,6 +220,7 @@ async def test_owner_index_sees_plain_appends(
 ) -> None:
     topic = await new_topic(kafka_log, kafka_topic, 2)
     await kafka_log.append(topic, [rec("ticket-x", "before join")])
+    await kafka_log.claim(topic)
     assert (await kafka_log.stream_head(topic, "ticket-x")).version == 1  # loaded on joining
     await kafka_log.append(topic, [rec("ticket-x", "after join")])
     head = await kafka_log.stream_head(topic, "ticket-x")
@@ -248,3 +249,22 @@ async def test_a_closed_member_frees_its_partitions_at_once(
         # an unannounced departure would hold the group until the session timed out
         assert time.monotonic() - began < kafka_options.session_timeout_ms / 1000
     await second.close()
+
+
+async def test_reading_a_stream_never_joins_the_writer_group(
+    kafka_options: KafkaOptions, kafka_topic: MakeTopic
+) -> None:
+    writer, reader = KafkaEventLog(kafka_options), KafkaEventLog(kafka_options)
+    await writer.start()
+    await reader.start()
+    try:
+        topic = await new_topic(writer, kafka_topic, 2)
+        assert await writer.claim(topic) == {0, 1}
+        await writer.append_stream(topic, "ticket-r", [rec("ticket-r", "受理")], 0)
+        head = await reader.stream_head(topic, "ticket-r")  # an auditor's `hotline verify`
+        assert head.version == 1 and len(await reader.read_stream(topic, "ticket-r")) == 1
+        assert await writer.claim(topic) == {0, 1}  # still every partition: no rebalance
+        await writer.append_stream(topic, "ticket-r", [rec("ticket-r", "派单")], 1)
+    finally:
+        await writer.close()
+        await reader.close()
