@@ -16,15 +16,17 @@ import base64
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.personal import new_key
 from hotline.sqlite_writer import GroupCommitWriter, connect
 
+T = TypeVar("T")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizen_keys (
     kid TEXT PRIMARY KEY, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER
@@ -97,7 +99,7 @@ class SqliteKeyStore:
             await self._read(self._rconn.close)
         self._reader.shutdown(wait=True)
 
-    async def _read(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
 
     def _wrap(self, kid: str, key: bytes) -> bytes:

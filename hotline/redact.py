@@ -12,17 +12,12 @@ import logging
 from contracts.personal import mask_numbers
 
 
-def redact(text: str) -> str:
-    """The text with phone and ID numbers masked."""
-    return mask_numbers(text)
-
-
 class RedactingFilter(logging.Filter):
     """Masks personal numbers in the formatted message of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = mask_numbers(message)
         if clean != message:
             record.msg, record.args = clean, None
         return True

@@ -9,7 +9,6 @@ the development key outside `environment=development`).
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -57,8 +56,3 @@ class Settings(BaseSettings):
         if self.environment == "production" and not self.master_key:
             raise ValueError("HOTLINE_MASTER_KEY must be set in production")
         return self
-
-    @cached_property
-    def log_engine(self) -> str:
-        """`kafka` or `embedded`, from the scheme of HOTLINE_LOG."""
-        return "kafka" if self.log.startswith("kafka://") else "embedded"

@@ -116,10 +116,9 @@ def received_in_the_future(contact: ContactIn, now: datetime) -> bool:
 
 
 def to_event(
-    contact: ContactIn, citizen_ref: str | None, key: bytes | None, digest: str
+    contact: ContactIn, contact_id: str, digest: str, citizen_ref: str | None, key: bytes | None
 ) -> ContactReceived:
-    """The `ContactReceived` for a validated post (`digest`: its body digest), sealed by `key`."""
-    contact_id = contact_id_for(contact.channel, contact.channel_message_id)
+    """The `ContactReceived` for a validated post (its id and body digest), sealed by `key`."""
     caller = contact.caller
     who = caller.model_dump(exclude_none=True) if caller else {}
     address = contact.location.address if contact.location else None

@@ -74,7 +74,7 @@ async def receive_contact(
             id_number=caller.id_number if caller else None,
         )
         key = await platform.keys.key_or_create(ref)  # durable before the event refers to it
-    event = domain.to_event(contact, ref, key, digest)
+    event = domain.to_event(contact, contact_id, digest, ref, key)
     context = Context.new(actor, SOURCE, causation_id=contact.channel_message_id)
     try:
         await platform.store.append(stream, [event], expected_version=0, context=context, now=now)
