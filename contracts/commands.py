@@ -124,6 +124,7 @@ class RegisterTicket(TicketCommand):
     district_code: DistrictCode
     citizen_ref: CitizenRef | None = None
     registered_by: PersonId
+    channel: Channel | None = None
 
 
 class ClassifyTicket(TicketCommand):
@@ -162,6 +163,7 @@ class DispatchTicket(TicketCommand):
     assisting_units: tuple[UnitId, ...] = ()
     note: str | None = None
     urgent: bool = False
+    deadlines: tuple[Deadline, ...] = Field(default=(), description="Clocks from the policy")
 
     @model_validator(mode="after")
     def _units(self) -> DispatchTicket:
@@ -188,6 +190,8 @@ class ReassignTicket(TicketCommand):
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
     note: str | None = None
+    urgent: bool = False
+    deadlines: tuple[Deadline, ...] = Field(default=(), description="Clocks from the policy")
 
     @model_validator(mode="after")
     def _units(self) -> ReassignTicket:

@@ -63,6 +63,7 @@ from contracts.ticket_events import (
     TicketClosed,
     TicketDispatched,
     TicketMergedInto,
+    TicketNumberReserved,
     TicketReassigned,
     TicketRegistered,
     TicketReopened,
@@ -133,6 +134,7 @@ __all__ = [
     "ProgressNoted", "RedoAccepted", "RedoRejected", "RedoRequested", "SupervisionOrderAnswered",
     "SupervisionOrderEscalated", "SupervisionOrderIssued", "SurveyAnswered", "SurveyOpened",
     "SurveySkipped", "SurveyUnanswered", "TicketAcknowledged", "TicketAnsweredDirectly",
-    "TicketClassified", "TicketClosed", "TicketDispatched", "TicketMergedInto", "TicketReassigned",
+    "TicketClassified", "TicketClosed", "TicketDispatched", "TicketMergedInto",
+    "TicketNumberReserved", "TicketReassigned",
     "TicketRegistered", "TicketReopened", "TicketReplied", "TicketReturned", "WarningRaised",
 ]

@@ -25,7 +25,7 @@ from contracts.base import (
     UnitId,
     distinct_units,
 )
-from contracts.vocabulary import CloseReason, TicketType, Urgency
+from contracts.vocabulary import Channel, CloseReason, TicketType, Urgency
 
 TICKET_NUMBER = r"^12345-[0-9]{8}-[0-9]{6}$"
 
@@ -45,6 +45,18 @@ class TicketRegistered(TicketEvent):
     district_code: DistrictCode
     citizen_ref: CitizenRef | None = None
     registered_by: PersonId = Field(description="Operator id, or the rule id when automatic")
+    channel: Channel | None = Field(default=None, description="Channel of the first contact")
+
+
+class TicketNumberReserved(TicketEvent):
+    """取号: the next public number of the day was reserved for a ticket.
+
+    Lives on its own stream per day (`ticket-numbers-<yyyymmdd>`): the stream's
+    version is the day's sequence, so two registrations can never share a number.
+    """
+
+    ticket_id: Id
+    ticket_number: str = Field(pattern=TICKET_NUMBER)
 
 
 class TicketClassified(TicketEvent):
@@ -121,6 +133,7 @@ class TicketReassigned(TicketEvent):
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
     note: str | None = None
+    urgent: bool = False
 
     @model_validator(mode="after")
     def _units(self) -> TicketReassigned:

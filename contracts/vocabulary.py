@@ -46,6 +46,18 @@ class TicketType(Vocabulary):
     EMERGENCY_REPAIR = "emergency_repair"
 
 
+class TicketStatus(Vocabulary):
+    """工单状态: where a ticket is in its loop (DESIGN.md §4); derived, never sent in events."""
+
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    ACKNOWLEDGED = "acknowledged"
+    RETURNED = "returned"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
 class Urgency(Vocabulary):
     """紧急程度: drives the deadline policy."""
 
@@ -151,6 +163,11 @@ LABELS_ZH: dict[type[Vocabulary], dict[str, str]] = {
     TicketType: {
         "consultation": "咨询", "request": "求助", "complaint": "投诉", "report": "举报",
         "suggestion": "建议", "praise": "表扬", "emergency_repair": "抢修",
+    },
+    TicketStatus: {
+        "registered": "待派单", "dispatched": "待签收", "acknowledged": "办理中",
+        "returned": "已退回待改派", "replied": "已反馈待回访", "closed": "已办结",
+        "merged": "已并单",
     },
     Urgency: {"normal": "一般", "urgent": "紧急", "very_urgent": "特急"},
     WarningLevel: {"blue": "蓝单", "orange": "橙单", "red": "红单"},

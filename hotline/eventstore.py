@@ -43,6 +43,15 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
+class Appended:
+    """What one append wrote: the envelopes and the stream's new head."""
+
+    envelopes: list[Envelope]
+    version: int
+    head_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stored:
     """An envelope with where it sits in the log."""
 
@@ -64,15 +73,22 @@ class EventStore:
         expected_version: int,
         context: Context,
         now: datetime,
-    ) -> list[Envelope]:
-        """Append events to a stream if it is still at `expected_version` (else VersionConflict)."""
+        head_hash: str | None = None,
+    ) -> Appended:
+        """Append events to a stream if it is still at `expected_version` (else VersionConflict).
+
+        `head_hash`: the hash of the stream's last event when the caller knows it (a
+        cached state), which saves reading the head; the log still checks the version.
+        """
         if not events:
-            return []
+            raise ValueError("nothing to append")
         topic = events[0].topic
         if any(e.topic != topic for e in events):
             raise ValueError("one append writes one stream, on one topic")
         prev = GENESIS_HASH  # a new stream needs no read: append_stream checks it is empty
-        if expected_version > 0:
+        if head_hash is not None:
+            prev = head_hash
+        elif expected_version > 0:
             head = await self.log.stream_head(topic, stream)
             if head.version != expected_version:
                 raise VersionConflict(topic, stream, expected_version, head.version)
@@ -100,7 +116,7 @@ class EventStore:
             envelopes.append(env)
             records.append(OutgoingRecord(stream, value, STRUCTURED))
         await self.log.append_stream(topic, stream, records, expected_version)
-        return envelopes
+        return Appended(envelopes, expected_version + len(envelopes), prev)
 
     async def load(self, topic: str, stream: str) -> list[Stored]:
         """Every event of a stream, decoded, in order."""

@@ -248,6 +248,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                              note="应为求助类"),
     "ContactMerged": dict(contact_id="c-2", repeat_count=2),
     "TicketMergedInto": dict(target_ticket_id="t-0", note="同一路灯, 重复诉求"),
+    "TicketNumberReserved": dict(ticket_id="t-1", ticket_number="12345-20261122-000123"),
     "TicketAnsweredDirectly": dict(answer="社保卡补办请携带身份证到社保大厅办理",
                                    knowledge_article_id="kb-9"),
     "TicketDispatched": dict(lead_unit=UNIT, assisting_units=("U0410",), note="请核实处理",

@@ -1,0 +1,158 @@
+"""The ticket write model: load a ticket, decide, append with the expected version.
+
+Every service that changes a ticket goes through `TicketDesk.execute`, so the
+single-writer rule (DESIGN.md §3 principle 3) holds whoever asks: two
+conflicting commands read the same version, both decide, and the log accepts
+only the first append; the second is retried on the new state, where the
+decider rejects it by rule (e.g. `already-acknowledged`) — never both win.
+
+A command carries an id (the API derives it from the client's Idempotency-Key);
+it becomes the `causationid` of its events, so a command delivered twice finds
+its events already in the stream and is answered from them, appending nothing.
+
+States are cached per stream (version, head hash, state, command ids). The
+cache is only a guess: the append still states the version it decided on, so
+a stale entry costs one retry, never a wrong event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.commands import Command, TicketCommand
+from contracts.envelope import Envelope
+from contracts.events import from_envelope
+from contracts.topics import TICKETS
+from hotline.eventstore import Context, EventStore, Stored
+from hotline.log.port import GENESIS_HASH, VersionConflict, value_hash
+from services.tickets import domain
+from services.tickets.domain import Ticket
+
+SOURCE = "/hotline/tickets"
+RETRIES = 100  # conflicts only come from concurrent writers of the same ticket
+
+
+def stream_of(ticket_id: str) -> str:
+    """The ticket's stream id (the envelope subject, the Kafka key)."""
+    return f"ticket-{ticket_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A ticket's state at one version, with what is needed to append after it."""
+
+    ticket: Ticket | None
+    version: int
+    head_hash: str
+    commands: frozenset[str]  # causation ids seen: the commands already applied
+
+
+EMPTY = Loaded(None, 0, GENESIS_HASH, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to one command: the events it caused and the ticket after them."""
+
+    ticket: Ticket
+    version: int
+    events: list[Envelope]
+    duplicate: bool  # True: the same command id was applied before; nothing appended now
+
+
+class TicketDesk:
+    """Executes ticket commands against the log; one per process, shared by every service."""
+
+    def __init__(self, store: EventStore, *, cache_size: int = 100_000) -> None:
+        self.store = store
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Loaded] = OrderedDict()
+
+    async def history(self, ticket_id: str) -> list[Stored]:
+        """Every stored event of the ticket, in order."""
+        return await self.store.load(TICKETS, stream_of(ticket_id))
+
+    async def load(self, ticket_id: str, *, fresh: bool = False) -> Loaded:
+        """The ticket's state (from the cache unless `fresh`)."""
+        stream = stream_of(ticket_id)
+        if not fresh and (hit := self._cache.get(stream)) is not None:
+            self._cache.move_to_end(stream)
+            return hit
+        loaded = EMPTY
+        for stored in await self.history(ticket_id):
+            loaded = _after(loaded, stored.envelope, value_hash(stored.record.value))
+        if loaded.version:
+            self._remember(stream, loaded)
+        return loaded
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        """The ticket's current state, or None if it was never registered."""
+        return (await self.load(ticket_id)).ticket
+
+    async def execute(
+        self,
+        command: TicketCommand,
+        *,
+        actor: str,
+        command_id: str,
+        now: datetime,
+        source: str = SOURCE,
+        correlation_id: str | None = None,
+    ) -> Outcome:
+        """Decide and append; `Rejected` when a rule forbids it (nothing appended)."""
+        context = Context(actor, source, correlation_id or command_id, command_id)
+        stream = stream_of(command.ticket_id)
+        fresh = False
+        for _ in range(RETRIES):
+            loaded = await self.load(command.ticket_id, fresh=fresh)
+            if command_id in loaded.commands:
+                return await self._replayed(command.ticket_id, command_id)
+            events = domain.decide(loaded.ticket, command, now)
+            try:
+                appended = await self.store.append(
+                    stream, events, expected_version=loaded.version, context=context, now=now,
+                    head_hash=loaded.head_hash)
+            except VersionConflict:
+                self._cache.pop(stream, None)
+                fresh = True
+                await asyncio.sleep(0)  # let the winner's caller run first
+                continue
+            state = loaded
+            for envelope in appended.envelopes:
+                state = _after(state, envelope, appended.head_hash)
+            self._remember(stream, state)
+            assert state.ticket is not None
+            return Outcome(state.ticket, state.version, appended.envelopes, duplicate=False)
+        raise VersionConflict(TICKETS, stream, loaded.version, -1)
+
+    async def _replayed(self, ticket_id: str, command_id: str) -> Outcome:
+        loaded = EMPTY
+        caused = []
+        for stored in await self.history(ticket_id):
+            loaded = _after(loaded, stored.envelope, "")
+            if stored.envelope.causationid == command_id:
+                caused.append(stored.envelope)
+        assert loaded.ticket is not None
+        return Outcome(loaded.ticket, loaded.version, caused, duplicate=True)
+
+    def _remember(self, stream: str, loaded: Loaded) -> None:
+        self._cache[stream] = loaded
+        self._cache.move_to_end(stream)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def _after(loaded: Loaded, envelope: Envelope, head_hash: str) -> Loaded:
+    ticket = domain.evolve(loaded.ticket, from_envelope(envelope), envelope.time)
+    commands = loaded.commands
+    if envelope.causationid is not None and envelope.causationid not in commands:
+        commands = commands | {envelope.causationid}
+    return Loaded(ticket, envelope.streamversion, head_hash, commands)
+
+
+def is_ticket_command(command: Command) -> bool:
+    """Whether the ticket decider handles this command."""
+    return type(command) in domain.TICKET_COMMANDS
