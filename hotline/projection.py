@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -114,12 +115,24 @@ def dead_letter(record: Record, reason: str, consumer: str) -> OutgoingRecord:
     return OutgoingRecord(record.key, record.value, headers)
 
 
+_schema_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = (
+    weakref.WeakKeyDictionary())
+
+
 async def ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
     """Create the tables when missing; drop and recreate them when the version changed.
 
     Projections migrate by replay, not by ALTER: their rows are derived, so a new
-    version starts empty at offset zero. Returns True when that happened.
+    version starts empty at offset zero. Returns True when that happened. Runners
+    starting together take turns: two CREATE TABLEs of the shared runtime tables
+    would otherwise race (checkfirst is not atomic).
     """
+    lock = _schema_locks.setdefault(engine, asyncio.Lock())
+    async with lock:
+        return await _ensure_schema(engine, projection)
+
+
+async def _ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
     async with engine.begin() as conn:
         await conn.run_sync(runtime_metadata.create_all)
         stored = (await conn.execute(select(versions_table.c.version).where(

@@ -80,4 +80,7 @@ class ServiceSpec:
     create_app: Callable[..., FastAPI]
     projections: Sequence[Projection]
     writes: Sequence[str]  # stream topics it appends to: claimed at start-up (Kafka ownership)
-    example: Callable[[str, str], str]  # (base url, a dev key) -> a ready-to-paste request
+    example: Callable[[str, dict[str, str]], str]  # (base url, dev keys) -> requests to paste
+    # consumers with effects outside their tables (e.g. forwarding to unit topics): started by
+    # `hotline run` like projections, but never rebuilt from zero (that would repeat effects)
+    relays: Callable[[Platform], Sequence[Projection]] = lambda platform: ()

@@ -12,23 +12,34 @@ from rich.console import Console
 
 from contracts.vocabulary import Channel
 from hotline import redact
-from hotline.apikeys import ApiKeys, Principal
+from hotline.apikeys import ApiKeys, Principal, Role
 from hotline.projection import ProjectionRunner
 from hotline.runtime import Platform, tune_gc
 from hotline.settings import Settings
 
+DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor")
+DEV_UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1", "city-water")
+
+
+def _dev_principals() -> dict[str, Principal]:
+    found = {c.value: Principal(f"dev-{c.value}", "channel", channel=c.value) for c in Channel}
+    found |= {role: Principal(f"dev-{role}", role) for role in DEV_STAFF}
+    found |= {f"unit:{u}": Principal(f"dev-unit-{u}", "unit", unit=u) for u in DEV_UNITS}
+    return found
+
 
 def dev_keys(settings: Settings, keys: ApiKeys) -> dict[str, str]:
-    """On a development machine, one key per channel, kept in data_dir/dev-keys.json (0600)."""
+    """On a development machine, one key per channel, staff role and a few units, kept in
+    data_dir/dev-keys.json (0600)."""
     path = settings.data_dir / "dev-keys.json"
+    wanted = _dev_principals()
     if path.exists():
         known: dict[str, str] = json.loads(path.read_text())
-        if all(keys.authenticate(k) for k in known.values()):
+        if set(known) == set(wanted) and all(keys.authenticate(k) for k in known.values()):
             return known
     if settings.environment != "development":
         return {}
-    created = {c.value: keys.create(Principal(f"dev-{c.value}", "channel", channel=c.value))
-               for c in Channel}
+    created = {name: keys.create(p) for name, p in wanted.items()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(created, f, indent=1)
@@ -53,7 +64,8 @@ async def serve_all(settings: Settings, console: Console) -> None:
         config = uvicorn.Config(app, host=settings.host, port=spec.port(settings),
                                 log_level="warning", access_log=False)
         servers.append((spec, uvicorn.Server(config)))
-        runners += [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections]
+        runners += [ProjectionRunner(platform.log, platform.db, p)
+                    for p in (*spec.projections, *spec.relays(platform))]
     tune_gc()
     tasks = [asyncio.create_task(server.serve()) for _, server in servers]
     projection_tasks = [asyncio.create_task(r.run()) for r in runners]
@@ -67,10 +79,11 @@ async def serve_all(settings: Settings, console: Console) -> None:
         base = f"http://{settings.host}:{spec.port(settings)}"
         console.print(f"  {spec.title:<20} {base}   (docs {base}/docs, metrics {base}/metrics)")
         if keys:
-            console.print("  try:\n" + spec.example(base, keys["wechat"]), markup=False,
+            console.print("  try:\n" + spec.example(base, keys), markup=False,
                           highlight=False, soft_wrap=True)
     if keys:
-        console.print(f"  development API keys per channel: {settings.data_dir / 'dev-keys.json'}")
+        console.print("  development API keys (channels, staff, units): "
+                      f"{settings.data_dir / 'dev-keys.json'}")
     try:
         await asyncio.gather(*tasks)
     finally:

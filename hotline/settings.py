@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     intake_port: int = 8101
+    dispatch_port: int = 8102
     max_batch_items: int = 500  # contacts per POST /v1/contacts/batch
 
     @model_validator(mode="after")

@@ -6,21 +6,40 @@ then add its ServiceSpec here.
 
 from __future__ import annotations
 
-from contracts.topics import CALLS, CONTACTS
-from hotline.runtime import ServiceSpec
+from collections.abc import Sequence
+
+from contracts.topics import CALLS, CONTACTS, TICKETS
+from hotline.projection import Projection
+from hotline.runtime import Platform, ServiceSpec
+from services.dispatch.app import create_app as create_dispatch_app
+from services.dispatch.projections import PROJECTIONS as DISPATCH_PROJECTIONS
+from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake_app
 from services.intake.projections import PROJECTIONS as INTAKE_PROJECTIONS
 
 
-def _intake_example(base: str, key: str) -> str:
+def _intake_example(base: str, keys: dict[str, str]) -> str:
     return (
-        f"curl -sS -X POST {base}/v1/contacts -H 'Authorization: Bearer {key}' "
+        f"curl -sS -X POST {base}/v1/contacts -H 'Authorization: Bearer {keys['wechat']}' "
         "-H 'Content-Type: application/json' -d '{\"channel\": \"wechat\", "
         "\"channel_message_id\": \"wx-demo-0001\", \"received_at\": \"2026-11-23T09:15:00+08:00\", "
         "\"caller\": {\"name\": \"张三\", \"phone\": \"13900000000\"}, "
         "\"content\": \"小区门口的路灯坏了一个多月, 晚上很黑, 请尽快维修。\", "
         "\"location\": {\"address\": \"示例区示例路1号\", \"district_code\": \"110101\"}}'"
     )
+
+
+def _dispatch_example(base: str, keys: dict[str, str]) -> str:
+    return (
+        f"curl -sS {base}/v1/tickets?status=dispatched -H 'Authorization: Bearer "
+        f"{keys['operator']}'\n"
+        f"curl -sS {base}/v1/inbox -H 'Authorization: Bearer {keys['unit:d01-urban-squad']}'"
+    )
+
+
+def _relays(platform: Platform) -> Sequence[Projection]:
+    factor = platform.settings.kafka_replication_factor
+    return [DispatchRelay(platform.log, replication_factor=factor)]
 
 
 SERVICES: dict[str, ServiceSpec] = {
@@ -32,5 +51,15 @@ SERVICES: dict[str, ServiceSpec] = {
         projections=INTAKE_PROJECTIONS,
         writes=(CONTACTS, CALLS),
         example=_intake_example,
+    ),
+    "dispatch": ServiceSpec(
+        name="dispatch",
+        title="派单与承办 dispatch",
+        port=lambda s: s.dispatch_port,
+        create_app=create_dispatch_app,
+        projections=DISPATCH_PROJECTIONS,
+        writes=(TICKETS,),
+        example=_dispatch_example,
+        relays=_relays,
     ),
 }

@@ -78,6 +78,7 @@ class Ticket:
     lead_unit: str | None = None
     assisting_units: tuple[str, ...] = ()
     last_lead_unit: str | None = None  # who had it before a return: the redo goes back there
+    units_ever: frozenset[str] = frozenset()  # every unit it was sent to: they may still read it
     dispatch_round: int = 0
     assisting_replied: frozenset[str] = frozenset()
     deadlines: dict[DeadlineKind, datetime] = field(default_factory=dict)
@@ -88,6 +89,7 @@ class Ticket:
     survey_round: int = 0
     last_handling: HandlingRating | None = None  # of the last answered survey
     last_survey_id: str | None = None
+    survey_unanswered: bool = False  # the last survey expired without an answer
     redo_pending: bool = False
     redone: bool = False
     close_reason: CloseReason | None = None
@@ -120,6 +122,7 @@ def _dispatched(t: Ticket, ev: Any) -> Ticket:
     lead = ev.lead_unit
     return replace(t, status=S.DISPATCHED, lead_unit=lead, assisting_units=ev.assisting_units,
                    last_lead_unit=lead, dispatch_round=t.dispatch_round + 1,
+                   units_ever=t.units_ever | {lead, *ev.assisting_units},
                    assisting_replied=frozenset(), extension=None)
 
 
@@ -151,7 +154,8 @@ def _survey_answered(t: Ticket, ev: e.SurveyAnswered) -> Ticket:
 
 def _redo_accepted(t: Ticket, ev: e.RedoAccepted) -> Ticket:
     return replace(t, status=S.ACKNOWLEDGED, lead_unit=ev.unit_id, last_lead_unit=ev.unit_id,
-                   redo_pending=False, redone=True, assisting_replied=frozenset())
+                   units_ever=t.units_ever | {ev.unit_id}, redo_pending=False, redone=True,
+                   assisting_replied=frozenset())
 
 
 _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
@@ -177,9 +181,10 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.SupervisionOrderIssued: _order_issued,
     e.SupervisionOrderAnswered: lambda t, ev: _order(t, ev.order_id, answered=True),
     e.SupervisionOrderEscalated: lambda t, ev: _order(t, ev.order_id, level=ev.level),
-    e.SurveyOpened: lambda t, ev: replace(t, survey_id=ev.survey_id, survey_round=ev.round),
+    e.SurveyOpened: lambda t, ev: replace(t, survey_id=ev.survey_id, survey_round=ev.round,
+                                          survey_unanswered=False),
     e.SurveyAnswered: _survey_answered,
-    e.SurveyUnanswered: lambda t, ev: replace(t, survey_id=None),
+    e.SurveyUnanswered: lambda t, ev: replace(t, survey_id=None, survey_unanswered=True),
     e.RedoRequested: lambda t, ev: replace(t, redo_pending=True),
     e.RedoAccepted: _redo_accepted,
     e.RedoRejected: lambda t, ev: replace(t, redo_pending=False),
@@ -223,8 +228,14 @@ def _in(t: Ticket, allowed: frozenset[TicketStatus], what: str) -> None:
         raise Rejected("wrong-state", f"{what} needs status {shown}; the ticket is {t.status}.")
 
 
+def _on_it(t: Ticket, unit_id: str) -> None:
+    """The unit holds the ticket now; a unit that held it before learns it was moved (409)."""
+    if not t.involves(unit_id):
+        raise Rejected("reassigned-away" if unit_id in t.units_ever else "not-assigned")
+
+
 def _lead(t: Ticket, unit_id: str) -> None:
-    _require(t.involves(unit_id), "not-assigned")
+    _on_it(t, unit_id)
     _require(unit_id == t.lead_unit, "not-lead-unit")
 
 
@@ -292,13 +303,13 @@ def _return(t: Ticket, cmd: c.ReturnTicket, now: datetime) -> list[EventData]:
 
 def _progress(t: Ticket, cmd: c.NoteProgress, now: datetime) -> list[EventData]:
     _in(t, WITH_UNIT, "Noting progress")
-    _require(t.involves(cmd.unit_id), "not-assigned")
+    _on_it(t, cmd.unit_id)
     return [e.ProgressNoted(unit_id=cmd.unit_id, note=cmd.note, public=cmd.public)]
 
 
 def _assist_reply(t: Ticket, cmd: c.ReplyAsAssistingUnit, now: datetime) -> list[EventData]:
     _in(t, WITH_UNIT, "An assisting reply")
-    _require(t.involves(cmd.unit_id), "not-assigned")
+    _on_it(t, cmd.unit_id)
     _require(cmd.unit_id in t.assisting_units, "not-assisting-unit")
     _require(cmd.unit_id not in t.assisting_replied, "assist-already-replied")
     return [e.AssistingUnitReplied(unit_id=cmd.unit_id, text=cmd.text,
@@ -327,6 +338,8 @@ def _approve_extension(t: Ticket, cmd: c.ApproveExtension, now: datetime) -> lis
     new_due = cmd.new_due_at or _pending(t, cmd.request_id).requested_due_at
     _pending(t, cmd.request_id)  # also when the supervisor names another date
     _require(new_due > now, "extension-date-in-past")
+    due = t.deadlines.get(DeadlineKind.REPLY)
+    _require(due is None or new_due > due, "extension-not-later")
     return [e.ExtensionApproved(request_id=cmd.request_id, approved_by=cmd.approved_by,
                                 new_due_at=new_due)]
 
@@ -441,7 +454,7 @@ _CLOSE_FROM: dict[CloseReason, frozenset[TicketStatus]] = {
     CloseReason.ANSWERED: AT_HOTLINE,
     CloseReason.SOLVED: frozenset({S.REPLIED}),
     CloseReason.UNSATISFIED_AFTER_REDO: frozenset({S.REPLIED}),
-    CloseReason.REDO_REJECTED: frozenset({S.REPLIED}),
+    CloseReason.REDO_REJECTED: frozenset(),  # only RejectRedo closes with it
     CloseReason.SURVEY_UNANSWERED: frozenset({S.REPLIED}),
     CloseReason.CITIZEN_UNREACHABLE: OPEN,
     CloseReason.DUPLICATE: OPEN,
@@ -450,8 +463,12 @@ _CLOSE_FROM: dict[CloseReason, frozenset[TicketStatus]] = {
 
 
 def _close(t: Ticket, cmd: c.CloseTicket, now: datetime) -> list[EventData]:
-    _require(t.status in _CLOSE_FROM[cmd.reason], "close-reason-mismatch",
-             f"A ticket in status {t.status} cannot close as {cmd.reason}.")
+    fits = t.status in _CLOSE_FROM[cmd.reason] and {
+        CloseReason.UNSATISFIED_AFTER_REDO: t.redone,
+        CloseReason.SURVEY_UNANSWERED: t.survey_unanswered,
+    }.get(cmd.reason, True)
+    _require(fits, "close-reason-mismatch",
+             f"A ticket in status {t.status} cannot close as {cmd.reason} now.")
     _require(t.survey_id is None, "survey-open")
     _require(not t.redo_pending, "redo-pending")
     return [e.TicketClosed(reason=cmd.reason, note=cmd.note)]

@@ -21,6 +21,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from contracts.commands import Command, TicketCommand
 from contracts.envelope import Envelope
@@ -109,7 +110,7 @@ class TicketDesk:
         for _ in range(RETRIES):
             loaded = await self.load(command.ticket_id, fresh=fresh)
             if command_id in loaded.commands:
-                return await self._replayed(command.ticket_id, command_id)
+                return await self.replayed(command.ticket_id, command_id)
             events = domain.decide(loaded.ticket, command, now)
             try:
                 appended = await self.store.append(
@@ -128,7 +129,8 @@ class TicketDesk:
             return Outcome(state.ticket, state.version, appended.envelopes, duplicate=False)
         raise VersionConflict(TICKETS, stream, loaded.version, -1)
 
-    async def _replayed(self, ticket_id: str, command_id: str) -> Outcome:
+    async def replayed(self, ticket_id: str, command_id: str) -> Outcome:
+        """The outcome of a command applied before, rebuilt from the stored events."""
         loaded = EMPTY
         caused = []
         for stored in await self.history(ticket_id):
@@ -151,6 +153,16 @@ def _after(loaded: Loaded, envelope: Envelope, head_hash: str) -> Loaded:
     if envelope.causationid is not None and envelope.causationid not in commands:
         commands = commands | {envelope.causationid}
     return Loaded(ticket, envelope.streamversion, head_hash, commands)
+
+
+_DESKS: WeakKeyDictionary[EventStore, TicketDesk] = WeakKeyDictionary()
+
+
+def desk_of(store: EventStore) -> TicketDesk:
+    """The process's one TicketDesk over `store`: every service shares it (and its cache)."""
+    if (found := _DESKS.get(store)) is None:
+        found = _DESKS[store] = TicketDesk(store)
+    return found
 
 
 def is_ticket_command(command: Command) -> bool:

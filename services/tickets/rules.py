@@ -33,6 +33,8 @@ RULES: dict[str, Rule] = _rules(
     Rule("wrong-state", 409, "当前状态不允许该操作",
          "The command is not allowed in the ticket's current status."),
     Rule("not-assigned", 403, "该工单未派给本单位", "The unit is neither lead nor assisting unit."),
+    Rule("reassigned-away", 409, "工单已改派或退回, 本单位不再承办",
+         "The ticket was reassigned or returned; this unit no longer handles it."),
     Rule("not-lead-unit", 409, "仅主办单位可执行该操作",
          "Only the lead unit (主办) may do this; the ticket may have been reassigned."),
     Rule("not-assisting-unit", 409, "仅协办单位可提交协办反馈",

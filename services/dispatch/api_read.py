@@ -1,0 +1,119 @@
+"""Reading work orders: the list with filters, a ticket's detail and history, duplicate
+candidates and routing suggestions. Lists come from the work-order projection
+(eventually consistent, usually within a poll interval); history from the log itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
+from hotline.disclosure import disclose
+from hotline.web import Problem
+from services.dispatch import queries
+from services.dispatch.api_common import (
+    ClockDep,
+    Operator,
+    Reader,
+    ServiceDep,
+    jsonable,
+    not_found,
+    visible_ticket,
+)
+
+router = APIRouter(prefix="/v1", tags=["work orders 工单"])
+
+
+@router.get("/tickets")
+async def list_tickets(
+    service: ServiceDep, clock: ClockDep, who: Reader,
+    status: Annotated[list[TicketStatus] | None, Query()] = None,
+    unit: Annotated[str | None, Query(description="Held now by this unit")] = None,
+    lead_unit: str | None = None, district: str | None = None,
+    category1: str | None = None, category2: str | None = None,
+    ticket_type: TicketType | None = None, channel: Channel | None = None,
+    urgency: Urgency | None = None,
+    registered_from: datetime | None = None, registered_to: datetime | None = None,
+    due_from: datetime | None = None, due_to: datetime | None = None,
+    overdue: bool | None = None,
+    text: Annotated[str | None, Query(max_length=100)] = None,
+    sort: queries.Sort = queries.Sort.REGISTERED_DESC,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """工单列表: filtered, sorted, paged by cursor; a unit's key lists its own tickets only."""
+    flt = queries.TicketFilter(
+        statuses=tuple(status or ()), unit=unit, lead_unit=lead_unit, district_code=district,
+        category1=category1, category2=category2, ticket_type=ticket_type, channel=channel,
+        urgency=urgency, registered_from=registered_from, registered_to=registered_to,
+        due_from=due_from, due_to=due_to, overdue=overdue, text=text,
+        visible_to_unit=who.unit if who.role == "unit" else None)
+    try:
+        async with service.platform.db.connect() as conn:
+            page = await queries.list_tickets(conn, flt, sort, limit, cursor, clock())
+    except queries.BadCursor:
+        raise Problem(400, "bad-cursor", "翻页游标无效 (invalid cursor)",
+                      "Use the next_cursor of a list with the same sort.") from None
+    return jsonable(page)  # type: ignore[no-any-return]
+
+
+@router.get("/tickets/{ticket_id}")
+async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dict[str, Any]:
+    """工单详情: the ticket, its units, its timeline, and its contacts — callers' personal
+    data in clear for operators, callback staff and supervisors, masked for everyone else."""
+    ticket = await visible_ticket(service, who, ticket_id)
+    async with service.platform.db.connect() as conn:
+        detail = await queries.ticket_detail(
+            conn, ticket_id, visible_to_unit=who.unit if who.role == "unit" else None)
+    if detail is None:  # registered a moment ago: the projection has not caught up yet
+        raise not_found(ticket_id)
+    contacts = []
+    for contact_id in ticket.contact_ids:
+        contact = await service.contact(contact_id)
+        contacts.append({
+            "contact_id": contact_id, "channel": contact.channel,
+            "received_at": contact.received_at, "content": contact.content,
+            "caller": await disclose(service.platform.keys, contact.caller,
+                                     f"{contact_id}/caller", who.role),
+            "address": await disclose(service.platform.keys, contact.address,
+                                      f"{contact_id}/address", who.role),
+        })
+    pending = ticket.extension
+    return {
+        **jsonable(detail),
+        "category_zh": service.ref.taxonomy.label_zh(ticket.category.level1,
+                                                     ticket.category.level2),
+        "pending_extension": None if pending is None else {
+            "request_id": pending.request_id, "unit_id": pending.unit_id,
+            "requested_due_at": pending.requested_due_at},
+        "contacts": contacts,
+    }
+
+
+@router.get("/tickets/{ticket_id}/history")
+async def ticket_history(ticket_id: str, service: ServiceDep, who: Reader) -> list[dict[str, Any]]:
+    """工单轨迹: every event of the ticket's stream as stored (CloudEvents), for disputes."""
+    await visible_ticket(service, who, ticket_id)
+    return [s.envelope.model_dump(mode="json") for s in await service.desk.history(ticket_id)]
+
+
+@router.get("/contacts/{contact_id}/duplicates")
+async def duplicates(contact_id: str, service: ServiceDep, clock: ClockDep,
+                     who: Operator) -> list[dict[str, Any]]:
+    """重复件: open tickets this contact may repeat (same caller, or similar text nearby)."""
+    found = await service.duplicates(contact_id, clock())
+    return [{"ticket_id": c.ticket.ticket_id, "ticket_number": c.ticket.ticket_number,
+             "summary": c.ticket.summary, "registered_at": c.ticket.registered_at,
+             "score": round(c.score, 3), "reasons": list(c.reasons)} for c in found]
+
+
+@router.get("/tickets/{ticket_id}/suggestions")
+async def suggestions(ticket_id: str, service: ServiceDep, who: Operator) -> list[dict[str, Any]]:
+    """派单建议: the catalogue's unit, then the units that handled the most similar tickets."""
+    directory = service.ref.directory
+    return [{"unit_id": s.unit_id, "unit_zh": directory.get(s.unit_id).name_zh,
+             "source": s.source, "reason_zh": s.reason_zh, "score": s.score}
+            for s in await service.suggestions(ticket_id)]

@@ -1,0 +1,163 @@
+"""Dispatch's pure rules: deadlines at dispatch, duplicate candidates, routing suggestions.
+
+No I/O: the service layer reads the projection and the directory and hands the
+rows in; everything here is a function of its arguments (and an injected now).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from contracts.base import Deadline
+from contracts.vocabulary import DeadlineKind, TicketType, Urgency
+
+# --------------------------------------------------------------------------- deadlines
+
+# Provisional policy in elapsed hours, from the seed figures (consultations within 24 h,
+# requests within 5 working days ≈ 7 calendar days). The supervision issue replaces the
+# arithmetic with the working-day calendar; the policy ids stay the same.
+REPLY_HOURS: dict[TicketType, int] = {
+    TicketType.CONSULTATION: 24,
+    TicketType.EMERGENCY_REPAIR: 24,
+    TicketType.REQUEST: 7 * 24,
+    TicketType.COMPLAINT: 7 * 24,
+    TicketType.REPORT: 7 * 24,
+    TicketType.SUGGESTION: 14 * 24,
+    TicketType.PRAISE: 14 * 24,
+}
+ACKNOWLEDGE_HOURS: dict[Urgency, float] = {
+    Urgency.NORMAL: 4, Urgency.URGENT: 1, Urgency.VERY_URGENT: 0.5,
+}
+URGENCY_FACTOR: dict[Urgency, float] = {
+    Urgency.NORMAL: 1.0, Urgency.URGENT: 0.5, Urgency.VERY_URGENT: 0.25,
+}
+
+
+def dispatch_deadlines(ticket_type: TicketType, urgency: Urgency, urgent_flag: bool,
+                       now: datetime) -> tuple[Deadline, ...]:
+    """The acknowledge and reply clocks for a ticket sent to a unit now."""
+    if urgent_flag and urgency is Urgency.NORMAL:
+        urgency = Urgency.URGENT  # "紧急, 请优先处理" runs on the urgent clock
+    policy = f"elapsed-v1/{ticket_type.value}/{urgency.value}"
+    reply = timedelta(hours=REPLY_HOURS[ticket_type] * URGENCY_FACTOR[urgency])
+    ack = timedelta(hours=ACKNOWLEDGE_HOURS[urgency])
+    return (Deadline(kind=DeadlineKind.ACKNOWLEDGE, due_at=now + ack, policy_id=policy),
+            Deadline(kind=DeadlineKind.REPLY, due_at=now + reply, policy_id=policy))
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """Character bigrams of the text's letters and digits: Chinese needs no word segmenter
+    for near-duplicate detection, and bigrams tolerate the small rewordings of repeat calls."""
+    chars = [ch for ch in text.lower() if ch.isalnum()]
+    return frozenset(a + b for a, b in zip(chars, chars[1:], strict=False))
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' bigrams, 0..1."""
+    x, y = bigrams(a), bigrams(b)
+    if not x or not y:
+        return 0.0
+    return len(x & y) / len(x | y)
+
+
+class Past(Protocol):
+    """An open ticket as the projection lists it, for duplicate ranking."""
+
+    ticket_id: str
+    ticket_number: str
+    summary: str
+    citizen_ref: str | None
+    district_code: str
+    registered_at: datetime
+
+
+class Handled(Protocol):
+    """A ticket a unit handled, for routing suggestions."""
+
+    ticket_id: str
+    summary: str
+    lead_unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A possible duplicate of a new contact, with why it was proposed."""
+
+    ticket: Past
+    score: float
+    reasons: tuple[str, ...]
+
+
+def duplicate_candidates(text: str, citizen_ref: str | None, district_code: str | None,
+                         past: Iterable[Past], threshold: float,
+                         limit: int = 10) -> list[Candidate]:
+    """Open tickets that may be the same issue: same caller, or similar text in the district."""
+    found = []
+    for p in past:
+        reasons, score = [], similarity(text, p.summary)
+        if citizen_ref is not None and p.citizen_ref == citizen_ref:
+            reasons.append("同一来电人 (same caller)")
+        if district_code == p.district_code and score >= threshold:
+            reasons.append(f"同区域内容相似 (similar text in the district, {score:.0%})")
+        if reasons:
+            found.append(Candidate(p, score + (1.0 if len(reasons) == 2 else 0.0), tuple(reasons)))
+    found.sort(key=lambda c: (-c.score, c.ticket.registered_at))
+    return found[:limit]
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A unit the operator may dispatch to, and why."""
+
+    unit_id: str
+    source: str  # "catalogue" or "history"
+    reason_zh: str
+    score: float
+
+
+def history_suggestions(text: str, handled: Sequence[Handled], counts: dict[str, int],
+                        exclude: str | None, limit: int = 3) -> list[Suggestion]:
+    """Units that handled the most similar past tickets (and the most of this category)."""
+    best: dict[str, float] = {}
+    closest: dict[str, float] = {}
+    for p in handled:
+        score = similarity(text, p.summary)
+        best[p.lead_unit] = best.get(p.lead_unit, 0.0) + score
+        closest[p.lead_unit] = max(score, closest.get(p.lead_unit, 0.0))
+    for unit, n in counts.items():
+        # category volume breaks ties between equally similar units
+        best[unit] = best.get(unit, 0.0) + 0.01 * n
+    out = []
+    for unit, score in sorted(best.items(), key=lambda kv: -kv[1]):
+        if unit == exclude or score <= 0:
+            continue
+        n = counts.get(unit, 0)
+        reason = f"本区同类工单办结 {n} 件"
+        if closest.get(unit, 0.0) > 0:
+            reason += f"; 办过的最相似工单相似度 {closest[unit]:.0%}"
+        out.append(Suggestion(unit, "history", reason, round(score, 4)))
+        if len(out) == limit:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- ids
+
+_IDEMPOTENCY = uuid.UUID("6f1c9a8e-3b7d-4c55-9a41-12345a0f0001")
+
+
+def command_id(actor: str, idempotency_key: str | None) -> str:
+    """The command id: stable for a client's retry (same actor and key), fresh otherwise."""
+    if idempotency_key:
+        return str(uuid.uuid5(_IDEMPOTENCY, f"{actor}\n{idempotency_key}"))
+    return str(uuid.uuid4())

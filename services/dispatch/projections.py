@@ -1,0 +1,404 @@
+"""Dispatch's read model: the work orders (工单), who holds them, and their timelines.
+
+`WorkOrders` folds the ticket lifecycle on `hotline.tickets` into three tables:
+
+- `wo_tickets`: one row per ticket, the columns the lists filter and sort on;
+- `wo_assignments`: one row per unit and dispatch round (主办 lead / 协办 assisting);
+  `active` is true while the unit holds the ticket now, i.e. exactly the domain's
+  current lead and assisting units (services/tickets/domain.py `evolve`) while the
+  ticket is open: a new dispatch, reassignment or redo deactivates the previous rows,
+  a return, reopen, close or merge deactivates them all;
+- `wo_timeline`: one row per event of the ticket stream, flagged `public` for the steps a
+  citizen may see (registration, dispatch, acknowledgement, public progress, reply,
+  direct answer, close, reopen).
+
+Every time is stored in UTC: SQLite keeps no zone, so readers attach UTC again
+(services/dispatch/queries.py). No personal data: the citizen is the pseudonymous ref.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts import events as e
+from contracts.base import EventData
+from contracts.envelope import Envelope
+from contracts.topics import TICKETS
+from contracts.vocabulary import DeadlineKind, TicketStatus
+from hotline.projection import Applied, Projection
+
+log = logging.getLogger(__name__)
+
+S = TicketStatus
+TICKET_PREFIX = "ticket-"
+LEAD, ASSISTING = "lead", "assisting"
+READ_CHUNK = 1000  # ids per IN (...) when loading a batch's tickets: far below any bind limit
+
+
+def _ts(name: str, nullable: bool = True) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+metadata = MetaData()
+tickets = Table(
+    "wo_tickets", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("ticket_number", String(32), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("ticket_type", String(32), nullable=False),
+    Column("category1", String(128), nullable=False),
+    Column("category2", String(128)),
+    Column("urgency", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("district_code", String(12), nullable=False),
+    Column("channel", String(16)),
+    Column("citizen_ref", String(64)),
+    Column("contact_count", Integer, nullable=False),
+    Column("lead_unit", String(64)),
+    Column("urgent", Boolean, nullable=False),
+    Column("dispatch_round", Integer, nullable=False),
+    _ts("registered_at", nullable=False),
+    Column("registered_by", String(128), nullable=False),
+    _ts("dispatched_at"),
+    _ts("acknowledged_at"),
+    _ts("replied_at"),
+    _ts("closed_at"),
+    Column("close_reason", String(32)),
+    _ts("ack_due_at"),
+    _ts("reply_due_at"),  # the unit's reply (or redo) deadline; cleared on return
+    Column("warning_level", String(8)),  # latest 红橙蓝单 level; cleared when the holder changes
+    Column("merged_into", String(128)),
+    _ts("updated_at", nullable=False),
+    Column("version", Integer, nullable=False),  # stream version of the last event applied
+    # Lists filter on one or two equalities and page by time (keyset): each index is the
+    # equality columns then the sort column, so a page is a short index range read in order.
+    Index("ix_wo_tickets_registered", "registered_at"),
+    Index("ix_wo_tickets_updated", "updated_at"),
+    Index("ix_wo_tickets_status_registered", "status", "registered_at"),
+    Index("ix_wo_tickets_district_status_registered", "district_code", "status", "registered_at"),
+    Index("ix_wo_tickets_district_category_registered", "district_code", "category1",
+          "registered_at"),
+    Index("ix_wo_tickets_lead_status_registered", "lead_unit", "status", "registered_at"),
+    Index("ix_wo_tickets_category_registered", "category1", "registered_at"),
+    Index("ix_wo_tickets_type_registered", "ticket_type", "registered_at"),
+    Index("ix_wo_tickets_citizen_registered", "citizen_ref", "registered_at"),
+    Index("ix_wo_tickets_reply_due", "reply_due_at"),
+    Index("ix_wo_tickets_status_reply_due", "status", "reply_due_at"),  # overdue, inboxes
+)
+assignments = Table(
+    "wo_assignments", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    _ts("assigned_at", nullable=False),
+    Column("replied", Boolean, nullable=False),
+    # a unit's inbox: its active rows, ticket ids read from the index alone
+    Index("ix_wo_assignments_unit_active", "unit_id", "active", "ticket_id"),
+)
+timeline = Table(
+    "wo_timeline", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the event's stream version
+    _ts("at", nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("unit_id", String(64)),
+    Column("public", Boolean, nullable=False),
+    Column("text", Text),
+)
+
+# Steps a citizen may follow on their ticket (ProgressNoted only when the unit marked it so).
+PUBLIC_EVENTS = frozenset({
+    "TicketRegistered", "TicketDispatched", "TicketReassigned", "TicketAcknowledged",
+    "TicketReplied", "TicketAnsweredDirectly", "TicketClosed", "TicketReopened",
+})
+
+# The ticket lifecycle; TicketNumberReserved shares the topic but is not a ticket's event.
+EVENTS = frozenset({
+    "TicketRegistered", "TicketClassified", "ContactMerged", "TicketMergedInto",
+    "TicketAnsweredDirectly", "TicketDispatched", "TicketReassigned", "DeadlinesSet",
+    "TicketAcknowledged", "TicketReturned", "ProgressNoted", "AssistingUnitReplied",
+    "ExtensionRequested", "ExtensionApproved", "ExtensionRejected", "TicketReplied",
+    "WarningRaised", "CardIssued", "SupervisionOrderIssued", "SupervisionOrderAnswered",
+    "SupervisionOrderEscalated", "SurveyOpened", "SurveySkipped", "SurveyAnswered",
+    "SurveyUnanswered", "RedoRequested", "RedoAccepted", "RedoRejected", "TicketClosed",
+    "TicketReopened",
+})
+
+# Columns an event may change; registration writes them all. Updates set every one of them,
+# so one executemany statement serves every changed ticket of a batch.
+MUTABLE = tuple(c.name for c in tickets.columns if c.name not in {
+    "ticket_id", "ticket_number", "summary", "district_code", "channel", "citizen_ref",
+    "registered_at", "registered_by"})
+
+
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC (SQLite stores the wall clock without its zone)."""
+    return value.astimezone(UTC)
+
+
+@dataclass
+class _Ticket:
+    """A ticket row being changed by a batch, with its assignment rows."""
+
+    row: dict[str, Any]
+    new: bool
+    changed: bool = False
+    units: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # (unit, round)
+    new_units: set[tuple[str, int]] = field(default_factory=set)
+    changed_units: set[tuple[str, int]] = field(default_factory=set)
+
+    def set(self, **values: Any) -> None:
+        self.row.update(values)
+        self.changed = True
+
+    def deactivate(self) -> None:
+        for key, unit in self.units.items():
+            if unit["active"]:
+                unit["active"] = False
+                self.changed_units.add(key)
+
+    def assign(self, unit_id: str, round_: int, role: str, at: datetime) -> None:
+        key = (unit_id, round_)
+        row = self.units.get(key)
+        if row is None:
+            self.units[key] = {"ticket_id": self.row["ticket_id"], "unit_id": unit_id,
+                               "round": round_, "role": role, "active": True,
+                               "assigned_at": at, "replied": False}
+            self.new_units.add(key)
+        else:  # a redo back to a unit of the same round: the row is taken up again
+            row.update(role=role, active=True, assigned_at=at, replied=False)
+            self.changed_units.add(key)
+
+    def replied(self, unit_id: str) -> None:
+        key = (unit_id, self.row["dispatch_round"])
+        row = self.units.get(key)
+        if row is not None and not row["replied"]:
+            row["replied"] = True
+            self.changed_units.add(key)
+
+
+class WorkOrders:
+    """Tickets, their assignments and timelines, as units and the hotline list them."""
+
+    name: str = "workorders"
+    version: int = 1
+    topics: Sequence[str] = (TICKETS,)
+    events: frozenset[str] = EVENTS
+    metadata: MetaData = metadata
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        """Fold the batch in memory, ticket by ticket, then write with a few executemany."""
+        items = [(env, data) for env, data in batch if data is not None]
+        state = await self._load(conn, {
+            _ticket_id(env) for env, data in items if not isinstance(data, e.TicketRegistered)})
+        steps: list[dict[str, Any]] = []
+        for env, data in items:
+            ticket_id = _ticket_id(env)
+            if isinstance(data, e.TicketRegistered):
+                if ticket_id in state:
+                    log.warning("workorders: %s registered twice; ignored", env.subject)
+                    continue
+                state[ticket_id] = _Ticket(_registered(ticket_id, env, data), new=True)
+            ticket = state.get(ticket_id)
+            if ticket is None:  # cannot happen on a well-formed log: say so and go on
+                log.warning("workorders: %s before its registration; ignored", env.type)
+                continue
+            unit_id, text = _evolve(ticket, env, data)
+            ticket.set(updated_at=env.time, version=env.streamversion)
+            public = env.event_name in PUBLIC_EVENTS or (
+                isinstance(data, e.ProgressNoted) and data.public)
+            steps.append({"ticket_id": ticket_id, "seq": env.streamversion, "at": env.time,
+                          "event": env.event_name, "actor": env.actor, "unit_id": unit_id,
+                          "public": public, "text": text})
+        await self._write(conn, state.values(), steps)
+
+    async def _load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Ticket]:
+        """The stored rows (and every assignment row) of the tickets a batch changes."""
+        state: dict[str, _Ticket] = {}
+        wanted = sorted(ids)
+        for i in range(0, len(wanted), READ_CHUNK):
+            chunk = wanted[i:i + READ_CHUNK]
+            for row in await conn.execute(select(tickets).where(tickets.c.ticket_id.in_(chunk))):
+                state[row.ticket_id] = _Ticket(dict(row._mapping), new=False)
+            for row in await conn.execute(
+                    select(assignments).where(assignments.c.ticket_id.in_(chunk))):
+                if row.ticket_id in state:
+                    state[row.ticket_id].units[(row.unit_id, row.round)] = dict(row._mapping)
+        return state
+
+    async def _write(self, conn: AsyncConnection, state: Iterable[_Ticket],
+                     steps: list[dict[str, Any]]) -> None:
+        inserts, updates, unit_inserts, unit_updates = [], [], [], []
+        for t in state:
+            if t.new:
+                inserts.append(t.row)
+            elif t.changed:
+                updates.append({**{c: t.row[c] for c in MUTABLE}, "b_id": t.row["ticket_id"]})
+            unit_inserts += [t.units[k] for k in sorted(t.new_units)]
+            unit_updates += [{"b_id": t.row["ticket_id"], "b_unit": k[0], "b_round": k[1],
+                              **{c: t.units[k][c] for c in ("role", "active", "assigned_at",
+                                                            "replied")}}
+                             for k in sorted(t.changed_units - t.new_units)]
+        if inserts:
+            await conn.execute(tickets.insert(), inserts)
+        if updates:
+            await conn.execute(
+                tickets.update().where(tickets.c.ticket_id == bindparam("b_id"))
+                .values({c: bindparam(c) for c in MUTABLE}), updates)
+        if unit_inserts:
+            await conn.execute(assignments.insert(), unit_inserts)
+        if unit_updates:
+            a = assignments.c
+            await conn.execute(
+                assignments.update().where(and_(
+                    a.ticket_id == bindparam("b_id"), a.unit_id == bindparam("b_unit"),
+                    a.round == bindparam("b_round")))
+                .values({c: bindparam(c) for c in ("role", "active", "assigned_at", "replied")}),
+                unit_updates)
+        if steps:
+            await conn.execute(timeline.insert(), steps)
+
+
+def _ticket_id(env: Envelope) -> str:
+    return env.subject[len(TICKET_PREFIX):]
+
+
+def _registered(ticket_id: str, env: Envelope, ev: e.TicketRegistered) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id, "ticket_number": ev.ticket_number, "status": S.REGISTERED.value,
+        "ticket_type": ev.ticket_type.value, "category1": ev.category.level1,
+        "category2": ev.category.level2, "urgency": ev.urgency.value, "summary": ev.summary,
+        "district_code": ev.district_code, "channel": ev.channel.value if ev.channel else None,
+        "citizen_ref": ev.citizen_ref, "contact_count": len(ev.contact_ids), "lead_unit": None,
+        "urgent": False, "dispatch_round": 0, "registered_at": env.time,
+        "registered_by": ev.registered_by, "dispatched_at": None, "acknowledged_at": None,
+        "replied_at": None, "closed_at": None, "close_reason": None, "ack_due_at": None,
+        "reply_due_at": None, "warning_level": None, "merged_into": None,
+        "updated_at": env.time, "version": env.streamversion,
+    }
+
+
+def _dispatch(t: _Ticket, at: datetime, lead: str, assisting: tuple[str, ...], urgent: bool,
+              round_: int) -> None:
+    """派单/改派: a new round; the previous holders let go."""
+    t.deactivate()
+    t.set(status=S.DISPATCHED.value, lead_unit=lead, urgent=urgent, dispatch_round=round_,
+          dispatched_at=at, acknowledged_at=None, replied_at=None)
+    t.assign(lead, round_, LEAD, at)
+    for unit in assisting:
+        t.assign(unit, round_, ASSISTING, at)
+
+
+def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str | None]:
+    """Change the ticket for one event; returns the timeline's unit and text."""
+    at = env.time
+    match ev:
+        case e.TicketRegistered():
+            return None, None
+        case e.TicketClassified():
+            t.set(ticket_type=ev.ticket_type.value, category1=ev.category.level1,
+                  category2=ev.category.level2, urgency=ev.urgency.value)
+            return None, ev.note
+        case e.ContactMerged():
+            t.set(contact_count=ev.repeat_count)
+            return None, None
+        case e.TicketMergedInto():
+            t.deactivate()
+            t.set(status=S.MERGED.value, merged_into=ev.target_ticket_id)
+            return None, ev.note
+        case e.TicketAnsweredDirectly():
+            return None, ev.answer  # the TicketClosed that follows closes it
+        case e.TicketDispatched():
+            _dispatch(t, at, ev.lead_unit, ev.assisting_units, ev.urgent, ev.round)
+            return ev.lead_unit, ev.note
+        case e.TicketReassigned():
+            _dispatch(t, at, ev.lead_unit, ev.assisting_units, ev.urgent,
+                      t.row["dispatch_round"] + 1)
+            t.set(warning_level=None)
+            return ev.lead_unit, ev.note
+        case e.DeadlinesSet():
+            for d in ev.deadlines:
+                if d.kind is DeadlineKind.ACKNOWLEDGE:
+                    t.set(ack_due_at=utc(d.due_at))
+                elif d.kind in (DeadlineKind.REPLY, DeadlineKind.REDO):  # a redo's reply is due
+                    t.set(reply_due_at=utc(d.due_at))
+            return None, ev.reason
+        case e.TicketAcknowledged():
+            t.set(status=S.ACKNOWLEDGED.value, acknowledged_at=at)
+            return ev.unit_id, None
+        case e.TicketReturned():
+            t.deactivate()
+            t.set(status=S.RETURNED.value, lead_unit=None, ack_due_at=None, reply_due_at=None,
+                  warning_level=None)
+            return ev.unit_id, ev.reason
+        case e.ProgressNoted():
+            return ev.unit_id, ev.note
+        case e.AssistingUnitReplied():
+            t.replied(ev.unit_id)
+            return ev.unit_id, ev.text
+        case e.ExtensionRequested():
+            return ev.unit_id, ev.reason
+        case e.ExtensionApproved():
+            t.set(reply_due_at=utc(ev.new_due_at))
+            return None, None
+        case e.ExtensionRejected():
+            return None, ev.reason
+        case e.TicketReplied():
+            t.set(status=S.REPLIED.value, replied_at=at)
+            t.replied(ev.unit_id)
+            return ev.unit_id, ev.text
+        case e.WarningRaised():
+            t.set(warning_level=ev.level.value)
+            return ev.unit_id, ev.message_zh
+        case e.CardIssued():
+            return ev.unit_id, ev.colour.zh
+        case e.SupervisionOrderIssued() | e.SupervisionOrderAnswered():
+            return ev.unit_id, ev.text
+        case e.SurveySkipped():
+            return None, ev.note
+        case e.SurveyAnswered():
+            return None, ev.comment
+        case e.RedoRequested() | e.RedoRejected():
+            return None, ev.reason
+        case e.RedoAccepted():
+            t.deactivate()
+            t.set(status=S.ACKNOWLEDGED.value, lead_unit=ev.unit_id, acknowledged_at=at,
+                  replied_at=None, warning_level=None)
+            t.assign(ev.unit_id, t.row["dispatch_round"], LEAD, at)
+            return ev.unit_id, ev.reason
+        case e.TicketClosed():
+            t.deactivate()
+            t.set(status=S.CLOSED.value, closed_at=at, close_reason=ev.reason.value)
+            return None, ev.note
+        case e.TicketReopened():
+            t.deactivate()
+            t.set(status=S.REGISTERED.value, lead_unit=None, closed_at=None, close_reason=None,
+                  warning_level=None)
+            return None, ev.reason
+    return None, None  # escalations, surveys opened or unanswered: a timeline step only
+
+
+PROJECTIONS: list[Projection] = [WorkOrders()]

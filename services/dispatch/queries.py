@@ -1,0 +1,552 @@
+"""Reads over the work-order projection (services/dispatch/projections.py).
+
+Plain SQLAlchemy Core on an `AsyncConnection`, the same results on SQLite and
+PostgreSQL. Lists page by keyset: the cursor is the last row's sort value and
+ticket id, so page 500 costs what page 1 costs, and a ticket registered while
+someone pages does not shift the pages. Counts stop at `COUNT_CAP`: "10,000+" is
+all a list needs to show, and an exact count of a million rows is a full scan.
+
+Every time read back is UTC and aware (SQLite returns naive values); every time
+passed in may carry any zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.personal import mask_numbers
+from contracts.vocabulary import CloseReason, TicketStatus, TicketType, Urgency
+from services.dispatch.projections import assignments, tickets, timeline
+
+S = TicketStatus
+COUNT_CAP = 10_000
+MAX_LIMIT = 100
+OPEN_STATUSES = (S.REGISTERED, S.DISPATCHED, S.ACKNOWLEDGED, S.RETURNED, S.REPLIED)
+WITH_UNIT = (S.DISPATCHED, S.ACKNOWLEDGED)  # a unit owes an answer: the reply clock runs
+INBOX_STATUSES = (S.DISPATCHED, S.ACKNOWLEDGED, S.REPLIED)  # open statuses a unit holds
+HANDLED = (S.REPLIED, S.CLOSED)
+NOT_HANDLED_CLOSES = (CloseReason.DUPLICATE, CloseReason.WITHDRAWN)
+PUBLIC_TEXT_EVENTS = frozenset({"ProgressNoted", "TicketReplied", "TicketAnsweredDirectly"})
+PUBLIC_STEP_ZH = {
+    "TicketRegistered": "已受理登记",
+    "TicketDispatched": "已转交承办单位",
+    "TicketReassigned": "已转交承办单位",
+    "TicketAcknowledged": "承办单位已签收",
+    "ProgressNoted": "办理进展",
+    "TicketReplied": "承办单位已反馈办理结果",
+    "TicketAnsweredDirectly": "已直接答复",
+    "TicketClosed": "已办结",
+    "TicketReopened": "工单已重新办理",
+}
+
+t = tickets.c
+a = assignments.c
+
+
+class BadCursor(ValueError):
+    """A cursor that was not made by this module for this sort."""
+
+
+class Sort(StrEnum):
+    """Orders a list can take; each pages by keyset on (sort value, ticket id)."""
+
+    REGISTERED_DESC = "registered_desc"
+    REGISTERED_ASC = "registered_asc"
+    DUE_ASC = "due_asc"  # tickets without a reply deadline last
+    UPDATED_DESC = "updated_desc"
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What a list is narrowed to; every field left None (or empty) does not narrow.
+
+    `unit`: the unit holds the ticket now (an active assignment, lead or assisting).
+    `visible_to_unit`: the unit was ever assigned the ticket (what a unit may look at).
+    `registered_*` and `due_*`: from inclusive, to exclusive. `overdue`: the reply
+    deadline has passed while a unit still holds the ticket. `text`: a substring of
+    the summary or the ticket number.
+    """
+
+    statuses: tuple[TicketStatus | str, ...] = ()
+    unit: str | None = None
+    lead_unit: str | None = None
+    district_code: str | None = None
+    category1: str | None = None
+    category2: str | None = None
+    ticket_type: TicketType | str | None = None
+    channel: str | None = None
+    urgency: Urgency | str | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    overdue: bool | None = None
+    text: str | None = None
+    visible_to_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One ticket as lists show it, with the Chinese labels; `role` in unit-scoped lists."""
+
+    ticket_id: str
+    ticket_number: str
+    status: str
+    status_zh: str
+    ticket_type: str
+    ticket_type_zh: str
+    category1: str
+    category2: str | None
+    urgency: str
+    urgency_zh: str
+    summary: str
+    district_code: str
+    channel: str | None
+    citizen_ref: str | None
+    contact_count: int
+    lead_unit: str | None
+    urgent: bool
+    dispatch_round: int
+    registered_at: datetime
+    registered_by: str
+    dispatched_at: datetime | None
+    acknowledged_at: datetime | None
+    replied_at: datetime | None
+    closed_at: datetime | None
+    close_reason: str | None
+    ack_due_at: datetime | None
+    reply_due_at: datetime | None
+    warning_level: str | None
+    merged_into: str | None
+    updated_at: datetime
+    version: int
+    role: str | None = None  # lead / assisting, when listed for one unit
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list; `total` stops at COUNT_CAP (`total_exact` False beyond it)."""
+
+    items: list[TicketRow]
+    next_cursor: str | None
+    total: int
+    total_exact: bool
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A unit on a ticket in one dispatch round."""
+
+    unit_id: str
+    round: int
+    role: str
+    active: bool
+    assigned_at: datetime
+    replied: bool
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One event of a ticket's history, as staff see it."""
+
+    seq: int
+    at: datetime
+    event: str
+    actor: str
+    unit_id: str | None
+    public: bool
+    text: str | None
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """A step of the ticket as the citizen sees it; numbers in the text are masked."""
+
+    seq: int
+    at: datetime
+    event: str
+    step_zh: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A ticket with every unit it went to and its whole timeline."""
+
+    ticket: TicketRow
+    assignments: list[Assignment]
+    timeline: list[HistoryStep]
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A time read back, as aware UTC (SQLite gives the stored UTC wall clock without zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _at(value: datetime) -> datetime:
+    """`aware` for a time that is never NULL."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bind(value: datetime) -> datetime:
+    """A time to compare with stored ones: in UTC, since SQLite compares the text."""
+    if value.tzinfo is None:
+        raise ValueError("times passed to queries must carry a timezone")
+    return value.astimezone(UTC)
+
+
+def _values(items: Sequence[Any]) -> list[str]:
+    return [str(getattr(i, "value", i)) for i in items]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+TIME_COLUMNS = ("registered_at", "dispatched_at", "acknowledged_at", "replied_at", "closed_at",
+                "ack_due_at", "reply_due_at", "updated_at")
+ROW_COLUMNS = [c for c in tickets.columns]
+
+
+def _row(m: Any, role: str | None = None) -> TicketRow:
+    values = {c.name: m[c.name] for c in ROW_COLUMNS}
+    for name in TIME_COLUMNS:
+        values[name] = aware(values[name])
+    return TicketRow(
+        **values, role=role, status_zh=S(values["status"]).zh,
+        ticket_type_zh=TicketType(values["ticket_type"]).zh,
+        urgency_zh=Urgency(values["urgency"]).zh,
+    )
+
+
+def _conditions(flt: TicketFilter, now: datetime | None) -> list[ColumnElement[bool]]:
+    """WHERE terms of a filter, except `unit` (joined by the caller)."""
+    conds: list[ColumnElement[bool]] = []
+    if flt.statuses:
+        conds.append(t.status.in_(_values(flt.statuses)))
+    for column, value in ((t.lead_unit, flt.lead_unit), (t.district_code, flt.district_code),
+                          (t.category1, flt.category1), (t.category2, flt.category2),
+                          (t.ticket_type, flt.ticket_type), (t.channel, flt.channel),
+                          (t.urgency, flt.urgency)):
+        if value is not None:
+            conds.append(column == str(getattr(value, "value", value)))
+    if flt.registered_from is not None:
+        conds.append(t.registered_at >= _bind(flt.registered_from))
+    if flt.registered_to is not None:
+        conds.append(t.registered_at < _bind(flt.registered_to))
+    if flt.due_from is not None:
+        conds.append(t.reply_due_at >= _bind(flt.due_from))
+    if flt.due_to is not None:
+        conds.append(t.reply_due_at < _bind(flt.due_to))
+    if flt.overdue is not None:
+        moment = _bind(now or datetime.now(UTC))
+        late = and_(t.status.in_(_values(WITH_UNIT)), t.reply_due_at.is_not(None),
+                    t.reply_due_at < moment)  # never NULL: NOT must flip it
+        conds.append(late if flt.overdue else not_(late))
+    if flt.text:
+        pattern = f"%{_escape_like(flt.text)}%"
+        conds.append(or_(t.summary.ilike(pattern, escape="\\"),
+                         t.ticket_number.ilike(pattern, escape="\\")))
+    if flt.visible_to_unit is not None:
+        conds.append(_ever_assigned(flt.visible_to_unit))
+    return conds
+
+
+def _ever_assigned(unit_id: str) -> ColumnElement[bool]:
+    return exists().where(a.ticket_id == t.ticket_id, a.unit_id == unit_id)
+
+
+def _base(flt: TicketFilter, now: datetime | None, *columns: Any) -> Select[Any]:
+    """SELECT columns FROM wo_tickets [JOIN the unit's active assignments] WHERE the filter."""
+    query = select(*columns).select_from(tickets)
+    if flt.unit is not None:
+        # at most one active row per (ticket, unit): the join repeats no ticket
+        query = query.join(assignments, and_(a.ticket_id == t.ticket_id, a.unit_id == flt.unit,
+                                             a.active == true()))
+    return query.where(*_conditions(flt, now))
+
+
+# -------------------------------------------------------------------------------------- cursors
+
+
+def _encode_cursor(sort: Sort, value: datetime | None, ticket_id: str) -> str:
+    raw = json.dumps([sort.value, value.isoformat() if value else None, ticket_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: Sort) -> tuple[datetime | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        name, value, ticket_id = json.loads(raw)
+        when = datetime.fromisoformat(value) if value is not None else None
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadCursor("the cursor is not one this list gave out") from exc
+    if name != sort.value or not isinstance(ticket_id, str) or (
+            when is not None and when.tzinfo is None):
+        raise BadCursor("the cursor belongs to another sort order")
+    if when is None and sort is not Sort.DUE_ASC:
+        raise BadCursor("the cursor has no sort value")
+    return when, ticket_id
+
+
+_SORT_COLUMN = {Sort.REGISTERED_DESC: t.registered_at, Sort.REGISTERED_ASC: t.registered_at,
+                Sort.UPDATED_DESC: t.updated_at, Sort.DUE_ASC: t.reply_due_at}
+
+
+def _after(sort: Sort, value: datetime, ticket_id: str) -> list[ColumnElement[bool]]:
+    """Rows after (value, ticket_id) in the sort order. The plain bound on the sort column
+    beside the row comparison lets either planner start the index range at the cursor."""
+    column = _SORT_COLUMN[sort]
+    key = tuple_(column, t.ticket_id)
+    at = tuple_(literal(_bind(value), column.type), literal(ticket_id))
+    if sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC):
+        return [column <= _bind(value), key < at]
+    return [column >= _bind(value), key > at]
+
+
+def _ordered(sort: Sort) -> list[Any]:
+    column = _SORT_COLUMN[sort]
+    if sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC):
+        return [column.desc(), t.ticket_id.desc()]
+    return [column.asc(), t.ticket_id.asc()]
+
+
+# -------------------------------------------------------------------------------------- lists
+
+
+async def list_tickets(
+    conn: AsyncConnection,
+    flt: TicketFilter | None = None,
+    sort: Sort = Sort.REGISTERED_DESC,
+    limit: int = 20,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """One page of the tickets matching `flt`, in `sort` order, after `cursor`.
+
+    `now` is the instant `overdue` is judged at (default: the clock). Raises
+    BadCursor for a cursor of another list order, ValueError for a limit outside 1..100.
+    """
+    flt = flt or TicketFilter()
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after = _decode_cursor(cursor, sort) if cursor else None
+    columns: list[Any] = [*ROW_COLUMNS]
+    if flt.unit is not None:
+        columns.append(a.role)
+    rows: list[Any] = []
+    if sort is Sort.DUE_ASC:
+        # Two ranges instead of NULLS LAST, which neither engine reads from an index in the
+        # same way: the dated tickets by deadline, then the undated ones by id.
+        if after is None or after[0] is not None:
+            dated = _base(flt, now, *columns).where(t.reply_due_at.is_not(None))
+            if after is not None and after[0] is not None:
+                dated = dated.where(*_after(sort, after[0], after[1]))
+            rows = list(await conn.execute(dated.order_by(*_ordered(sort)).limit(limit + 1)))
+        if len(rows) <= limit:
+            undated = _base(flt, now, *columns).where(t.reply_due_at.is_(None))
+            if after is not None and after[0] is None:
+                undated = undated.where(t.ticket_id > after[1])
+            rows += list(await conn.execute(
+                undated.order_by(t.ticket_id.asc()).limit(limit + 1 - len(rows))))
+    else:
+        query = _base(flt, now, *columns)
+        if after is not None:
+            assert after[0] is not None  # checked by _decode_cursor
+            query = query.where(*_after(sort, after[0], after[1]))
+        rows = list(await conn.execute(query.order_by(*_ordered(sort)).limit(limit + 1)))
+    items = [_row(r._mapping, r._mapping["role"] if flt.unit is not None else None)
+             for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        value = {Sort.REGISTERED_DESC: last.registered_at, Sort.REGISTERED_ASC: last.registered_at,
+                 Sort.UPDATED_DESC: last.updated_at, Sort.DUE_ASC: last.reply_due_at}[sort]
+        next_cursor = _encode_cursor(sort, value, last.ticket_id)
+    total = await _capped_count(conn, flt, now)
+    return Page(items, next_cursor, min(total, COUNT_CAP), total <= COUNT_CAP)
+
+
+async def _capped_count(conn: AsyncConnection, flt: TicketFilter, now: datetime | None) -> int:
+    """COUNT over at most COUNT_CAP + 1 rows: never more than that many are read."""
+    capped = _base(flt, now, t.ticket_id).limit(COUNT_CAP + 1).subquery()
+    return int((await conn.execute(select(func.count()).select_from(capped))).scalar_one())
+
+
+async def inbox(
+    conn: AsyncConnection,
+    unit_id: str,
+    statuses: Sequence[TicketStatus | str] | None = None,
+    sort: Sort = Sort.DUE_ASC,
+    limit: int = 20,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """A unit's inbox: the tickets it holds now (default: the open statuses a unit holds a
+    ticket in), each row with the unit's role, earliest reply deadline first."""
+    flt = TicketFilter(statuses=tuple(statuses or INBOX_STATUSES), unit=unit_id)
+    return await list_tickets(conn, flt, sort, limit, cursor, now)
+
+
+# -------------------------------------------------------------------------------------- one ticket
+
+
+async def ticket_by_number(conn: AsyncConnection, ticket_number: str) -> TicketRow | None:
+    """The ticket with this public number (12345-yyyymmdd-nnnnnn), or None."""
+    row = (await conn.execute(select(tickets).where(t.ticket_number == ticket_number))).first()
+    return _row(row._mapping) if row is not None else None
+
+
+async def ticket_detail(
+    conn: AsyncConnection, ticket_id: str, visible_to_unit: str | None = None
+) -> Detail | None:
+    """The ticket, its assignments and whole timeline; None when unknown, or when
+    `visible_to_unit` was never assigned it (a unit sees nothing of the others' tickets)."""
+    query = select(tickets).where(t.ticket_id == ticket_id)
+    if visible_to_unit is not None:
+        query = query.where(_ever_assigned(visible_to_unit))
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    units = await conn.execute(select(assignments).where(a.ticket_id == ticket_id)
+                               .order_by(a.round, a.role.desc(), a.unit_id))  # lead first
+    steps = await conn.execute(select(timeline).where(timeline.c.ticket_id == ticket_id)
+                               .order_by(timeline.c.seq))
+    return Detail(
+        _row(row._mapping),
+        [Assignment(u.unit_id, u.round, u.role, u.active, _at(u.assigned_at),
+                    u.replied) for u in units],
+        [HistoryStep(s.seq, _at(s.at), s.event, s.actor, s.unit_id, s.public, s.text)
+         for s in steps],
+    )
+
+
+async def public_timeline(conn: AsyncConnection, ticket_id: str) -> list[TimelineStep]:
+    """The steps a citizen may follow, with only the texts meant for them, numbers masked."""
+    rows = await conn.execute(
+        select(timeline.c.seq, timeline.c.at, timeline.c.event, timeline.c.text)
+        .where(timeline.c.ticket_id == ticket_id, timeline.c.public == true())
+        .order_by(timeline.c.seq))
+    return [
+        TimelineStep(r.seq, _at(r.at), r.event, PUBLIC_STEP_ZH.get(r.event, r.event),
+                   mask_numbers(r.text) if r.text and r.event in PUBLIC_TEXT_EVENTS else None)
+        for r in rows
+    ]
+
+
+# -------------------------------------------------------------------------------------- aids
+
+
+@dataclass(slots=True)  # not frozen: it must fit the plain attributes of domain's Protocol
+class Candidate:
+    """An open ticket that may be the same issue as a new contact."""
+
+    ticket_id: str
+    ticket_number: str
+    summary: str
+    citizen_ref: str | None
+    district_code: str
+    registered_at: datetime
+    status: str
+
+
+@dataclass(slots=True)  # not frozen: it must fit the plain attributes of domain's Protocol
+class Handled:
+    """A ticket a unit handled, for routing by text similarity."""
+
+    ticket_id: str
+    summary: str
+    lead_unit: str
+
+
+async def candidates(
+    conn: AsyncConnection,
+    *,
+    citizen_ref: str | None,
+    district_code: str | None,
+    since: datetime,
+    exclude_ticket_id: str | None = None,
+    limit: int = 200,
+) -> list[Candidate]:
+    """Open tickets registered since `since` from the same citizen or in the same district,
+    newest first, the same citizen's first: the pool duplicate detection ranks by text."""
+    found: dict[str, Candidate] = {}
+    # one indexed range per criterion rather than an OR the planners would read whole
+    for column, value in ((t.citizen_ref, citizen_ref), (t.district_code, district_code)):
+        if value is None or len(found) >= limit:
+            continue
+        query = (select(t.ticket_id, t.ticket_number, t.summary, t.citizen_ref,
+                        t.district_code, t.registered_at, t.status)
+                 .where(column == value, t.status.in_(_values(OPEN_STATUSES)),
+                        t.registered_at >= _bind(since))
+                 .order_by(t.registered_at.desc(), t.ticket_id.desc()).limit(limit))
+        if exclude_ticket_id is not None:
+            query = query.where(t.ticket_id != exclude_ticket_id)
+        for r in await conn.execute(query):
+            found.setdefault(r.ticket_id, Candidate(
+                r.ticket_id, r.ticket_number, r.summary, r.citizen_ref, r.district_code,
+                _at(r.registered_at), r.status))
+    return list(found.values())[:limit]
+
+
+def _handled(category1: str, district_code: str) -> list[ColumnElement[bool]]:
+    return [t.district_code == district_code, t.category1 == category1,
+            t.status.in_(_values(HANDLED)), t.lead_unit.is_not(None),
+            or_(t.close_reason.is_(None), t.close_reason.not_in(_values(NOT_HANDLED_CLOSES)))]
+
+
+async def handled_by_units(
+    conn: AsyncConnection,
+    category1: str,
+    category2: str | None,
+    district_code: str,
+    limit: int = 10,
+) -> list[tuple[str, int]]:
+    """(lead unit, tickets) by how many tickets of this category (level 2 when given) in this
+    district each replied to or saw closed (not as duplicate or withdrawn), most first."""
+    conds = _handled(category1, district_code)
+    if category2 is not None:
+        conds.append(t.category2 == category2)
+    n = func.count().label("n")
+    rows = await conn.execute(
+        select(t.lead_unit, n).where(*conds).group_by(t.lead_unit)
+        .order_by(n.desc(), t.lead_unit).limit(limit))
+    return [(r.lead_unit, int(r.n)) for r in rows]
+
+
+async def similar_handled(
+    conn: AsyncConnection, category1: str, district_code: str, limit: int = 500
+) -> list[Handled]:
+    """The latest handled tickets of this category in this district (with their lead unit),
+    for routing by text similarity."""
+    rows = await conn.execute(
+        select(t.ticket_id, t.summary, t.lead_unit).where(*_handled(category1, district_code))
+        .order_by(t.registered_at.desc(), t.ticket_id.desc()).limit(limit))
+    return [Handled(r.ticket_id, r.summary, r.lead_unit) for r in rows]

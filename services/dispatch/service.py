@@ -1,0 +1,223 @@
+"""Dispatch's use cases: the operator desk and the units' actions, over the ticket decider.
+
+Every change goes through `TicketDesk.execute` (services/tickets/handler.py):
+this layer only gathers what a command needs from outside the ticket — the
+contacts it is made from, the directory's units, the deadline policy, the
+day's ticket number — so `decide` stays pure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from contracts import commands as c
+from contracts.base import Category
+from contracts.envelope import decode
+from contracts.events import ContactReceived, from_envelope
+from contracts.personal import Unreadable, normalise_phone, unseal
+from contracts.topics import CONTACTS
+from hotline.eventstore import Context
+from hotline.runtime import Platform
+from services.dispatch import domain, queries
+from services.dispatch.directory import ReferenceData, UnknownCategory, UnknownDistrict
+from services.tickets.domain import Ticket
+from services.tickets.handler import Outcome, TicketDesk, desk_of
+from services.tickets.numbering import numbers_of
+from services.tickets.rules import Rejected
+
+SOURCE = "/hotline/dispatch"
+
+
+class InvalidReference(ValueError):
+    """A command names something the platform does not know (a contact, unit, category)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a citizen may see of a ticket: no personal data, public steps only."""
+
+    row: queries.TicketRow
+    steps: list[queries.TimelineStep]
+
+
+class DispatchService:
+    """The operator desk and the units' side; one per app, over the process's TicketDesk."""
+
+    def __init__(self, platform: Platform, reference: ReferenceData, *,
+                 duplicate_window: timedelta = timedelta(days=30),
+                 similarity_threshold: float = 0.35) -> None:
+        self.platform, self.ref = platform, reference
+        self.desk: TicketDesk = desk_of(platform.store)
+        self.numbers = numbers_of(platform.store)
+        self.duplicate_window = duplicate_window
+        self.similarity_threshold = similarity_threshold
+
+    # ------------------------------------------------------------------ generic
+
+    async def execute(self, command: c.TicketCommand, actor: str, command_id: str,
+                      now: datetime) -> Outcome:
+        """Send one command to the ticket decider."""
+        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+                                       source=SOURCE)
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        return await self.desk.get(ticket_id)
+
+    # ------------------------------------------------------------------ reference checks
+
+    def check_category(self, category: Category) -> None:
+        try:
+            self.ref.taxonomy.validate(category.level1, category.level2)
+        except UnknownCategory as exc:
+            raise InvalidReference("category", str(exc)) from None
+
+    def check_district(self, code: str) -> None:
+        try:
+            self.ref.directory.district(code)
+        except UnknownDistrict:
+            raise InvalidReference("district_code", f"unknown district {code}") from None
+
+    def check_units(self, *unit_ids: str) -> None:
+        known = {u.id for u in self.ref.directory.units()}
+        for unit in unit_ids:
+            if unit not in known:
+                raise InvalidReference("lead_unit/assisting_units", f"unknown unit {unit}")
+
+    async def contact(self, contact_id: str) -> ContactReceived:
+        """The contact's `ContactReceived`, read from its stream (the log is the truth)."""
+        records = await self.platform.log.read_stream(CONTACTS, f"contact-{contact_id}")
+        if not records:
+            raise InvalidReference("contact_ids", f"unknown contact {contact_id}")
+        event = from_envelope(decode(records[0].value))
+        assert isinstance(event, ContactReceived)
+        return event
+
+    # ------------------------------------------------------------------ the operator desk
+
+    async def register(self, command_id: str, contact_ids: list[str], fields: dict[str, object],
+                       actor: str, operator: str, now: datetime) -> Outcome:
+        """登记: a ticket from contacts; the ticket id comes from the command id (retry-safe)."""
+        ticket_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:ticket:{command_id}"))
+        loaded = await self.desk.load(ticket_id)
+        if loaded.ticket is not None:
+            if command_id in loaded.commands:  # a retry: answer from the stored events
+                return await self.desk.replayed(ticket_id, command_id)
+            raise Rejected("ticket-exists")
+        contacts = [await self.contact(cid) for cid in dict.fromkeys(contact_ids)]
+        first = contacts[0]
+        district = fields.get("district_code") or first.district_code
+        if not isinstance(district, str):
+            raise InvalidReference("district_code", "no district given and none on the contact")
+        self.check_district(district)
+        command = c.RegisterTicket.model_validate({
+            **fields, "ticket_id": ticket_id, "ticket_number": "12345-00000000-000000",
+            "contact_ids": [x.contact_id for x in contacts], "district_code": district,
+            "citizen_ref": first.citizen_ref, "channel": first.channel,
+            "registered_by": operator,
+        })
+        self.check_category(command.category)
+        context = Context(actor, SOURCE, command_id, command_id)
+        number = await self.numbers.reserve(ticket_id, context, now)
+        return await self.execute(command.model_copy(update={"ticket_number": number}),
+                                  actor, command_id, now)
+
+    async def dispatch(self, command: c.DispatchTicket | c.ReassignTicket, actor: str,
+                       command_id: str, now: datetime) -> Outcome:
+        """派单 / 改派: check the units, set the clocks from the policy, decide."""
+        self.check_units(command.lead_unit, *command.assisting_units)
+        ticket = await self.desk.get(command.ticket_id)
+        if ticket is None:
+            raise Rejected("ticket-unknown")
+        deadlines = domain.dispatch_deadlines(ticket.ticket_type, ticket.urgency, command.urgent,
+                                              now)
+        return await self.execute(command.model_copy(update={"deadlines": deadlines}), actor,
+                                  command_id, now)
+
+    async def merge_ticket(self, ticket_id: str, target_id: str, note: str | None, actor: str,
+                           command_id: str, now: datetime) -> Outcome:
+        """并单: close this ticket into the target and carry its contacts over (each step is
+        idempotent on ids derived from the command id, so a retry finishes a partial merge)."""
+        target = await self.desk.get(target_id)
+        if target is None or target.status in ("closed", "merged"):
+            raise InvalidReference("target_ticket_id", "no open ticket has this id")
+        outcome = await self.execute(
+            c.MergeTicket(ticket_id=ticket_id, target_ticket_id=target_id, note=note),
+            actor, command_id, now)
+        for contact_id in outcome.ticket.contact_ids:
+            if contact_id in target.contact_ids:
+                continue
+            sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{command_id}/{contact_id}"))
+            try:
+                await self.execute(c.MergeContact(ticket_id=target_id, contact_id=contact_id),
+                                   actor, sub, now)
+            except Rejected as exc:
+                if exc.rule.id != "contact-already-merged":
+                    raise
+        return outcome
+
+    async def duplicates(self, contact_id: str, now: datetime) -> list[domain.Candidate]:
+        """Open tickets this contact may repeat: same caller, or similar text in the district."""
+        contact = await self.contact(contact_id)
+        async with self.platform.db.connect() as conn:
+            past = await queries.candidates(
+                conn, citizen_ref=contact.citizen_ref, district_code=contact.district_code,
+                since=now - self.duplicate_window)
+        return domain.duplicate_candidates(contact.content, contact.citizen_ref,
+                                           contact.district_code, past,
+                                           self.similarity_threshold)
+
+    async def suggestions(self, ticket_id: str) -> list[domain.Suggestion]:
+        """The catalogue's unit first, then the units that handled the most similar tickets."""
+        ticket = await self.desk.get(ticket_id)
+        if ticket is None:
+            raise Rejected("ticket-unknown")
+        cat = ticket.category
+        route = self.ref.catalogue.route(cat.level1, cat.level2, ticket.ticket_type,
+                                         ticket.district_code)
+        out = [domain.Suggestion(route.unit_id, "catalogue", route.reason_zh, 1.0)]
+        async with self.platform.db.connect() as conn:
+            counts = dict(await queries.handled_by_units(conn, cat.level1, cat.level2,
+                                                         ticket.district_code))
+            handled = await queries.similar_handled(conn, cat.level1, ticket.district_code)
+        summary = next((s for s in [await self._summary(ticket_id)] if s), "")
+        out += domain.history_suggestions(summary, handled, counts, exclude=route.unit_id)
+        return out
+
+    async def _summary(self, ticket_id: str) -> str:
+        first = (await self.desk.history(ticket_id))[0].envelope
+        return str(first.data.get("summary", ""))
+
+    # ------------------------------------------------------------------ the citizen's view
+
+    async def progress(self, ticket_number: str, phone_last4: str) -> Progress | None:
+        """查询进度: the ticket if the number exists and the caller's phone ends in those
+        four digits; None otherwise (the caller cannot tell which part was wrong)."""
+        async with self.platform.db.connect() as conn:
+            row = await queries.ticket_by_number(conn, ticket_number)
+            if row is None:
+                return None
+            ticket = await self.desk.get(row.ticket_id)
+            if ticket is None or not await self._phone_ends_with(ticket, phone_last4):
+                return None
+            return Progress(row, await queries.public_timeline(conn, row.ticket_id))
+
+    async def _phone_ends_with(self, ticket: Ticket, last4: str) -> bool:
+        for contact_id in ticket.contact_ids:
+            contact = await self.contact(contact_id)
+            if contact.caller is None:
+                continue
+            try:
+                key = await self.platform.keys.key(contact.caller.kid)
+                caller = unseal(key, contact.caller, f"{contact_id}/caller")
+            except Unreadable:  # erased (forgotten): nobody can prove ownership any more
+                continue
+            phone = caller.get("phone")
+            if phone and normalise_phone(phone)[-4:] == last4:
+                return True
+        return False

@@ -1,0 +1,125 @@
+"""The intake and dispatch apps over one real log (embedded or Kafka), with their projections
+and the unit relay running, driven over HTTP; a settable clock moves time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from contracts.topics import TICKETS
+from hotline.apikeys import ApiKeys, Principal, Role
+from hotline.log.port import EventLog
+from hotline.projection import ProjectionRunner
+from hotline.runtime import Platform
+from services.dispatch.app import create_app as create_dispatch
+from services.dispatch.projections import WorkOrders
+from services.dispatch.relay import DispatchRelay
+from services.intake.app import create_app as create_intake
+from services.intake.projections import IntakeRegister
+from tests.intake.conftest import contact, make_platform
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1", "d02-urban-squad", "city-water",
+         "d01-police-station")
+
+
+@dataclass
+class Clock:
+    """The time every app reads; tests move it."""
+
+    now: datetime = datetime(2026, 11, 23, 10, 0, tzinfo=BEIJING)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Hotline:
+    intake: httpx.AsyncClient
+    dispatch: httpx.AsyncClient
+    platform: Platform
+    clock: Clock
+    keys: dict[str, str]
+    runners: list[ProjectionRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every projection has applied everything in the log so far."""
+        log = self.platform.log
+        deadline = asyncio.get_running_loop().time() + timeout
+        for runner in self.runners:
+            for topic in runner.projection.topics:
+                for p, end in (await log.end_offsets(topic)).items():
+                    while runner.stats.positions.get((topic, p), 0) < end:
+                        for task in self.tasks:
+                            if task.done():
+                                task.result()  # a runner died: show why
+                        assert asyncio.get_running_loop().time() < deadline, "projection stuck"
+                        await asyncio.sleep(0.02)
+
+    async def contact(self, message_id: str, **overrides: Any) -> str:
+        """Post a WeChat contact through intake; its contact id."""
+        body = contact(message_id, **overrides)
+        r = await self.intake.post("/v1/contacts", json=body, headers=self.auth("wechat"))
+        assert r.status_code in (200, 202), r.text
+        return str(r.json()["contact_id"])
+
+    async def post(self, path: str, who: str, body: dict[str, Any] | None = None,
+                   **headers: str) -> httpx.Response:
+        return await self.dispatch.post(path, json=body or {}, headers=self.auth(who) | headers)
+
+    async def get(self, path: str, who: str, **params: Any) -> httpx.Response:
+        return await self.dispatch.get(path, params=params, headers=self.auth(who))
+
+
+LOCATION = {"address": "东湖区幸福路18号", "district_code": "990101",
+            "coordinates": {"lat": 36.07, "lon": 120.38}}
+
+
+def lamp_contact(**overrides: Any) -> dict[str, Any]:
+    return {"location": LOCATION, **overrides}
+
+
+@pytest.fixture
+async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
+    platform = await make_platform(log, tmp_path)
+    api_keys = ApiKeys(tmp_path / "api_keys.json")
+    staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor")
+    keys = {ch: api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
+            for ch in ("wechat", "phone")}
+    keys |= {role: api_keys.create(Principal(f"{role}-01", role)) for role in staff}
+    keys |= {u: api_keys.create(Principal(f"staff-{u}", "unit", unit=u)) for u in UNITS}
+    clock = Clock()
+    intake_app = create_intake(platform, api_keys, clock=clock, manage_platform=False)
+    dispatch_app = create_dispatch(platform, api_keys, clock=clock, manage_platform=False)
+    runners = [ProjectionRunner(log, platform.db, p, batch_size=200)
+               for p in (IntakeRegister(), WorkOrders(),
+                         DispatchRelay(log, replication_factor=1))]
+    tasks = [asyncio.create_task(r.run()) for r in runners]
+    await platform.log.claim(TICKETS)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app),
+                          base_url="http://intake") as intake_client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatch_app),
+                          base_url="http://dispatch") as dispatch_client,
+    ):
+        yield Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks)
+    for r in runners:
+        r.stop()
+    await asyncio.gather(*tasks)
+    await platform.keys.close()
+    await platform.db.dispose()
