@@ -24,6 +24,8 @@ BENCHMARKS = {  # name on the command line -> module
     "log": "bench.log_append",
     "replay": "bench.replay",
     "intake": "bench.intake",
+    "decider": "bench.decider",
+    "ticket-list": "bench.ticket_list",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 
