@@ -34,3 +34,15 @@ def test_kustomization_lists_existing_files_and_config_names_real_settings() -> 
     config = next(d for d in documents("config.yaml") if d["kind"] == "ConfigMap")
     fields = {f"HOTLINE_{name.upper()}" for name in Settings.model_fields}
     assert set(config["data"]) <= fields
+
+
+def test_unit_credentials_read_only_their_own_dispatch_topic() -> None:
+    from contracts.topics import dispatch_topic
+
+    for path in (K8S / "units").glob("*.yaml"):
+        (user,) = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        unit = path.stem
+        acls = user["spec"]["authorization"]["acls"]
+        topics = [a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic"]
+        assert topics == [dispatch_topic(unit)]
+        assert all("Write" not in a["operations"] for a in acls)

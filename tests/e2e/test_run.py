@@ -21,7 +21,7 @@ from tests.intake.conftest import ADDRESS, CALLER, contact
 
 def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
-           **extra}
+           "HOTLINE_DISPATCH_PORT": str(free_port()), **extra}
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -59,7 +59,8 @@ def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
 def test_run_serves_intake_and_a_contact_survives_a_restart(
     tmp_path: Path, engine_env: dict[str, str]
 ) -> None:
-    port = free_port()
+    port, dispatch_port = free_port(), free_port()
+    engine_env = {**engine_env, "HOTLINE_DISPATCH_PORT": str(dispatch_port)}
     started = time.monotonic()
     proc = start(tmp_path, port, engine_env)
     assert time.monotonic() - started < 20, "make run must serve within seconds"
@@ -68,7 +69,15 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
     url = f"http://127.0.0.1:{port}/v1/contacts"
     first = httpx.post(url, json=contact("wx-restart"), headers=auth)
     assert first.status_code == 202
+    operator = json.loads((tmp_path / "dev-keys.json").read_text())["operator"]
+    desk = f"http://127.0.0.1:{dispatch_port}/v1"
+    ticket = httpx.post(f"{desk}/tickets", headers={"Authorization": f"Bearer {operator}"}, json={
+        "contact_ids": [first.json()["contact_id"]], "ticket_type": "emergency_repair",
+        "category": {"level1": "urban-management", "level2": "street-lights"},
+        "summary": "小区门口路灯不亮", "district_code": "990101"})
+    assert ticket.status_code == 201, ticket.text
     banner = stop(proc)
+    assert f"http://127.0.0.1:{dispatch_port}" in banner
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
     for secret in (*CALLER.values(), ADDRESS):  # what was posted never reaches the output
         assert secret not in banner
