@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     intake_port: int = 8101
     dispatch_port: int = 8102
     max_batch_items: int = 500  # contacts per POST /v1/contacts/batch
+    duplicate_window_days: int = Field(
+        default=30, ge=1, description="how far back open tickets are offered as duplicates")
+    duplicate_similarity: float = Field(
+        default=0.35, gt=0, le=1, description="bigram similarity that makes text a duplicate")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -88,7 +88,11 @@ def create_app(
 
     app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
-    app.state.service = DispatchService(platform, load_reference_data())
+    settings = platform.settings
+    app.state.service = DispatchService(
+        platform, load_reference_data(),
+        duplicate_window=timedelta(days=settings.duplicate_window_days),
+        similarity_threshold=settings.duplicate_similarity)
     app.state.throttle = Throttle()
     for module in (api_desk, api_units, api_read, api_public):
         app.include_router(module.router)
