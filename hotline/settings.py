@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     duplicate_window_days: int = Field(
         default=30, ge=1, description="how far back open tickets are offered as duplicates")
     duplicate_similarity: float = Field(
-        default=0.35, gt=0, le=1, description="bigram similarity that makes text a duplicate")
+        default=0.5, gt=0, le=1, description="bigram overlap that makes text a duplicate")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -60,11 +60,12 @@ def bigrams(text: str) -> frozenset[str]:
 
 
 def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the two texts' bigrams, 0..1."""
+    """Share of the shorter text's bigrams found in the other, 0..1 (an overlap coefficient:
+    a short ticket summary against a long contact still scores high when it is the same)."""
     x, y = bigrams(a), bigrams(b)
     if not x or not y:
         return 0.0
-    return len(x & y) / len(x | y)
+    return len(x & y) / min(len(x), len(y))
 
 
 class Past(Protocol):
@@ -101,13 +102,14 @@ def duplicate_candidates(text: str, citizen_ref: str | None, district_code: str 
     """Open tickets that may be the same issue: same caller, or similar text in the district."""
     found = []
     for p in past:
-        reasons, score = [], similarity(text, p.summary)
-        if citizen_ref is not None and p.citizen_ref == citizen_ref:
+        reasons, sim = [], similarity(text, p.summary)
+        same_caller = citizen_ref is not None and p.citizen_ref == citizen_ref
+        if same_caller:
             reasons.append("同一来电人 (same caller)")
-        if district_code == p.district_code and score >= threshold:
-            reasons.append(f"同区域内容相似 (similar text in the district, {score:.0%})")
-        if reasons:
-            found.append(Candidate(p, score + (1.0 if len(reasons) == 2 else 0.0), tuple(reasons)))
+        if district_code == p.district_code and sim >= threshold:
+            reasons.append(f"同区域内容相似 (similar text in the district, {sim:.0%})")
+        if reasons:  # the same caller ranks first, then the closer text
+            found.append(Candidate(p, sim + (1.0 if same_caller else 0.0), tuple(reasons)))
     found.sort(key=lambda c: (-c.score, c.ticket.registered_at))
     return found[:limit]
 

@@ -51,7 +51,7 @@ class DispatchService:
 
     def __init__(self, platform: Platform, reference: ReferenceData, *,
                  duplicate_window: timedelta = timedelta(days=30),
-                 similarity_threshold: float = 0.35) -> None:
+                 similarity_threshold: float = 0.5) -> None:
         self.platform, self.ref = platform, reference
         self.desk: TicketDesk = desk_of(platform.store)
         self.numbers = numbers_of(platform.store)
@@ -185,13 +185,9 @@ class DispatchService:
             counts = dict(await queries.handled_by_units(conn, cat.level1, cat.level2,
                                                          ticket.district_code))
             handled = await queries.similar_handled(conn, cat.level1, ticket.district_code)
-        summary = next((s for s in [await self._summary(ticket_id)] if s), "")
-        out += domain.history_suggestions(summary, handled, counts, exclude=route.unit_id)
+        out += domain.history_suggestions(ticket.summary, handled, counts,
+                                          exclude=route.unit_id)
         return out
-
-    async def _summary(self, ticket_id: str) -> str:
-        first = (await self.desk.history(ticket_id))[0].envelope
-        return str(first.data.get("summary", ""))
 
     # ------------------------------------------------------------------ the citizen's view
 

@@ -74,6 +74,7 @@ class Ticket:
     district_code: str
     registered_at: datetime
     contact_ids: tuple[str, ...]
+    summary: str = ""
     citizen_ref: str | None = None
     lead_unit: str | None = None
     assisting_units: tuple[str, ...] = ()
@@ -110,7 +111,7 @@ def evolve(ticket: Ticket | None, event: EventData, at: datetime) -> Ticket:
             ticket_id=event.ticket_id, ticket_number=event.ticket_number,
             status=S.REGISTERED, ticket_type=event.ticket_type, category=event.category,
             urgency=event.urgency, district_code=event.district_code, registered_at=at,
-            contact_ids=event.contact_ids, citizen_ref=event.citizen_ref,
+            contact_ids=event.contact_ids, summary=event.summary, citizen_ref=event.citizen_ref,
         )
     if ticket is None:
         raise ValueError(f"{type(event).__name__} before TicketRegistered")
