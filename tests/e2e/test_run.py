@@ -36,6 +36,19 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
     raise AssertionError("hotline run did not become ready within 60 s")
 
 
+def first_sse_event(url: str, data_dir: Path, who: str) -> str:
+    """The `event:` of the first server-sent event a unit's inbox stream sends."""
+    key = json.loads((data_dir / "dev-keys.json").read_text())[who]
+    with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=30) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        for line in reply.iter_lines():
+            if line.startswith("event: "):
+                return line.removeprefix("event: ")
+    raise AssertionError("the stream closed without an event")
+
+
 def stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
@@ -76,6 +89,12 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
         "category": {"level1": "urban-management", "level2": "street-lights"},
         "summary": "小区门口路灯不亮", "district_code": "990101"})
     assert ticket.status_code == 201, ticket.text
+    sent = httpx.post(f"{desk}/tickets/{ticket.json()['ticket_id']}/dispatch",
+                      headers={"Authorization": f"Bearer {operator}"},
+                      json={"lead_unit": "d01-urban-squad", "urgent": True})
+    assert sent.status_code == 200, sent.text
+    assert first_sse_event(f"{desk}/inbox/stream", tmp_path, "unit:d01-urban-squad") == (
+        "hotline.TicketRegistered.v1")
     banner = stop(proc)
     assert f"http://127.0.0.1:{dispatch_port}" in banner
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
