@@ -100,7 +100,9 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     await log.create_topics([spec, TopicSpec(raw_topic, spec.partitions, -1, 1)])
     await log.claim(TICKETS)
     await log.claim(raw_topic)
-    ours_runs, raw_runs, seen = [], [], set()
+    ours_runs: list[tuple[float, float]] = []
+    raw_runs: list[float] = []
+    seen: set[str] = set()
     for rep in range(REPS):  # interleaved, best of each: the machine's noise hits both sides
         cmd_rate, ev_rate, sizes = await ours(log, tickets)
         keys = {r.key for p, end in (await log.end_offsets(TICKETS)).items()

@@ -75,6 +75,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8)
+            return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
+                                    "The request body is not valid JSON.", request.url.path,
+                                    errors=[{"field": "(body)", "reason": "not valid JSON"}])
         kind = {401: "unauthenticated", 403: "forbidden", 404: "not-found",
                 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(exc.status_code, kind, str(exc.detail), "", request.url.path,

@@ -25,6 +25,7 @@ from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.api_public import Throttle
 from services.dispatch.directory import load_reference_data
 from services.dispatch.service import DispatchService, InvalidReference
+from services.tickets.handler import IdempotencyConflict
 from services.tickets.rules import Rejected
 
 BODY_LIMIT = 256 * 1024  # a reply of 20,000 characters with attachment references
@@ -54,6 +55,13 @@ def install_rule_handlers(app: FastAPI) -> None:
         return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
                                 "The command breaks its contract; see errors.", request.url.path,
                                 errors=validation_errors(exc.errors()))
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return problem_response(409, "idempotency-conflict",
+                                "幂等键已用于其他请求 (Idempotency-Key reused)",
+                                "This Idempotency-Key was used before with a different body.",
+                                request.url.path)
 
     @app.exception_handler(NotStreamOwner)
     async def _not_owner(request: Request, exc: NotStreamOwner) -> JSONResponse:

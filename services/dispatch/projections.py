@@ -90,8 +90,10 @@ tickets = Table(
     Column("merged_into", String(128)),
     _ts("updated_at", nullable=False),
     Column("version", Integer, nullable=False),  # stream version of the last event applied
-    # Lists filter on one or two equalities and page by time (keyset): each index is the
-    # equality columns then the sort column, so a page is a short index range read in order.
+    # Lists filter on one to three equalities and page by keyset on (sort column, ticket_id):
+    # each index is the equality columns then the sort column, so a page is a short range read
+    # in order, and a capped count reads the index alone. Deadlines are shared by many tickets
+    # (the end of a working day), hence ticket_id in the deadline indexes to keep them ordered.
     Index("ix_wo_tickets_registered", "registered_at"),
     Index("ix_wo_tickets_updated", "updated_at"),
     Index("ix_wo_tickets_status_registered", "status", "registered_at"),
@@ -100,10 +102,13 @@ tickets = Table(
           "registered_at"),
     Index("ix_wo_tickets_lead_status_registered", "lead_unit", "status", "registered_at"),
     Index("ix_wo_tickets_category_registered", "category1", "registered_at"),
+    Index("ix_wo_tickets_category_type_registered", "category1", "ticket_type", "registered_at"),
     Index("ix_wo_tickets_type_registered", "ticket_type", "registered_at"),
     Index("ix_wo_tickets_citizen_registered", "citizen_ref", "registered_at"),
-    Index("ix_wo_tickets_reply_due", "reply_due_at"),
-    Index("ix_wo_tickets_status_reply_due", "status", "reply_due_at"),  # overdue, inboxes
+    Index("ix_wo_tickets_due", "reply_due_at", "ticket_id"),
+    Index("ix_wo_tickets_status_due", "status", "reply_due_at", "ticket_id"),  # overdue
+    Index("ix_wo_tickets_district_status_due", "district_code", "status", "reply_due_at",
+          "ticket_id"),
 )
 assignments = Table(
     "wo_assignments", metadata,

@@ -6,6 +6,13 @@ ticket id, so page 500 costs what page 1 costs, and a ticket registered while
 someone pages does not shift the pages. Counts stop at `COUNT_CAP`: "10,000+" is
 all a list needs to show, and an exact count of a million rows is a full scan.
 
+Each page is shaped so both engines read a short index range (see the indexes in
+projections.py) and stop at the page, whatever their planners estimate: a list of
+statuses is read as one ordered range per status, merged; `due_asc` reads the dated
+tickets, then the undated ones; a unit's tickets are fetched by the ids of its few
+active assignments, or, for a unit holding many, by probing tickets read in list
+order (`_Scope`). Free-text search (`text`) is the exception: a LIKE that scans.
+
 Every time read back is UTC and aware (SQLite returns naive values); every time
 passed in may carry any zone.
 """
@@ -22,17 +29,22 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Select,
+    String,
     and_,
+    any_,
     exists,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +58,11 @@ MAX_LIMIT = 100
 OPEN_STATUSES = (S.REGISTERED, S.DISPATCHED, S.ACKNOWLEDGED, S.RETURNED, S.REPLIED)
 WITH_UNIT = (S.DISPATCHED, S.ACKNOWLEDGED)  # a unit owes an answer: the reply clock runs
 INBOX_STATUSES = (S.DISPATCHED, S.ACKNOWLEDGED, S.REPLIED)  # open statuses a unit holds
+HELD_VALUES = tuple(s.value for s in INBOX_STATUSES)
+WITH_UNIT_VALUES = tuple(s.value for s in WITH_UNIT)
+# A unit holding more tickets than this is listed by probing tickets read in list order;
+# below it, by the ids of its assignment rows (see _Scope).
+PROBE_UNIT_ABOVE = 1000
 HANDLED = (S.REPLIED, S.CLOSED)
 NOT_HANDLED_CLOSES = (CloseReason.DUPLICATE, CloseReason.WITHDRAWN)
 PUBLIC_TEXT_EVENTS = frozenset({"ProgressNoted", "TicketReplied", "TicketAnsweredDirectly"})
@@ -246,51 +263,92 @@ def _row(m: Any, role: str | None = None) -> TicketRow:
     )
 
 
-def _conditions(flt: TicketFilter, now: datetime | None) -> list[ColumnElement[bool]]:
-    """WHERE terms of a filter, except `unit` (joined by the caller)."""
-    conds: list[ColumnElement[bool]] = []
-    if flt.statuses:
-        conds.append(t.status.in_(_values(flt.statuses)))
-    for column, value in ((t.lead_unit, flt.lead_unit), (t.district_code, flt.district_code),
-                          (t.category1, flt.category1), (t.category2, flt.category2),
-                          (t.ticket_type, flt.ticket_type), (t.channel, flt.channel),
-                          (t.urgency, flt.urgency)):
-        if value is not None:
-            conds.append(column == str(getattr(value, "value", value)))
-    if flt.registered_from is not None:
-        conds.append(t.registered_at >= _bind(flt.registered_from))
-    if flt.registered_to is not None:
-        conds.append(t.registered_at < _bind(flt.registered_to))
-    if flt.due_from is not None:
-        conds.append(t.reply_due_at >= _bind(flt.due_from))
-    if flt.due_to is not None:
-        conds.append(t.reply_due_at < _bind(flt.due_to))
-    if flt.overdue is not None:
-        moment = _bind(now or datetime.now(UTC))
-        late = and_(t.status.in_(_values(WITH_UNIT)), t.reply_due_at.is_not(None),
-                    t.reply_due_at < moment)  # never NULL: NOT must flip it
-        conds.append(late if flt.overdue else not_(late))
-    if flt.text:
-        pattern = f"%{_escape_like(flt.text)}%"
-        conds.append(or_(t.summary.ilike(pattern, escape="\\"),
-                         t.ticket_number.ilike(pattern, escape="\\")))
-    if flt.visible_to_unit is not None:
-        conds.append(_ever_assigned(flt.visible_to_unit))
-    return conds
+class _Scope:
+    """The FROM and WHERE of a filter, shaped so that each engine reads a short index range.
+
+    A unit's tickets are reached one of two ways. A unit holding few: by the ids of its
+    active assignments, read first (`held_ids`), so the tickets are fetched by primary key
+    whatever the planners estimate. A unit holding many: by reading tickets in list order
+    and probing each one's assignment (EXISTS), which stops as soon as the page is full.
+    """
+
+    def __init__(self, flt: TicketFilter, now: datetime | None, statuses: list[str],
+                 held_ids: list[str] | None, dialect: str) -> None:
+        self.flt, self.now, self.statuses, self.held_ids = flt, now, statuses, held_ids
+        self.dialect = dialect
+
+    def select(self, columns: Sequence[Any], status: str | None = None) -> Select[Any]:
+        """SELECT columns with the filter; `status`: one of the statuses alone (a branch)."""
+        flt = self.flt
+        query = select(*columns).select_from(tickets)
+        conds = self._conditions()
+        if status is not None:
+            conds.append(t.status == status)
+        elif self.statuses:
+            conds.append(t.status.in_(self.statuses))
+        if self.held_ids is not None and self.dialect == "postgresql":
+            # one array parameter: a statement PostgreSQL prepares once, not one per count
+            conds.append(t.ticket_id == any_(literal(self.held_ids, ARRAY(String()))))
+        elif self.held_ids is not None:
+            conds.append(t.ticket_id.in_(self.held_ids))
+        elif flt.unit is not None:
+            # OFFSET 0 keeps PostgreSQL from turning the probe into a join driven from the
+            # unit's rows (it would read them all, for every status); SQLite probes anyway.
+            conds.append(exists(select(literal_column("1")).select_from(assignments).where(
+                a.ticket_id == t.ticket_id, a.unit_id == flt.unit, a.active == true())
+                .offset(0)))
+        return query.where(*conds)
+
+    def _conditions(self) -> list[ColumnElement[bool]]:
+        flt = self.flt
+        conds: list[ColumnElement[bool]] = []
+        for column, value in ((t.lead_unit, flt.lead_unit), (t.district_code, flt.district_code),
+                              (t.category1, flt.category1), (t.category2, flt.category2),
+                              (t.ticket_type, flt.ticket_type), (t.channel, flt.channel),
+                              (t.urgency, flt.urgency)):
+            if value is not None:
+                conds.append(column == str(getattr(value, "value", value)))
+        if flt.registered_from is not None:
+            conds.append(t.registered_at >= _bind(flt.registered_from))
+        if flt.registered_to is not None:
+            conds.append(t.registered_at < _bind(flt.registered_to))
+        if flt.due_from is not None:
+            conds.append(t.reply_due_at >= _bind(flt.due_from))
+        if flt.due_to is not None:
+            conds.append(t.reply_due_at < _bind(flt.due_to))
+        if flt.overdue is not None:
+            moment = _bind(self.now or datetime.now(UTC))
+            late = and_(t.status.in_(_values(WITH_UNIT)), t.reply_due_at.is_not(None),
+                        t.reply_due_at < moment)  # never NULL: NOT must flip it
+            conds.append(late if flt.overdue else not_(late))
+        if flt.text:
+            pattern = f"%{_escape_like(flt.text)}%"
+            conds.append(or_(t.summary.ilike(pattern, escape="\\"),
+                             t.ticket_number.ilike(pattern, escape="\\")))
+        if flt.visible_to_unit is not None:
+            conds.append(_ever_assigned(flt.visible_to_unit))
+        return conds
+
+    def page(self, extra: Sequence[ColumnElement[bool]], order: list[tuple[str, bool]],
+             limit: int) -> Select[Any]:
+        """The page query: rows matching the scope and `extra`, in `order` (column name,
+        descending), at most `limit`."""
+        def ordered(columns: Any) -> list[Any]:
+            return [columns[n].desc() if desc else columns[n].asc() for n, desc in order]
+
+        if len(self.statuses) <= 1 or self.held_ids is not None:  # few rows, all read once
+            return self.select(ROW_COLUMNS).where(*extra).order_by(*ordered(t)).limit(limit)
+        # An IN list of statuses, read as one index range per status, each cut at the page
+        # and then merged: both planners would otherwise sort every match before the LIMIT.
+        parts = [select(self.select(ROW_COLUMNS, status).where(*extra)
+                        .order_by(*ordered(t)).limit(limit).subquery())
+                 for status in self.statuses]
+        merged = union_all(*parts).subquery()
+        return select(merged).order_by(*ordered(merged.c)).limit(limit)
 
 
 def _ever_assigned(unit_id: str) -> ColumnElement[bool]:
     return exists().where(a.ticket_id == t.ticket_id, a.unit_id == unit_id)
-
-
-def _base(flt: TicketFilter, now: datetime | None, *columns: Any) -> Select[Any]:
-    """SELECT columns FROM wo_tickets [JOIN the unit's active assignments] WHERE the filter."""
-    query = select(*columns).select_from(tickets)
-    if flt.unit is not None:
-        # at most one active row per (ticket, unit): the join repeats no ticket
-        query = query.join(assignments, and_(a.ticket_id == t.ticket_id, a.unit_id == flt.unit,
-                                             a.active == true()))
-    return query.where(*_conditions(flt, now))
 
 
 # -------------------------------------------------------------------------------------- cursors
@@ -331,11 +389,9 @@ def _after(sort: Sort, value: datetime, ticket_id: str) -> list[ColumnElement[bo
     return [column >= _bind(value), key > at]
 
 
-def _ordered(sort: Sort) -> list[Any]:
-    column = _SORT_COLUMN[sort]
-    if sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC):
-        return [column.desc(), t.ticket_id.desc()]
-    return [column.asc(), t.ticket_id.asc()]
+def _order(sort: Sort) -> list[tuple[str, bool]]:
+    desc = sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC)
+    return [(_SORT_COLUMN[sort].name, desc), ("ticket_id", desc)]
 
 
 # -------------------------------------------------------------------------------------- lists
@@ -358,46 +414,84 @@ async def list_tickets(
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     after = _decode_cursor(cursor, sort) if cursor else None
-    columns: list[Any] = [*ROW_COLUMNS]
+    statuses = list(dict.fromkeys(_values(flt.statuses)))
+    held, held_ids = 0, None
     if flt.unit is not None:
-        columns.append(a.role)
+        # A unit's assignment is active only while it holds the ticket (the projection's
+        # invariant), i.e. while the ticket is dispatched, acknowledged or replied.
+        statuses = [s for s in statuses or HELD_VALUES if s in HELD_VALUES]
+        if not statuses:
+            return Page([], None, 0, True)
+        held_ids = await _held_ids(conn, flt.unit, PROBE_UNIT_ABOVE + 1)
+        held = len(held_ids)
+        if held > PROBE_UNIT_ABOVE:
+            held_ids, held = None, await _held(conn, flt.unit)
+        elif not held:
+            return Page([], None, 0, True)
+    if flt.overdue:  # late means held by a unit that owes the reply: say so, to branch on it
+        statuses = [s for s in statuses or WITH_UNIT_VALUES if s in WITH_UNIT_VALUES]
+        if not statuses:
+            return Page([], None, 0, True)
+    scope = _Scope(flt, now, statuses, held_ids, conn.dialect.name)
     rows: list[Any] = []
     if sort is Sort.DUE_ASC:
         # Two ranges instead of NULLS LAST, which neither engine reads from an index in the
         # same way: the dated tickets by deadline, then the undated ones by id.
         if after is None or after[0] is not None:
-            dated = _base(flt, now, *columns).where(t.reply_due_at.is_not(None))
+            extra: list[ColumnElement[bool]] = [t.reply_due_at.is_not(None)]
             if after is not None and after[0] is not None:
-                dated = dated.where(*_after(sort, after[0], after[1]))
-            rows = list(await conn.execute(dated.order_by(*_ordered(sort)).limit(limit + 1)))
+                extra += _after(sort, after[0], after[1])
+            rows = list(await conn.execute(scope.page(extra, _order(sort), limit + 1)))
         if len(rows) <= limit:
-            undated = _base(flt, now, *columns).where(t.reply_due_at.is_(None))
+            extra = [t.reply_due_at.is_(None)]
             if after is not None and after[0] is None:
-                undated = undated.where(t.ticket_id > after[1])
+                extra.append(t.ticket_id > after[1])
             rows += list(await conn.execute(
-                undated.order_by(t.ticket_id.asc()).limit(limit + 1 - len(rows))))
+                scope.page(extra, [("ticket_id", False)], limit + 1 - len(rows))))
     else:
-        query = _base(flt, now, *columns)
+        extra = []
         if after is not None:
             assert after[0] is not None  # checked by _decode_cursor
-            query = query.where(*_after(sort, after[0], after[1]))
-        rows = list(await conn.execute(query.order_by(*_ordered(sort)).limit(limit + 1)))
-    items = [_row(r._mapping, r._mapping["role"] if flt.unit is not None else None)
-             for r in rows[:limit]]
+            extra = _after(sort, after[0], after[1])
+        rows = list(await conn.execute(scope.page(extra, _order(sort), limit + 1)))
+    roles = await _roles(conn, flt.unit, [r.ticket_id for r in rows[:limit]])
+    items = [_row(r._mapping, roles.get(r.ticket_id)) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
         value = {Sort.REGISTERED_DESC: last.registered_at, Sort.REGISTERED_ASC: last.registered_at,
                  Sort.UPDATED_DESC: last.updated_at, Sort.DUE_ASC: last.reply_due_at}[sort]
         next_cursor = _encode_cursor(sort, value, last.ticket_id)
-    total = await _capped_count(conn, flt, now)
+    if flt.unit is not None and set(statuses) == set(HELD_VALUES) and flt == TicketFilter(
+            statuses=flt.statuses, unit=flt.unit):
+        total = held  # the unit's active rows are exactly the answer: no join to count
+    else:
+        capped = scope.select([literal_column("1")]).limit(COUNT_CAP + 1).subquery()
+        total = (await conn.execute(select(func.count()).select_from(capped))).scalar_one()
     return Page(items, next_cursor, min(total, COUNT_CAP), total <= COUNT_CAP)
 
 
-async def _capped_count(conn: AsyncConnection, flt: TicketFilter, now: datetime | None) -> int:
-    """COUNT over at most COUNT_CAP + 1 rows: never more than that many are read."""
-    capped = _base(flt, now, t.ticket_id).limit(COUNT_CAP + 1).subquery()
+async def _held_ids(conn: AsyncConnection, unit_id: str, limit: int) -> list[str]:
+    """Ids of (up to `limit`) tickets the unit holds, from the index alone."""
+    return list((await conn.execute(select(a.ticket_id).where(
+        a.unit_id == unit_id, a.active == true()).limit(limit))).scalars())
+
+
+async def _held(conn: AsyncConnection, unit_id: str) -> int:
+    """How many tickets the unit holds, up to COUNT_CAP + 1 (read from the index alone)."""
+    capped = (select(literal_column("1")).select_from(assignments)
+              .where(a.unit_id == unit_id, a.active == true()).limit(COUNT_CAP + 1).subquery())
     return int((await conn.execute(select(func.count()).select_from(capped))).scalar_one())
+
+
+async def _roles(conn: AsyncConnection, unit_id: str | None,
+                 ticket_ids: list[str]) -> dict[str, str]:
+    """The unit's role on each of these tickets it holds."""
+    if unit_id is None or not ticket_ids:
+        return {}
+    rows = await conn.execute(select(a.ticket_id, a.role).where(
+        a.unit_id == unit_id, a.active == true(), a.ticket_id.in_(ticket_ids)))
+    return {r.ticket_id: r.role for r in rows}
 
 
 async def inbox(

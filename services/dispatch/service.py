@@ -23,11 +23,12 @@ from hotline.runtime import Platform
 from services.dispatch import domain, queries
 from services.dispatch.directory import ReferenceData, UnknownCategory, UnknownDistrict
 from services.tickets.domain import Ticket
-from services.tickets.handler import Outcome, TicketDesk, desk_of
+from services.tickets.handler import Outcome, TicketDesk, desk_of, request_id
 from services.tickets.numbering import numbers_of
 from services.tickets.rules import Rejected
 
 SOURCE = "/hotline/dispatch"
+UNNUMBERED = "12345-00000000-000000"  # until the day's sequence gives the real number
 
 
 class InvalidReference(ValueError):
@@ -104,11 +105,6 @@ class DispatchService:
                        actor: str, operator: str, now: datetime) -> Outcome:
         """登记: a ticket from contacts; the ticket id comes from the command id (retry-safe)."""
         ticket_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:ticket:{command_id}"))
-        loaded = await self.desk.load(ticket_id)
-        if loaded.ticket is not None:
-            if command_id in loaded.commands:  # a retry: answer from the stored events
-                return await self.desk.replayed(ticket_id, command_id)
-            raise Rejected("ticket-exists")
         contacts = [await self.contact(cid) for cid in dict.fromkeys(contact_ids)]
         first = contacts[0]
         district = fields.get("district_code") or first.district_code
@@ -116,16 +112,20 @@ class DispatchService:
             raise InvalidReference("district_code", "no district given and none on the contact")
         self.check_district(district)
         command = c.RegisterTicket.model_validate({
-            **fields, "ticket_id": ticket_id, "ticket_number": "12345-00000000-000000",
+            **fields, "ticket_id": ticket_id, "ticket_number": UNNUMBERED,
             "contact_ids": [x.contact_id for x in contacts], "district_code": district,
             "citizen_ref": first.citizen_ref, "channel": first.channel,
             "registered_by": operator,
         })
         self.check_category(command.category)
-        context = Context(actor, SOURCE, command_id, command_id)
-        number = await self.numbers.reserve(ticket_id, context, now)
-        return await self.execute(command.model_copy(update={"ticket_number": number}),
-                                  actor, command_id, now)
+        correlation = request_id(command_id, command)  # of the request, before numbering
+        loaded = await self.desk.load(ticket_id)
+        if loaded.ticket is None:  # not a retry: number it (a retry is answered as it was)
+            context = Context(actor, SOURCE, correlation, command_id)
+            number = await self.numbers.reserve(ticket_id, context, now)
+            command = command.model_copy(update={"ticket_number": number})
+        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+                                       source=SOURCE, correlation_id=correlation)
 
     async def dispatch(self, command: c.DispatchTicket | c.ReassignTicket, actor: str,
                        command_id: str, now: datetime) -> Outcome:

@@ -9,6 +9,9 @@ decider rejects it by rule (e.g. `already-acknowledged`) — never both win.
 A command carries an id (the API derives it from the client's Idempotency-Key);
 it becomes the `causationid` of its events, so a command delivered twice finds
 its events already in the stream and is answered from them, appending nothing.
+The events' `correlationid` is derived from the command id and the command's
+content, so the same id sent with different content is told apart: an
+`IdempotencyConflict`, not a silent replay of the first answer.
 
 States are cached per stream (version, head hash, state, command ids). The
 cache is only a guess: the append still states the version it decided on, so
@@ -18,13 +21,15 @@ a stale entry costs one retry, never a wrong event.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
 from contracts.commands import Command, TicketCommand
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, canonical_json
 from contracts.events import from_envelope
 from contracts.topics import TICKETS
 from hotline.eventstore import Context, EventStore, Stored
@@ -34,6 +39,21 @@ from services.tickets.domain import Ticket
 
 SOURCE = "/hotline/tickets"
 RETRIES = 100  # conflicts only come from concurrent writers of the same ticket
+_REQUESTS = uuid.UUID("3d0c2b8a-5e1f-4f7a-9c63-12345a0f0002")
+
+
+class IdempotencyConflict(Exception):
+    """The command id was used before for a command with different content."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+
+
+def request_id(command_id: str, command: Command) -> str:
+    """The correlation id of a command's events: its id bound to its content."""
+    digest = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
+    return str(uuid.uuid5(_REQUESTS, f"{command_id}\n{digest}"))
 
 
 def stream_of(ticket_id: str) -> str:
@@ -103,14 +123,23 @@ class TicketDesk:
         source: str = SOURCE,
         correlation_id: str | None = None,
     ) -> Outcome:
-        """Decide and append; `Rejected` when a rule forbids it (nothing appended)."""
-        context = Context(actor, source, correlation_id or command_id, command_id)
+        """Decide and append; `Rejected` when a rule forbids it (nothing appended).
+
+        `correlation_id`: by default derived from the command (`request_id`); a caller
+        that rewrites the command before sending it (a registration numbering it)
+        passes the one of the original request, so a retry matches it.
+        """
+        correlation = correlation_id or request_id(command_id, command)
+        context = Context(actor, source, correlation, command_id)
         stream = stream_of(command.ticket_id)
         fresh = False
         for _ in range(RETRIES):
             loaded = await self.load(command.ticket_id, fresh=fresh)
             if command_id in loaded.commands:
-                return await self.replayed(command.ticket_id, command_id)
+                outcome = await self.replayed(command.ticket_id, command_id)
+                if any(e.correlationid != correlation for e in outcome.events):
+                    raise IdempotencyConflict(command_id)
+                return outcome
             events = domain.decide(loaded.ticket, command, now)
             try:
                 appended = await self.store.append(

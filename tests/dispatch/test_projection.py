@@ -489,6 +489,33 @@ async def test_inbox_lists_what_the_unit_holds_with_its_role(
     assert replied.items == [] and replied.total == 0  # a closed ticket is held by nobody
 
 
+async def test_a_busy_unit_is_listed_the_same_way(listed: tuple[AsyncEngine, list[Spec]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Units holding many tickets are read by probing tickets in list order: same pages."""
+    engine, specs = listed
+    late = {"dispatched", "acknowledged"}
+    monkeypatch.setattr(q, "PROBE_UNIT_ABOVE", 0)
+    async with engine.connect() as conn:
+        for unit in UNITS:
+            for flt, want in [
+                (q.TicketFilter(unit=unit), [s for s in specs if unit in (s.lead, s.assisting)
+                                             and s.status in late]),
+                (q.TicketFilter(unit=unit, statuses=(S.ACKNOWLEDGED, S.CLOSED)),
+                 [s for s in specs if unit in (s.lead, s.assisting)
+                  and s.status == "acknowledged"]),
+                (q.TicketFilter(unit=unit, overdue=True),
+                 [s for s in specs if unit in (s.lead, s.assisting) and s.status in late
+                  and s.reply_due and s.reply_due < NOW]),
+            ]:
+                for sort in q.Sort:
+                    ids, total = await every_page(conn, flt, sort, limit=3)
+                    assert ids == expected(want, sort), (unit, flt, sort)
+                    assert total == len(want)
+            page = await q.inbox(conn, unit, now=NOW)
+            assert {r.role for r in page.items} <= {"lead", "assisting"}
+            assert all(r.role for r in page.items)
+
+
 async def test_a_unit_sees_only_tickets_it_was_given(
         listed: tuple[AsyncEngine, list[Spec]]) -> None:
     engine, specs = listed
