@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from contracts.personal import mask_numbers
 from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
-from hotline.disclosure import disclose
+from hotline.disclosure import CLEAR_ROLES, disclose
 from hotline.web import Problem
 from services.dispatch import queries
 from services.dispatch.api_common import (
@@ -82,8 +83,11 @@ async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dic
                                       f"{contact_id}/address", who.role),
         })
     pending = ticket.extension
+    shown = jsonable(detail)
+    if who.role not in CLEAR_ROLES:  # numbers a unit typed into a note stay hidden
+        shown = masked_texts(shown)
     return {
-        **jsonable(detail),
+        **shown,
         "category_zh": service.ref.taxonomy.label_zh(ticket.category.level1,
                                                      ticket.category.level2),
         "pending_extension": None if pending is None else {
@@ -97,7 +101,24 @@ async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dic
 async def ticket_history(ticket_id: str, service: ServiceDep, who: Reader) -> list[dict[str, Any]]:
     """工单轨迹: every event of the ticket's stream as stored (CloudEvents), for disputes."""
     await visible_ticket(service, who, ticket_id)
-    return [s.envelope.model_dump(mode="json") for s in await service.desk.history(ticket_id)]
+    events = [s.envelope.model_dump(mode="json") for s in await service.desk.history(ticket_id)]
+    if who.role in CLEAR_ROLES:
+        return events
+    return [{**e, "data": masked_texts(e["data"])} for e in events]
+
+
+FREE_TEXT = frozenset({"text", "note", "reason", "answer", "summary", "comment"})
+
+
+def masked_texts(value: Any, key: str = "") -> Any:
+    """`value` with phone and ID numbers masked in its free-text fields (ids left alone)."""
+    if isinstance(value, str):
+        return mask_numbers(value) if key in FREE_TEXT else value
+    if isinstance(value, dict):
+        return {k: masked_texts(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked_texts(v, key) for v in value]
+    return value
 
 
 @router.get("/contacts/{contact_id}/duplicates")

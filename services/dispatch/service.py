@@ -16,7 +16,7 @@ from contracts import commands as c
 from contracts.base import Category
 from contracts.envelope import decode
 from contracts.events import ContactReceived, from_envelope
-from contracts.personal import Unreadable, normalise_phone, unseal
+from contracts.personal import Unreadable, mask_numbers, normalise_phone, unseal
 from contracts.topics import CONTACTS
 from hotline.eventstore import Context
 from hotline.runtime import Platform
@@ -111,8 +111,9 @@ class DispatchService:
         if not isinstance(district, str):
             raise InvalidReference("district_code", "no district given and none on the contact")
         self.check_district(district)
+        summary = mask_numbers(str(fields.get("summary", "")))  # the summary is for everyone
         command = c.RegisterTicket.model_validate({
-            **fields, "ticket_id": ticket_id, "ticket_number": UNNUMBERED,
+            **fields, "summary": summary, "ticket_id": ticket_id, "ticket_number": UNNUMBERED,
             "contact_ids": [x.contact_id for x in contacts], "district_code": district,
             "citizen_ref": first.citizen_ref, "channel": first.channel,
             "registered_by": operator,

@@ -7,6 +7,7 @@ Kafka-style topic) → return → reassign → acknowledge → extension request
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,6 +128,11 @@ async def test_the_middle_loop_over_http(hotline: Hotline, log: EventLog) -> Non
     assert detail["contacts"][0]["caller"]["phone"] == "13812345678"  # supervisors need it
     unit_view = (await h.get(f"/v1/tickets/{tid}", "d01-urban-squad")).json()
     assert unit_view["contacts"][0]["caller"]["phone"] == "138****5678"
+    assert "13812345678" not in json.dumps(unit_view, ensure_ascii=False)  # nor in its notes
+    assert "13812345678" in json.dumps(detail, ensure_ascii=False)
+    analyst = (await h.get(f"/v1/tickets/{tid}/history", "analyst")).json()
+    assert "138****5678" in json.dumps(analyst, ensure_ascii=False)
+    assert "13812345678" not in json.dumps(analyst, ensure_ascii=False)
     history = (await h.get(f"/v1/tickets/{tid}/history", "auditor")).json()
     assert names(history) == [
         "TicketRegistered", "ContactMerged", "TicketDispatched", "DeadlinesSet",
