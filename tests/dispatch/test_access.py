@@ -1,5 +1,8 @@
 """Who may do what: 401 without a valid key, 403 for the wrong role, a unit sees only the
-tickets sent to it, personal data masked by role, and the keyless endpoints. Both engines.
+tickets sent to it, personal data masked by role, and the keyless endpoints.
+
+On the embedded log only: access rules are the same code on either engine (see
+tests/dispatch/test_bad_input.py for why).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from tests.dispatch.conftest import LOCATION, Hotline
 from tests.dispatch.test_scenario import register_lamp
 from tests.intake.conftest import CALLER
 
+pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 LEAD, ASSISTING, WATER, STRANGER = ("d01-urban-squad", "d01-street-1", "city-water",
                                     "d02-urban-squad")
 LAMP = "幸福路18号小区门口路灯坏了一个多月, 晚上很黑, 老人出行不便, 请尽快维修。"
