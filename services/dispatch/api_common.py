@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -96,8 +97,6 @@ async def visible_ticket(service: DispatchService, principal: Principal, ticket_
 
 def jsonable(obj: Any) -> Any:
     """Dataclass rows as JSON-ready dicts (datetimes as ISO strings by FastAPI)."""
-    from dataclasses import asdict, is_dataclass
-
     if is_dataclass(obj) and not isinstance(obj, type):
         return asdict(obj)
     if isinstance(obj, list):

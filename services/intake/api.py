@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
 
-from hotline.apikeys import ApiKeys, Principal
+from hotline.apikeys import Principal
+from hotline.auth import authenticated
 from hotline.log.port import NotStreamOwner
 from hotline.runtime import Platform
 from hotline.web import Problem, validation_errors
@@ -23,7 +23,6 @@ CONTACTS = Counter("hotline_intake_contacts_total", "Contacts posted", ["channel
 APPEND_SECONDS = Histogram("hotline_intake_receive_seconds", "Time to make a contact durable")
 
 router = APIRouter()
-bearer = HTTPBearer(auto_error=False, description="API key of the channel adapter")
 
 
 async def platform_of(request: Request) -> Platform:
@@ -37,16 +36,9 @@ async def clock_of(request: Request) -> Callable[[], datetime]:
 
 
 async def adapter(  # async: a plain def would cost a thread-pool hop per request
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    principal: Annotated[Principal, Depends(authenticated)],
 ) -> Principal:
-    """The channel adapter holding the presented key (401 without a valid one)."""
-    keys: ApiKeys = request.app.state.api_keys
-    principal = keys.authenticate(credentials.credentials if credentials else None)
-    if principal is None:
-        raise Problem(401, "unauthenticated", "需要有效的 API 密钥 (API key required)",
-                      "Send the channel adapter's key as 'Authorization: Bearer <key>'.",
-                      headers={"WWW-Authenticate": "Bearer"})
+    """The channel adapter holding the presented key (401 without one, 403 for others)."""
     if principal.role != "channel" or principal.channel is None:
         raise Problem(403, "forbidden", "无权提交诉求 (not a channel adapter)")
     return principal

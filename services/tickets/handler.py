@@ -192,8 +192,3 @@ def desk_of(store: EventStore) -> TicketDesk:
     if (found := _DESKS.get(store)) is None:
         found = _DESKS[store] = TicketDesk(store)
     return found
-
-
-def is_ticket_command(command: Command) -> bool:
-    """Whether the ticket decider handles this command."""
-    return type(command) in domain.TICKET_COMMANDS
