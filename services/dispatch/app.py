@@ -25,6 +25,7 @@ from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.api_public import Throttle
 from services.dispatch.directory import load_reference_data
 from services.dispatch.service import DispatchService, InvalidReference
+from services.supervision.calendar import MissingYear
 from services.tickets.handler import IdempotencyConflict
 from services.tickets.rules import Rejected
 
@@ -62,6 +63,12 @@ def install_rule_handlers(app: FastAPI) -> None:
                                 "幂等键已用于其他请求 (Idempotency-Key reused)",
                                 "This Idempotency-Key was used before with a different body.",
                                 request.url.path)
+
+    @app.exception_handler(MissingYear)
+    async def _no_calendar(request: Request, exc: MissingYear) -> JSONResponse:
+        return problem_response(503, "calendar-missing-year",
+                                "缺少该年度节假日安排, 无法计算时限 (no holiday schedule)",
+                                str(exc), request.url.path)
 
     @app.exception_handler(NotStreamOwner)
     async def _not_owner(request: Request, exc: NotStreamOwner) -> JSONResponse:

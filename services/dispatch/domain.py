@@ -1,4 +1,6 @@
-"""Dispatch's pure rules: deadlines at dispatch, duplicate candidates, routing suggestions.
+"""Dispatch's pure rules: duplicate candidates, routing suggestions, command ids.
+
+(Deadlines at dispatch come from the supervision service's policy: services/supervision.)
 
 No I/O: the service layer reads the projection and the directory and hands the
 rows in; everything here is a function of its arguments (and an injected now).
@@ -9,45 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
-
-from contracts.base import Deadline
-from contracts.vocabulary import DeadlineKind, TicketType, Urgency
-
-# --------------------------------------------------------------------------- deadlines
-
-# Provisional policy in elapsed hours, from the seed figures (consultations within 24 h,
-# requests within 5 working days ≈ 7 calendar days). The supervision issue replaces the
-# arithmetic with the working-day calendar; the policy ids stay the same.
-REPLY_HOURS: dict[TicketType, int] = {
-    TicketType.CONSULTATION: 24,
-    TicketType.EMERGENCY_REPAIR: 24,
-    TicketType.REQUEST: 7 * 24,
-    TicketType.COMPLAINT: 7 * 24,
-    TicketType.REPORT: 7 * 24,
-    TicketType.SUGGESTION: 14 * 24,
-    TicketType.PRAISE: 14 * 24,
-}
-ACKNOWLEDGE_HOURS: dict[Urgency, float] = {
-    Urgency.NORMAL: 4, Urgency.URGENT: 1, Urgency.VERY_URGENT: 0.5,
-}
-URGENCY_FACTOR: dict[Urgency, float] = {
-    Urgency.NORMAL: 1.0, Urgency.URGENT: 0.5, Urgency.VERY_URGENT: 0.25,
-}
-
-
-def dispatch_deadlines(ticket_type: TicketType, urgency: Urgency, urgent_flag: bool,
-                       now: datetime) -> tuple[Deadline, ...]:
-    """The acknowledge and reply clocks for a ticket sent to a unit now."""
-    if urgent_flag and urgency is Urgency.NORMAL:
-        urgency = Urgency.URGENT  # "紧急, 请优先处理" runs on the urgent clock
-    policy = f"elapsed-v1/{ticket_type.value}/{urgency.value}"
-    reply = timedelta(hours=REPLY_HOURS[ticket_type] * URGENCY_FACTOR[urgency])
-    ack = timedelta(hours=ACKNOWLEDGE_HOURS[urgency])
-    return (Deadline(kind=DeadlineKind.ACKNOWLEDGE, due_at=now + ack, policy_id=policy),
-            Deadline(kind=DeadlineKind.REPLY, due_at=now + reply, policy_id=policy))
-
 
 # --------------------------------------------------------------------------- similarity
 

@@ -22,6 +22,8 @@ from hotline.eventstore import Context
 from hotline.runtime import Platform
 from services.dispatch import domain, queries
 from services.dispatch.directory import ReferenceData, UnknownCategory, UnknownDistrict
+from services.supervision.calendar import WorkingCalendar
+from services.supervision.policy import load_policy
 from services.tickets.domain import Ticket
 from services.tickets.handler import Outcome, TicketDesk, desk_of, request_id
 from services.tickets.numbering import numbers_of
@@ -55,6 +57,8 @@ class DispatchService:
                  similarity_threshold: float = 0.5) -> None:
         self.platform, self.ref = platform, reference
         self.desk: TicketDesk = desk_of(platform.store)
+        self.policy = load_policy()
+        self.calendar = WorkingCalendar.load(self.policy.jurisdiction)
         self.numbers = numbers_of(platform.store)
         self.duplicate_window = duplicate_window
         self.similarity_threshold = similarity_threshold
@@ -130,13 +134,14 @@ class DispatchService:
 
     async def dispatch(self, command: c.DispatchTicket | c.ReassignTicket, actor: str,
                        command_id: str, now: datetime) -> Outcome:
-        """派单 / 改派: check the units, set the clocks from the policy, decide."""
+        """派单 / 改派: check the units, set the clocks from the policy (on the working-day
+        calendar: MissingYear when they reach a year without a published schedule), decide."""
         self.check_units(command.lead_unit, *command.assisting_units)
         ticket = await self.desk.get(command.ticket_id)
         if ticket is None:
             raise Rejected("ticket-unknown")
-        deadlines = domain.dispatch_deadlines(ticket.ticket_type, ticket.urgency, command.urgent,
-                                              now)
+        deadlines = self.policy.at_dispatch(ticket.ticket_type, ticket.urgency, command.urgent,
+                                            now, self.calendar)
         return await self.execute(command.model_copy(update={"deadlines": deadlines}), actor,
                                   command_id, now)
 

@@ -1,12 +1,11 @@
-"""Dispatch's pure rules: deadlines at dispatch, duplicate candidates, routing suggestions."""
+"""Dispatch's pure rules: duplicate candidates, routing suggestions, command ids."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from contracts.vocabulary import DeadlineKind, TicketType, Urgency
 from services.dispatch import domain
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -21,17 +20,6 @@ class Row:
     district_code: str
     registered_at: datetime
     lead_unit: str = ""
-
-
-def test_consultations_are_due_in_24_hours_and_urgent_tickets_sooner() -> None:
-    ack, reply = domain.dispatch_deadlines(TicketType.CONSULTATION, Urgency.NORMAL, False, NOW)
-    assert (ack.kind, reply.kind) == (DeadlineKind.ACKNOWLEDGE, DeadlineKind.REPLY)
-    assert reply.due_at - NOW == timedelta(hours=24)
-    _, normal = domain.dispatch_deadlines(TicketType.REQUEST, Urgency.NORMAL, False, NOW)
-    _, flagged = domain.dispatch_deadlines(TicketType.REQUEST, Urgency.NORMAL, True, NOW)
-    _, very = domain.dispatch_deadlines(TicketType.REQUEST, Urgency.VERY_URGENT, False, NOW)
-    assert very.due_at < flagged.due_at < normal.due_at
-    assert flagged.policy_id == "elapsed-v1/request/urgent"
 
 
 def test_similarity_tolerates_rewording_of_a_repeat_call() -> None:
