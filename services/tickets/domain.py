@@ -85,6 +85,7 @@ class Ticket:
     deadlines: dict[DeadlineKind, datetime] = field(default_factory=dict)
     extension: Extension | None = None
     warnings: frozenset[str] = frozenset()
+    carded: frozenset[str] = frozenset()  # warning ids a card was issued for
     orders: dict[str, Order] = field(default_factory=dict)
     survey_id: str | None = None  # the open survey
     survey_round: int = 0
@@ -179,6 +180,8 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.ExtensionRejected: lambda t, ev: replace(t, extension=None),
     e.TicketReplied: lambda t, ev: replace(t, status=S.REPLIED, extension=None),
     e.WarningRaised: lambda t, ev: replace(t, warnings=t.warnings | {ev.warning_id}),
+    e.CardIssued: lambda t, ev: replace(
+        t, carded=t.carded | {ev.warning_id}) if ev.warning_id else t,
     e.SupervisionOrderIssued: _order_issued,
     e.SupervisionOrderAnswered: lambda t, ev: _order(t, ev.order_id, answered=True),
     e.SupervisionOrderEscalated: lambda t, ev: _order(t, ev.order_id, level=ev.level),
@@ -369,6 +372,7 @@ def _warn(t: Ticket, cmd: c.RaiseWarning, now: datetime) -> list[EventData]:
 
 
 def _card(t: Ticket, cmd: c.IssueCard, now: datetime) -> list[EventData]:
+    _require(cmd.warning_id is None or cmd.warning_id not in t.carded, "card-exists")
     return [e.CardIssued(**cmd.model_dump(exclude={"ticket_id"}))]
 
 

@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = _rules(
          "No pending extension request has this id."),
     Rule("deadline-in-past", 422, "时限必须晚于当前时间", "A deadline lies in the past."),
     Rule("warning-exists", 409, "该预警已发出", "This warning id was already raised."),
+    Rule("card-exists", 409, "该预警已出牌", "A card was already issued for this warning."),
     Rule("order-exists", 409, "该督办单已存在", "This order id was already issued."),
     Rule("no-such-order", 404, "督办单不存在", "No supervision order has this id."),
     Rule("order-answered", 409, "督办单已回复", "The order was already answered."),

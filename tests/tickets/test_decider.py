@@ -977,9 +977,10 @@ def test_a_repeat_contact_warning_names_no_clock() -> None:
 def test_issue_a_card() -> None:
     command = c.IssueCard(ticket_id=TID, unit_id=LEAD, colour=CardColour.YELLOW,
                           rule="reply-late", warning_id="warn-1")
-    assert when(state(*HANDLING, WARNING), command) == [
-        e.CardIssued(unit_id=LEAD, colour=CardColour.YELLOW, rule="reply-late",
-                     warning_id="warn-1")]
+    card = e.CardIssued(unit_id=LEAD, colour=CardColour.YELLOW, rule="reply-late",
+                        warning_id="warn-1")
+    assert when(state(*HANDLING, WARNING), command) == [card]
+    rejects("card-exists", state(*HANDLING, WARNING, card), command)  # a resent escalation
 
 
 def test_set_deadlines() -> None:
@@ -1134,6 +1135,10 @@ RULE_CASES: list[tuple[str, tuple[EventData, ...], c.Command]] = [
     ("deadline-in-past", AT_HOTLINE, dispatch(deadlines=(
         Deadline(kind=DeadlineKind.REPLY, due_at=T0, policy_id="complaint-normal"),))),
     ("warning-exists", (*HANDLING, WARNING), warn()),
+    ("card-exists", (*HANDLING, WARNING, e.CardIssued(unit_id=LEAD, colour=CardColour.RED,
+                                                       rule="r", warning_id="warn-1")),
+     c.IssueCard(ticket_id=TID, unit_id=LEAD, colour=CardColour.RED, rule="r",
+                 warning_id="warn-1")),
     ("order-exists", SUPERVISED, order("order-1")),
     ("no-such-order", HANDLING, answer_order()),
     ("order-answered",
