@@ -9,8 +9,10 @@ their own settings.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -68,6 +70,30 @@ class Platform:
         await self.log.close()
         await self.keys.close()
         await self.db.dispose()
+
+
+def utc_now() -> datetime:
+    """The default clock of every app (tests inject their own)."""
+    return datetime.now(UTC)
+
+
+def platform_lifespan(
+    platform: Platform, manage: bool, writes: Sequence[str]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """An app's lifespan: start the platform and claim the stream topics it writes, unless
+    `hotline run` shares one platform between apps (`manage` False) and does that itself."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage:
+            await platform.start()
+            for topic in writes:
+                await platform.log.claim(topic)
+        yield
+        if manage:
+            await platform.close()
+
+    return lifespan
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
@@ -18,6 +18,12 @@ from services.dispatch import domain
 from services.dispatch.service import DispatchService
 from services.tickets.domain import Ticket
 from services.tickets.handler import Outcome
+
+
+class Strict(BaseModel):
+    """A request body that rejects unknown fields: a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 async def service_of(request: Request) -> DispatchService:

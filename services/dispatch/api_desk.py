@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from contracts import commands as c
 from contracts.base import Category
@@ -17,16 +17,13 @@ from services.dispatch.api_common import (
     IdempotencyKey,
     Operator,
     ServiceDep,
+    Strict,
     Supervisor,
     command_id,
     result,
 )
 
 router = APIRouter(prefix="/v1", tags=["operator desk 坐席"])
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RegisterIn(Strict):

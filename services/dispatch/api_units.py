@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from contracts import commands as c
 from contracts.base import Attachment
@@ -26,6 +26,7 @@ from services.dispatch.api_common import (
     CommandResult,
     IdempotencyKey,
     ServiceDep,
+    Strict,
     UnitKey,
     command_id,
     jsonable,
@@ -35,10 +36,6 @@ from services.dispatch.api_common import (
 )
 
 router = APIRouter(prefix="/v1", tags=["member units 承办单位"])
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 @router.get("/inbox")

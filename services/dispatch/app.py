@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.log.port import NotStreamOwner, VersionConflict
-from hotline.runtime import Platform
+from hotline.runtime import Platform, platform_lifespan, utc_now
 from hotline.web import (
     BodyLimit,
     install_problem_handlers,
@@ -31,9 +30,6 @@ from services.tickets.rules import Rejected
 
 BODY_LIMIT = 256 * 1024  # a reply of 20,000 characters with attachment references
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def install_rule_handlers(app: FastAPI) -> None:
@@ -92,16 +88,8 @@ def create_app(
 ) -> FastAPI:
     """The dispatch app; it starts and closes `platform` itself unless told it is shared."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if manage_platform:
-            await platform.start()
-            await platform.log.claim(TICKETS)
-        yield
-        if manage_platform:
-            await platform.close()
-
-    app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1", lifespan=lifespan)
+    app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1", 
+                  lifespan=platform_lifespan(platform, manage_platform, (TICKETS,)))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     settings = platform.settings
     app.state.service = DispatchService(

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from contracts.topics import CALLS, CONTACTS
 from hotline.apikeys import ApiKeys
-from hotline.runtime import Platform
+from hotline.runtime import Platform, platform_lifespan, utc_now
 from hotline.web import BodyLimit, install_problem_handlers, metrics_endpoint, problem_response
 from services.intake.api import router
 
 SINGLE_LIMIT = 64 * 1024  # one contact: 5,000 characters of text and some metadata
 BATCH_LIMIT = 8 * 1024 * 1024
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
@@ -32,17 +28,8 @@ def create_app(
 ) -> FastAPI:
     """The intake app; it starts and closes `platform` itself unless told it is shared."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if manage_platform:
-            await platform.start()
-            for topic in (CONTACTS, CALLS):
-                await platform.log.claim(topic)
-        yield
-        if manage_platform:
-            await platform.close()
-
-    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1", lifespan=lifespan)
+    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1", 
+                  lifespan=platform_lifespan(platform, manage_platform, (CONTACTS, CALLS)))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     app.include_router(router)
     install_problem_handlers(app)

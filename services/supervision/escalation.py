@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from contracts import commands as c
 from contracts.vocabulary import CardColour, DeadlineKind, OrderKind, WarningLevel
+from services.supervision.calendar import WorkingCalendar
 from services.supervision.policy import DeadlinePolicy
 
 NEAR_ZH = "处理期限将至, 请抓紧办理"
@@ -31,17 +31,6 @@ PASSED_ZH = "处理期限已到, 请尽快反馈"
 LONG_PASSED_ZH = "已严重超期, 已启动督办, 请立即办理并回复"
 REPEAT_ZH = "市民重复来电, 请优先处理"
 ORDER_WORKING_DAYS = 2  # an automatic order is due two working days after it is issued
-
-
-class Calendar(Protocol):
-    """What escalation needs of the working-day calendar (services/supervision/calendar.py)."""
-
-    def add_working_days(self, start: datetime, n: int) -> datetime: ...
-
-    def working_time_between(self, a: datetime, b: datetime) -> timedelta: ...
-
-    @property
-    def day_length(self) -> timedelta: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +48,7 @@ def warning_id(clock: Clock, level: WarningLevel) -> str:
 
 
 def _level(clock: Clock, now: datetime, policy: DeadlinePolicy,
-           calendar: Calendar) -> WarningLevel | None:
+           calendar: WorkingCalendar) -> WarningLevel | None:
     if now >= clock.due_at:
         red_at = calendar.add_working_days(clock.due_at, policy.red_grace_working_days)
         return WarningLevel.RED if now >= red_at else WarningLevel.ORANGE
@@ -74,7 +63,7 @@ def _level(clock: Clock, now: datetime, policy: DeadlinePolicy,
 
 def due_escalations(ticket_id: str, clocks: list[Clock], raised: frozenset[str],
                     repeat_count: int, now: datetime, policy: DeadlinePolicy,
-                    calendar: Calendar) -> list[c.TicketCommand]:
+                    calendar: WorkingCalendar) -> list[c.TicketCommand]:
     """The commands to send now, none already `raised` (warning ids seen on the ticket).
 
     A level reached implies the ones below it (a ticket found red after a long outage

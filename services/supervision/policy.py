@@ -17,20 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from contracts.base import Deadline
 from contracts.vocabulary import DeadlineKind, TicketType, Urgency
+from services.supervision.calendar import WorkingCalendar
 
 DATA = Path(__file__).parent / "data" / "deadline-policy.json"
-
-
-class Calendar(Protocol):
-    """What the policy needs of a working-day calendar."""
-
-    def add_working_days(self, start: datetime, n: int) -> datetime: ...
-
-    def add_working_hours(self, start: datetime, hours: float) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +50,7 @@ class Span:
             return cls(working_hours=float(value))
         return cls(elapsed=timedelta(**{unit: value}))
 
-    def after(self, start: datetime, calendar: Calendar) -> datetime:
+    def after(self, start: datetime, calendar: WorkingCalendar) -> datetime:
         """When the span started at `start` ends."""
         if self.working_days:
             return calendar.add_working_days(start, self.working_days)
@@ -102,7 +95,7 @@ class DeadlinePolicy:
         return Urgency.URGENT if urgent_flag and urgency is Urgency.NORMAL else urgency
 
     def at_dispatch(self, ticket_type: TicketType, urgency: Urgency, urgent_flag: bool,
-                    now: datetime, calendar: Calendar) -> tuple[Deadline, Deadline]:
+                    now: datetime, calendar: WorkingCalendar) -> tuple[Deadline, Deadline]:
         """The acknowledge and reply clocks of a ticket sent to a unit at `now`."""
         level = self.effective_urgency(urgency, urgent_flag)
         policy_id = f"{self.id}/{ticket_type.value}/{level.value}"
@@ -113,7 +106,7 @@ class DeadlinePolicy:
                      due_at=self.reply[ticket_type][level].after(now, calendar)),
         )
 
-    def for_redo(self, now: datetime, calendar: Calendar) -> Deadline:
+    def for_redo(self, now: datetime, calendar: WorkingCalendar) -> Deadline:
         """The clock of a redo (重办), from the moment it is accepted."""
         return Deadline(kind=DeadlineKind.REDO, policy_id=f"{self.id}/redo",
                         due_at=self.redo.after(now, calendar))
