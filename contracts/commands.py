@@ -349,6 +349,7 @@ class AcceptRedo(TicketCommand):
     reviewer: PersonId
     unit_id: UnitId | None = Field(default=None, description="None: the last lead unit")
     reason: Reason
+    deadlines: tuple[Deadline, ...] = Field(default=(), description="The redo's clock")
 
 
 class RejectRedo(TicketCommand):

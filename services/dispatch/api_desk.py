@@ -13,12 +13,14 @@ from contracts.base import Category
 from contracts.vocabulary import TicketType, Urgency
 from services.dispatch.api_common import (
     ClockDep,
-    CommandResult,
-    IdempotencyKey,
     Operator,
     ServiceDep,
-    Strict,
     Supervisor,
+)
+from services.tickets.web import (
+    CommandResult,
+    IdempotencyKey,
+    Strict,
     command_id,
     result,
 )

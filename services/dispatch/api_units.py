@@ -23,16 +23,18 @@ from contracts.vocabulary import TicketStatus
 from services.dispatch import feed, queries
 from services.dispatch.api_common import (
     ClockDep,
+    ServiceDep,
+    UnitKey,
+    jsonable,
+    visible_ticket,
+)
+from services.tickets.web import (
     CommandResult,
     IdempotencyKey,
-    ServiceDep,
     Strict,
-    UnitKey,
     command_id,
-    jsonable,
     result,
     unit_of,
-    visible_ticket,
 )
 
 router = APIRouter(prefix="/v1", tags=["member units 承办单位"])

@@ -8,7 +8,6 @@ rows in; everything here is a function of its arguments (and an injected now).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,15 +115,3 @@ def history_suggestions(text: str, handled: Sequence[Handled], counts: dict[str,
         if len(out) == limit:
             break
     return out
-
-
-# --------------------------------------------------------------------------- ids
-
-_IDEMPOTENCY = uuid.UUID("6f1c9a8e-3b7d-4c55-9a41-12345a0f0001")
-
-
-def command_id(actor: str, idempotency_key: str | None) -> str:
-    """The command id: stable for a client's retry (same actor and key), fresh otherwise."""
-    if idempotency_key:
-        return str(uuid.uuid5(_IDEMPOTENCY, f"{actor}\n{idempotency_key}"))
-    return str(uuid.uuid4())

@@ -102,6 +102,22 @@ class Ticket:
         return unit_id == self.lead_unit or unit_id in self.assisting_units
 
 
+def reply_kind(t: Ticket) -> DeadlineKind:
+    """The clock a reply stops: the redo's once the ticket is redone, else the first reply's."""
+    return DeadlineKind.REDO if DeadlineKind.REDO in t.deadlines else DeadlineKind.REPLY
+
+
+def running_deadline(t: Ticket, kind: DeadlineKind) -> datetime | None:
+    """The due time of the `kind` clock if it runs now: acknowledging while dispatched and
+    not acknowledged, replying (or redoing) while a unit holds the ticket. A return, a new
+    dispatch, a reply or a close stops the clocks (DESIGN.md §5)."""
+    if t.status is S.DISPATCHED and kind is DeadlineKind.ACKNOWLEDGE:
+        return t.deadlines.get(kind)
+    if t.status in WITH_UNIT and kind is reply_kind(t):
+        return t.deadlines.get(kind)
+    return None
+
+
 # ---------------------------------------------------------------------------------------- evolve
 
 
@@ -125,7 +141,7 @@ def _dispatched(t: Ticket, ev: Any) -> Ticket:
     return replace(t, status=S.DISPATCHED, lead_unit=lead, assisting_units=ev.assisting_units,
                    last_lead_unit=lead, dispatch_round=t.dispatch_round + 1,
                    units_ever=t.units_ever | {lead, *ev.assisting_units},
-                   assisting_replied=frozenset(), extension=None)
+                   assisting_replied=frozenset(), extension=None, deadlines={})
 
 
 def _returned(t: Ticket, ev: e.TicketReturned) -> Ticket:
@@ -138,8 +154,7 @@ def _deadlines(t: Ticket, ev: e.DeadlinesSet) -> Ticket:
 
 
 def _extension_approved(t: Ticket, ev: e.ExtensionApproved) -> Ticket:
-    return replace(t, extension=None,
-                   deadlines={**t.deadlines, DeadlineKind.REPLY: ev.new_due_at})
+    return replace(t, extension=None, deadlines={**t.deadlines, reply_kind(t): ev.new_due_at})
 
 
 def _order_issued(t: Ticket, ev: e.SupervisionOrderIssued) -> Ticket:
@@ -157,7 +172,7 @@ def _survey_answered(t: Ticket, ev: e.SurveyAnswered) -> Ticket:
 def _redo_accepted(t: Ticket, ev: e.RedoAccepted) -> Ticket:
     return replace(t, status=S.ACKNOWLEDGED, lead_unit=ev.unit_id, last_lead_unit=ev.unit_id,
                    units_ever=t.units_ever | {ev.unit_id}, redo_pending=False, redone=True,
-                   assisting_replied=frozenset())
+                   assisting_replied=frozenset(), deadlines={})
 
 
 _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
@@ -195,7 +210,7 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.TicketClosed: lambda t, ev: replace(t, status=S.CLOSED, close_reason=ev.reason,
                                           survey_id=None, extension=None),
     e.TicketReopened: lambda t, ev: replace(t, status=S.REGISTERED, close_reason=None,
-                                            lead_unit=None, assisting_units=()),
+                                            lead_unit=None, assisting_units=(), deadlines={}),
 }
 
 
@@ -326,7 +341,7 @@ def _request_extension(t: Ticket, cmd: c.RequestExtension, now: datetime) -> lis
     _require(t.status is S.ACKNOWLEDGED, "acknowledge-first")
     _require(t.extension is None, "extension-pending")
     _require(cmd.requested_due_at > now, "extension-date-in-past")
-    due = t.deadlines.get(DeadlineKind.REPLY)
+    due = t.deadlines.get(reply_kind(t))
     _require(due is None or cmd.requested_due_at > due, "extension-not-later")
     return [e.ExtensionRequested(request_id=cmd.request_id, unit_id=cmd.unit_id,
                                  reason=cmd.reason, requested_due_at=cmd.requested_due_at)]
@@ -342,7 +357,7 @@ def _approve_extension(t: Ticket, cmd: c.ApproveExtension, now: datetime) -> lis
     new_due = cmd.new_due_at or _pending(t, cmd.request_id).requested_due_at
     _pending(t, cmd.request_id)  # also when the supervisor names another date
     _require(new_due > now, "extension-date-in-past")
-    due = t.deadlines.get(DeadlineKind.REPLY)
+    due = t.deadlines.get(reply_kind(t))
     _require(due is None or new_due > due, "extension-not-later")
     return [e.ExtensionApproved(request_id=cmd.request_id, approved_by=cmd.approved_by,
                                 new_due_at=new_due)]
@@ -368,10 +383,14 @@ def _set_deadlines(t: Ticket, cmd: c.SetDeadlines, now: datetime) -> list[EventD
 
 def _warn(t: Ticket, cmd: c.RaiseWarning, now: datetime) -> list[EventData]:
     _require(cmd.warning_id not in t.warnings, "warning-exists")
+    if cmd.deadline_kind is not None:  # about a clock: it must still run, as the warning saw it
+        _require(running_deadline(t, cmd.deadline_kind) == cmd.due_at
+                 and cmd.unit_id == t.lead_unit, "clock-stopped")
     return [e.WarningRaised(**cmd.model_dump(exclude={"ticket_id"}))]
 
 
 def _card(t: Ticket, cmd: c.IssueCard, now: datetime) -> list[EventData]:
+    _require(cmd.warning_id is None or cmd.warning_id in t.warnings, "no-such-warning")
     _require(cmd.warning_id is None or cmd.warning_id not in t.carded, "card-exists")
     return [e.CardIssued(**cmd.model_dump(exclude={"ticket_id"}))]
 
@@ -445,7 +464,8 @@ def _accept_redo(t: Ticket, cmd: c.AcceptRedo, now: datetime) -> list[EventData]
     _require(t.redo_pending, "no-redo-pending")
     unit = cmd.unit_id or t.last_lead_unit
     assert unit is not None  # a replied ticket had a lead unit
-    return [e.RedoAccepted(reviewer=cmd.reviewer, unit_id=unit, reason=cmd.reason)]
+    return [e.RedoAccepted(reviewer=cmd.reviewer, unit_id=unit, reason=cmd.reason),
+            *_clocks(cmd.deadlines, now, "redo")]
 
 
 def _reject_redo(t: Ticket, cmd: c.RejectRedo, now: datetime) -> list[EventData]:

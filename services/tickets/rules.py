@@ -59,6 +59,10 @@ RULES: dict[str, Rule] = _rules(
          "No pending extension request has this id."),
     Rule("deadline-in-past", 422, "时限必须晚于当前时间", "A deadline lies in the past."),
     Rule("warning-exists", 409, "该预警已发出", "This warning id was already raised."),
+    Rule("clock-stopped", 409, "该时限已停止或已变更",
+         "The deadline the warning is about no longer runs: replied, returned, moved or "
+         "handed to another unit."),
+    Rule("no-such-warning", 409, "该预警不存在", "A card names a warning never raised."),
     Rule("card-exists", 409, "该预警已出牌", "A card was already issued for this warning."),
     Rule("order-exists", 409, "该督办单已存在", "This order id was already issued."),
     Rule("no-such-order", 404, "督办单不存在", "No supervision order has this id."),

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from hotline.apikeys import Principal
 from services.dispatch import domain
+from services.tickets.web import command_id
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -58,7 +60,8 @@ def test_history_suggestions_rank_units_by_similar_handled_tickets() -> None:
 
 
 def test_command_ids_are_stable_per_client_and_key() -> None:
-    a = domain.command_id("operator:op-1", "retry-1")
-    assert a == domain.command_id("operator:op-1", "retry-1")
-    assert a != domain.command_id("operator:op-2", "retry-1")
-    assert domain.command_id("operator:op-1", None) != domain.command_id("operator:op-1", None)
+    op1, op2 = Principal("op-1", "operator"), Principal("op-2", "operator")
+    a = command_id(op1, "retry-1")
+    assert a == command_id(op1, "retry-1")
+    assert a != command_id(op2, "retry-1")
+    assert command_id(op1, None) != command_id(op1, None)

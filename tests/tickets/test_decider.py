@@ -42,6 +42,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=SH)  # when the commands arrive
 ACK_DUE = datetime(2026, 11, 25, 9, 0, tzinfo=SH)
 REPLY_DUE = datetime(2026, 11, 30, 18, 0, tzinfo=SH)
 LATER = datetime(2026, 12, 7, 18, 0, tzinfo=SH)  # an extension's date
+REDO_CLOCK = (Deadline(kind=DeadlineKind.REDO, due_at=LATER, policy_id="cn-v1/redo"),)
 
 TID = "5f1c2a9e-3b7d-4c11-9e0a-2d6f8b7c4e10"
 OTHER_TID = "8a3e6b21-94d0-4f57-b1c8-0e7d2a5f9c33"
@@ -1042,9 +1043,10 @@ def test_the_whole_loop_through_the_decider_alone() -> None:
     steps: list[c.TicketCommand] = [
         register(), c.MergeContact(ticket_id=TID, contact_id="contact-0002"),
         dispatch(), ack(), progress(public=True), assist_reply(), progress(ASSIST),
-        ask_extension(request_id="ext-1"), approve(), warn(), order("order-1"), answer_order(),
+        warn(), ask_extension(request_id="ext-1"), approve(), order("order-1"), answer_order(),
         reply(), open_survey("survey-1"),
-        survey_answer(HandlingRating.DISSATISFIED_WITH_RESULT), request_redo(), accept_redo(),
+        survey_answer(HandlingRating.DISSATISFIED_WITH_RESULT), request_redo(),
+        accept_redo().model_copy(update={"deadlines": REDO_CLOCK}),
         reply(), open_survey(), survey_answer(HandlingRating.SATISFIED, "survey-2"),
         close(CloseReason.SOLVED),
     ]
@@ -1059,7 +1061,7 @@ def test_the_whole_loop_through_the_decider_alone() -> None:
     assert ticket is not None
     assert (ticket.status, ticket.close_reason, ticket.survey_round, ticket.redone) == (
         TicketStatus.CLOSED, CloseReason.SOLVED, 2, True)
-    assert ticket.deadlines[DeadlineKind.REPLY] == LATER
+    assert ticket.deadlines == {DeadlineKind.REDO: LATER}  # the redo's clock replaced the rest
     assert ticket.contact_ids == ("contact-0001", "contact-0002")
     assert {type(event) for event, _ in history} >= {
         e.TicketRegistered, e.ContactMerged, e.TicketDispatched, e.DeadlinesSet,
@@ -1135,6 +1137,10 @@ RULE_CASES: list[tuple[str, tuple[EventData, ...], c.Command]] = [
     ("deadline-in-past", AT_HOTLINE, dispatch(deadlines=(
         Deadline(kind=DeadlineKind.REPLY, due_at=T0, policy_id="complaint-normal"),))),
     ("warning-exists", (*HANDLING, WARNING), warn()),
+    ("clock-stopped", REPLIED_H, warn()),
+    ("no-such-warning", HANDLING, c.IssueCard(ticket_id=TID, unit_id=LEAD,
+                                              colour=CardColour.YELLOW, rule="r",
+                                              warning_id="warn-1")),
     ("card-exists", (*HANDLING, WARNING, e.CardIssued(unit_id=LEAD, colour=CardColour.RED,
                                                        rule="r", warning_id="warn-1")),
      c.IssueCard(ticket_id=TID, unit_id=LEAD, colour=CardColour.RED, rule="r",

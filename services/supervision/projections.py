@@ -1,0 +1,282 @@
+"""The supervision board (督办看板): every ticket's clocks, colour and next check, and the tally
+of warnings, cards and orders per unit.
+
+`SupervisionBoard` folds `hotline.tickets` into:
+
+- `sv_tickets`: one row per ticket with its `Watch` (services/supervision/watch.py) as JSON
+  and the columns the board and the ticker read: colour, the earliest running deadline
+  and `next_check_at`, the first moment an escalation may be due (NULL: none can come).
+  The ticker's query is a range read on that index, whatever the number of open tickets;
+- `sv_escalations`: one row per warning, card and order event, with its unit: the
+  evaluation counts (Foshan counts yellow and red cards per unit against its tickets);
+- `sv_orders`: supervision orders and reminders, open until answered;
+- `sv_unit_tickets`: which units led which tickets (the denominator of the rates).
+
+`next_check_at` is computed with the deadline policy and calendar in force when the event
+is applied: changing either means bumping `version`, which rebuilds the board from the log.
+Times are stored in UTC (SQLite keeps no zone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts import events as e
+from contracts.envelope import Envelope
+from contracts.topics import TICKETS
+from hotline.projection import Applied, Projection
+from services.dispatch.projections import EVENTS
+from services.supervision.calendar import WorkingCalendar
+from services.supervision.escalation import next_check
+from services.supervision.policy import DeadlinePolicy, load_policy
+from services.supervision.watch import SEVERITY, Watch, evolve_watch, from_json, to_json
+
+log = logging.getLogger(__name__)
+
+TICKET_PREFIX = "ticket-"
+READ_CHUNK = 1000
+
+
+def _ts(name: str, nullable: bool = True) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+metadata = MetaData()
+board = Table(
+    "sv_tickets", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("ticket_number", String(32), nullable=False),
+    Column("ticket_type", String(32), nullable=False),
+    Column("category1", String(128), nullable=False),
+    Column("district_code", String(12), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("lead_unit", String(64)),
+    Column("colour", String(8)),  # blue / orange / red standing now; NULL: none
+    Column("severity", Integer, nullable=False),  # 0 none, 1 blue, 2 orange, 3 red
+    _ts("due_at"),  # the earliest running deadline
+    _ts("next_check_at"),
+    _ts("registered_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("watch", Text, nullable=False),
+    Index("ix_sv_tickets_next_check", "next_check_at"),
+    # a unit's list, worst first: red before orange before blue, then the nearest deadline
+    Index("ix_sv_tickets_unit_open_severity_due", "lead_unit", "open", "severity", "due_at"),
+    Index("ix_sv_tickets_open_colour", "open", "colour"),
+)
+escalations = Table(
+    "sv_escalations", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the event's stream version
+    _ts("at", nullable=False),
+    Column("unit_id", String(64)),
+    Column("kind", String(16), nullable=False),  # warning, card, order, order_escalated
+    Column("level", String(16), nullable=False),  # colour, order kind, or escalation level
+    Column("rule", String(200)),
+    Index("ix_sv_escalations_unit_kind", "unit_id", "kind", "level"),
+)
+orders = Table(
+    "sv_orders", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("order_id", String(200), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("issued_by", String(200), nullable=False),
+    _ts("issued_at", nullable=False),
+    _ts("due_at", nullable=False),
+    _ts("answered_at"),
+    Column("level", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_sv_orders_unit_answered", "unit_id", "answered_at"),
+)
+unit_tickets = Table(
+    "sv_unit_tickets", metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("ticket_id", String(128), primary_key=True),
+)
+
+# Columns a later event may change (registration writes them all).
+MUTABLE = ("ticket_type", "status", "open", "lead_unit", "colour", "severity", "due_at",
+           "next_check_at", "updated_at", "version", "watch")
+
+
+def utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+class SupervisionBoard:
+    """Clocks, colours and next checks of every ticket; the per-unit tally of sanctions."""
+
+    name: str = "supervision"
+    version: int = 1
+    topics: Sequence[str] = (TICKETS,)
+    events: frozenset[str] = EVENTS
+
+    metadata: MetaData = metadata
+
+    def __init__(self, policy: DeadlinePolicy | None = None,
+                 calendar: WorkingCalendar | None = None) -> None:
+        self.policy = policy or load_policy()
+        self.calendar = calendar or WorkingCalendar.load(self.policy.jurisdiction)
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        items = [(env, data) for env, data in batch if data is not None]
+        rows = await self._load(conn, {_ticket_id(env) for env, data in items
+                                       if not isinstance(data, e.TicketRegistered)})
+        watches = {tid: from_json(tid, json.loads(row["watch"])) for tid, row in rows.items()}
+        new: set[str] = set()
+        changed: set[str] = set()
+        sanctions: list[dict[str, Any]] = []
+        order_rows: list[dict[str, Any]] = []
+        order_updates: list[dict[str, Any]] = []
+        leads: set[tuple[str, str]] = set()
+        for env, data in items:
+            tid = _ticket_id(env)
+            if isinstance(data, e.TicketRegistered):
+                if tid in rows:
+                    log.warning("supervision: %s registered twice; ignored", env.subject)
+                    continue
+                rows[tid] = {"ticket_id": tid, "ticket_number": data.ticket_number,
+                             "category1": data.category.level1,
+                             "district_code": data.district_code, "registered_at": env.time}
+                new.add(tid)
+            if tid not in rows:
+                log.warning("supervision: %s before its registration; ignored", env.type)
+                continue
+            assert data is not None
+            watch = evolve_watch(watches.get(tid), data, env.time, tid)
+            assert watch is not None
+            watches[tid] = watch
+            row = rows[tid]
+            row.update(updated_at=env.time, version=env.streamversion)
+            if isinstance(data, e.TicketClassified):
+                row["category1"] = data.category.level1
+            changed.add(tid)
+            if (unit := _lead_of(data)) is not None:
+                leads.add((unit, tid))
+            if (tally := _sanction(tid, env, data)) is not None:
+                sanctions.append(tally)
+            _orders(tid, env, data, order_rows, order_updates)
+        for tid in changed:
+            rows[tid].update(self._derived(watches[tid]))
+        await self._write(conn, rows, new, changed, sanctions, order_rows, order_updates, leads)
+
+    def _derived(self, w: Watch) -> dict[str, Any]:
+        colour = w.colour()
+        running = w.running()
+        return {
+            "ticket_type": w.ticket_type.value, "status": w.status.value, "open": w.open,
+            "lead_unit": w.lead_unit, "colour": colour.value if colour else None,
+            "severity": SEVERITY[colour] if colour else 0,
+            "due_at": utc(min((c.due_at for c in running), default=None)),
+            "next_check_at": utc(next_check(w, self.policy, self.calendar)),
+            "watch": json.dumps(to_json(w), separators=(",", ":")),
+        }
+
+    async def _load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        wanted = sorted(ids)
+        for i in range(0, len(wanted), READ_CHUNK):
+            rows = await conn.execute(select(board).where(
+                board.c.ticket_id.in_(wanted[i:i + READ_CHUNK])))
+            found |= {row.ticket_id: dict(row._mapping) for row in rows}
+        return found
+
+    async def _write(self, conn: AsyncConnection, rows: dict[str, dict[str, Any]], new: set[str],
+                     changed: set[str], sanctions: list[dict[str, Any]],
+                     order_rows: list[dict[str, Any]], order_updates: list[dict[str, Any]],
+                     leads: set[tuple[str, str]]) -> None:
+        if new:
+            await conn.execute(board.insert(), [rows[t] for t in sorted(new)])
+        updates = [{**{c: rows[t][c] for c in MUTABLE}, "b_id": t}
+                   for t in sorted(changed - new)]
+        if updates:
+            await conn.execute(board.update().where(board.c.ticket_id == bindparam("b_id"))
+                               .values({c: bindparam(c) for c in MUTABLE}), updates)
+        if sanctions:
+            await conn.execute(escalations.insert(), sanctions)
+        if order_rows:
+            await conn.execute(orders.insert(), order_rows)
+        for update in order_updates:  # rare: one statement each keeps it simple
+            await conn.execute(orders.update().where(and_(
+                orders.c.ticket_id == update.pop("b_ticket"),
+                orders.c.order_id == update.pop("b_order"))).values(**update))
+        if leads:
+            known = set()
+            for unit, tid in leads:
+                if (await conn.execute(select(unit_tickets.c.unit_id).where(
+                        unit_tickets.c.unit_id == unit,
+                        unit_tickets.c.ticket_id == tid))).first() is not None:
+                    known.add((unit, tid))
+            fresh = sorted(leads - known)
+            if fresh:
+                await conn.execute(unit_tickets.insert(),
+                                   [{"unit_id": u, "ticket_id": t} for u, t in fresh])
+
+
+def _ticket_id(env: Envelope) -> str:
+    return env.subject[len(TICKET_PREFIX):]
+
+
+def _lead_of(data: object) -> str | None:
+    if isinstance(data, e.TicketDispatched | e.TicketReassigned):
+        return data.lead_unit
+    if isinstance(data, e.RedoAccepted):
+        return data.unit_id
+    return None
+
+
+def _sanction(tid: str, env: Envelope, data: object) -> dict[str, Any] | None:
+    row = {"ticket_id": tid, "seq": env.streamversion, "at": env.time}
+    match data:
+        case e.WarningRaised():
+            return row | {"unit_id": data.unit_id, "kind": "warning",
+                          "level": data.level.value, "rule": data.rule}
+        case e.CardIssued():
+            return row | {"unit_id": data.unit_id, "kind": "card", "level": data.colour.value,
+                          "rule": data.rule}
+        case e.SupervisionOrderIssued():
+            return row | {"unit_id": data.unit_id, "kind": "order", "level": data.kind.value,
+                          "rule": None}
+        case e.SupervisionOrderEscalated():
+            return row | {"unit_id": None, "kind": "order_escalated", "level": str(data.level),
+                          "rule": data.rule}
+    return None
+
+
+def _orders(tid: str, env: Envelope, data: object, rows: list[dict[str, Any]],
+            updates: list[dict[str, Any]]) -> None:
+    match data:
+        case e.SupervisionOrderIssued():
+            rows.append({"ticket_id": tid, "order_id": data.order_id, "unit_id": data.unit_id,
+                         "kind": data.kind.value, "issued_by": data.issued_by,
+                         "issued_at": env.time, "due_at": utc(data.due_at), "answered_at": None,
+                         "level": 0, "text": data.text})
+        case e.SupervisionOrderAnswered():
+            updates.append({"b_ticket": tid, "b_order": data.order_id, "answered_at": env.time})
+        case e.SupervisionOrderEscalated():
+            updates.append({"b_ticket": tid, "b_order": data.order_id, "level": data.level})
+
+
+PROJECTIONS: list[Projection] = [SupervisionBoard()]
