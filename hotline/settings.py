@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     intake_port: int = 8101
     dispatch_port: int = 8102
+    supervision_port: int = 8103
+    supervision_tick_seconds: float = Field(
+        default=30.0, gt=0, description="how often the supervision ticker looks for deadlines")
     max_batch_items: int = 500  # contacts per POST /v1/contacts/batch
     duplicate_window_days: int = Field(
         default=30, ge=1, description="how far back open tickets are offered as duplicates")

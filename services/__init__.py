@@ -16,6 +16,8 @@ from services.dispatch.projections import PROJECTIONS as DISPATCH_PROJECTIONS
 from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake_app
 from services.intake.projections import PROJECTIONS as INTAKE_PROJECTIONS
+from services.supervision.app import create_app as create_supervision_app
+from services.supervision.projections import PROJECTIONS as SUPERVISION_PROJECTIONS
 
 
 def _intake_example(base: str, keys: dict[str, str]) -> str:
@@ -34,6 +36,15 @@ def _dispatch_example(base: str, keys: dict[str, str]) -> str:
         f"curl -sS {base}/v1/tickets?status=dispatched -H 'Authorization: Bearer "
         f"{keys['operator']}'\n"
         f"curl -sS {base}/v1/inbox -H 'Authorization: Bearer {keys['unit:d01-urban-squad']}'"
+    )
+
+
+def _supervision_example(base: str, keys: dict[str, str]) -> str:
+    return (
+        f"curl -sS '{base}/v1/supervision/summary?by=unit' -H 'Authorization: Bearer "
+        f"{keys['supervisor']}'\n"
+        f"curl -sS {base}/v1/supervision/first -H 'Authorization: Bearer "
+        f"{keys['unit:d01-urban-squad']}'"
     )
 
 
@@ -61,5 +72,14 @@ SERVICES: dict[str, ServiceSpec] = {
         writes=(TICKETS,),
         example=_dispatch_example,
         relays=_relays,
+    ),
+    "supervision": ServiceSpec(
+        name="supervision",
+        title="督办 supervision",
+        port=lambda s: s.supervision_port,
+        create_app=create_supervision_app,
+        projections=SUPERVISION_PROJECTIONS,
+        writes=(TICKETS,),
+        example=_supervision_example,
     ),
 }

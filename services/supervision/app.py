@@ -1,0 +1,67 @@
+"""Supervision's composition root: the board and orders API, and the ticker that fires
+escalations (started with the app unless told otherwise: tests tick by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from contracts.topics import TICKETS
+from hotline.apikeys import ApiKeys
+from hotline.runtime import Platform, platform_lifespan, utc_now
+from hotline.web import BodyLimit, install_problem_handlers, metrics_endpoint
+from services.dispatch.directory import load_reference_data
+from services.supervision import api
+from services.supervision.calendar import WorkingCalendar
+from services.supervision.policy import load_policy
+from services.supervision.service import SupervisionService
+from services.supervision.ticker import Ticker
+from services.tickets.web import install_rule_handlers
+
+BODY_LIMIT = 64 * 1024
+
+
+def create_app(
+    platform: Platform,
+    api_keys: ApiKeys,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    manage_platform: bool = True,
+    run_ticker: bool = True,
+) -> FastAPI:
+    """The supervision app; it starts and closes `platform` itself unless told it is shared."""
+    policy = load_policy()
+    calendar = WorkingCalendar.load(policy.jurisdiction)
+    ticker = Ticker(platform, policy, calendar, clock=clock,
+                    interval_s=platform.settings.supervision_tick_seconds)
+    platform_context = platform_lifespan(platform, manage_platform, (TICKETS,))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform_context(app):
+            task = asyncio.create_task(ticker.run()) if run_ticker else None
+            yield
+            if task is not None:
+                ticker.stop()
+                await task
+
+    app = FastAPI(title="12345 热线 · 督办 (supervision)", version="1", lifespan=lifespan)
+    app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.service = SupervisionService(platform, policy, calendar)
+    app.state.reference = load_reference_data()
+    app.state.ticker = ticker
+    app.include_router(api.router)
+    install_problem_handlers(app)
+    install_rule_handlers(app)
+    metrics_endpoint(app)
+    app.add_middleware(BodyLimit, default=BODY_LIMIT)  # type: ignore[arg-type]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
