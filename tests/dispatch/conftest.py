@@ -4,7 +4,9 @@ and the unit relay running, driven over HTTP; a settable clock moves time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,13 +19,16 @@ import pytest
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys, Principal, Role
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.projection import Projection, ProjectionRunner
 from hotline.runtime import Platform
 from services.dispatch.app import create_app as create_dispatch
 from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake
 from services.intake.projections import IntakeRegister
+from services.supervision.app import create_app as create_supervision
+from services.supervision.projections import SupervisionBoard
+from services.supervision.ticker import Ticker
 from tests.intake.conftest import contact, make_platform
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -53,6 +58,8 @@ class Hotline:
     keys: dict[str, str]
     runners: list[ProjectionRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    supervision: httpx.AsyncClient | None = None  # with `supervised_hotline` only
+    ticker: Ticker | None = None
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -96,6 +103,15 @@ def lamp_contact(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
+    async with open_hotline(log, tmp_path) as h:
+        yield h
+
+
+@asynccontextmanager
+async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = False,
+                       ) -> AsyncIterator[Hotline]:
+    """Intake and dispatch (and supervision, its board and a hand-driven ticker, when
+    `supervised`) over one platform, with their projections running."""
     platform = await make_platform(log, tmp_path)
     api_keys = ApiKeys(tmp_path / "api_keys.json")
     staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor")
@@ -106,9 +122,11 @@ async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
     clock = Clock()
     intake_app = create_intake(platform, api_keys, clock=clock, manage_platform=False)
     dispatch_app = create_dispatch(platform, api_keys, clock=clock, manage_platform=False)
-    runners = [ProjectionRunner(log, platform.db, p, batch_size=200)
-               for p in (IntakeRegister(), WorkOrders(),
-                         DispatchRelay(log, replication_factor=1))]
+    projections: list[Projection] = [IntakeRegister(), WorkOrders(),
+                                     DispatchRelay(log, replication_factor=1)]
+    if supervised:
+        projections.append(SupervisionBoard())
+    runners = [ProjectionRunner(log, platform.db, p, batch_size=200) for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
     await platform.log.claim(TICKETS)
     async with (
@@ -116,8 +134,16 @@ async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
                           base_url="http://intake") as intake_client,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatch_app),
                           base_url="http://dispatch") as dispatch_client,
+        contextlib.AsyncExitStack() as stack,
     ):
-        yield Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks)
+        h = Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks)
+        if supervised:
+            app = create_supervision(platform, api_keys, clock=clock, manage_platform=False,
+                                     run_ticker=False)
+            h.supervision = await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://supervision"))
+            h.ticker = app.state.ticker
+        yield h
     for r in runners:
         r.stop()
     await asyncio.gather(*tasks)
