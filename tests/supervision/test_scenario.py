@@ -1,7 +1,7 @@
 """Supervision over HTTP on both engines: one ticket of each type dispatched on Friday
 2026-09-18, before a worked Sunday (09-20), Mid-Autumn (09-25 … 09-27) and National Day
-(10-01 … 10-07; Saturday 10-10 is worked). The clock moves through the holiday; blue, orange and red fire on
-the right working day and never twice, cards and orders follow, a reply stops a clock, an
+(10-01 … 10-07; Saturday 10-10 is worked). The clock moves through the holidays; blue,
+orange and red fire on the right working day and never twice, cards and orders follow, a reply stops a clock, an
 approved extension moves one, a supervisor's reminder is answered, and an unanswered
 automatic order escalates. The board and the per-unit tally agree with the log."""
 
@@ -88,7 +88,8 @@ async def test_escalation_through_two_holidays(supervised: Hotline, log: EventLo
     assert r.status_code == 200, r.text
     # the request gets more time: 09-24 becomes 10-16, so its old clock never warns
     r = await h.post(f"/v1/tickets/{ids['request']}/extension-requests", SQUAD,
-                     {"reason": "需更换灯杆, 节后到货", "requested_due_at": "2026-10-16T17:30:00+08:00"})
+                     {"reason": "需更换灯杆, 节后到货",
+                      "requested_due_at": "2026-10-16T17:30:00+08:00"})
     assert r.status_code == 201, r.text
     r = await h.post(f"/v1/tickets/{ids['request']}/extension-requests/"
                      f"{r.json()['request_id']}/approve", "supervisor")
