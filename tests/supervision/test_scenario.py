@@ -1,9 +1,10 @@
 """Supervision over HTTP on both engines: one ticket of each type dispatched on Friday
 2026-09-18, before a worked Sunday (09-20), Mid-Autumn (09-25 … 09-27) and National Day
 (10-01 … 10-07; Saturday 10-10 is worked). The clock moves through the holidays; blue,
-orange and red fire on the right working day and never twice, cards and orders follow, a reply stops a clock, an
-approved extension moves one, a supervisor's reminder is answered, and an unanswered
-automatic order escalates. The board and the per-unit tally agree with the log."""
+orange and red fire on the right working day and never twice, cards and orders follow,
+a reply stops a clock, an approved extension moves one, a supervisor's reminder is
+answered, and an unanswered automatic order escalates. The board and the per-unit tally
+agree with the log."""
 
 from __future__ import annotations
 
