@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from contracts import commands as c
 from contracts.base import Category
 from contracts.envelope import decode
-from contracts.events import ContactReceived, from_envelope
+from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
 from contracts.personal import Unreadable, mask_numbers, normalise_phone, unseal
 from contracts.topics import CONTACTS
+from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.eventstore import Context
 from hotline.runtime import Platform
 from services.dispatch import domain, queries
@@ -142,8 +143,27 @@ class DispatchService:
             raise Rejected("ticket-unknown")
         deadlines = self.policy.at_dispatch(ticket.ticket_type, ticket.urgency, command.urgent,
                                             now, self.calendar)
+        if ticket.status is TicketStatus.RETURNED:
+            previous = await self._before_return(ticket.ticket_id)
+            if previous is not None:
+                deadlines = self.policy.after_return(
+                    ticket.ticket_type, ticket.urgency, command.urgent, now, self.calendar,
+                    previous_due=previous[0], returned_at=previous[1])
         return await self.execute(command.model_copy(update={"deadlines": deadlines}), actor,
                                   command_id, now)
+
+    async def _before_return(self, ticket_id: str) -> tuple[datetime, datetime] | None:
+        """(the reply deadline it had, when it was returned) for a returned ticket."""
+        due: datetime | None = None
+        found = None
+        for stored in await self.desk.history(ticket_id):
+            event = from_envelope(stored.envelope)
+            if isinstance(event, DeadlinesSet):
+                due = next((d.due_at for d in event.deadlines
+                            if d.kind is DeadlineKind.REPLY), due)
+            elif isinstance(event, TicketReturned) and due is not None:
+                found = (due, stored.envelope.time)
+        return found
 
     async def merge_ticket(self, ticket_id: str, target_id: str, note: str | None, actor: str,
                            command_id: str, now: datetime) -> Outcome:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ class Span:
         return start + self.elapsed
 
 
+class ReturnedClock(StrEnum):
+    """What a return to the hotline (退单) does to the reply clock when the ticket goes out
+    again: the new unit gets a full limit (`restart`, the usual practice), or the ticket's
+    own limit carries on — stopped while the ticket sat at the hotline (`pause`) or not
+    (`run`)."""
+
+    RESTART = "restart"
+    PAUSE = "pause"
+    RUN = "run"
+
+
 @dataclass(frozen=True)
 class DeadlinePolicy:
     """Time limits per ticket type and urgency, and the thresholds warnings fire at."""
@@ -71,7 +83,7 @@ class DeadlinePolicy:
     blue_share_left: float  # blue when less than this share of the time is left …
     blue_working_days_left: int  # … or less than this many working days
     red_grace_working_days: int  # red this many working days after the deadline
-    pause_while_returned: bool
+    returned_clock: ReturnedClock
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DeadlinePolicy:
@@ -88,7 +100,7 @@ class DeadlinePolicy:
                    reply=reply, redo=Span.parse(raw["redo"], "redo"), blue_share_left=share,
                    blue_working_days_left=int(warnings["blue_working_days_left"]),
                    red_grace_working_days=int(warnings["red_grace_working_days"]),
-                   pause_while_returned=bool(raw["pause_while_returned"]))
+                   returned_clock=ReturnedClock(raw["returned_clock"]))
 
     def effective_urgency(self, urgency: Urgency, urgent_flag: bool) -> Urgency:
         """"紧急, 请优先处理" on a normal ticket runs on the urgent clock."""
@@ -105,6 +117,27 @@ class DeadlinePolicy:
             Deadline(kind=DeadlineKind.REPLY, policy_id=policy_id,
                      due_at=self.reply[ticket_type][level].after(now, calendar)),
         )
+
+    def after_return(self, ticket_type: TicketType, urgency: Urgency, urgent_flag: bool,
+                     now: datetime, calendar: WorkingCalendar, *, previous_due: datetime,
+                     returned_at: datetime) -> tuple[Deadline, Deadline]:
+        """The clocks of a ticket sent out again at `now` after a return at `returned_at`
+        (its reply was due at `previous_due`). Whatever carries on, the new unit always has
+        at least a fresh acknowledge window: a ticket is never handed over already late."""
+        ack, reply = self.at_dispatch(ticket_type, urgency, urgent_flag, now, calendar)
+        if self.returned_clock is ReturnedClock.RESTART:
+            return ack, reply
+        due = previous_due
+        if self.returned_clock is ReturnedClock.PAUSE:  # the time left at the return, resumed
+            span = self.reply[ticket_type][self.effective_urgency(urgency, urgent_flag)]
+            if span.elapsed:
+                due = now + max(previous_due - returned_at, timedelta(0))
+            else:
+                left = calendar.working_time_between(returned_at, previous_due)
+                due = calendar.add_working_hours(now, max(left, timedelta(0)) / timedelta(hours=1))
+        return ack, reply.model_copy(update={
+            "due_at": max(due, ack.due_at),
+            "policy_id": f"{reply.policy_id}/{self.returned_clock.value}"})
 
     def for_redo(self, now: datetime, calendar: WorkingCalendar) -> Deadline:
         """The clock of a redo (重办), from the moment it is accepted."""

@@ -66,3 +66,39 @@ def test_every_type_and_urgency_has_a_limit_and_bad_data_is_named() -> None:
     broken["reply"]["request"]["normal"] = {"working_days": 5, "hours": 2}
     with pytest.raises(ValueError, match="reply.request.normal"):
         DeadlinePolicy.from_dict(broken)
+
+
+@pytest.mark.parametrize("mode,due", [
+    # a full new limit from the reassignment (Thursday 02-26 10:00): five working days,
+    # 02-27, 02-28 (an adjusted working Saturday), 03-02, 03-03, 03-04
+    ("restart", at(2026, 3, 4, 17, 30)),
+    # due 02-27 17:30, returned 02-25 10:00 with 20 working hours left, sent out again a
+    # working day later: the 20 hours resume then and end a working day later, 02-28
+    ("pause", at(2026, 2, 28, 17, 30)),
+    # the ticket's own deadline stands: the time it sat returned counted
+    ("run", at(2026, 2, 27, 17, 30)),
+])
+def test_the_reply_clock_after_a_return(mode: str, due: datetime) -> None:
+    raw = json.loads(DATA.read_text(encoding="utf-8"))
+    policy = DeadlinePolicy.from_dict({**raw, "returned_clock": mode})
+    dispatched, returned, again = at(2026, 2, 13, 16, 0), at(2026, 2, 25, 10, 0), \
+        at(2026, 2, 26, 10, 0)
+    _, first = policy.at_dispatch(TicketType.REQUEST, Urgency.NORMAL, False, dispatched, CAL)
+    ack, reply = policy.after_return(TicketType.REQUEST, Urgency.NORMAL, False, again, CAL,
+                                     previous_due=first.due_at, returned_at=returned)
+    assert reply.due_at == due
+    if mode == "pause":
+        assert CAL.working_time_between(again, reply.due_at) == CAL.working_time_between(
+            returned, first.due_at) == timedelta(hours=20)
+    assert ack.due_at == at(2026, 2, 26, 12, 0)
+    assert reply.policy_id == "cn-v1/request/normal" + ("" if mode == "restart" else f"/{mode}")
+
+
+def test_a_run_clock_never_hands_over_a_late_ticket() -> None:
+    raw = json.loads(DATA.read_text(encoding="utf-8"))
+    policy = DeadlinePolicy.from_dict({**raw, "returned_clock": "run"})
+    again = at(2026, 3, 10, 10, 0)
+    ack, reply = policy.after_return(TicketType.REQUEST, Urgency.NORMAL, False, again, CAL,
+                                     previous_due=at(2026, 3, 2, 17, 30),
+                                     returned_at=at(2026, 3, 2, 9, 0))
+    assert reply.due_at == ack.due_at == at(2026, 3, 10, 12, 0)
