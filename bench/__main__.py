@@ -26,6 +26,7 @@ BENCHMARKS = {  # name on the command line -> module
     "intake": "bench.intake",
     "decider": "bench.decider",
     "ticket-list": "bench.ticket_list",
+    "supervision": "bench.supervision",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 

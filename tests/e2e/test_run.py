@@ -21,7 +21,8 @@ from tests.intake.conftest import ADDRESS, CALLER, contact
 
 def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
-           "HOTLINE_DISPATCH_PORT": str(free_port()), **extra}
+           "HOTLINE_DISPATCH_PORT": str(free_port()),
+           "HOTLINE_SUPERVISION_PORT": str(free_port()), **extra}
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -72,8 +73,9 @@ def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
 def test_run_serves_intake_and_a_contact_survives_a_restart(
     tmp_path: Path, engine_env: dict[str, str]
 ) -> None:
-    port, dispatch_port = free_port(), free_port()
-    engine_env = {**engine_env, "HOTLINE_DISPATCH_PORT": str(dispatch_port)}
+    port, dispatch_port, supervision_port = free_port(), free_port(), free_port()
+    engine_env = {**engine_env, "HOTLINE_DISPATCH_PORT": str(dispatch_port),
+                  "HOTLINE_SUPERVISION_PORT": str(supervision_port)}
     started = time.monotonic()
     proc = start(tmp_path, port, engine_env)
     assert time.monotonic() - started < 20, "make run must serve within seconds"
@@ -95,8 +97,17 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
     assert sent.status_code == 200, sent.text
     assert first_sse_event(f"{desk}/inbox/stream", tmp_path, "unit:d01-urban-squad") == (
         "hotline.TicketRegistered.v1")
+    supervisor = json.loads((tmp_path / "dev-keys.json").read_text())["supervisor"]
+    board = f"http://127.0.0.1:{supervision_port}/v1/supervision/tickets"
+    for _ in range(100):  # the board projection catches up within moments
+        rows = httpx.get(board, headers={"Authorization": f"Bearer {supervisor}"}).json()
+        if rows["items"]:
+            break
+        time.sleep(0.1)
+    assert [r["ticket_id"] for r in rows["items"]] == [ticket.json()["ticket_id"]]
     banner = stop(proc)
     assert f"http://127.0.0.1:{dispatch_port}" in banner
+    assert f"http://127.0.0.1:{supervision_port}" in banner
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
     for secret in (*CALLER.values(), ADDRESS):  # what was posted never reaches the output
         assert secret not in banner
