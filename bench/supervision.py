@@ -322,7 +322,7 @@ class Tick:
 async def tick(ticker: Ticker, now: datetime) -> Tick:
     """What the ticker does before sending: every due row, and the plan on each."""
     t0 = time.perf_counter()
-    found = [row async for row in ticker._due(now, TickReport())]
+    found = [row async for row in ticker._due(now, TickReport(), set())]
     t1 = time.perf_counter()
     commands = sum(len(plan(from_json(ticket_id, json.loads(watch)), now, ticker.policy,
                             ticker.calendar)) for ticket_id, watch in found)

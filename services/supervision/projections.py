@@ -80,7 +80,8 @@ board = Table(
     _ts("updated_at", nullable=False),
     Column("version", Integer, nullable=False),
     Column("watch", Text, nullable=False),
-    Index("ix_sv_tickets_next_check", "next_check_at"),
+    # the ticker pages by keyset on (next_check_at, ticket_id): many checks share an instant
+    Index("ix_sv_tickets_next_check", "next_check_at", "ticket_id"),
     # a unit's list, worst first: red before orange before blue, then the nearest deadline
     Index("ix_sv_tickets_unit_open_severity_due", "lead_unit", "open", "severity", "due_at"),
     Index("ix_sv_tickets_open_colour", "open", "colour"),
@@ -129,7 +130,7 @@ class SupervisionBoard:
     """Clocks, colours and next checks of every ticket; the per-unit tally of sanctions."""
 
     name: str = "supervision"
-    version: int = 1
+    version: int = 2
     topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = EVENTS
 

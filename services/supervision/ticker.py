@@ -99,15 +99,20 @@ class Ticker:
         """Fire everything due at `now`; returns what happened."""
         report = TickReport()
         gate = asyncio.Semaphore(self.concurrency)
+        seen: set[str] = set()
         async with asyncio.TaskGroup() as group:
-            async for ticket_id, watch_json in self._due(now, report):
+            async for ticket_id, watch_json in self._due(now, report, seen):
                 await gate.acquire()
                 task = group.create_task(self._escalate(ticket_id, watch_json, now, report))
                 task.add_done_callback(lambda _: gate.release())
+        # what is no longer due needs no memory: the board caught up, or the ticket closed
+        self._awaiting = {t: v for t, v in self._awaiting.items() if t in seen}
+        self._later = {t: at for t, at in self._later.items() if t in seen and at > now}
         self.last = report
         return report
 
-    async def _due(self, now: datetime, report: TickReport) -> AsyncIterator[tuple[str, str]]:
+    async def _due(self, now: datetime, report: TickReport,
+                   seen: set[str]) -> AsyncIterator[tuple[str, str]]:
         """(ticket id, watch) of every row due at `now` that is worth planning, paged by
         keyset on (next_check_at, ticket_id)."""
         after: tuple[datetime, str] | None = None
@@ -123,6 +128,7 @@ class Ticker:
                 rows = (await conn.execute(query)).all()
             for row in rows:
                 report.due += 1
+                seen.add(row.ticket_id)
                 if self._awaiting.get(row.ticket_id, 0) > row.version:
                     continue
                 self._awaiting.pop(row.ticket_id, None)

@@ -12,7 +12,7 @@ raise a wrong one.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts import events as e
@@ -35,8 +35,9 @@ class Clock:
 
     @property
     def id(self) -> str:
-        """The clock's identity: an extension makes a new clock (new warnings)."""
-        return f"{self.kind.value}@{self.due_at.isoformat()}"
+        """The clock's identity: an extension makes a new clock (new warnings). In UTC, so
+        the same instant always gives the same id, whatever offset it was written with."""
+        return f"{self.kind.value}@{self.due_at.astimezone(UTC).isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,6 @@ class Watch:
     carded: frozenset[str] = frozenset()
     orders: tuple[OrderWatch, ...] = ()
     repeat_count: int = 1  # contacts on the ticket
-    redone: bool = False
 
     @property
     def open(self) -> bool:
@@ -75,9 +75,16 @@ class Watch:
         """The clocks that count now."""
         if self.status not in WITH_UNIT:
             return []
-        reply = DeadlineKind.REDO if self.redone else DeadlineKind.REPLY
-        wanted = {reply} | ({DeadlineKind.ACKNOWLEDGE} if self.status is S.DISPATCHED else set())
+        wanted = {self.reply_kind()}
+        if self.status is S.DISPATCHED:
+            wanted.add(DeadlineKind.ACKNOWLEDGE)
         return [clock for clock in self.clocks if clock.kind in wanted]
+
+    def reply_kind(self) -> DeadlineKind:
+        """As the decider's `reply_kind`: the redo's clock once one is set (a dispatch, a
+        reassignment or an accepted redo clears the clocks before setting new ones)."""
+        redo = any(clock.kind is DeadlineKind.REDO for clock in self.clocks)
+        return DeadlineKind.REDO if redo else DeadlineKind.REPLY
 
     def colour(self) -> WarningLevel | None:
         """The highest warning standing: on a running clock, or for repeat contacts."""
@@ -100,7 +107,7 @@ def _set_clocks(w: Watch, ev: e.DeadlinesSet, at: datetime) -> Watch:
 
 
 def _extended(w: Watch, ev: e.ExtensionApproved) -> Watch:
-    kind = DeadlineKind.REDO if w.redone else DeadlineKind.REPLY
+    kind = w.reply_kind()
     return replace(w, clocks=tuple(replace(clock, due_at=ev.new_due_at) if clock.kind is kind
                                    else clock for clock in w.clocks))
 
@@ -133,8 +140,7 @@ def evolve_watch(w: Watch | None, event: EventData, at: datetime, ticket_id: str
         case e.TicketReplied():
             return replace(w, status=S.REPLIED)
         case e.RedoAccepted():
-            return replace(w, status=S.ACKNOWLEDGED, lead_unit=event.unit_id, clocks=(),
-                           redone=True)
+            return replace(w, status=S.ACKNOWLEDGED, lead_unit=event.unit_id, clocks=())
         case e.ContactMerged():
             return replace(w, repeat_count=event.repeat_count)
         case e.WarningRaised():
@@ -164,13 +170,16 @@ def to_json(w: Watch) -> dict[str, Any]:
     """A plain-JSON form of the watch, for the board's rows."""
     return {
         "t": w.ticket_type.value, "s": w.status.value, "u": w.lead_unit,
-        "c": [[k.kind.value, k.unit_id, k.started_at.isoformat(), k.due_at.isoformat()]
-              for k in w.clocks],
+        "c": [[k.kind.value, k.unit_id, _iso(k.started_at), _iso(k.due_at)] for k in w.clocks],
         "w": sorted(w.warnings), "k": sorted(w.carded),
-        "o": [[o.order_id, o.kind.value, o.unit_id, o.issued_at.isoformat(),
-               o.due_at.isoformat(), o.level, o.answered] for o in w.orders],
-        "r": w.repeat_count, "d": w.redone,
+        "o": [[o.order_id, o.kind.value, o.unit_id, _iso(o.issued_at), _iso(o.due_at), o.level,
+               o.answered] for o in w.orders],
+        "r": w.repeat_count,
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 def from_json(ticket_id: str, raw: dict[str, Any]) -> Watch:
@@ -182,5 +191,5 @@ def from_json(ticket_id: str, raw: dict[str, Any]) -> Watch:
         frozenset(raw["w"]), frozenset(raw["k"]),
         tuple(OrderWatch(i, OrderKind(k), u, ts(a), ts(b), lvl, ans)
               for i, k, u, a, b, lvl, ans in raw["o"]),
-        raw["r"], raw["d"],
+        raw["r"],
     )
