@@ -23,6 +23,7 @@ Rules (DESIGN.md §5; seeds 000, 002, 003, 004), thresholds from the policy:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -68,18 +69,18 @@ def blue_at(clock: Clock, policy: DeadlinePolicy, calendar: WorkingCalendar) -> 
     if total <= timedelta(0):
         return None
     near = _near(total, policy, calendar)
-    # working time left only shrinks as time passes: bisect to the second on the same
-    # function `level_at` uses, so the board and the rule can never disagree
-    lo, hi = clock.started_at, clock.due_at
-    if calendar.working_time_between(lo, clock.due_at) <= near:
-        return lo
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if calendar.working_time_between(mid, clock.due_at) <= near:
+    # working time left only shrinks as time passes: bisect on whole seconds with the same
+    # function `level_at` uses, so the board and the rule can never disagree. At `base` the
+    # whole clock is left (more than `near`); at the due time nothing is.
+    base = clock.started_at.replace(microsecond=0)
+    lo, hi = 0, math.ceil((clock.due_at - base).total_seconds())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if calendar.working_time_between(base + timedelta(seconds=mid), clock.due_at) <= near:
             hi = mid
         else:
             lo = mid
-    return hi.replace(microsecond=0) + (timedelta(seconds=1) if hi.microsecond else timedelta(0))
+    return base + timedelta(seconds=hi)
 
 
 def red_at(clock: Clock, policy: DeadlinePolicy, calendar: WorkingCalendar) -> datetime:
@@ -88,9 +89,14 @@ def red_at(clock: Clock, policy: DeadlinePolicy, calendar: WorkingCalendar) -> d
 
 def level_at(clock: Clock, now: datetime, policy: DeadlinePolicy,
              calendar: WorkingCalendar) -> WarningLevel | None:
-    """The colour the clock has reached at `now`."""
+    """The colour the clock has reached at `now`. Red waits while its day falls in a year
+    without a calendar (`blocked` says so); orange needs nothing but the due time."""
     if now >= clock.due_at:
-        return WarningLevel.RED if now >= red_at(clock, policy, calendar) else WarningLevel.ORANGE
+        try:
+            red = now >= red_at(clock, policy, calendar)
+        except MissingYear:
+            red = False
+        return WarningLevel.RED if red else WarningLevel.ORANGE
     total = calendar.working_time_between(clock.started_at, clock.due_at)
     left = calendar.working_time_between(now, clock.due_at)
     if total > timedelta(0) and left <= _near(total, policy, calendar):
@@ -134,8 +140,12 @@ def _ladder(level: WarningLevel | None) -> list[WarningLevel]:
 
 def _clock_steps(w: Watch, clock: Clock, now: datetime, policy: DeadlinePolicy,
                  calendar: WorkingCalendar) -> Iterator[c.TicketCommand]:
-    for step in _ladder(level_at(clock, now, policy, calendar)):
-        wid = warning_id(clock, step)
+    ladder = _ladder(level_at(clock, now, policy, calendar))
+    if not ladder:
+        return
+    base, orders = clock.id, {o.order_id for o in w.orders}
+    for step in ladder:
+        wid = f"{base}/{step.value}"
         rule = f"{policy.id}/{clock.kind.value}/{step.value}"
         if wid not in w.warnings:
             yield c.RaiseWarning(
@@ -147,9 +157,9 @@ def _clock_steps(w: Watch, clock: Clock, now: datetime, policy: DeadlinePolicy,
             colour = CardColour.YELLOW if step is WarningLevel.ORANGE else CardColour.RED
             yield c.IssueCard(ticket_id=w.ticket_id, unit_id=clock.unit_id, colour=colour,
                               rule=rule, warning_id=wid)
-        if step is WarningLevel.RED and order_id(clock) not in {o.order_id for o in w.orders}:
+        if step is WarningLevel.RED and f"order/{wid}" not in orders:
             yield c.IssueSupervisionOrder(
-                ticket_id=w.ticket_id, order_id=order_id(clock), kind=OrderKind.SUPERVISION,
+                ticket_id=w.ticket_id, order_id=f"order/{wid}", kind=OrderKind.SUPERVISION,
                 unit_id=clock.unit_id, issued_by=SUPERVISION, text=LONG_PASSED_ZH,
                 due_at=calendar.add_working_days(now, ORDER_WORKING_DAYS))
 
@@ -173,6 +183,22 @@ def _order_steps(ticket_id: str, order: OrderWatch, now: datetime, policy: Deadl
         yield c.EscalateSupervisionOrder(ticket_id=ticket_id, order_id=order.order_id,
                                          level=level,
                                          rule=f"{policy.id}/order-unanswered/{level}")
+
+
+def blocked(w: Watch, now: datetime, policy: DeadlinePolicy,
+            calendar: WorkingCalendar) -> MissingYear | None:
+    """Why an escalation due by now cannot be placed: a threshold in a year without a
+    calendar file (the ticker logs it, naming the file to add)."""
+    try:
+        for clock in w.running():
+            if now >= clock.due_at:
+                red_at(clock, policy, calendar)
+        for order in w.orders:
+            if not order.answered and order.level < ORDER_MAX_LEVEL:
+                order_level_at(order, order.level + 1, calendar)
+    except MissingYear as exc:
+        return exc
+    return None
 
 
 # ----------------------------------------------------------------------------- next check

@@ -32,7 +32,7 @@ from sqlalchemy import and_, or_, select
 from contracts import commands as c
 from hotline.runtime import Platform
 from services.supervision.calendar import MissingYear, WorkingCalendar
-from services.supervision.escalation import SUPERVISION, plan
+from services.supervision.escalation import SUPERVISION, blocked, plan
 from services.supervision.policy import DeadlinePolicy
 from services.supervision.projections import board
 from services.supervision.watch import from_json
@@ -141,11 +141,14 @@ class Ticker:
 
     async def _escalate(self, ticket_id: str, watch_json: str, now: datetime,
                         report: TickReport) -> None:
+        watch = from_json(ticket_id, json.loads(watch_json))
         try:
-            commands = plan(from_json(ticket_id, json.loads(watch_json)), now, self.policy,
-                            self.calendar)
-        except MissingYear as exc:
-            log.error("supervision: ticket %s: %s", ticket_id, exc)
+            commands = plan(watch, now, self.policy, self.calendar)
+            missing = None if commands else blocked(watch, now, self.policy, self.calendar)
+        except MissingYear as exc:  # an order placed from `now` reaches an unknown year
+            commands, missing = [], exc
+        if missing is not None:
+            log.error("supervision: ticket %s: %s", ticket_id, missing)
             self._later[ticket_id] = now + MISSING_YEAR_RETRY
             report.failed += 1
             return
