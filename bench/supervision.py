@@ -405,14 +405,14 @@ def report(engine_name: str, n: int, done: list[Tick]) -> list[Result]:
         say(f"    {t.now:%H:%M}  {t.found:6,} due  {t.commands:6,} commands  find "
             f"{t.find_ms:6.1f} ms  find+plan {t.ours_ms:6.1f} ms  raw {t.raw_ms:6.1f} ms")
     note = (f"{n:,} open tickets; {len(done)} ticks 10 min apart, {min(found):,}-{max(found):,} "
-            "due; ours: Ticker._due (keyset pages) + plan per row; raw: SELECT ticket_id, "
-            "watch WHERE next_check_at <= now ORDER BY next_check_at LIMIT found")
+            "due; ours: Ticker._due (keyset pages); raw: SELECT ticket_id, watch WHERE "
+            "next_check_at <= now ORDER BY next_check_at LIMIT found")
     find95 = percentile([t.find_ms for t in done], 95)
     return [Result(f"supervision tick find p95, {engine_name}", find95, r95, "ms",
                    note="the target's figure: the due rows found and read. " + note,
                    max_ours=TICK_TARGET_MS),
             Result(f"supervision tick find+plan p95, {engine_name}", p95, r95, "ms",
-                   note="informative: also planning what to fire on every row found")]
+                   note="informative: Ticker._due, then plan on every row found")]
 
 
 async def sqlite_side(n: int, background: list[Template], due: list[Template]) -> list[Result]:
