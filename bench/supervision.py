@@ -10,10 +10,11 @@ from `escalation.next_check`. The ticks run every 10 minutes across a Monday aft
 close of business (blue thresholds, then 17:30's orange, red and order steps), the rows
 spread so that 0.1 % to 0.5 % of them are due. Ours: per tick, `Ticker._due` iterated to
 the end exactly as `Ticker.tick` does (keyset pages of 1,000 over the index, through the
-SQLAlchemy engine) plus `plan` on every row found: which tickets changed colour and what
-to fire, nothing sent. Raw: the same engine answering one hand-written `SELECT ticket_id,
-watch ... WHERE next_check_at <= ? ORDER BY next_check_at LIMIT n` for the same number
-of rows through its plain driver. Target: ours p95 < 200 ms, on SQLite and on PostgreSQL.
+SQLAlchemy engine): the tickets whose colour may change, nothing sent; reported again with
+`plan` on every row found (what to fire), for information. Raw: the same engine answering
+one hand-written `SELECT ticket_id, watch ... WHERE next_check_at <= ? ORDER BY
+next_check_at LIMIT n` for the same number of rows through its plain driver. Target: the
+find's p95 < 200 ms, on SQLite and on PostgreSQL.
 
 Escalation. Tickets registered, dispatched with the policy's clocks and acknowledged
 through `TicketDesk.execute`; each one's watch folded from its events (untimed), then,
