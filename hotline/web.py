@@ -142,3 +142,15 @@ def metrics_endpoint(app: FastAPI) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_basics(app: FastAPI, body_limit: int, per_path: dict[str, int] | None = None) -> None:
+    """What every service's app has: problem+json errors, a body-size limit, GET /metrics
+    and GET /healthz."""
+    install_problem_handlers(app)
+    metrics_endpoint(app)
+    app.add_middleware(BodyLimit, default=body_limit, per_path=per_path)  # type: ignore[arg-type]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}

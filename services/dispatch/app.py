@@ -11,12 +11,7 @@ from fastapi.responses import JSONResponse
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.runtime import Platform, platform_lifespan, utc_now
-from hotline.web import (
-    BodyLimit,
-    install_problem_handlers,
-    metrics_endpoint,
-    problem_response,
-)
+from hotline.web import install_basics, problem_response
 from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.api_public import Throttle
 from services.dispatch.directory import load_reference_data
@@ -46,7 +41,7 @@ def create_app(
 ) -> FastAPI:
     """The dispatch app; it starts and closes `platform` itself unless told it is shared."""
 
-    app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1", 
+    app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1",
                   lifespan=platform_lifespan(platform, manage_platform, (TICKETS,)))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     settings = platform.settings
@@ -57,13 +52,6 @@ def create_app(
     app.state.throttle = Throttle()
     for module in (api_desk, api_units, api_read, api_public):
         app.include_router(module.router)
-    install_problem_handlers(app)
     install_dispatch_handlers(app)
-    metrics_endpoint(app)
-    app.add_middleware(BodyLimit, default=BODY_LIMIT)  # type: ignore[arg-type]
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    install_basics(app, BODY_LIMIT)
     return app

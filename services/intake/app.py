@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from contracts.topics import CALLS, CONTACTS
 from hotline.apikeys import ApiKeys
 from hotline.runtime import Platform, platform_lifespan, utc_now
-from hotline.web import BodyLimit, install_problem_handlers, metrics_endpoint, problem_response
+from hotline.web import install_basics, problem_response
 from services.intake.api import router
 
 SINGLE_LIMIT = 64 * 1024  # one contact: 5,000 characters of text and some metadata
@@ -28,18 +28,12 @@ def create_app(
 ) -> FastAPI:
     """The intake app; it starts and closes `platform` itself unless told it is shared."""
 
-    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1", 
+    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1",
                   lifespan=platform_lifespan(platform, manage_platform, (CONTACTS, CALLS)))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     app.include_router(router)
-    install_problem_handlers(app)
-    metrics_endpoint(app)
-    app.add_middleware(BodyLimit, default=SINGLE_LIMIT,  # type: ignore[arg-type]
-                       per_path={"/v1/contacts/batch": BATCH_LIMIT, "/v1/calls": BATCH_LIMIT})
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    install_basics(app, SINGLE_LIMIT,
+                   per_path={"/v1/contacts/batch": BATCH_LIMIT, "/v1/calls": BATCH_LIMIT})
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:

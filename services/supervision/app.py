@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.runtime import Platform, platform_lifespan, utc_now
-from hotline.web import BodyLimit, install_problem_handlers, metrics_endpoint
+from hotline.web import install_basics
 from services.dispatch.directory import load_reference_data
 from services.supervision import api
 from services.supervision.calendar import WorkingCalendar
@@ -55,13 +55,6 @@ def create_app(
     app.state.reference = load_reference_data()
     app.state.ticker = ticker
     app.include_router(api.router)
-    install_problem_handlers(app)
     install_rule_handlers(app)
-    metrics_endpoint(app)
-    app.add_middleware(BodyLimit, default=BODY_LIMIT)  # type: ignore[arg-type]
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    install_basics(app, BODY_LIMIT)
     return app
