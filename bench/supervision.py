@@ -52,7 +52,7 @@ import asyncpg
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.broker import describe, get_broker
+from bench.broker import on_both_logs
 from bench.common import SENTENCES, Result, Timer, percentile, rate, say, temp_dir, unique
 from bench.decider import CONCURRENCY, REPS, raw
 from bench.ticket_list import PG_ADMIN, World, _sqlite_time, world
@@ -61,14 +61,13 @@ from contracts.base import Category
 from contracts.events import from_envelope
 from contracts.vocabulary import TicketType, Urgency
 from hotline.eventstore import EventStore
-from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog, TopicSpec
-from hotline.projection import ensure_schema
+from hotline.projection import aware, ensure_schema
 from hotline.runtime import Platform
 from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check, plan, red_at
 from services.supervision.policy import DeadlinePolicy, load_policy
-from services.supervision.projections import SupervisionBoard, board, utc
+from services.supervision.projections import SupervisionBoard, board
 from services.supervision.ticker import ACTOR, SOURCE, Ticker, TickReport, escalation_command_id
 from services.supervision.watch import SEVERITY, Clock, Watch, evolve_watch, from_json, to_json
 from services.tickets import domain
@@ -167,14 +166,14 @@ def live(n: int, rng: random.Random, w: World, dispatched: datetime, cutoff: dat
     watch = life.watch
     assert watch is not None and life.updated is not None
     colour = watch.colour()
-    due = utc(next_check(watch, policy, calendar))
+    due = aware(next_check(watch, policy, calendar))
     return Template({
         "ticket_type": watch.ticket_type.value, "category1": cat1, "district_code": district,
         "status": watch.status.value, "open": watch.open, "lead_unit": watch.lead_unit,
         "colour": colour.value if colour else None,
         "severity": SEVERITY[colour] if colour else 0,
-        "due_at": utc(min((k.due_at for k in watch.running()), default=None)),
-        "next_check_at": due, "registered_at": utc(registered), "updated_at": life.updated,
+        "due_at": aware(min((k.due_at for k in watch.running()), default=None)),
+        "next_check_at": due, "registered_at": aware(registered), "updated_at": life.updated,
         "version": life.version, "watch": json.dumps(to_json(watch), separators=(",", ":")),
     }, due, f"{registered:%Y%m%d}")
 
@@ -586,26 +585,8 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
 
 
 async def escalation() -> list[Result]:
-    from hotline.log.embedded import EmbeddedEventLog
-    from hotline.log.kafka import KafkaEventLog
-
-    results = []
-    with temp_dir("supervision-escalation") as tmp:
-        embedded = EmbeddedEventLog(str(tmp / "log.db"))
-        await embedded.start()
-        try:
-            results += await measure(embedded, "embedded", EMBEDDED_TICKETS)
-        finally:
-            await embedded.close()
-    broker = get_broker()
-    say(f"  kafka: broker {describe(broker)}")
-    kafka = NamespacedLog(KafkaEventLog(broker.options()), unique("bench-supervision") + ".")
-    await kafka.start()
-    try:
-        results += await measure(kafka, "kafka", KAFKA_TICKETS)
-    finally:
-        await kafka.close()
-    return results
+    return await on_both_logs("supervision", lambda log, engine: measure(
+        log, engine, EMBEDDED_TICKETS if engine == "embedded" else KAFKA_TICKETS))
 
 
 async def run(rows: int | None = None) -> list[Result]:

@@ -21,9 +21,10 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select, tuple_
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import DecodeError, Envelope, decode
@@ -58,6 +59,19 @@ applied_table = Table(
 
 
 Applied = tuple[Envelope, EventData | None]
+
+
+def utc_column(name: str, nullable: bool = True) -> Column[datetime]:
+    """A time column; projections store UTC, since SQLite keeps no zone."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A time as aware UTC: to store it, or as read back (SQLite gives the stored UTC wall
+    clock without its zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def decode_for(value: bytes, wanted: frozenset[str]) -> Applied | None:

@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -45,7 +44,7 @@ from contracts.base import EventData
 from contracts.envelope import Envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import DeadlineKind, TicketStatus
-from hotline.projection import Applied, Projection
+from hotline.projection import Applied, Projection, utc_column
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,6 @@ S = TicketStatus
 TICKET_PREFIX = "ticket-"
 LEAD, ASSISTING = "lead", "assisting"
 READ_CHUNK = 1000  # ids per IN (...) when loading a batch's tickets: far below any bind limit
-
-
-def _ts(name: str, nullable: bool = True) -> Column[datetime]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 metadata = MetaData()
@@ -77,18 +72,18 @@ tickets = Table(
     Column("lead_unit", String(64)),
     Column("urgent", Boolean, nullable=False),
     Column("dispatch_round", Integer, nullable=False),
-    _ts("registered_at", nullable=False),
+    utc_column("registered_at", nullable=False),
     Column("registered_by", String(128), nullable=False),
-    _ts("dispatched_at"),
-    _ts("acknowledged_at"),
-    _ts("replied_at"),
-    _ts("closed_at"),
+    utc_column("dispatched_at"),
+    utc_column("acknowledged_at"),
+    utc_column("replied_at"),
+    utc_column("closed_at"),
     Column("close_reason", String(32)),
-    _ts("ack_due_at"),
-    _ts("reply_due_at"),  # the unit's reply (or redo) deadline; cleared on return
+    utc_column("ack_due_at"),
+    utc_column("reply_due_at"),  # the unit's reply (or redo) deadline; cleared on return
     Column("warning_level", String(8)),  # latest 红橙蓝单 level; cleared when the holder changes
     Column("merged_into", String(128)),
-    _ts("updated_at", nullable=False),
+    utc_column("updated_at", nullable=False),
     Column("version", Integer, nullable=False),  # stream version of the last event applied
     # Lists filter on one to three equalities and page by keyset on (sort column, ticket_id):
     # each index is the equality columns then the sort column, so a page is a short range read
@@ -117,7 +112,7 @@ assignments = Table(
     Column("round", Integer, primary_key=True),
     Column("role", String(16), nullable=False),
     Column("active", Boolean, nullable=False),
-    _ts("assigned_at", nullable=False),
+    utc_column("assigned_at", nullable=False),
     Column("replied", Boolean, nullable=False),
     # a unit's inbox: its active rows, ticket ids read from the index alone
     Index("ix_wo_assignments_unit_active", "unit_id", "active", "ticket_id"),
@@ -126,7 +121,7 @@ timeline = Table(
     "wo_timeline", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("seq", Integer, primary_key=True),  # the event's stream version
-    _ts("at", nullable=False),
+    utc_column("at", nullable=False),
     Column("event", String(64), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("unit_id", String(64)),

@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.personal import mask_numbers
 from contracts.vocabulary import CloseReason, TicketStatus, TicketType, Urgency
+from hotline.projection import aware
 from services.dispatch.projections import assignments, tickets, timeline
 
 S = TicketStatus
@@ -218,13 +219,6 @@ class Detail:
 
 
 # -------------------------------------------------------------------------------------- helpers
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A time read back, as aware UTC (SQLite gives the stored UTC wall clock without zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _at(value: datetime) -> datetime:

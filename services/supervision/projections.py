@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -44,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.topics import TICKETS
-from hotline.projection import Applied, Projection
+from hotline.projection import Applied, Projection, aware, utc_column
 from services.dispatch.projections import EVENTS
 from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check
@@ -55,10 +53,6 @@ log = logging.getLogger(__name__)
 
 TICKET_PREFIX = "ticket-"
 READ_CHUNK = 1000
-
-
-def _ts(name: str, nullable: bool = True) -> Column[datetime]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 metadata = MetaData()
@@ -74,10 +68,10 @@ board = Table(
     Column("lead_unit", String(64)),
     Column("colour", String(8)),  # blue / orange / red standing now; NULL: none
     Column("severity", Integer, nullable=False),  # 0 none, 1 blue, 2 orange, 3 red
-    _ts("due_at"),  # the earliest running deadline
-    _ts("next_check_at"),
-    _ts("registered_at", nullable=False),
-    _ts("updated_at", nullable=False),
+    utc_column("due_at"),  # the earliest running deadline
+    utc_column("next_check_at"),
+    utc_column("registered_at", nullable=False),
+    utc_column("updated_at", nullable=False),
     Column("version", Integer, nullable=False),
     Column("watch", Text, nullable=False),
     # the ticker pages by keyset on (next_check_at, ticket_id): many checks share an instant
@@ -90,7 +84,7 @@ escalations = Table(
     "sv_escalations", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("seq", Integer, primary_key=True),  # the event's stream version
-    _ts("at", nullable=False),
+    utc_column("at", nullable=False),
     Column("unit_id", String(64)),
     Column("kind", String(16), nullable=False),  # warning, card, order, order_escalated
     Column("level", String(16), nullable=False),  # colour, order kind, or escalation level
@@ -104,9 +98,9 @@ orders = Table(
     Column("unit_id", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("issued_by", String(200), nullable=False),
-    _ts("issued_at", nullable=False),
-    _ts("due_at", nullable=False),
-    _ts("answered_at"),
+    utc_column("issued_at", nullable=False),
+    utc_column("due_at", nullable=False),
+    utc_column("answered_at"),
     Column("level", Integer, nullable=False),
     Column("text", Text, nullable=False),
     Index("ix_sv_orders_unit_answered", "unit_id", "answered_at"),
@@ -120,10 +114,6 @@ unit_tickets = Table(
 # Columns a later event may change (registration writes them all).
 MUTABLE = ("ticket_type", "status", "open", "lead_unit", "colour", "severity", "due_at",
            "next_check_at", "updated_at", "version", "watch")
-
-
-def utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
 
 
 class SupervisionBoard:
@@ -190,8 +180,8 @@ class SupervisionBoard:
             "ticket_type": w.ticket_type.value, "status": w.status.value, "open": w.open,
             "lead_unit": w.lead_unit, "colour": colour.value if colour else None,
             "severity": SEVERITY[colour] if colour else 0,
-            "due_at": utc(min((c.due_at for c in running), default=None)),
-            "next_check_at": utc(next_check(w, self.policy, self.calendar)),
+            "due_at": aware(min((c.due_at for c in running), default=None)),
+            "next_check_at": aware(next_check(w, self.policy, self.calendar)),
             "watch": json.dumps(to_json(w), separators=(",", ":")),
         }
 
@@ -272,7 +262,7 @@ def _orders(tid: str, env: Envelope, data: object, rows: list[dict[str, Any]],
         case e.SupervisionOrderIssued():
             rows.append({"ticket_id": tid, "order_id": data.order_id, "unit_id": data.unit_id,
                          "kind": data.kind.value, "issued_by": data.issued_by,
-                         "issued_at": env.time, "due_at": utc(data.due_at), "answered_at": None,
+                         "issued_at": env.time, "due_at": aware(data.due_at), "answered_at": None,
                          "level": 0, "text": data.text})
         case e.SupervisionOrderAnswered():
             updates.append({"b_ticket": tid, "b_order": data.order_id, "answered_at": env.time})

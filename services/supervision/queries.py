@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.vocabulary import WarningLevel
+from hotline.projection import aware
 from services.supervision.projections import board, escalations, orders, unit_tickets
 
 MAX_PAGE = 200
@@ -27,12 +28,6 @@ class GroupBy(StrEnum):
 
 _GROUP_COLUMN = {GroupBy.UNIT: board.c.lead_unit, GroupBy.DISTRICT: board.c.district_code,
                  GroupBy.CATEGORY: board.c.category1}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -97,10 +92,10 @@ class OrderRow:
 
 
 def _board_row(row: Any, now: datetime) -> BoardRow:
-    due = _utc(row.due_at)
+    due = aware(row.due_at)
     return BoardRow(row.ticket_id, row.ticket_number, row.ticket_type, row.category1,
                     row.district_code, row.status, row.lead_unit, row.colour, due,
-                    due is not None and due < now, _utc(row.next_check_at))
+                    due is not None and due < now, aware(row.next_check_at))
 
 
 async def open_tickets(conn: AsyncConnection, now: datetime, *,
@@ -199,10 +194,10 @@ async def order_list(conn: AsyncConnection, now: datetime, *, unit: str | None =
     now = now.astimezone(UTC)
     out = []
     for row in await conn.execute(query):
-        due = _utc(row.due_at)
+        due = aware(row.due_at)
         assert due is not None
-        answered = _utc(row.answered_at)
+        answered = aware(row.answered_at)
         out.append(OrderRow(row.ticket_id, row.order_id, row.unit_id, row.kind, row.issued_by,
-                            _utc(row.issued_at) or due, due, answered, row.level,
+                            aware(row.issued_at) or due, due, answered, row.level,
                             answered is None and due < now, row.text))
     return out
