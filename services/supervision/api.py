@@ -101,7 +101,7 @@ async def first_to_handle(service: ServiceDep, clock: ClockDep, reference: RefDe
                       "Staff name the unit: ?unit=<unit id>.")
     now = clock()
     async with service.platform.db.connect() as conn:
-        rows = await queries.first_to_handle(conn, unit_id, now, limit)
+        rows = await queries.open_tickets(conn, now, unit=unit_id, limit=limit)  # worst first
         orders = await queries.order_list(conn, now, unit=unit_id)
     return {"unit_id": unit_id, "unit_zh": _unit_zh(reference, unit_id),
             "tickets": [_row(r, reference) for r in rows],

@@ -213,13 +213,14 @@ class SupervisionBoard:
             await conn.execute(orders.update().where(and_(
                 orders.c.ticket_id == update.pop("b_ticket"),
                 orders.c.order_id == update.pop("b_order"))).values(**update))
-        if leads:
-            known = set()
-            for unit, tid in leads:
-                if (await conn.execute(select(unit_tickets.c.unit_id).where(
-                        unit_tickets.c.unit_id == unit,
-                        unit_tickets.c.ticket_id == tid))).first() is not None:
-                    known.add((unit, tid))
+        if leads:  # one read for the batch: which of these tickets' leads are recorded
+            u = unit_tickets.c
+            tids = sorted({tid for _, tid in leads})
+            known: set[tuple[str, str]] = set()
+            for i in range(0, len(tids), READ_CHUNK):
+                found = await conn.execute(select(u.unit_id, u.ticket_id).where(
+                    u.ticket_id.in_(tids[i:i + READ_CHUNK])))
+                known |= {(r.unit_id, r.ticket_id) for r in found}
             fresh = sorted(leads - known)
             if fresh:
                 await conn.execute(unit_tickets.insert(),

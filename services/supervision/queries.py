@@ -117,12 +117,6 @@ async def open_tickets(conn: AsyncConnection, now: datetime, *,
     return [_board_row(row, now.astimezone(UTC)) for row in await conn.execute(query)]
 
 
-async def first_to_handle(conn: AsyncConnection, unit: str, now: datetime,
-                          limit: int = 50) -> list[BoardRow]:
-    """The unit's open tickets in the order it should handle them (it leads them now)."""
-    return await open_tickets(conn, now, unit=unit, limit=limit)
-
-
 async def colour_counts(conn: AsyncConnection, group: GroupBy) -> list[ColourCount]:
     """Open tickets per group and colour."""
     key = _GROUP_COLUMN[group].label("key")
@@ -143,7 +137,6 @@ async def unit_tallies(conn: AsyncConnection, now: datetime,
                        unit: str | None = None) -> list[UnitTally]:
     """Per unit: tickets led, warnings and cards by colour, orders; one unit when given."""
     now = now.astimezone(UTC)
-    led: dict[str, int] = {}
     q = select(unit_tickets.c.unit_id, func.count()).group_by(unit_tickets.c.unit_id)
     if unit is not None:
         q = q.where(unit_tickets.c.unit_id == unit)

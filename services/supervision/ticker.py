@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select
 
 from contracts import commands as c
-from hotline.runtime import Platform
+from hotline.runtime import Platform, utc_now
 from services.supervision.calendar import MissingYear, WorkingCalendar
 from services.supervision.escalation import SUPERVISION, blocked, plan
 from services.supervision.policy import DeadlinePolicy
@@ -87,13 +87,12 @@ class Ticker:
         self.policy, self.calendar = policy, calendar
         self.concurrency = concurrency
         self.interval_s = interval_s
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         # ticket -> stream version the board must reach before the ticket is planned again:
         # until the board has applied what this ticker appended, its row is known stale
         self._awaiting: dict[str, int] = {}
         self._later: dict[str, datetime] = {}  # tickets whose calendar year is missing
         self._stop = asyncio.Event()
-        self.last: TickReport | None = None
 
     async def tick(self, now: datetime) -> TickReport:
         """Fire everything due at `now`; returns what happened."""
@@ -108,7 +107,6 @@ class Ticker:
         # what is no longer due needs no memory: the board caught up, or the ticket closed
         self._awaiting = {t: v for t, v in self._awaiting.items() if t in seen}
         self._later = {t: at for t, at in self._later.items() if t in seen and at > now}
-        self.last = report
         return report
 
     async def _due(self, now: datetime, report: TickReport,
