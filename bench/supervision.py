@@ -8,7 +8,7 @@ clocks (reply in 5 working days, `WorkingCalendar` "cn"), acknowledged, then eve
 escalation fired at its threshold as the ticker would have fired it — with `next_check_at`
 from `escalation.next_check`. The ticks run every 10 minutes across a Monday afternoon's
 close of business (blue thresholds, then 17:30's orange, red and order steps), the rows
-spread so that 0.1 % to 0.5 % of them are due. Ours: per tick, `Ticker._due` iterated to
+spread so that 0.1 % to 0.5 % of them are due. Ours: per tick, `due_rows` iterated to
 the end exactly as `Ticker.tick` does (keyset pages of 1,000 over the index, through the
 SQLAlchemy engine): the tickets whose colour may change, nothing sent; reported again with
 `plan` on every row found (what to fire), for information. Raw: the same engine answering
@@ -68,11 +68,12 @@ from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check, plan, red_at
 from services.supervision.policy import DeadlinePolicy, load_policy
 from services.supervision.projections import SupervisionBoard, board
-from services.supervision.ticker import ACTOR, SOURCE, Ticker, TickReport, escalation_command_id
+from services.supervision.ticker import ACTOR, SOURCE, Ticker, escalation_command_id
 from services.supervision.watch import SEVERITY, Clock, Watch, evolve_watch, from_json, to_json
 from services.tickets import domain
 from services.tickets.domain import Ticket
 from services.tickets.handler import TicketDesk, stream_of
+from services.tickets.timer import due_rows
 
 ROWS_ENV = "BENCH_SUPERVISION_ROWS"
 ROWS = 1_000_000
@@ -322,10 +323,10 @@ class Tick:
 async def tick(ticker: Ticker, now: datetime) -> Tick:
     """What the ticker does before sending: every due row, and the plan on each."""
     t0 = time.perf_counter()
-    found = [row async for row in ticker._due(now, TickReport(), set())]
+    found = [row async for row in due_rows(ticker.db, board, now, board.c.watch)]
     t1 = time.perf_counter()
-    commands = sum(len(plan(from_json(ticket_id, json.loads(watch)), now, ticker.policy,
-                            ticker.calendar)) for ticket_id, watch in found)
+    commands = sum(len(plan(from_json(row.ticket_id, json.loads(row.watch)), now,
+                            ticker.policy, ticker.calendar)) for row in found)
     t2 = time.perf_counter()
     return Tick(now, len(found), commands, (t1 - t0) * 1000, (t2 - t0) * 1000)
 
@@ -405,14 +406,14 @@ def report(engine_name: str, n: int, done: list[Tick]) -> list[Result]:
         say(f"    {t.now:%H:%M}  {t.found:6,} due  {t.commands:6,} commands  find "
             f"{t.find_ms:6.1f} ms  find+plan {t.ours_ms:6.1f} ms  raw {t.raw_ms:6.1f} ms")
     note = (f"{n:,} open tickets; {len(done)} ticks 10 min apart, {min(found):,}-{max(found):,} "
-            "due; ours: Ticker._due (keyset pages); raw: SELECT ticket_id, watch WHERE "
+            "due; ours: due_rows (keyset pages); raw: SELECT ticket_id, watch WHERE "
             "next_check_at <= now ORDER BY next_check_at LIMIT found")
     find95 = percentile([t.find_ms for t in done], 95)
     return [Result(f"supervision tick find p95, {engine_name}", find95, r95, "ms",
                    note="the target's figure: the due rows found and read. " + note,
                    max_ours=TICK_TARGET_MS),
             Result(f"supervision tick find+plan p95, {engine_name}", p95, r95, "ms",
-                   note="informative: Ticker._due, then plan on every row found")]
+                   note="informative: due_rows, then plan on every row found")]
 
 
 async def sqlite_side(n: int, background: list[Template], due: list[Template]) -> list[Result]:

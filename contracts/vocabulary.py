@@ -126,6 +126,7 @@ class CloseReason(Vocabulary):
     DUPLICATE = "duplicate"
     WITHDRAWN = "withdrawn"
     SURVEY_UNANSWERED = "survey_unanswered"
+    UNSATISFIED = "unsatisfied"
 
 
 class SurveyChannel(Vocabulary):
@@ -182,13 +183,14 @@ LABELS_ZH: dict[type[Vocabulary], dict[str, str]] = {
     },
     HandlingRating: {
         "satisfied": "满意", "basically_satisfied": "基本满意",
-        "dissatisfied_with_staff": "对办理人员不满意",
-        "dissatisfied_with_result": "对办理结果不满意",
+        "dissatisfied_with_staff": "对经办人员不满意",
+        "dissatisfied_with_result": "对事项办理效果不满意",
     },
     CloseReason: {
         "answered": "已答复", "solved": "已解决", "unsatisfied_after_redo": "重办后仍不满意",
         "redo_rejected": "重办申请未通过", "citizen_unreachable": "无法联系市民",
         "duplicate": "重复工单", "withdrawn": "市民撤回", "survey_unanswered": "回访未应答",
+        "unsatisfied": "市民不满意",
     },
     SurveyChannel: {"sms": "短信", "wechat": "微信", "app": "手机应用", "web": "网站",
                     "phone": "电话"},

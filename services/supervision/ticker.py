@@ -18,16 +18,14 @@ Time is injected: `tick(now)` is the whole of it, so tests advance weeks in mill
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Row
 
 from contracts import commands as c
 from hotline.runtime import Platform, utc_now
@@ -36,15 +34,14 @@ from services.supervision.escalation import SUPERVISION, blocked, plan
 from services.supervision.policy import DeadlinePolicy
 from services.supervision.projections import board
 from services.supervision.watch import from_json
-from services.tickets.handler import IdempotencyConflict, TicketDesk, desk_of
-from services.tickets.rules import Rejected
+from services.tickets.handler import desk_of
+from services.tickets.timer import TickReport, Timer
 
 log = logging.getLogger(__name__)
 
 SOURCE = "/hotline/supervision"
 ACTOR = f"system:{SUPERVISION}"
 _COMMANDS = uuid.UUID("0b4f2d6e-8a1c-4e3b-9f57-12345a0f0003")
-PAGE = 1000
 MISSING_YEAR_RETRY = timedelta(hours=1)
 
 
@@ -64,82 +61,29 @@ def escalation_command_id(command: c.TicketCommand) -> str:
     return str(uuid.uuid5(_COMMANDS, f"{command.ticket_id}\n{key}"))
 
 
-@dataclass
-class TickReport:
-    """What one tick did."""
-
-    due: int = 0  # board rows whose check time had come
-    planned: int = 0  # commands planned
-    fired: int = 0  # commands that appended events
-    resent: int = 0  # commands the log already held (a restart, a lagging board)
-    refused: dict[str, int] = field(default_factory=dict)  # rule id -> count
-    failed: int = 0  # tickets left for the next tick (an error was logged)
-
-
-class Ticker:
+class Ticker(Timer):
     """Fires due escalations through the process's TicketDesk."""
+
+    name, source, actor = "supervision", SOURCE, ACTOR
+    table, columns = board, ("watch",)
 
     def __init__(self, platform: Platform, policy: DeadlinePolicy, calendar: WorkingCalendar,
                  *, concurrency: int = 32, interval_s: float = 30.0,
                  clock: Callable[[], datetime] | None = None) -> None:
-        self.db = platform.db
-        self.desk: TicketDesk = desk_of(platform.store)
+        super().__init__(platform.db, desk_of(platform.store), concurrency=concurrency,
+                         interval_s=interval_s, clock=clock or utc_now)
         self.policy, self.calendar = policy, calendar
-        self.concurrency = concurrency
-        self.interval_s = interval_s
-        self.clock = clock or utc_now
-        # ticket -> stream version the board must reach before the ticket is planned again:
-        # until the board has applied what this ticker appended, its row is known stale
-        self._awaiting: dict[str, int] = {}
         self._later: dict[str, datetime] = {}  # tickets whose calendar year is missing
-        self._stop = asyncio.Event()
 
-    async def tick(self, now: datetime) -> TickReport:
-        """Fire everything due at `now`; returns what happened."""
-        report = TickReport()
-        gate = asyncio.Semaphore(self.concurrency)
-        seen: set[str] = set()
-        async with asyncio.TaskGroup() as group:
-            async for ticket_id, watch_json in self._due(now, report, seen):
-                await gate.acquire()
-                task = group.create_task(self._escalate(ticket_id, watch_json, now, report))
-                task.add_done_callback(lambda _: gate.release())
-        # what is no longer due needs no memory: the board caught up, or the ticket closed
-        self._awaiting = {t: v for t, v in self._awaiting.items() if t in seen}
+    def waiting(self, ticket_id: str, now: datetime) -> bool:
+        return (retry := self._later.get(ticket_id)) is not None and retry > now
+
+    def forget(self, seen: set[str], now: datetime) -> None:
         self._later = {t: at for t, at in self._later.items() if t in seen and at > now}
-        return report
 
-    async def _due(self, now: datetime, report: TickReport,
-                   seen: set[str]) -> AsyncIterator[tuple[str, str]]:
-        """(ticket id, watch) of every row due at `now` that is worth planning, paged by
-        keyset on (next_check_at, ticket_id)."""
-        after: tuple[datetime, str] | None = None
-        t = board.c
-        while True:
-            query = (select(t.ticket_id, t.next_check_at, t.version, t.watch)
-                     .where(t.next_check_at <= now.astimezone(UTC))
-                     .order_by(t.next_check_at, t.ticket_id).limit(PAGE))
-            if after is not None:
-                query = query.where(or_(t.next_check_at > after[0], and_(
-                    t.next_check_at == after[0], t.ticket_id > after[1])))
-            async with self.db.connect() as conn:
-                rows = (await conn.execute(query)).all()
-            for row in rows:
-                report.due += 1
-                seen.add(row.ticket_id)
-                if self._awaiting.get(row.ticket_id, 0) > row.version:
-                    continue
-                self._awaiting.pop(row.ticket_id, None)
-                if (retry := self._later.get(row.ticket_id)) is not None and retry > now:
-                    continue
-                yield row.ticket_id, row.watch
-            if len(rows) < PAGE:
-                return
-            after = (rows[-1].next_check_at, rows[-1].ticket_id)
-
-    async def _escalate(self, ticket_id: str, watch_json: str, now: datetime,
-                        report: TickReport) -> None:
-        watch = from_json(ticket_id, json.loads(watch_json))
+    async def work(self, row: Row[Any], now: datetime, report: TickReport) -> None:
+        ticket_id = row.ticket_id
+        watch = from_json(ticket_id, json.loads(row.watch))
         try:
             commands = plan(watch, now, self.policy, self.calendar)
             missing = None if commands else blocked(watch, now, self.policy, self.calendar)
@@ -152,40 +96,5 @@ class Ticker:
             return
         report.planned += len(commands)
         for command in commands:  # in order: a card follows its warning
-            try:
-                outcome = await self.desk.execute(
-                    command, actor=ACTOR, command_id=escalation_command_id(command), now=now,
-                    source=SOURCE)
-            except Rejected as exc:  # the ticket moved on since the board saw it
-                report.refused[exc.rule.id] = report.refused.get(exc.rule.id, 0) + 1
-                log.debug("supervision: %s on %s refused: %s", type(command).__name__,
-                          ticket_id, exc.rule.id)
-                continue
-            except IdempotencyConflict:  # fired before with other details (an order's due)
-                report.resent += 1
-                continue
-            except Exception:
-                log.exception("supervision: %s on %s failed; retried next tick",
-                              type(command).__name__, ticket_id)
-                report.failed += 1
+            if not await self.send(command, escalation_command_id(command), now, report):
                 return
-            if outcome.duplicate:
-                report.resent += 1
-            else:
-                report.fired += 1
-            self._awaiting[ticket_id] = max(self._awaiting.get(ticket_id, 0), outcome.version)
-
-    async def run(self) -> None:
-        """Tick every `interval_s` until `stop()`; an error is logged, the next tick retries."""
-        while not self._stop.is_set():
-            try:
-                report = await self.tick(self.clock())
-                if report.fired or report.failed:
-                    log.info("supervision tick: %s", report)
-            except Exception:
-                log.exception("supervision tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-
-    def stop(self) -> None:
-        self._stop.set()

@@ -475,9 +475,12 @@ def _reject_redo(t: Ticket, cmd: c.RejectRedo, now: datetime) -> list[EventData]
 
 
 # Which close reasons fit which status: a ticket still with a unit cannot close as "solved".
+# "answered" after a reply: the unit's answer stands (the citizen was satisfied without the
+# problem being solved, e.g. a consultation or a policy limit; or no survey could be made).
 _CLOSE_FROM: dict[CloseReason, frozenset[TicketStatus]] = {
-    CloseReason.ANSWERED: AT_HOTLINE,
+    CloseReason.ANSWERED: AT_HOTLINE | {S.REPLIED},
     CloseReason.SOLVED: frozenset({S.REPLIED}),
+    CloseReason.UNSATISFIED: frozenset({S.REPLIED}),
     CloseReason.UNSATISFIED_AFTER_REDO: frozenset({S.REPLIED}),
     CloseReason.REDO_REJECTED: frozenset(),  # only RejectRedo closes with it
     CloseReason.SURVEY_UNANSWERED: frozenset({S.REPLIED}),
@@ -485,17 +488,24 @@ _CLOSE_FROM: dict[CloseReason, frozenset[TicketStatus]] = {
     CloseReason.DUPLICATE: OPEN,
     CloseReason.WITHDRAWN: OPEN,
 }
+DISSATISFIED = frozenset({HandlingRating.DISSATISFIED_WITH_STAFF,
+                          HandlingRating.DISSATISFIED_WITH_RESULT})
 
 
 def _close(t: Ticket, cmd: c.CloseTicket, now: datetime) -> list[EventData]:
     fits = t.status in _CLOSE_FROM[cmd.reason] and {
-        CloseReason.UNSATISFIED_AFTER_REDO: t.redone,
+        CloseReason.UNSATISFIED: t.last_handling in DISSATISFIED,
+        CloseReason.UNSATISFIED_AFTER_REDO: t.redone and t.last_handling in DISSATISFIED,
         CloseReason.SURVEY_UNANSWERED: t.survey_unanswered,
     }.get(cmd.reason, True)
     _require(fits, "close-reason-mismatch",
              f"A ticket in status {t.status} cannot close as {cmd.reason} now.")
-    _require(t.survey_id is None, "survey-open")
     _require(not t.redo_pending, "redo-pending")
+    if t.survey_id is not None and cmd.reason is CloseReason.CITIZEN_UNREACHABLE:
+        # the callback staff gave up on the open survey: it ends unanswered, with the ticket
+        return [e.SurveyUnanswered(survey_id=t.survey_id),
+                e.TicketClosed(reason=cmd.reason, note=cmd.note)]
+    _require(t.survey_id is None, "survey-open")
     return [e.TicketClosed(reason=cmd.reason, note=cmd.note)]
 
 

@@ -894,14 +894,16 @@ FITTING = _closes(
     (HANDLING, CloseReason.CITIZEN_UNREACHABLE),
     (RETURNED_H, CloseReason.CITIZEN_UNREACHABLE),
     (REPLIED_H, CloseReason.WITHDRAWN),
+    (REPLIED_H, CloseReason.ANSWERED),
+    (DISSATISFIED, CloseReason.UNSATISFIED),
 )
 
 MISFITTING = _closes(
     (AT_HOTLINE, CloseReason.SOLVED),
     (HANDLING, CloseReason.SOLVED),
     (AT_UNIT, CloseReason.ANSWERED),
-    (REPLIED_H, CloseReason.ANSWERED),
     (AT_HOTLINE, CloseReason.REDO_REJECTED),
+    (REPLIED_H, CloseReason.UNSATISFIED),
     (HANDLING, CloseReason.SURVEY_UNANSWERED),
     (RETURNED_H, CloseReason.UNSATISFIED_AFTER_REDO),
 )
@@ -928,6 +930,14 @@ def test_unsatisfied_after_redo_needs_a_redo() -> None:
 
 def test_no_close_while_a_survey_is_open() -> None:
     rejects("survey-open", state(*SURVEYED), close(CloseReason.SOLVED))
+
+
+def test_closing_as_unreachable_ends_the_open_survey_unanswered() -> None:
+    ticket = state(*SURVEYED)
+    events = when(ticket, close(CloseReason.CITIZEN_UNREACHABLE))
+    assert events == [e.SurveyUnanswered(survey_id="survey-1"),
+                      e.TicketClosed(reason=CloseReason.CITIZEN_UNREACHABLE, note="结案")]
+    assert then(ticket, events).status is TicketStatus.CLOSED
 
 
 @pytest.mark.parametrize("command", [cmd for cmd in samples() if _name(cmd) != "ReopenTicket"],

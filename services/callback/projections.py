@@ -1,0 +1,261 @@
+"""The callback board (回访台): every ticket's stage in the loop's last leg, and every survey
+with its answer — the callback staff's work list, the reviewer's queue and satisfaction.
+
+`CallbackBoard` folds `hotline.tickets` into:
+
+- `cb_tickets`: one row per ticket with its `Case` (services/callback/domain.py) as JSON and
+  the columns the lists read: stage, the unit whose reply is surveyed, when the callback is
+  due (reply + the policy's `due_hours`), the open survey, and `next_check_at`, the first
+  moment the worker may have something to send (an index range, like supervision's);
+- `cb_surveys`: one row per survey opened or skipped, with its outcome and the two ratings,
+  attributed to the replying unit and to the agent (咨询员) who registered the ticket: the
+  satisfaction figures are GROUP BYs on it.
+
+Free text kept here (the unit's reply, a redo reason) has phone and ID numbers masked.
+Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts import events as e
+from contracts.envelope import Envelope
+from contracts.personal import mask_numbers
+from contracts.topics import TICKETS
+from hotline.projection import Applied, Projection, aware, utc_column
+from services.callback.domain import (
+    CallbackPolicy,
+    Case,
+    case_from_json,
+    case_to_json,
+    evolve_case,
+    load_callback_policy,
+    next_check,
+)
+from services.dispatch.projections import EVENTS
+
+log = logging.getLogger(__name__)
+
+TICKET_PREFIX = "ticket-"
+READ_CHUNK = 1000
+
+metadata = MetaData()
+cases = Table(
+    "cb_tickets", metadata,
+    Column("ticket_id", String(128), primary_key=True),
+    Column("ticket_number", String(32), nullable=False),
+    Column("ticket_type", String(32), nullable=False),
+    Column("category1", String(128), nullable=False),
+    Column("district_code", String(12), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("agent", String(128), nullable=False),  # who registered it: rated by the citizen
+    Column("citizen_ref", String(64)),  # to match an SMS reply to its survey
+    Column("status", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("lead_unit", String(64)),
+    Column("replied_by", String(64)),
+    utc_column("replied_at"),
+    Column("reply_text", Text),
+    utc_column("due_at"),  # callback due while the ticket waits for it; NULL otherwise
+    Column("survey_id", String(128)),
+    Column("survey_channel", String(16)),
+    utc_column("survey_expires_at"),
+    Column("redone", Boolean, nullable=False),
+    Column("redo_reason", Text),
+    Column("close_reason", String(32)),
+    utc_column("next_check_at"),
+    utc_column("updated_at", nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("case_json", Text, nullable=False),
+    Index("ix_cb_tickets_next_check", "next_check_at", "ticket_id"),
+    Index("ix_cb_tickets_stage_due", "stage", "due_at", "ticket_id"),
+    Index("ix_cb_tickets_citizen", "citizen_ref", "survey_channel"),
+)
+surveys = Table(
+    "cb_surveys", metadata,
+    Column("survey_id", String(128), primary_key=True),  # a skip: skip-<ticket>-<version>
+    Column("ticket_id", String(128), nullable=False),
+    Column("unit_id", String(64)),
+    Column("agent", String(128), nullable=False),
+    Column("district_code", String(12), nullable=False),
+    Column("category1", String(128), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("channel", String(16)),
+    utc_column("opened_at", nullable=False),
+    utc_column("expires_at"),
+    Column("outcome", String(16), nullable=False),  # open, answered, unanswered, skipped
+    utc_column("answered_at"),
+    Column("answered_via", String(16)),
+    Column("hotline_service", String(32)),
+    Column("handling", String(32)),
+    Column("solved", Boolean),
+    Index("ix_cb_surveys_unit_outcome", "unit_id", "outcome"),
+    Index("ix_cb_surveys_ticket", "ticket_id"),
+)
+
+# Columns a later event may change (registration writes them all).
+MUTABLE = ("ticket_type", "category1", "status", "stage", "lead_unit", "replied_by",
+           "replied_at", "reply_text", "due_at", "survey_id", "survey_channel",
+           "survey_expires_at", "redone", "redo_reason", "close_reason", "next_check_at",
+           "updated_at", "version", "case_json")
+
+
+class CallbackBoard:
+    """Stages, surveys and answers of every ticket (see the module doc)."""
+
+    name: str = "callback"
+    version: int = 1
+    topics: Sequence[str] = (TICKETS,)
+    events: frozenset[str] = EVENTS
+    metadata: MetaData = metadata
+
+    def __init__(self, policy: CallbackPolicy | None = None) -> None:
+        self.policy = policy or load_callback_policy()
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        items = [(env, data) for env, data in batch if data is not None]
+        rows = await _load(conn, {_ticket_id(env) for env, data in items
+                                  if not isinstance(data, e.TicketRegistered)})
+        state = {tid: case_from_json(tid, json.loads(row["case_json"]))
+                 for tid, row in rows.items()}
+        new: set[str] = set()
+        changed: set[str] = set()
+        survey_rows: dict[str, dict[str, Any]] = {}
+        survey_updates: list[dict[str, Any]] = []
+        for env, data in items:
+            tid = _ticket_id(env)
+            if isinstance(data, e.TicketRegistered):
+                if tid in rows:
+                    log.warning("callback: %s registered twice; ignored", env.subject)
+                    continue
+                rows[tid] = {"ticket_id": tid, "ticket_number": data.ticket_number,
+                             "district_code": data.district_code, "summary": data.summary,
+                             "agent": data.registered_by, "citizen_ref": data.citizen_ref,
+                             "category1": data.category.level1, "reply_text": None,
+                             "redo_reason": None}
+                new.add(tid)
+            if tid not in rows:
+                log.warning("callback: %s before its registration; ignored", env.type)
+                continue
+            assert data is not None
+            case = evolve_case(state.get(tid), data, env.time, env.streamversion)
+            assert case is not None
+            state[tid] = case
+            row = rows[tid]
+            row.update(updated_at=env.time, version=env.streamversion)
+            changed.add(tid)
+            match data:
+                case e.TicketClassified():
+                    row["category1"] = data.category.level1
+                case e.TicketReplied():
+                    row["reply_text"] = mask_numbers(data.text)
+                case e.RedoRequested():
+                    row["redo_reason"] = mask_numbers(data.reason)
+            _survey(row, case, env, data, survey_rows, survey_updates)
+        for tid in changed:
+            rows[tid].update(self._derived(state[tid]))
+        await _write(conn, rows, new, changed, list(survey_rows.values()), survey_updates)
+
+    def _derived(self, case: Case) -> dict[str, Any]:
+        stage = case.stage
+        waiting = stage not in ("handling", "closed", "merged") and case.replied_at is not None
+        survey = case.survey
+        return {
+            "ticket_type": case.ticket_type.value, "status": case.status.value, "stage": stage,
+            "lead_unit": case.lead_unit, "replied_by": case.replied_by,
+            "replied_at": aware(case.replied_at),
+            "due_at": aware(case.replied_at + timedelta(hours=self.policy.due_hours))
+            if waiting and case.replied_at else None,
+            "survey_id": survey.survey_id if survey else None,
+            "survey_channel": survey.channel.value if survey else None,
+            "survey_expires_at": aware(survey.expires_at) if survey else None,
+            "redone": case.redone,
+            "close_reason": case.close_reason.value if case.close_reason else None,
+            "next_check_at": aware(next_check(case)),
+            "case_json": json.dumps(case_to_json(case), ensure_ascii=False, separators=(",", ":")),
+        }
+
+
+def _survey(row: dict[str, Any], case: Case, env: Envelope, data: object,
+            new: dict[str, dict[str, Any]], updates: list[dict[str, Any]]) -> None:
+    """The cb_surveys row an event opens or settles."""
+    base = {"ticket_id": row["ticket_id"], "unit_id": case.replied_by, "agent": row["agent"],
+            "district_code": row["district_code"], "category1": row["category1"],
+            "round": case.round, "opened_at": env.time, "expires_at": None,
+            "answered_at": None, "answered_via": None, "hotline_service": None,
+            "handling": None, "solved": None}
+    match data:
+        case e.SurveyOpened():
+            new[data.survey_id] = base | {"survey_id": data.survey_id, "round": data.round,
+                                          "channel": data.channel.value, "outcome": "open",
+                                          "expires_at": aware(data.expires_at)}
+        case e.SurveySkipped():
+            sid = f"skip-{row['ticket_id']}-{env.streamversion}"
+            new[sid] = base | {"survey_id": sid, "channel": None, "outcome": "skipped"}
+        case e.SurveyAnswered() | e.SurveyUnanswered():
+            answered = isinstance(data, e.SurveyAnswered)
+            settled = {"outcome": "answered" if answered else "unanswered",
+                       "answered_at": env.time if answered else None,
+                       "answered_via": data.answered_via.value if answered else None,
+                       "hotline_service": data.hotline_service.value if answered else None,
+                       "handling": data.handling.value if answered and data.handling else None,
+                       "solved": data.solved if answered else None}
+            if data.survey_id in new:  # opened in this same batch
+                new[data.survey_id].update(settled)
+            else:
+                updates.append({**settled, "b_id": data.survey_id})
+
+
+async def _load(conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), READ_CHUNK):
+        rows = await conn.execute(select(cases).where(
+            cases.c.ticket_id.in_(wanted[i:i + READ_CHUNK])))
+        found |= {row.ticket_id: dict(row._mapping) for row in rows}
+    return found
+
+
+SETTLED = ("outcome", "answered_at", "answered_via", "hotline_service", "handling", "solved")
+
+
+async def _write(conn: AsyncConnection, rows: dict[str, dict[str, Any]], new: set[str],
+                 changed: set[str], survey_rows: list[dict[str, Any]],
+                 survey_updates: list[dict[str, Any]]) -> None:
+    if new:
+        await conn.execute(cases.insert(), [rows[t] for t in sorted(new)])
+    updates = [{**{c: rows[t][c] for c in MUTABLE}, "b_id": t} for t in sorted(changed - new)]
+    if updates:
+        await conn.execute(cases.update().where(cases.c.ticket_id == bindparam("b_id"))
+                           .values({c: bindparam(c) for c in MUTABLE}), updates)
+    if survey_rows:
+        await conn.execute(surveys.insert(), survey_rows)
+    if survey_updates:
+        await conn.execute(surveys.update().where(surveys.c.survey_id == bindparam("b_id"))
+                           .values({c: bindparam(c) for c in SETTLED}), survey_updates)
+
+
+def _ticket_id(env: Envelope) -> str:
+    return env.subject[len(TICKET_PREFIX):]
+
+
+PROJECTIONS: list[Projection] = [CallbackBoard()]
