@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     supervision_port: int = 8103
     supervision_tick_seconds: float = Field(
         default=30.0, gt=0, description="how often the supervision ticker looks for deadlines")
+    callback_port: int = 8104
+    callback_tick_seconds: float = Field(
+        default=10.0, gt=0, description="how often the callback worker opens and closes surveys")
+    survey_base_url: str = Field(
+        default="", description="public base of survey links (default http://host:callback_port)")
     max_batch_items: int = 500  # contacts per POST /v1/contacts/batch
     duplicate_window_days: int = Field(
         default=30, ge=1, description="how far back open tickets are offered as duplicates")
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
             self.log = f"sqlite:///{self.data_dir / 'log.db'}"
         if not self.db:
             self.db = f"sqlite+aiosqlite:///{self.data_dir / 'projections.db'}"
+        if not self.survey_base_url:
+            self.survey_base_url = f"http://{self.host}:{self.callback_port}"
         if not self.keys_db:
             self.keys_db = str(self.data_dir / "keys.db")
         if self.environment == "production" and not self.master_key:

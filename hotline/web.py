@@ -8,6 +8,7 @@ phone number or an address).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -154,3 +155,13 @@ def install_basics(app: FastAPI, body_limit: int, per_path: dict[str, int] | Non
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+
+def from_state(attr: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency handing out `app.state.<attr>` (the service, the clock…): routes get
+    what the app was built with, tests build apps with their own."""
+
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, attr)
+
+    return get

@@ -10,7 +10,12 @@ from collections.abc import Sequence
 
 from contracts.topics import CALLS, CONTACTS, TICKETS
 from hotline.projection import Projection
-from hotline.runtime import Platform, ServiceSpec
+from hotline.runtime import Platform, ServiceSpec, utc_now
+from services.callback.app import create_app as create_callback_app
+from services.callback.app import survey_links
+from services.callback.outbox import FileOutbox
+from services.callback.projections import PROJECTIONS as CALLBACK_PROJECTIONS
+from services.callback.sender import SurveySender
 from services.dispatch.app import create_app as create_dispatch_app
 from services.dispatch.projections import PROJECTIONS as DISPATCH_PROJECTIONS
 from services.dispatch.relay import DispatchRelay
@@ -48,6 +53,21 @@ def _supervision_example(base: str, keys: dict[str, str]) -> str:
     )
 
 
+def _callback_example(base: str, keys: dict[str, str]) -> str:
+    return (
+        f"curl -sS '{base}/v1/callback/tasks?overdue=true' -H 'Authorization: Bearer "
+        f"{keys['callback']}'\n"
+        f"curl -sS '{base}/v1/callback/satisfaction?by=unit' -H 'Authorization: Bearer "
+        f"{keys['supervisor']}'"
+    )
+
+
+def _survey_sender(platform: Platform) -> Sequence[Projection]:
+    """Survey messages go to the file outbox under data_dir (a gateway adapter in production)."""
+    outbox = FileOutbox(platform.settings.data_dir / "outbox.jsonl")
+    return [SurveySender(platform, survey_links(platform), outbox, utc_now)]
+
+
 def _relays(platform: Platform) -> Sequence[Projection]:
     factor = platform.settings.kafka_replication_factor
     return [DispatchRelay(platform.log, replication_factor=factor)]
@@ -81,5 +101,15 @@ SERVICES: dict[str, ServiceSpec] = {
         projections=SUPERVISION_PROJECTIONS,
         writes=(TICKETS,),
         example=_supervision_example,
+    ),
+    "callback": ServiceSpec(
+        name="callback",
+        title="回访 callback",
+        port=lambda s: s.callback_port,
+        create_app=create_callback_app,
+        projections=CALLBACK_PROJECTIONS,
+        writes=(TICKETS,),
+        example=_callback_example,
+        relays=_survey_sender,
     ),
 }

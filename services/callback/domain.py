@@ -246,12 +246,12 @@ def plan(case: Case, now: datetime, policy: CallbackPolicy,
         if policy.retry_by_phone and _phone_retry(case) and reach is not None and reach.has_phone:
             return [open_survey(case, SurveyChannel.PHONE, now, policy)]
         if policy.close_when_unanswered:
-            return [close(case, CloseReason.SURVEY_UNANSWERED, "回访超时未应答")]
+            return [close(case.ticket_id, CloseReason.SURVEY_UNANSWERED, "回访超时未应答")]
         return []
     if stage == "answered":
         if case.answer is None:  # skipped: the unit's reply stands
-            return [close(case, CloseReason.ANSWERED, "免回访")]
-        return [after_answer(case, case.answer)]
+            return [close(case.ticket_id, CloseReason.ANSWERED, "免回访")]
+        return [after_answer(case.ticket_id, case.redone, case.answer)]
     return []
 
 
@@ -283,25 +283,42 @@ def open_survey(case: Case, channel: SurveyChannel, now: datetime,
                         channel=channel, expires_at=expires)
 
 
-def close(case: Case, reason: CloseReason, note: str) -> c.CloseTicket:
-    return c.CloseTicket(ticket_id=case.ticket_id, reason=reason, note=note)
+def close(ticket_id: str, reason: CloseReason, note: str) -> c.CloseTicket:
+    return c.CloseTicket(ticket_id=ticket_id, reason=reason, note=note)
 
 
-def after_answer(case: Case, answer: Answer) -> c.TicketCommand:
+def after_answer(ticket_id: str, redone: bool, answer: Answer) -> c.TicketCommand:
     """What an answer leads to (seed 000, Dongguan): a first 'dissatisfied with the result'
     with a reason asks for a redo; a dissatisfaction after the redo closes as unsatisfied,
     counted against the unit; satisfaction closes solved (answered when not solved)."""
     reason = (answer.comment or "").strip()
     if answer.handling in DISSATISFIED:
-        if case.redone:
-            return close(case, CloseReason.UNSATISFIED_AFTER_REDO, "重办后仍不满意")
+        if redone:
+            return close(ticket_id, CloseReason.UNSATISFIED_AFTER_REDO, "重办后仍不满意")
         if answer.handling is HandlingRating.DISSATISFIED_WITH_RESULT and reason:
-            return c.RequestRedo(ticket_id=case.ticket_id, survey_id=answer.survey_id,
+            return c.RequestRedo(ticket_id=ticket_id, survey_id=answer.survey_id,
                                  reason=reason)
-        return close(case, CloseReason.UNSATISFIED, "市民不满意")
+        return close(ticket_id, CloseReason.UNSATISFIED, "市民不满意")
     if answer.solved is False:
-        return close(case, CloseReason.ANSWERED, "市民满意, 问题未解决")
-    return close(case, CloseReason.SOLVED, "市民满意")
+        return close(ticket_id, CloseReason.ANSWERED, "市民满意, 问题未解决")
+    return close(ticket_id, CloseReason.SOLVED, "市民满意")
+
+
+def command_id(case: Case, command: c.TicketCommand) -> str:
+    """The same step, the same id: a resend is answered from the log. A step is anchored
+    on the survey it is about, else on the reply and the attempts made since."""
+    match command:
+        case c.OpenSurvey() | c.RecordSurveyUnanswered() | c.RequestRedo():
+            anchor = command.survey_id
+        case _ if case.answer is not None:  # the close an answer leads to
+            anchor = case.answer.survey_id
+        case _:  # a skip, or the close after a skip or an unanswered survey
+            anchor = f"{case.reply_seq}/{case.attempts}"
+    return step_id(case.ticket_id, command, anchor)
+
+
+def step_id(ticket_id: str, command: c.TicketCommand, anchor: str) -> str:
+    return str(uuid.uuid5(_SURVEYS, f"{ticket_id}\n{type(command).__name__}\n{anchor}"))
 
 
 # ------------------------------------------------------------------------------------ to JSON

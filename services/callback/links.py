@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import struct
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,3 +71,24 @@ def verify(key: bytes, token: str, now: datetime) -> SurveyLink:
     if now >= link.expires_at:
         raise BadLink("expired")
     return link
+
+
+class Links:
+    """Makes and checks the links of one platform: the key derives from its pepper secret,
+    fetched once; `base` is the public address of the survey pages."""
+
+    def __init__(self, secret: Callable[[], Awaitable[bytes]], base: str) -> None:
+        self._secret = secret
+        self._key: bytes | None = None
+        self.base = base.rstrip("/")
+
+    async def key(self) -> bytes:
+        if self._key is None:
+            self._key = link_key(await self._secret())
+        return self._key
+
+    async def url(self, link: SurveyLink) -> str:
+        return f"{self.base}/s/{sign(await self.key(), link)}"
+
+    async def verify(self, token: str, now: datetime) -> SurveyLink:
+        return verify(await self.key(), token, now)

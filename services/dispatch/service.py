@@ -14,15 +14,14 @@ from datetime import datetime, timedelta
 
 from contracts import commands as c
 from contracts.base import Category
-from contracts.envelope import decode
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
-from contracts.personal import Unreadable, mask_numbers, normalise_phone, unseal
-from contracts.topics import CONTACTS
+from contracts.personal import mask_numbers, normalise_phone
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.eventstore import Context
 from hotline.runtime import Platform
 from services.dispatch import domain, queries
 from services.dispatch.directory import ReferenceData, UnknownCategory, UnknownDistrict
+from services.intake.service import caller_phone, read_contact
 from services.supervision.calendar import WorkingCalendar
 from services.supervision.policy import load_policy
 from services.tickets.domain import Ticket
@@ -97,11 +96,9 @@ class DispatchService:
 
     async def contact(self, contact_id: str) -> ContactReceived:
         """The contact's `ContactReceived`, read from its stream (the log is the truth)."""
-        records = await self.platform.log.read_stream(CONTACTS, f"contact-{contact_id}")
-        if not records:
+        event = await read_contact(self.platform.log, contact_id)
+        if event is None:
             raise InvalidReference("contact_ids", f"unknown contact {contact_id}")
-        event = from_envelope(decode(records[0].value))
-        assert isinstance(event, ContactReceived)
         return event
 
     # ------------------------------------------------------------------ the operator desk
@@ -231,15 +228,7 @@ class DispatchService:
 
     async def _phone_ends_with(self, ticket: Ticket, last4: str) -> bool:
         for contact_id in ticket.contact_ids:
-            contact = await self.contact(contact_id)
-            if contact.caller is None:
-                continue
-            try:
-                key = await self.platform.keys.key(contact.caller.kid)
-                caller = unseal(key, contact.caller, f"{contact_id}/caller")
-            except Unreadable:  # erased (forgotten): nobody can prove ownership any more
-                continue
-            phone = caller.get("phone")
+            phone = await caller_phone(self.platform.keys, await self.contact(contact_id))
             if phone and normalise_phone(phone)[-4:] == last4:
                 return True
         return False

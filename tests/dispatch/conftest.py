@@ -21,6 +21,12 @@ from hotline.apikeys import ApiKeys, Principal, Role
 from hotline.log.port import EventLog
 from hotline.projection import Projection, ProjectionRunner
 from hotline.runtime import Platform
+from services.callback.app import create_app as create_callback
+from services.callback.app import survey_links
+from services.callback.outbox import FileOutbox
+from services.callback.projections import CallbackBoard
+from services.callback.sender import SurveySender
+from services.callback.worker import CallbackWorker
 from services.dispatch.app import create_app as create_dispatch
 from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
@@ -58,8 +64,11 @@ class Hotline:
     keys: dict[str, str]
     runners: list[ProjectionRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    supervision: httpx.AsyncClient | None = None  # with `supervised_hotline` only
+    supervision: httpx.AsyncClient | None = None  # with `supervised` only
     ticker: Ticker | None = None
+    callback: httpx.AsyncClient | None = None  # with `callback` only
+    worker: CallbackWorker | None = None
+    outbox: FileOutbox | None = None
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -78,10 +87,10 @@ class Hotline:
                         assert asyncio.get_running_loop().time() < deadline, "projection stuck"
                         await asyncio.sleep(0.02)
 
-    async def contact(self, message_id: str, **overrides: Any) -> str:
-        """Post a WeChat contact through intake; its contact id."""
-        body = contact(message_id, **overrides)
-        r = await self.intake.post("/v1/contacts", json=body, headers=self.auth("wechat"))
+    async def contact(self, message_id: str, channel: str = "wechat", **overrides: Any) -> str:
+        """Post a contact (WeChat unless told) through intake; its contact id."""
+        body = contact(message_id, channel=channel, **overrides)
+        r = await self.intake.post("/v1/contacts", json=body, headers=self.auth(channel))
         assert r.status_code in (200, 202), r.text
         return str(r.json()["contact_id"])
 
@@ -109,14 +118,15 @@ async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
 
 @asynccontextmanager
 async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = False,
-                       ) -> AsyncIterator[Hotline]:
+                       callback: bool = False) -> AsyncIterator[Hotline]:
     """Intake and dispatch (and supervision, its board and a hand-driven ticker, when
-    `supervised`) over one platform, with their projections running."""
+    `supervised`; callback, its board, the survey sender to a file outbox and a hand-driven
+    worker, when `callback`) over one platform, with their projections running."""
     platform = await make_platform(log, tmp_path)
     api_keys = ApiKeys(tmp_path / "api_keys.json")
-    staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor")
+    staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor", "callback")
     keys = {ch: api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
-            for ch in ("wechat", "phone")}
+            for ch in ("wechat", "phone", "sms")}
     keys |= {role: api_keys.create(Principal(f"{role}-01", role)) for role in staff}
     keys |= {u: api_keys.create(Principal(f"staff-{u}", "unit", unit=u)) for u in UNITS}
     clock = Clock()
@@ -126,6 +136,10 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
                                      DispatchRelay(log, replication_factor=1)]
     if supervised:
         projections.append(SupervisionBoard())
+    outbox = FileOutbox(tmp_path / "outbox.jsonl")
+    if callback:
+        projections += [CallbackBoard(),
+                        SurveySender(platform, survey_links(platform), outbox, clock)]
     runners = [ProjectionRunner(log, platform.db, p, batch_size=200) for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
     await platform.log.claim(TICKETS)
@@ -143,6 +157,12 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
             h.supervision = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://supervision"))
             h.ticker = app.state.ticker
+        if callback:
+            app = create_callback(platform, api_keys, clock=clock, manage_platform=False,
+                                  run_worker=False)
+            h.callback = await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://callback"))
+            h.worker, h.outbox = app.state.worker, outbox
         yield h
     for r in runners:
         r.stop()

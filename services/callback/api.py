@@ -1,0 +1,237 @@
+"""回访 over HTTP, staff side: the callback staff's work list and phone answers, closes, the
+reviewer's redo decisions, the supervisor's reopen, and satisfaction.
+
+Who may do what:
+- callback staff (and supervisors) read the work list, record phone answers, open surveys
+  and close tickets; the task detail shows the citizen's phone in clear to them only;
+- supervisors review redo requests (the hotline management centre's review, seed 000) and
+  are the only ones who reopen a closed ticket;
+- satisfaction is read by staff; a unit key reads its own figures only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime, Field
+
+from contracts.vocabulary import (
+    LABELS_ZH,
+    CloseReason,
+    HandlingRating,
+    HotlineServiceRating,
+    SurveyChannel,
+)
+from hotline.apikeys import Principal
+from hotline.auth import roles
+from hotline.disclosure import disclose
+from hotline.web import Problem, from_state
+from services.callback import queries
+from services.callback.messages import phone_script
+from services.callback.service import Answered, CallbackService, Ratings
+from services.dispatch.directory import ReferenceData, UnknownUnit
+from services.intake.service import read_contact
+from services.tickets.web import CommandResult, IdempotencyKey, Strict, command_id, result, unit_of
+
+router = APIRouter(prefix="/v1", tags=["callback 回访"])
+
+ServiceDep = Annotated[CallbackService, Depends(from_state("service"))]
+ClockDep = Annotated[Callable[[], datetime], Depends(from_state("clock"))]
+RefDep = Annotated[ReferenceData, Depends(from_state("reference"))]
+CallbackStaff = Annotated[Principal, Depends(roles("callback", "supervisor"))]
+Supervisor = Annotated[Principal, Depends(roles("supervisor"))]
+Reader = Annotated[Principal, Depends(roles("callback", "supervisor", "analyst", "auditor",
+                                            "unit"))]
+
+STAGE_ZH = {"to_survey": "待回访", "survey_open": "回访中", "unanswered": "回访未应答",
+            "answered": "已评价待结案", "redo_review": "重办待审核"}
+# reasons staff may close with; the others follow from the survey (the worker sends them)
+STAFF_CLOSES = (CloseReason.CITIZEN_UNREACHABLE, CloseReason.WITHDRAWN, CloseReason.DUPLICATE,
+                CloseReason.SOLVED, CloseReason.ANSWERED, CloseReason.SURVEY_UNANSWERED)
+
+
+def _unit_zh(reference: ReferenceData, unit_id: str | None) -> str | None:
+    try:
+        return reference.directory.get(unit_id).name_zh if unit_id else None
+    except UnknownUnit:
+        return unit_id
+
+
+def _task(task: queries.Task, reference: ReferenceData) -> dict[str, Any]:
+    return {**asdict(task), "stage_zh": STAGE_ZH.get(task.stage, task.stage),
+            "replied_by_zh": _unit_zh(reference, task.replied_by)}
+
+
+@router.get("/callback/tasks")
+async def work_list(service: ServiceDep, clock: ClockDep, reference: RefDep,
+                    who: CallbackStaff, stage: str | None = None, unit: str | None = None,
+                    channel: SurveyChannel | None = None, overdue: bool | None = None,
+                    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict[str, Any]:
+    """回访工作台: tickets waiting for the callback, earliest due first, with per-stage
+    counts (waiting, overdue). `channel=phone&stage=survey_open` is the calls to make."""
+    if stage is not None and stage not in queries.WAITING:
+        raise Problem(422, "invalid-request", "未知的回访阶段 (unknown stage)",
+                      f"stage is one of {', '.join(queries.WAITING)}.")
+    now = clock()
+    async with service.platform.db.connect() as conn:
+        rows = await queries.tasks(conn, now, stage=stage, unit=unit,
+                                   channel=channel.value if channel else None,
+                                   overdue=overdue, limit=limit, offset=offset)
+        counts = await queries.task_counts(conn, now, unit)
+    return {"items": [_task(t, reference) for t in rows], "offset": offset, "limit": limit,
+            "counts": {s: {**n, "stage_zh": STAGE_ZH[s]} for s, n in counts.items()}}
+
+
+@router.get("/callback/tasks/{ticket_id}")
+async def task_detail(ticket_id: str, service: ServiceDep, clock: ClockDep,
+                      reference: RefDep, who: CallbackStaff) -> dict[str, Any]:
+    """One ticket's callback: the reply to read out, the script, and the citizen's contact
+    (in clear for callback staff and supervisors: they must call)."""
+    async with service.platform.db.connect() as conn:
+        row = await queries.case_row(conn, ticket_id)
+    ticket = await service.desk.get(ticket_id)
+    if row is None or ticket is None:
+        raise Problem(404, "ticket-unknown", "工单不存在 (no such ticket)",
+                      f"No ticket {ticket_id}.", rule="ticket-unknown")
+    task = queries.as_task(row, clock())
+    contact = await read_contact(service.platform.log, ticket.contact_ids[0])
+    caller = None
+    if contact is not None:
+        caller = await disclose(service.platform.keys, contact.caller,
+                                f"{contact.contact_id}/caller", who.role)
+    unit_zh = _unit_zh(reference, row.replied_by) or ""
+    return {**_task(task, reference), "reply_text": row.reply_text, "caller": caller,
+            "script": phone_script(row.ticket_number, row.summary, unit_zh,
+                                   row.reply_text or "")}
+
+
+class RatingsIn(Strict):
+    hotline_service: HotlineServiceRating = Field(description="对热线服务: 满意 … 对相关政策不满意")
+    handling: HandlingRating | None = Field(description="对办理情况: 满意 … 对事项办理效果不满意")
+    comment: str | None = Field(default=None, max_length=5000,
+                                description="The citizen's words; the redo's reason")
+    solved: bool | None = Field(default=None, description="Is the problem actually solved?")
+
+    def ratings(self) -> Ratings:
+        return Ratings(self.hotline_service, self.handling, self.comment, self.solved)
+
+
+class AnswerResult(CommandResult):
+    follow_up: CommandResult | None = Field(description="The close or redo request it led to")
+
+
+def answered(outcome: Answered) -> AnswerResult:
+    follow = result(outcome.follow_up) if outcome.follow_up is not None else None
+    last = outcome.follow_up or outcome.answer
+    return AnswerResult(**{**result(outcome.answer).model_dump(),
+                           "status": last.ticket.status, "status_zh": last.ticket.status.zh},
+                        follow_up=follow)
+
+
+@router.post("/tickets/{ticket_id}/surveys/{survey_id}/answer", response_model=AnswerResult)
+async def record_answer(ticket_id: str, survey_id: str, body: RatingsIn, service: ServiceDep,
+                        clock: ClockDep, who: CallbackStaff,
+                        key: IdempotencyKey = None) -> AnswerResult:
+    """The answer the citizen gave on the callback call (回访员录入)."""
+    return answered(await service.answer(ticket_id, survey_id, body.ratings(),
+                                         SurveyChannel.PHONE, who.actor, command_id(who, key),
+                                         clock()))
+
+
+class OpenSurveyIn(Strict):
+    channel: SurveyChannel = SurveyChannel.PHONE
+
+
+@router.post("/tickets/{ticket_id}/surveys", status_code=201, response_model=CommandResult)
+async def open_survey(ticket_id: str, body: OpenSurveyIn, service: ServiceDep,
+                      clock: ClockDep, who: CallbackStaff, response: Response,
+                      key: IdempotencyKey = None) -> CommandResult:
+    """Open a survey by hand (a call the citizen asked for, or another try)."""
+    outcome = await service.open_survey(ticket_id, body.channel, who.actor,
+                                        command_id(who, key), clock())
+    if outcome.duplicate:
+        response.status_code = 200
+    return result(outcome)
+
+
+class CloseIn(Strict):
+    reason: CloseReason
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/tickets/{ticket_id}/close", response_model=CommandResult)
+async def close(ticket_id: str, body: CloseIn, service: ServiceDep, clock: ClockDep,
+                who: CallbackStaff, key: IdempotencyKey = None) -> CommandResult:
+    """结案 by hand: unreachable after the calls, withdrawn, duplicate… A closed ticket is
+    read-only until a supervisor reopens it."""
+    if body.reason not in STAFF_CLOSES:
+        raise Problem(422, "close-reason-not-manual", "该结案原因由回访结果决定 "
+                      "(this close follows from the survey)",
+                      f"Staff close with one of {', '.join(r.value for r in STAFF_CLOSES)}.")
+    return result(await service.close(ticket_id, body.reason, body.note, who.actor,
+                                      command_id(who, key), clock()))
+
+
+@router.get("/callback/redo-requests")
+async def redo_requests(service: ServiceDep, clock: ClockDep, reference: RefDep,
+                        who: CallbackStaff) -> dict[str, Any]:
+    """重办审核: dissatisfied citizens' redo requests waiting for review, oldest first."""
+    async with service.platform.db.connect() as conn:
+        rows = await queries.tasks(conn, clock(), stage="redo_review", limit=queries.MAX_PAGE)
+    return {"items": [_task(t, reference) for t in rows]}
+
+
+class ReviewIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+    unit_id: str | None = Field(default=None, description="Accepting: default the last unit")
+
+
+@router.post("/tickets/{ticket_id}/redo/accept", response_model=CommandResult)
+async def accept_redo(ticket_id: str, body: ReviewIn, service: ServiceDep, clock: ClockDep,
+                      who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
+    """重办: the dissatisfaction is justified; back to the unit with the redo's deadline."""
+    return result(await service.accept_redo(ticket_id, who.name, body.reason, body.unit_id,
+                                            who.actor, command_id(who, key), clock()))
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/tickets/{ticket_id}/redo/reject", response_model=CommandResult)
+async def reject_redo(ticket_id: str, body: ReasonIn, service: ServiceDep, clock: ClockDep,
+                      who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
+    """重办驳回: not justified; the ticket closes with the reviewer's reason."""
+    return result(await service.reject_redo(ticket_id, who.name, body.reason, who.actor,
+                                            command_id(who, key), clock()))
+
+
+@router.post("/tickets/{ticket_id}/reopen", response_model=CommandResult)
+async def reopen(ticket_id: str, body: ReasonIn, service: ServiceDep, clock: ClockDep,
+                 who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
+    """重启: reopen a closed ticket (audited: the event names the supervisor and why)."""
+    return result(await service.reopen(ticket_id, who.name, body.reason, who.actor,
+                                       command_id(who, key), clock()))
+
+
+@router.get("/callback/satisfaction")
+async def satisfaction(service: ServiceDep, reference: RefDep, who: Reader,
+                       by: queries.GroupBy = "overall", unit: str | None = None,
+                       since: AwareDatetime | None = None,
+                       until: AwareDatetime | None = None) -> dict[str, Any]:
+    """满意度: per dimension, overall or by unit, agent, district or category."""
+    if who.role == "unit":
+        unit, by = unit_of(who), "unit"
+    async with service.platform.db.connect() as conn:
+        groups = await queries.satisfaction(conn, by, unit=unit, since=since, until=until)
+    for g in groups:
+        if by == "unit":
+            g["name_zh"] = _unit_zh(reference, g["key"])
+    return {"by": by, "groups": groups, "labels_zh": {
+        "hotline_service": LABELS_ZH[HotlineServiceRating],
+        "handling": LABELS_ZH[HandlingRating]}}

@@ -1,0 +1,70 @@
+"""Callback's composition root: the staff API, the citizen's survey pages and the SMS
+replies, and the worker that opens, expires and closes surveys (started with the app unless
+told otherwise: tests tick by hand). The survey sender runs as a relay (services/__init__)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from contracts.topics import TICKETS
+from hotline.apikeys import ApiKeys
+from hotline.runtime import Platform, platform_lifespan, utc_now
+from hotline.web import install_basics
+from services.callback import api, public
+from services.callback.domain import load_callback_policy
+from services.callback.links import Links
+from services.callback.service import CallbackService
+from services.callback.worker import CallbackWorker
+from services.dispatch.directory import load_reference_data
+from services.supervision.calendar import WorkingCalendar
+from services.supervision.policy import load_policy
+from services.tickets.web import install_rule_handlers
+
+BODY_LIMIT = 64 * 1024
+
+
+def survey_links(platform: Platform) -> Links:
+    """The platform's survey links: keyed on its pepper secret, under its public base."""
+    return Links(platform.keys.pepper, platform.settings.survey_base_url)
+
+
+def create_app(
+    platform: Platform,
+    api_keys: ApiKeys,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    manage_platform: bool = True,
+    run_worker: bool = True,
+) -> FastAPI:
+    """The callback app; it starts and closes `platform` itself unless told it is shared."""
+    policy = load_callback_policy()
+    deadlines = load_policy()
+    worker = CallbackWorker(platform, policy, clock=clock,
+                            interval_s=platform.settings.callback_tick_seconds)
+    platform_context = platform_lifespan(platform, manage_platform, (TICKETS,))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform_context(app):
+            task = asyncio.create_task(worker.run()) if run_worker else None
+            yield
+            if task is not None:
+                worker.stop()
+                await task
+
+    app = FastAPI(title="12345 热线 · 回访 (callback)", version="1", lifespan=lifespan)
+    app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.service = CallbackService(platform, policy, survey_links(platform), deadlines,
+                                        WorkingCalendar.load(deadlines.jurisdiction))
+    app.state.reference = load_reference_data()
+    app.state.worker = worker
+    app.include_router(api.router)
+    app.include_router(public.router)
+    install_rule_handlers(app)
+    install_basics(app, BODY_LIMIT)
+    return app
