@@ -112,7 +112,7 @@ async def task_detail(ticket_id: str, service: ServiceDep, clock: ClockDep,
 
 class RatingsIn(Strict):
     hotline_service: HotlineServiceRating = Field(description="对热线服务: 满意 … 对相关政策不满意")
-    handling: HandlingRating | None = Field(description="对办理情况: 满意 … 对事项办理效果不满意")
+    handling: HandlingRating = Field(description="对办理情况: 满意 … 对事项办理效果不满意")
     comment: str | None = Field(default=None, max_length=5000,
                                 description="The citizen's words; the redo's reason")
     solved: bool | None = Field(default=None, description="Is the problem actually solved?")

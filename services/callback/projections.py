@@ -211,18 +211,25 @@ def _survey(row: dict[str, Any], case: Case, env: Envelope, data: object,
         case e.SurveySkipped():
             sid = f"skip-{row['ticket_id']}-{env.streamversion}"
             new[sid] = base | {"survey_id": sid, "channel": None, "outcome": "skipped"}
-        case e.SurveyAnswered() | e.SurveyUnanswered():
-            answered = isinstance(data, e.SurveyAnswered)
-            settled = {"outcome": "answered" if answered else "unanswered",
-                       "answered_at": env.time if answered else None,
-                       "answered_via": data.answered_via.value if answered else None,
-                       "hotline_service": data.hotline_service.value if answered else None,
-                       "handling": data.handling.value if answered and data.handling else None,
-                       "solved": data.solved if answered else None}
-            if data.survey_id in new:  # opened in this same batch
-                new[data.survey_id].update(settled)
-            else:
-                updates.append({**settled, "b_id": data.survey_id})
+        case e.SurveyAnswered():
+            _settle(data.survey_id, {
+                "outcome": "answered", "answered_at": env.time,
+                "answered_via": data.answered_via.value,
+                "hotline_service": data.hotline_service.value,
+                "handling": data.handling.value if data.handling else None,
+                "solved": data.solved}, new, updates)
+        case e.SurveyUnanswered():
+            _settle(data.survey_id, {"outcome": "unanswered", "answered_at": None,
+                                     "answered_via": None, "hotline_service": None,
+                                     "handling": None, "solved": None}, new, updates)
+
+
+def _settle(survey_id: str, settled: dict[str, Any], new: dict[str, dict[str, Any]],
+            updates: list[dict[str, Any]]) -> None:
+    if survey_id in new:  # opened in this same batch
+        new[survey_id].update(settled)
+    else:
+        updates.append({**settled, "b_id": survey_id})
 
 
 async def _load(conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -23,8 +23,8 @@ from tests.callback.conftest import (
     work_at,
 )
 from tests.callback.recount import recount
-from tests.dispatch.conftest import BEIJING, Hotline
 from tests.conftest import settings_env
+from tests.dispatch.conftest import BEIJING, Hotline
 
 UNIT = "d01-urban-squad"
 

@@ -26,6 +26,7 @@ from services.callback.app import survey_links
 from services.callback.outbox import FileOutbox
 from services.callback.projections import CallbackBoard
 from services.callback.sender import SurveySender
+from services.callback.service import CallbackService
 from services.callback.worker import CallbackWorker
 from services.dispatch.app import create_app as create_dispatch
 from services.dispatch.projections import WorkOrders
@@ -68,6 +69,7 @@ class Hotline:
     ticker: Ticker | None = None
     callback: httpx.AsyncClient | None = None  # with `callback` only
     worker: CallbackWorker | None = None
+    callback_service: CallbackService | None = None
     outbox: FileOutbox | None = None
 
     def auth(self, who: str) -> dict[str, str]:
@@ -163,6 +165,7 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
             h.callback = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://callback"))
             h.worker, h.outbox = app.state.worker, outbox
+            h.callback_service = app.state.service
         yield h
     for r in runners:
         r.stop()
