@@ -148,16 +148,19 @@ class Timer:
         return True
 
     async def run(self) -> None:
-        """Tick every `interval_s` until `stop()`; an error is logged, the next tick retries."""
-        while not self._stop.is_set():
+        """Tick every `interval_s` until `stop()`, the first after one interval (the board's
+        runner creates its tables meanwhile); an error is logged, the next tick retries."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            if self._stop.is_set():
+                return
             try:
                 report = await self.tick(self.clock())
                 if report.fired or report.failed:
                     log.info("%s tick: %s", self.name, report)
             except Exception:
                 log.exception("%s tick failed", self.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
 
     def stop(self) -> None:
         self._stop.set()

@@ -22,12 +22,18 @@ from tests.intake.conftest import ADDRESS, CALLER, contact
 def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
            "HOTLINE_DISPATCH_PORT": str(free_port()),
-           "HOTLINE_SUPERVISION_PORT": str(free_port()), **extra}
-    proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           "HOTLINE_SUPERVISION_PORT": str(free_port()),
+           "HOTLINE_CALLBACK_PORT": str(free_port()), **extra}
+    # the output goes to a file, not a pipe: nobody reads a pipe while the test runs, and a
+    # full one (64 KiB of logs) would block the platform's event loop on its next log line
+    output = data_dir / "run.out"
+    with output.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.output = output  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None, output.read_text(encoding="utf-8")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return proc
@@ -51,9 +57,11 @@ def first_sse_event(url: str, data_dir: Path, who: str) -> str:
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
+    """Stop `hotline run`; what it printed."""
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=20)
-    return out
+    proc.wait(timeout=20)
+    output: Path = proc.output  # type: ignore[attr-defined]
+    return output.read_text(encoding="utf-8")
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
@@ -74,8 +82,10 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
     tmp_path: Path, engine_env: dict[str, str]
 ) -> None:
     port, dispatch_port, supervision_port = free_port(), free_port(), free_port()
+    callback_port = free_port()
     engine_env = {**engine_env, "HOTLINE_DISPATCH_PORT": str(dispatch_port),
-                  "HOTLINE_SUPERVISION_PORT": str(supervision_port)}
+                  "HOTLINE_SUPERVISION_PORT": str(supervision_port),
+                  "HOTLINE_CALLBACK_PORT": str(callback_port)}
     started = time.monotonic()
     proc = start(tmp_path, port, engine_env)
     assert time.monotonic() - started < 20, "make run must serve within seconds"
@@ -105,9 +115,14 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
             break
         time.sleep(0.1)
     assert [r["ticket_id"] for r in rows["items"]] == [ticket.json()["ticket_id"]]
+    callback = json.loads((tmp_path / "dev-keys.json").read_text())["callback"]
+    tasks = httpx.get(f"http://127.0.0.1:{callback_port}/v1/callback/tasks",
+                      headers={"Authorization": f"Bearer {callback}"})
+    assert tasks.status_code == 200 and tasks.json()["items"] == []  # nothing replied yet
     banner = stop(proc)
     assert f"http://127.0.0.1:{dispatch_port}" in banner
     assert f"http://127.0.0.1:{supervision_port}" in banner
+    assert f"http://127.0.0.1:{callback_port}" in banner
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
     for secret in (*CALLER.values(), ADDRESS):  # what was posted never reaches the output
         assert secret not in banner
