@@ -27,6 +27,7 @@ BENCHMARKS = {  # name on the command line -> module
     "decider": "bench.decider",
     "ticket-list": "bench.ticket_list",
     "supervision": "bench.supervision",
+    "callback": "bench.callback",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 

@@ -215,7 +215,7 @@ def needs_reach(case: Case) -> bool:
     return case.stage == "to_survey" or (case.stage == "unanswered" and _phone_retry(case))
 
 
-def next_check(case: Case) -> datetime | None:
+def next_check(case: Case, policy: CallbackPolicy) -> datetime | None:
     """The first moment `plan` can list something for this case (None: nothing will come
     by itself; a reviewer or the callback staff act next)."""
     stage = case.stage
@@ -224,8 +224,8 @@ def next_check(case: Case) -> datetime | None:
     if stage == "survey_open":
         assert case.survey is not None
         return case.survey.expires_at
-    if stage == "unanswered":
-        return case.changed_at  # plan decides: phone task, close, or leave to staff
+    if stage == "unanswered" and (policy.retry_by_phone or policy.close_when_unanswered):
+        return case.changed_at  # plan decides: a phone task or the close
     return None
 
 

@@ -3,7 +3,7 @@
 A token carries the survey id, the ticket id, the survey's channel and its expiry, and an
 HMAC-SHA256 over them (truncated to 96 bits: a forger gets one guess per request) under a
 key derived from the platform's secret. Nothing is stored: the token is checked, then the
-decider checks the survey is still open. 67 URL-safe characters, short enough for an SMS.
+decider checks the survey is still open. 66 URL-safe characters, short enough for an SMS.
 """
 
 from __future__ import annotations
@@ -49,7 +49,11 @@ def sign(key: bytes, link: SurveyLink) -> str:
     payload = _LAYOUT.pack(uuid.UUID(link.survey_id).bytes, uuid.UUID(link.ticket_id).bytes,
                            int(link.expires_at.timestamp()), _CHANNELS.index(link.channel))
     mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+    return _encode(payload + mac)
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def verify(key: bytes, token: str, now: datetime) -> SurveyLink:
@@ -58,8 +62,8 @@ def verify(key: bytes, token: str, now: datetime) -> SurveyLink:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except ValueError as exc:
         raise BadLink("forged") from exc
-    if len(raw) != _LAYOUT.size + _MAC_BYTES:
-        raise BadLink("forged")
+    if len(raw) != _LAYOUT.size + _MAC_BYTES or _encode(raw) != token:
+        raise BadLink("forged")  # the decoder forgives padding and stray bits: one spelling only
     payload, mac = raw[:_LAYOUT.size], raw[_LAYOUT.size:]
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]):
         raise BadLink("forged")

@@ -190,7 +190,7 @@ class CallbackBoard:
             "survey_expires_at": aware(survey.expires_at) if survey else None,
             "redone": case.redone,
             "close_reason": case.close_reason.value if case.close_reason else None,
-            "next_check_at": aware(next_check(case)),
+            "next_check_at": aware(next_check(case, self.policy)),
             "case_json": json.dumps(case_to_json(case), ensure_ascii=False, separators=(",", ":")),
         }
 

@@ -128,7 +128,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
         row = rows[tid]
         assert json.loads(row.case_json) == case_to_json(case)
         assert row.stage == case.stage
-        expected = next_check(case)
+        expected = next_check(case, POLICY)
         got = row.next_check_at
         assert (got and got.replace(tzinfo=UTC)) == (expected and expected.astimezone(UTC))
         assert "13812340" not in (row.reply_text or "")  # numbers in free text are masked
