@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contracts import commands as c
-from contracts.personal import citizen_ref
+from contracts.personal import citizen_ref, mask_numbers
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.runtime import Platform
 from services.callback import queries
@@ -76,13 +76,15 @@ class CallbackService:
     async def answer(self, ticket_id: str, survey_id: str, ratings: Ratings,
                      via: SurveyChannel, actor: str, command_id: str,
                      now: datetime) -> Answered:
-        """Record the answer, then what it leads to."""
+        """Record the answer, then what it leads to. Phone and ID numbers the citizen typed
+        into the comment are masked before it reaches the log (as intake masks content)."""
+        comment = mask_numbers(ratings.comment) if ratings.comment else None
         command = c.RecordSurveyAnswer(
             ticket_id=ticket_id, survey_id=survey_id, hotline_service=ratings.hotline_service,
-            handling=ratings.handling, comment=ratings.comment, solved=ratings.solved,
+            handling=ratings.handling, comment=comment, solved=ratings.solved,
             answered_via=via)
         recorded = await self._run(command, actor, command_id, now)
-        answer = Answer(survey_id, ratings.hotline_service, ratings.handling, ratings.comment,
+        answer = Answer(survey_id, ratings.hotline_service, ratings.handling, comment,
                         ratings.solved)
         follow = after_answer(ticket_id, recorded.ticket.redone, answer)
         try:

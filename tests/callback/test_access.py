@@ -154,9 +154,12 @@ async def test_units_read_their_own_satisfaction_and_no_number_leaks(
     await h.post(f"/v1/tickets/{tid}/reply", UNIT, {"text": "x"})  # already replied: refused
     await work_at(h)
     await cb_post(h, "/v1/callback/sms-replies", "sms", {
-        "message_id": "in-9", "from_phone": "13812345678", "text": "11 谢谢",
-        "received_at": MONDAY.isoformat()})
+        "message_id": "in-9", "from_phone": "13812345678",
+        "text": "11 谢谢, 有事打我电话13812345678", "received_at": MONDAY.isoformat()})
     await h.settle()
+    history = (await h.get(f"/v1/tickets/{tid}/history", "supervisor")).json()
+    [answered] = [ev for ev in history if ev["type"] == "hotline.SurveyAnswered.v1"]
+    assert answered["data"]["comment"] == "谢谢, 有事打我电话138****5678"  # masked in the log
     other = await cb_get(h, "/v1/callback/satisfaction", "city-water", by="overall",
                          unit=UNIT)
     assert other.status_code == 200 and other.json()["groups"] == []  # its own: none
