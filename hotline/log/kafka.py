@@ -96,6 +96,7 @@ class KafkaOptions:
     max_batch_size: int = 16_384
     request_timeout_ms: int = 40_000
     join_timeout_ms: int = 60_000  # first assignment in a writer group
+    stream_readers: int = 4  # read_stream by index: loads on different partitions in parallel
 
 
 def _acks(value: str | int) -> str | int:
@@ -138,6 +139,9 @@ class KafkaEventLog:
         self._admin: AIOKafkaAdminClient | None = None
         self._reader: PartitionReader | None = None  # read(), end offsets, slow stream scans
         self._loader: PartitionReader | None = None  # index loads: a long one never blocks read()
+        # read_stream by index (a cold ticket load): one reader per partition slot, so loads
+        # of streams on different partitions do not queue behind one reader's lock
+        self._stream_readers: list[PartitionReader] = []
         self._partitions: dict[str, int] = {}
         self._owners: dict[str, TopicOwnership] = {}
         self._joined: set[str] = set()
@@ -189,10 +193,11 @@ class KafkaEventLog:
         )
         self._admin = AIOKafkaAdminClient(**self._client_args())
         self._reader, self._loader = self._new_reader(), self._new_reader()
+        self._stream_readers = [self._new_reader() for _ in range(max(o.stream_readers, 1))]
         await self._producer.start()
         await self._admin.start()
-        await self._reader.start()
-        await self._loader.start()
+        for reader in (self._reader, self._loader, *self._stream_readers):
+            await reader.start()
 
     async def close(self) -> None:
         """Leave the writer groups, stop open consumers, disconnect."""
@@ -202,9 +207,10 @@ class KafkaEventLog:
             await owner.close()
         self._owners.clear()
         self._joined.clear()
-        for reader in (self._reader, self._loader):
+        for reader in (self._reader, self._loader, *self._stream_readers):
             if reader is not None:
                 await reader.close()
+        self._stream_readers = []
         if self._producer is not None:
             await self._producer.stop()
         if self._admin is not None:
@@ -402,12 +408,13 @@ class KafkaEventLog:
     async def read_stream(self, topic: str, key: str) -> list[Record]:
         """Every record of one stream, in order: by index on the owner, else by scanning."""
         n = await self.partitions(topic)
-        _, _, reader = self._started()
+        self._started()
         owner = self._owners.get(topic) if topic in self._joined else None
         offsets = await owner.offsets(key) if owner is not None else None
         if offsets is None:
             return await self._scan_stream(topic, key)
         tp = TopicPartition(topic, partition_for(key, n))
+        reader = self._stream_readers[tp.partition % len(self._stream_readers)]
         return [record_of(m) for m in await reader.read_offsets(tp, offsets)]
 
     async def _scan_stream(self, topic: str, key: str) -> list[Record]:
