@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
+from contracts.topics import TICKETS
 from hotline.log.port import EventLog
 from tests.callback.conftest import (
     cb_get,
@@ -53,11 +54,13 @@ async def test_the_last_leg_over_http(hotline_cb: Hotline, log: EventLog) -> Non
     r = await cb_post(h, f"/v1/surveys/{token(sent)}/answer", None, unhappy)
     assert r.status_code == 200, r.text
     assert r.json()["follow_up"]["events"][0]["type"] == "hotline.RedoRequested.v1"
+    ends = await log.end_offsets(TICKETS)
     again = await cb_post(h, f"/v1/surveys/{token(sent)}/answer", None, unhappy)
     assert again.status_code == 200 and again.json()["duplicate"]  # a resubmitted form
     other = await cb_post(h, f"/v1/surveys/{token(sent)}/answer", None,
                           {**unhappy, "handling": "satisfied"})
     assert other.status_code == 409 and other.json()["rule"] == "survey-not-open"
+    assert await log.end_offsets(TICKETS) == ends  # neither the resubmission nor the other
     await h.settle()
 
     queue = await cb_get(h, "/v1/callback/redo-requests", "supervisor")

@@ -85,7 +85,8 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
     callback_port = free_port()
     engine_env = {**engine_env, "HOTLINE_DISPATCH_PORT": str(dispatch_port),
                   "HOTLINE_SUPERVISION_PORT": str(supervision_port),
-                  "HOTLINE_CALLBACK_PORT": str(callback_port)}
+                  "HOTLINE_CALLBACK_PORT": str(callback_port),
+                  "HOTLINE_CALLBACK_TICK_SECONDS": "0.5"}
     started = time.monotonic()
     proc = start(tmp_path, port, engine_env)
     assert time.monotonic() - started < 20, "make run must serve within seconds"
@@ -115,10 +116,29 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
             break
         time.sleep(0.1)
     assert [r["ticket_id"] for r in rows["items"]] == [ticket.json()["ticket_id"]]
-    callback = json.loads((tmp_path / "dev-keys.json").read_text())["callback"]
-    tasks = httpx.get(f"http://127.0.0.1:{callback_port}/v1/callback/tasks",
-                      headers={"Authorization": f"Bearer {callback}"})
-    assert tasks.status_code == 200 and tasks.json()["items"] == []  # nothing replied yet
+    # the unit replies; the callback worker opens a WeChat survey, the sender writes it to
+    # the outbox; the citizen answers through the link and the ticket closes
+    tid = ticket.json()["ticket_id"]
+    unit = {"Authorization": "Bearer " + json.loads(
+        (tmp_path / "dev-keys.json").read_text())["unit:d01-urban-squad"]}
+    for step, body in (("acknowledge", {}), ("reply", {"text": "已更换灯泡, 恢复照明。"})):
+        r = httpx.post(f"{desk}/tickets/{tid}/{step}", headers=unit, json=body)
+        assert r.status_code == 200, r.text
+    outbox = tmp_path / "outbox.jsonl"
+    for _ in range(300):
+        if outbox.exists() and outbox.read_text(encoding="utf-8").strip():
+            break
+        time.sleep(0.1)
+    [message] = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    assert message["channel"] == "wechat" and message["to"] == "wx-restart"
+    assert message["link"].startswith(f"http://127.0.0.1:{callback_port}/s/")
+    page = httpx.get(message["link"], headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "市民满意度回访" in page.text
+    token = message["link"].rsplit("/", 1)[1]
+    answered = httpx.post(f"http://127.0.0.1:{callback_port}/v1/surveys/{token}/answer", json={
+        "hotline_service": "satisfied", "handling": "satisfied", "solved": True})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "closed"
     banner = stop(proc)
     assert f"http://127.0.0.1:{dispatch_port}" in banner
     assert f"http://127.0.0.1:{supervision_port}" in banner
