@@ -39,11 +39,10 @@ from contracts.vocabulary import (
     TicketStatus,
     TicketType,
 )
+from services.tickets.domain import DISSATISFIED
 
 S = TicketStatus
 DATA = Path(__file__).parent / "data" / "callback-policy.json"
-DISSATISFIED = frozenset({HandlingRating.DISSATISFIED_WITH_STAFF,
-                          HandlingRating.DISSATISFIED_WITH_RESULT})
 _SURVEYS = uuid.UUID("8c2f6a1e-5d3b-4a7e-b0c9-12345a0f0005")
 
 

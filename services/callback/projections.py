@@ -177,14 +177,15 @@ class CallbackBoard:
 
     def _derived(self, case: Case) -> dict[str, Any]:
         stage = case.stage
-        waiting = stage not in ("handling", "closed", "merged") and case.replied_at is not None
+        waiting = stage not in ("handling", "closed", "merged")
+        due = case.replied_at + timedelta(hours=self.policy.due_hours) \
+            if waiting and case.replied_at is not None else None
         survey = case.survey
         return {
             "ticket_type": case.ticket_type.value, "status": case.status.value, "stage": stage,
             "lead_unit": case.lead_unit, "replied_by": case.replied_by,
             "replied_at": aware(case.replied_at),
-            "due_at": aware(case.replied_at + timedelta(hours=self.policy.due_hours))
-            if waiting and case.replied_at else None,
+            "due_at": aware(due),
             "survey_id": survey.survey_id if survey else None,
             "survey_channel": survey.channel.value if survey else None,
             "survey_expires_at": aware(survey.expires_at) if survey else None,

@@ -11,7 +11,6 @@ for a browser (it asks for text/html).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -23,9 +22,9 @@ from pydantic import AwareDatetime, Field, ValidationError
 from contracts.vocabulary import LABELS_ZH, HandlingRating, HotlineServiceRating
 from hotline.apikeys import Principal
 from hotline.auth import roles
-from hotline.web import Problem, from_state
+from hotline.web import Problem
 from services.callback import queries
-from services.callback.api import AnswerResult, RatingsIn, answered
+from services.callback.api import AnswerResult, ClockDep, RatingsIn, ServiceDep, answered
 from services.callback.links import BadLink, SurveyLink
 from services.callback.service import Answered, CallbackService, NoSurveyFound, UnreadableReply
 from services.tickets.rules import Rejected
@@ -33,8 +32,6 @@ from services.tickets.web import IdempotencyKey, Strict, command_id
 
 router = APIRouter(tags=["callback 回访 (public)"])
 
-ServiceDep = Annotated[CallbackService, Depends(from_state("service"))]
-ClockDep = Annotated[Callable[[], datetime], Depends(from_state("clock"))]
 SmsGateway = Annotated[Principal, Depends(roles("channel"))]
 
 LINK_PROBLEMS = {

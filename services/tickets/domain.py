@@ -193,7 +193,10 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
         t, extension=Extension(ev.request_id, ev.unit_id, ev.requested_due_at)),
     e.ExtensionApproved: _extension_approved,
     e.ExtensionRejected: lambda t, ev: replace(t, extension=None),
-    e.TicketReplied: lambda t, ev: replace(t, status=S.REPLIED, extension=None),
+    # a new reply is surveyed afresh: what the citizen said of the last one no longer counts
+    e.TicketReplied: lambda t, ev: replace(t, status=S.REPLIED, extension=None,
+                                           last_handling=None, last_survey_id=None,
+                                           survey_unanswered=False),
     e.WarningRaised: lambda t, ev: replace(t, warnings=t.warnings | {ev.warning_id}),
     e.CardIssued: lambda t, ev: replace(
         t, carded=t.carded | {ev.warning_id}) if ev.warning_id else t,

@@ -923,6 +923,14 @@ def test_close_reason_mismatch(history: tuple[EventData, ...], reason: CloseReas
     rejects("close-reason-mismatch", state(*history), close(reason))
 
 
+def test_a_new_reply_is_surveyed_afresh() -> None:
+    """After the redo's reply, the first round's dissatisfaction no longer closes it."""
+    ticket = state(*REDONE)
+    ticket = then(ticket, when(ticket, reply()))
+    rejects("close-reason-mismatch", ticket, close(CloseReason.UNSATISFIED_AFTER_REDO))
+    rejects("close-reason-mismatch", ticket, close(CloseReason.UNSATISFIED))
+
+
 def test_unsatisfied_after_redo_needs_a_redo() -> None:
     command = close(CloseReason.UNSATISFIED_AFTER_REDO)
     rejects("close-reason-mismatch", state(*DISSATISFIED), command)
