@@ -14,6 +14,7 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -34,6 +35,7 @@ router = APIRouter(tags=["callback 回访 (public)"])
 
 SmsGateway = Annotated[Principal, Depends(roles("channel"))]
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 LINK_PROBLEMS = {
     "forged": (404, "survey-link-invalid", "回访链接无效 (invalid survey link)",
                "This link is not one the hotline sent."),
@@ -55,9 +57,13 @@ async def _link(service: CallbackService, token: str, now: datetime) -> SurveyLi
 
 
 async def _survey(service: CallbackService, link: SurveyLink) -> dict[str, Any]:
+    """What the survey page shows; `open` from the decider's state (the board may lag)."""
     async with service.platform.db.connect() as conn:
         row = await queries.case_row(conn, link.ticket_id)
+    ticket = await service.desk.get(link.ticket_id)
     return {
+        "open": ticket is not None and ticket.survey_id == link.survey_id,
+        "status_zh": ticket.status.zh if ticket else None,
         "ticket_number": row.ticket_number if row else None,
         "summary": row.summary if row else None,
         "reply_text": row.reply_text if row else None,
@@ -107,10 +113,15 @@ def _choices(name: str, labels: dict[str, str]) -> str:
 def _form(survey: dict[str, Any]) -> str:
     questions = survey["questions"]
     reply = html.escape(survey["reply_text"] or "(答复内容加载中)")
+    shown = (f"<p>工单编号: {html.escape(survey['ticket_number'] or '')}</p>"
+             f"<p>您反映的问题: {html.escape(survey['summary'] or '')}</p>"
+             f"<p>承办单位答复: {reply}</p>")
+    if not survey["open"]:  # answered already, or the ticket moved on
+        return shown + (f"<p>本次回访已结束, 感谢您的参与。工单状态: "
+                        f"{html.escape(survey['status_zh'] or '')}。</p>")
+    until = survey["expires_at"].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
     return (
-        f"<p>工单编号: {html.escape(survey['ticket_number'] or '')}</p>"
-        f"<p>您反映的问题: {html.escape(survey['summary'] or '')}</p>"
-        f"<p>承办单位答复: {reply}</p><form method=\"post\">"
+        f"{shown}<p>请于 {until} 前完成评价。</p><form method=\"post\">"
         f"<fieldset><legend>您对热线受理服务的评价</legend>"
         f"{_choices('hotline_service', questions['hotline_service'])}</fieldset>"
         f"<fieldset><legend>您对事项办理情况的评价</legend>"

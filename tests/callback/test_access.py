@@ -101,6 +101,8 @@ async def test_the_html_form_answers_and_refuses_an_incomplete_one(hotline_cb: H
     link = f"/s/{token(messages(h, number)[0])}"
     html = {"Accept": "text/html", "Content-Type": "application/x-www-form-urlencoded"}
     assert h.callback is not None
+    page = await h.callback.get(link, headers={"Accept": "text/html"})
+    assert "<form" in page.text and "请于 2026-11-25 10:00 前完成评价" in page.text  # 48 h
     incomplete = await h.callback.post(link, content="hotline_service=satisfied", headers=html)
     assert incomplete.status_code == 422 and "请选择" in incomplete.text
     problem(await h.callback.post(link, content="handling=satisfied"), 422, "invalid-request")
@@ -111,6 +113,8 @@ async def test_the_html_form_answers_and_refuses_an_incomplete_one(hotline_cb: H
     again = await h.callback.post(link, headers=html, content=(
         "hotline_service=satisfied&handling=satisfied"))
     assert again.status_code == 409 and "工单已办结" in again.text
+    page = await h.callback.get(link, headers={"Accept": "text/html"})
+    assert "本次回访已结束" in page.text and "<form" not in page.text
 
 
 async def test_sms_replies_unreadable_unmatched_ambiguous(hotline_cb: Hotline) -> None:
