@@ -16,8 +16,8 @@ topic with `EventLog.append_stream`, one call per command (the answer, then the 
 with their expected versions), 64-way: the engine's price for those events without the
 link, the decider, the envelopes and the hash chain.
 Target: ours >= 50 % of raw, on the embedded log and on Kafka; best of 3 interleaved reps.
-Kafka answers a quarter as many tickets: there a cold load is `read_stream` through the
-log's one shared partition reader (one fetch session at a time, each decoding the partition
+Kafka answers a quarter as many tickets: there a cold load is `read_stream` through one
+of the log's four stream readers (one per partition slot; each read decodes the partition
 from the stream's first record onwards, up to a fetch's worth), so the desk's cold loads,
 not the appends, set the pace, and they slow down as the partition fills.
 
