@@ -96,13 +96,23 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+# The page holds the unit's reply and its URL the citizen's credential: no scripts, no
+# framing, no caching, and the link never leaves as a Referer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{html.escape(title)}</title></head><body>"
         f"<h1>12345 政务服务便民热线</h1><h2>{html.escape(title)}</h2>{body}</body></html>",
-        status_code=status)
+        status_code=status, headers=PAGE_HEADERS)
 
 
 def _choices(name: str, labels: dict[str, str]) -> str:

@@ -103,6 +103,8 @@ async def test_the_html_form_answers_and_refuses_an_incomplete_one(hotline_cb: H
     assert h.callback is not None
     page = await h.callback.get(link, headers={"Accept": "text/html"})
     assert "<form" in page.text and "请于 2026-11-25 10:00 前完成评价" in page.text  # 48 h
+    assert page.headers["referrer-policy"] == "no-referrer"  # the URL is the credential
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     incomplete = await h.callback.post(link, content="hotline_service=satisfied", headers=html)
     assert incomplete.status_code == 422 and "请选择" in incomplete.text
     problem(await h.callback.post(link, content="handling=satisfied"), 422, "invalid-request")
