@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -64,6 +64,22 @@ Applied = tuple[Envelope, EventData | None]
 def utc_column(name: str, nullable: bool = True) -> Column[datetime]:
     """A time column; projections store UTC, since SQLite keeps no zone."""
     return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+READ_CHUNK = 1000  # ids per IN (...) when a batch loads its rows: far below any bind limit
+
+
+async def rows_by_id(conn: AsyncConnection, table: Table, ids: set[str],
+                     key: str = "ticket_id") -> dict[str, dict[str, Any]]:
+    """The stored rows of `table` whose `key` is in `ids`, by that key: what a batch
+    folds its events onto (one query per thousand ids)."""
+    found: dict[str, dict[str, Any]] = {}
+    wanted = sorted(ids)
+    column = table.c[key]
+    for i in range(0, len(wanted), READ_CHUNK):
+        rows = await conn.execute(select(table).where(column.in_(wanted[i:i + READ_CHUNK])))
+        found |= {row._mapping[key]: dict(row._mapping) for row in rows}
+    return found
 
 
 def aware(value: datetime | None) -> datetime | None:

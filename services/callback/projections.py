@@ -33,7 +33,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,7 +40,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.personal import mask_numbers
 from contracts.topics import TICKETS
-from hotline.projection import Applied, Projection, aware, utc_column
+from hotline.projection import Applied, Projection, aware, rows_by_id, utc_column
 from services.callback.domain import (
     CallbackPolicy,
     Case,
@@ -56,7 +55,6 @@ from services.dispatch.projections import EVENTS
 log = logging.getLogger(__name__)
 
 TICKET_PREFIX = "ticket-"
-READ_CHUNK = 1000
 
 metadata = MetaData()
 cases = Table(
@@ -133,7 +131,7 @@ class CallbackBoard:
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
         items = [(env, data) for env, data in batch if data is not None]
-        rows = await _load(conn, {_ticket_id(env) for env, data in items
+        rows = await rows_by_id(conn, cases, {_ticket_id(env) for env, data in items
                                   if not isinstance(data, e.TicketRegistered)})
         state = {tid: case_from_json(tid, json.loads(row["case_json"]))
                  for tid, row in rows.items()}
@@ -231,16 +229,6 @@ def _settle(survey_id: str, settled: dict[str, Any], new: dict[str, dict[str, An
         new[survey_id].update(settled)
     else:
         updates.append({**settled, "b_id": survey_id})
-
-
-async def _load(conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    wanted = sorted(ids)
-    for i in range(0, len(wanted), READ_CHUNK):
-        rows = await conn.execute(select(cases).where(
-            cases.c.ticket_id.in_(wanted[i:i + READ_CHUNK])))
-        found |= {row.ticket_id: dict(row._mapping) for row in rows}
-    return found
 
 
 SETTLED = ("outcome", "answered_at", "answered_via", "hotline_service", "handling", "solved")

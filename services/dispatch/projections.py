@@ -44,14 +44,13 @@ from contracts.base import EventData
 from contracts.envelope import Envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import DeadlineKind, TicketStatus
-from hotline.projection import Applied, Projection, utc_column
+from hotline.projection import READ_CHUNK, Applied, Projection, utc_column
 
 log = logging.getLogger(__name__)
 
 S = TicketStatus
 TICKET_PREFIX = "ticket-"
 LEAD, ASSISTING = "lead", "assisting"
-READ_CHUNK = 1000  # ids per IN (...) when loading a batch's tickets: far below any bind limit
 
 
 metadata = MetaData()

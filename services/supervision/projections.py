@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.topics import TICKETS
-from hotline.projection import Applied, Projection, aware, utc_column
+from hotline.projection import READ_CHUNK, Applied, Projection, aware, rows_by_id, utc_column
 from services.dispatch.projections import EVENTS
 from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check
@@ -52,7 +52,6 @@ from services.supervision.watch import SEVERITY, Watch, evolve_watch, from_json,
 log = logging.getLogger(__name__)
 
 TICKET_PREFIX = "ticket-"
-READ_CHUNK = 1000
 
 
 metadata = MetaData()
@@ -133,7 +132,7 @@ class SupervisionBoard:
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
         items = [(env, data) for env, data in batch if data is not None]
-        rows = await self._load(conn, {_ticket_id(env) for env, data in items
+        rows = await rows_by_id(conn, board, {_ticket_id(env) for env, data in items
                                        if not isinstance(data, e.TicketRegistered)})
         watches = {tid: from_json(tid, json.loads(row["watch"])) for tid, row in rows.items()}
         new: set[str] = set()
@@ -184,15 +183,6 @@ class SupervisionBoard:
             "next_check_at": aware(next_check(w, self.policy, self.calendar)),
             "watch": json.dumps(to_json(w), separators=(",", ":")),
         }
-
-    async def _load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        wanted = sorted(ids)
-        for i in range(0, len(wanted), READ_CHUNK):
-            rows = await conn.execute(select(board).where(
-                board.c.ticket_id.in_(wanted[i:i + READ_CHUNK])))
-            found |= {row.ticket_id: dict(row._mapping) for row in rows}
-        return found
 
     async def _write(self, conn: AsyncConnection, rows: dict[str, dict[str, Any]], new: set[str],
                      changed: set[str], sanctions: list[dict[str, Any]],
