@@ -39,18 +39,17 @@ from typing import cast
 
 from bench.broker import on_both_logs
 from bench.common import Result, Timer, rate, say, unique
-from bench.decider import CONCURRENCY, REPS
+from bench.decider import CONCURRENCY, REPS, raw, registration
 from contracts import commands as c
-from contracts.base import Category, Deadline
+from contracts.base import Deadline
 from contracts.vocabulary import (
     DeadlineKind,
     HandlingRating,
     HotlineServiceRating,
     SurveyChannel,
-    TicketType,
 )
 from hotline.eventstore import EventStore
-from hotline.log.port import EventLog, OutgoingRecord, Record, TopicSpec
+from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.runtime import Platform
 from services.callback.app import survey_links
 from services.callback.domain import load_callback_policy
@@ -117,11 +116,7 @@ def lifecycle(ticket_id: str, survey_id: str, n: int
     due = Deadline(kind=DeadlineKind.REPLY, due_at=REGISTERED + timedelta(days=5),
                    policy_id="bench")
     return [
-        (c.RegisterTicket(ticket_id=ticket_id, ticket_number=f"12345-20261123-{n:06d}",
-                          contact_ids=(f"contact-{n}",), ticket_type=TicketType.REQUEST,
-                          category=Category(level1="urban-management", level2="street-lights"),
-                          summary="幸福路18号小区门口路灯不亮, 市民要求尽快维修",
-                          district_code="990101", registered_by="op-017"), REGISTERED),
+        (registration(ticket_id, n), REGISTERED),
         (c.DispatchTicket(ticket_id=ticket_id, lead_unit=UNIT, note="请尽快处理",
                           deadlines=(due,)), REGISTERED + timedelta(minutes=5)),
         (c.AcknowledgeTicket(ticket_id=ticket_id, unit_id=UNIT),
@@ -183,26 +178,6 @@ async def answers(log: EventLog, todo: Sequence[Opened]) -> Ours:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     events = sum(a + f for a, f in sizes.values())
     return Ours(rate(len(todo), t.seconds), rate(events, t.seconds), sizes, follow_ups)
-
-
-async def raw(log: EventLog, source: Sequence[tuple[list[Record], tuple[int, int]]],
-              topic: str) -> float:
-    """events/s appending the same records with append_stream, one call per command."""
-    streams = [([OutgoingRecord(r.key, r.value, r.headers) for r in recs], sizes)
-               for recs, sizes in source]
-    it = iter(streams)
-
-    async def worker() -> None:
-        for records, sizes in it:
-            version = 0
-            for size in sizes:
-                await log.append_stream(topic, records[0].key, records[version:version + size],
-                                        expected_version=version)
-                version += size
-
-    with Timer() as t:
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return rate(sum(len(records) for records, _ in streams), t.seconds)
 
 
 async def appended(log: EventLog, topic: str, before: dict[int, int], todo: Sequence[Opened],

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.broker import on_both_logs
 from bench.common import SENTENCES, Result, Timer, percentile, rate, say, temp_dir, unique
-from bench.decider import CONCURRENCY, REPS, raw
+from bench.decider import CONCURRENCY, REPS, raw, registration
 from bench.ticket_list import PG_ADMIN, World, _sqlite_time, world
 from contracts import commands as c
 from contracts.base import Category
@@ -493,11 +493,7 @@ class Clocks:
 
 def opening(ticket_id: str, n: int, k: Clocks) -> list[tuple[c.TicketCommand, datetime]]:
     return [
-        (c.RegisterTicket(ticket_id=ticket_id, ticket_number=f"12345-20261123-{n:06d}",
-                          contact_ids=(f"contact-{n}",), ticket_type=TicketType.REQUEST,
-                          category=Category(level1="urban-management", level2="street-lights"),
-                          summary="幸福路18号小区门口路灯不亮, 市民要求尽快维修",
-                          district_code="990101", registered_by="op-017"), OPENED),
+        (registration(ticket_id, n), OPENED),
         (c.DispatchTicket(ticket_id=ticket_id, lead_unit=UNIT, note="请尽快处理",
                           deadlines=k.deadlines), k.dispatched),
         (c.AcknowledgeTicket(ticket_id=ticket_id, unit_id=UNIT),
@@ -573,7 +569,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
         cmd_rate, ev_rate, sizes = await escalate(log, [w for w, _ in folded], k)
         source = [(await log.read_stream(TICKETS, stream_of(w.ticket_id)))[before:]
                   for w, before in folded]
-        raw_runs.append(await raw(log, source, sizes, raw_topic))
+        raw_runs.append(await raw(log, [(recs, sizes) for recs in source], raw_topic))
         ours_runs.append((ev_rate, cmd_rate))
         say(f"  {engine} rep {rep + 1}: escalation {cmd_rate:,.0f} commands/s = "
             f"{ev_rate:,.0f} events/s; raw append_stream of the same events "
