@@ -157,7 +157,6 @@ async def test_units_read_their_own_satisfaction_and_no_number_leaks(
     h.clock.now = MONDAY
     caplog.set_level(logging.DEBUG)
     tid, number = await replied_ticket(h, "call-5", channel="phone")
-    await h.post(f"/v1/tickets/{tid}/reply", UNIT, {"text": "x"})  # already replied: refused
     await work_at(h)
     await cb_post(h, "/v1/callback/sms-replies", "sms", {
         "message_id": "in-9", "from_phone": "13812345678",

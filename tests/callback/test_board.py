@@ -24,7 +24,7 @@ from contracts.vocabulary import (
     TicketType,
 )
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, checksum, rebuild
+from hotline.projection import ProjectionRunner
 from services.callback import queries
 from services.callback.domain import (
     Case,
@@ -37,7 +37,7 @@ from services.callback.projections import CallbackBoard, cases
 from services.callback.worker import CallbackWorker
 from services.tickets.handler import TicketDesk, desk_of
 from tests.callback.recount import recount
-from tests.dispatch.test_projection import second_database
+from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -149,12 +149,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
     assert overall[0]["skipped"] > 0 and overall[0]["redone"] > 0
 
     # a rebuild from the log gives the same rows
-    live = await checksum(platform.db, CallbackBoard.metadata)
-    async with second_database(db_url, tmp_path) as fresh_url:
-        fresh = create_async_engine(fresh_url)
-        await rebuild(log, fresh, CallbackBoard())
-        assert await checksum(fresh, CallbackBoard.metadata) == live
-        await fresh.dispose()
+    await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, CallbackBoard())
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()

@@ -37,7 +37,7 @@ from contracts.vocabulary import (
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner, checksum, rebuild
+from hotline.projection import Projection, ProjectionRunner, checksum, rebuild
 from services.dispatch import queries as q
 from services.dispatch.projections import PROJECTIONS, WorkOrders, assignments, tickets
 from tests.fixtures.databases import PG_URL
@@ -123,6 +123,18 @@ async def second_database(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+async def assert_rebuilds_the_same(log: EventLog, live: AsyncEngine, db_url: str,
+                                   tmp_path: Path, projection: Projection) -> None:
+    """A rebuild of `projection` from the log into a fresh database of the same engine
+    gives the same checksum as the live rows."""
+    live_sum = await checksum(live, projection.metadata)
+    async with second_database(db_url, tmp_path) as fresh_url:
+        fresh = create_async_engine(fresh_url)
+        await rebuild(log, fresh, projection)
+        assert await checksum(fresh, projection.metadata) == live_sum
+        await fresh.dispose()
 
 
 # ------------------------------------------------------------------------------ the lifecycle

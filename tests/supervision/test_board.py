@@ -21,7 +21,7 @@ from contracts.events import from_envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import OrderKind, TicketType, Urgency
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, checksum, rebuild
+from hotline.projection import ProjectionRunner
 from services.supervision import queries
 from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check
@@ -30,7 +30,7 @@ from services.supervision.projections import SupervisionBoard, board
 from services.supervision.ticker import Ticker
 from services.supervision.watch import Watch, evolve_watch, to_json
 from services.tickets.handler import TicketDesk, desk_of
-from tests.dispatch.test_projection import second_database
+from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -130,12 +130,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
         assert t.tickets == sum(1 for n in range(30) if UNITS[n % len(UNITS)] == t.unit_id)
 
     # a rebuild from the log gives the same rows
-    live = await checksum(platform.db, SupervisionBoard.metadata)
-    async with second_database(db_url, tmp_path) as fresh_url:
-        fresh = create_async_engine(fresh_url)
-        await rebuild(log, fresh, SupervisionBoard())
-        assert await checksum(fresh, SupervisionBoard.metadata) == live
-        await fresh.dispose()
+    await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, SupervisionBoard())
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
