@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts import topics
+from contracts.free_text import PERSONAL_TEXT, NoteText
 from contracts.personal import Sealed
 from contracts.vocabulary import CallOutcome, DeadlineKind
 
@@ -33,8 +34,14 @@ PersonId = Annotated[
     str,
     Field(min_length=1, max_length=128, description="Staff id: operator, supervisor or reviewer"),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=20000)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why, in plain words")]
+# Free text a person types (contracts/free_text.py): masked on the way into the log.
+Text = Annotated[str, Field(min_length=1, max_length=20000), PERSONAL_TEXT]
+Reason = Annotated[
+    str, Field(min_length=1, max_length=2000, description="Why, in plain words"), PERSONAL_TEXT
+]
+Note = NoteText
+# Text written for publication (knowledge articles): office phones in it are meant to be read.
+Published = Annotated[str, Field(min_length=1, max_length=20000)]
 DistrictCode = Annotated[
     str,
     Field(pattern=r"^[0-9]{6,12}$", description="Administrative division code (行政区划代码)"),
@@ -61,6 +68,8 @@ class EventData(Frozen):
 
     topic: ClassVar[str]
     major: ClassVar[int] = 1
+    # the field that holds the sealed originals of masked free text, if the event has one
+    sealed_text_field: ClassVar[str | None] = None
 
 
 class ContactEvent(EventData):
@@ -79,6 +88,14 @@ class TicketEvent(EventData):
     """An event of the hotline.tickets topic; the ticket is the envelope `subject`."""
 
     topic: ClassVar[str] = topics.TICKETS
+    sealed_text_field: ClassVar[str | None] = "text_sealed"
+
+    text_sealed: Sealed | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent, not null, in events without it
+        description="Sealed {path: text as typed} of the free-text fields whose phone or ID "
+        "numbers were masked, under the ticket's citizen key (context '<stream>@<version>')",
+    )
 
 
 class KnowledgeEvent(EventData):
@@ -113,7 +130,8 @@ class Attachment(Frozen):
     media_type: str = Field(
         pattern=r"^[a-z]+/[A-Za-z0-9.+_-]+$", description="MIME type, e.g. image/jpeg"
     )
-    filename: str = Field(min_length=1, max_length=255, description="File name, e.g. 现场照片.jpg")
+    filename: NoteText = Field(
+        min_length=1, max_length=255, description="File name, e.g. 现场照片.jpg")
     size_bytes: int | None = Field(default=None, ge=0)
 
 

@@ -31,6 +31,7 @@ from contracts.base import (
     DistrictCode,
     Frozen,
     Id,
+    Note,
     PersonId,
     Reason,
     Text,
@@ -133,7 +134,7 @@ class ClassifyTicket(TicketCommand):
     ticket_type: TicketType
     category: Category
     urgency: Urgency
-    note: str | None = None
+    note: Note | None = None
 
 
 class MergeContact(TicketCommand):
@@ -146,7 +147,7 @@ class MergeTicket(TicketCommand):
     """并单: merge this ticket into another open ticket it duplicates."""
 
     target_ticket_id: Id
-    note: str | None = None
+    note: Note | None = None
 
 
 class AnswerDirectly(TicketCommand):
@@ -161,7 +162,7 @@ class DispatchTicket(TicketCommand):
 
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
-    note: str | None = None
+    note: Note | None = None
     urgent: bool = False
     deadlines: tuple[Deadline, ...] = Field(default=(), description="Clocks from the policy")
 
@@ -189,7 +190,7 @@ class ReassignTicket(TicketCommand):
 
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
-    note: str | None = None
+    note: Note | None = None
     urgent: bool = False
     deadlines: tuple[Deadline, ...] = Field(default=(), description="Clocks from the policy")
 
@@ -316,7 +317,7 @@ class SkipSurvey(TicketCommand):
     """免回访: close the loop without a survey."""
 
     reason: SurveySkipReason
-    note: str | None = None
+    note: Note | None = None
 
 
 class RecordSurveyAnswer(TicketCommand):
@@ -325,7 +326,7 @@ class RecordSurveyAnswer(TicketCommand):
     survey_id: Id
     hotline_service: HotlineServiceRating
     handling: HandlingRating | None = None
-    comment: str | None = Field(default=None, max_length=5000)
+    comment: Note | None = Field(default=None, max_length=5000)
     solved: bool | None = None
     answered_via: SurveyChannel
 
@@ -363,7 +364,7 @@ class CloseTicket(TicketCommand):
     """结案: end the loop."""
 
     reason: CloseReason
-    note: str | None = None
+    note: Note | None = None
 
 
 class ReopenTicket(TicketCommand):

@@ -7,6 +7,8 @@ pseudonymous `citizen_ref`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, model_validator
 
 from contracts.base import (
@@ -29,6 +31,8 @@ from contracts.vocabulary import CallOutcome, Channel
 class ContactReceived(ContactEvent):
     """来电/来信: one inbound message on one channel, as received (idempotent on channel id)."""
 
+    sealed_text_field: ClassVar[str | None] = "content_sealed"
+
     contact_id: Id
     channel: Channel
     channel_message_id: Id = Field(description="The channel's own message id (idempotency key)")
@@ -44,7 +48,8 @@ class ContactReceived(ContactEvent):
     )
     content_sealed: Sealed | None = Field(
         default=None,
-        description="Sealed {content} as written, present when masking changed the content",
+        description="Sealed {path: text as written} of the free-text fields (content, "
+        "attachment file names) whose numbers were masked; present only then",
     )
     district_code: DistrictCode | None = None
     address: Sealed | None = Field(default=None, description="Sealed {address} of the issue")

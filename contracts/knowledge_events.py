@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from contracts.base import Category, Id, KnowledgeEvent, Reason, Text
+from contracts.base import Category, Id, KnowledgeEvent, Published, Reason
 
 
 class ArticlePublished(KnowledgeEvent):
@@ -12,7 +12,7 @@ class ArticlePublished(KnowledgeEvent):
 
     article_id: Id
     title: str = Field(min_length=1, max_length=200)
-    body: Text
+    body: Published = Field(description="Markdown, as published: not masked")
     category: Category
     version: int = Field(ge=1, description="1 for the first publication, +1 per revision")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.base import Id, PersonId, Reason, Text, TicketEvent, Timestamp, UnitId
+from contracts.base import Id, Note, PersonId, Reason, Text, TicketEvent, Timestamp, UnitId
 from contracts.vocabulary import (
     CardColour,
     DeadlineKind,
@@ -92,7 +92,7 @@ class SurveySkipped(TicketEvent):
     """免回访: no survey for this ticket (e.g. anonymous without a phone)."""
 
     reason: SurveySkipReason
-    note: str | None = None
+    note: Note | None = None
 
 
 class SurveyAnswered(TicketEvent):
@@ -103,7 +103,7 @@ class SurveyAnswered(TicketEvent):
     handling: HandlingRating | None = Field(
         default=None, description="None when no unit handled the ticket (answered directly)"
     )
-    comment: str | None = Field(default=None, max_length=5000)
+    comment: Note | None = Field(default=None, max_length=5000)
     solved: bool | None = Field(default=None, description="Citizen says the problem is solved")
     answered_via: SurveyChannel
 

@@ -6,21 +6,18 @@ lives outside the log (`hotline.keystore`). Erasing that key makes every
 sealed field of that citizen unreadable, while the events, their hashes and
 the rest of the history stay intact and replayable.
 
-The citizen is identified in events by `citizen_ref`, an HMAC of the
-normalised phone (or ID number) under a platform secret ("pepper"): stable, so
-repeat callers can be matched, but not reversible from the log alone.
-Anonymous contacts get a random ref, so their sealed address is erasable too.
+The citizen is identified in events by `citizen_ref`, a random id; the key
+store alone links a phone or ID number (its `identity`) to it, so erasing the
+citizen also cuts the link between the person and the history.
+Anonymous contacts get a ref of their own, so their sealed address is erasable too.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import re
-import secrets
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -55,15 +52,13 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
-def citizen_ref(pepper: bytes, *, phone: str | None = None, id_number: str | None = None) -> str:
-    """Pseudonymous citizen id: HMAC of phone (else ID number), random when anonymous."""
+def identity(*, phone: str | None = None, id_number: str | None = None) -> str | None:
+    """What the key store knows a citizen by: the phone, else the ID number; None if neither."""
     if phone:
-        material = "phone:" + normalise_phone(phone)
-    elif id_number:
-        material = "id:" + id_number.strip().upper()
-    else:
-        return "anon-" + secrets.token_hex(16)
-    return "cit-" + hmac.new(pepper, material.encode(), hashlib.sha256).hexdigest()[:40]
+        return "phone:" + normalise_phone(phone)
+    if id_number:
+        return "id:" + id_number.strip().upper()
+    return None
 
 
 def new_key() -> bytes:
@@ -97,18 +92,65 @@ def unseal(key: bytes | None, sealed: Sealed, context: str) -> dict[str, Any]:
     return result
 
 
-_NUMBERS = [
-    (re.compile(r"(?<!\d)(\d{6})(\d{8})(\d{3}[\dXx])(?!\d)"), r"\1********\3"),  # ID number
-    (re.compile(r"(?<!\d)(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)"), r"\1****\3"),  # mobile
-    (re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{4})(\d{3,4})(?!\d)"), r"\1****\3"),  # landline
-]
+# Full-width digits, signs and brackets (as Chinese input methods type them) read as ASCII;
+# one character for one, so positions found in the folded text hold in the original.
+_FOLD = str.maketrans("０１２３４５６７８９Ｘｘ＋－．（）\u3000", "0123456789Xx+-.() ")
+# A run of digits that may be one number: joined by at most two of space, dash, dot or a
+# bracket (138-1234-5678, 138 1234 5678, (010)12345678, +86 138…), an ID's final X.
+_RUN = re.compile(r"\+?\(?\d(?:[ .()-]{0,2}\d)*[Xx]?")
+# Shapes inside a run that are no one's number: dates (2026-11-23) and ticket numbers.
+_NOT_PERSONAL = re.compile(
+    r"(?:19|20)\d\d([-.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)"
+    r"|12345-\d{8}-\d{6}(?!\d)")
+_MIN_DIGITS = 7  # a local landline number; shorter runs are house numbers, amounts, counts
+_COUNTRY = re.compile(r"^(?:0086|86)(?=1[3-9]\d{9}$)")
+
+
+def _masked_digits(digits: str) -> str:
+    """The masked form of one number, never longer: 138****5678, 440301********123X, 12***78."""
+    digits = _COUNTRY.sub("", digits)
+    head = 6 if len(digits) >= 15 else 3 if len(digits) >= 11 else 2  # ID / phone / local
+    tail = 4 if len(digits) >= 11 else 2
+    return digits[:head] + "*" * (len(digits) - head - tail) + digits[-tail:]
+
+
+def _mask_run(run: str) -> str:
+    """A run with every number of seven or more digits in it masked, dates kept."""
+    out, start = [], 0
+    for skip in [*_NOT_PERSONAL.finditer(run), None]:
+        end = skip.start() if skip else len(run)
+        piece = run[start:end]
+        digits = re.sub(r"[^0-9Xx]", "", piece)
+        if sum(ch.isdigit() for ch in digits) >= _MIN_DIGITS:
+            lead = len(piece) - len(piece.lstrip(" "))  # the space after a date stays
+            piece = piece[:lead] + _masked_digits(digits.upper())
+        out.append(piece)
+        if skip:
+            out.append(skip.group())
+            start = skip.end()
+    return "".join(out)
 
 
 def mask_numbers(text: str) -> str:
-    """Free text with mobile, landline and resident ID numbers masked (138****5678)."""
-    for pattern, replacement in _NUMBERS:
-        text = pattern.sub(replacement, text)
-    return text
+    """Free text with every phone, ID, card or other number of 7+ digits masked.
+
+    Conservative on purpose (a false mask in a note costs little, a leaked number a lot):
+    country prefixes (+86, 86, 0086), separators inside, full-width digits and old 15-digit
+    ID numbers are all caught; only dates and ticket numbers are left alone.
+    """
+    folded = text.translate(_FOLD)
+    out, last = [], 0
+    for run in _RUN.finditer(folded):
+        digits = sum(ch.isdigit() for ch in run.group())
+        if digits < _MIN_DIGITS:
+            continue
+        masked = _mask_run(run.group())
+        if masked != run.group():
+            out.append(text[last:run.start()])
+            out.append(masked)
+            last = run.end()
+    out.append(text[last:])
+    return "".join(out)
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -17,6 +17,7 @@ from contracts.base import (
     Deadline,
     DistrictCode,
     Id,
+    Note,
     PersonId,
     Reason,
     Text,
@@ -65,7 +66,7 @@ class TicketClassified(TicketEvent):
     ticket_type: TicketType
     category: Category
     urgency: Urgency
-    note: str | None = None
+    note: Note | None = None
 
 
 class ContactMerged(TicketEvent):
@@ -81,7 +82,7 @@ class TicketMergedInto(TicketEvent):
     """并单: this ticket duplicates another open ticket and is merged into it."""
 
     target_ticket_id: Id = Field(description="The ticket that carries on")
-    note: str | None = None
+    note: Note | None = None
 
 
 class TicketAnsweredDirectly(TicketEvent):
@@ -96,7 +97,7 @@ class TicketDispatched(TicketEvent):
 
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
-    note: str | None = Field(default=None, description="Dispatch instructions (派单意见)")
+    note: Note | None = Field(default=None, description="Dispatch instructions (派单意见)")
     urgent: bool = False
     round: int = Field(default=1, ge=1, description="Dispatch round: 1, then +1 per re-dispatch")
 
@@ -132,7 +133,7 @@ class TicketReassigned(TicketEvent):
     from_unit: UnitId
     lead_unit: UnitId
     assisting_units: tuple[UnitId, ...] = ()
-    note: str | None = None
+    note: Note | None = None
     urgent: bool = False
 
     @model_validator(mode="after")
@@ -195,7 +196,7 @@ class TicketClosed(TicketEvent):
     """结案/归档: end of the loop."""
 
     reason: CloseReason
-    note: str | None = None
+    note: Note | None = None
 
 
 class TicketReopened(TicketEvent):

@@ -1,5 +1,5 @@
 """`python -m hotline` is the `hotline` command."""
 
-from hotline.cli import app
+from hotline.cli import main
 
-app()
+main()

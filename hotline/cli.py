@@ -33,9 +33,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.envelope import DecodeError, Envelope, decode
-from contracts.personal import Sealed, citizen_ref
+from contracts.personal import Sealed, identity
 from contracts.topics import stream_topic
-from hotline.disclosure import disclose
+from hotline import redact
+from hotline.disclosure import disclose, typed_texts
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
 from hotline.runtime import Platform, tune_gc
@@ -65,6 +66,21 @@ def run_async(fn: Callable[[Platform], Awaitable[T]]) -> T:
             return await fn(platform)
 
     return asyncio.run(main())
+
+
+def main() -> None:
+    """The `hotline` command: settings mistakes end with their message, not a traceback."""
+    from pydantic import ValidationError
+
+    from hotline.keystore import MasterKeyError
+
+    redact.install()
+    try:
+        app()
+    except (MasterKeyError, ValidationError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        sys.stderr.write(f"hotline: {message}\n")
+        raise SystemExit(2) from None
 
 
 @app.command()
@@ -138,7 +154,13 @@ def _local(t: datetime) -> str:
 
 async def _print_event(env: Envelope, keys: KeyStore | None = None, role: str = "",
                        prefix: str = "") -> None:
-    data = await _open(env.data, keys, role, env.data.get("contact_id", ""))
+    sealed_text = env.data.get("text_sealed")
+    data = await _open({k: v for k, v in env.data.items() if k != "text_sealed"}, keys, role,
+                       env.data.get("contact_id", ""))
+    if sealed_text:
+        data["text_sealed"] = "🔒sealed"
+        if keys is not None:
+            data["text_as_typed"] = await typed_texts(keys, env, role) or "(masked for this role)"
     console.print(f"{prefix}[bold]{env.event_name}[/bold] v{env.streamversion} "
                   f"{_local(env.time)} [cyan]{env.actor}[/cyan] {env.subject}")
     console.print("   " + json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
@@ -270,7 +292,11 @@ def forget(
         raise typer.Exit(2)
 
     async def go(platform: Platform) -> bool:
-        kid = ref or citizen_ref(await platform.keys.pepper(), phone=phone)
+        who = identity(phone=phone)
+        kid = ref or (await platform.keys.find(who) if who else None)
+        if kid is None:
+            console.print("no citizen with this phone (never seen, or already forgotten)")
+            return False
         erased = await platform.keys.erase(kid)
         console.print(f"{kid}: {'key erased' if erased else 'no key (already erased?)'}")
         return erased

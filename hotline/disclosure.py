@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.envelope import Envelope
+from contracts.free_text import seal_context
 from contracts.personal import (
     ERASED,
     Sealed,
@@ -18,7 +20,6 @@ from contracts.personal import (
     mask_address,
     mask_id_number,
     mask_name,
-    mask_numbers,
     mask_phone,
     unseal,
 )
@@ -30,12 +31,12 @@ MASKS: dict[str, Callable[[Any], Any]] = {
     "phone": mask_phone,
     "id_number": mask_id_number,
     "address": mask_address,
-    "content": lambda text: mask_numbers(text) if isinstance(text, str) else text,
 }
 
 
 def masked(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields as a reader without a need to know sees them."""
+    """The fields as a reader without a need to know sees them (free text as typed: hidden,
+    its masked form is in the event)."""
     return {k: MASKS.get(k, lambda _: "****")(v) for k, v in fields.items()}
 
 
@@ -50,3 +51,13 @@ async def disclose(
     except Unreadable:
         return {"erased": ERASED}
     return fields if role in CLEAR_ROLES else masked(fields)
+
+
+async def typed_texts(keys: KeyStore, envelope: Envelope, role: str) -> dict[str, Any] | None:
+    """The free text of a ticket event as typed ({path: text}), for the roles that see
+    personal data in clear; None for everyone else and for events where nothing was masked."""
+    sealed = envelope.data.get("text_sealed")
+    if role not in CLEAR_ROLES or not sealed:
+        return None
+    context = seal_context(envelope.subject, envelope.streamversion)
+    return await disclose(keys, Sealed.model_validate(sealed), context, role)

@@ -3,6 +3,11 @@
 `EventStore.append` wraps event data in the CloudEvents envelope, chains each
 event to its predecessor's hash (principle 9) and appends with the expected
 stream version (principle 3). Nothing here knows which engine runs below.
+
+Every append also masks the phone and ID numbers in free text
+(contracts/free_text.py): the writers that know the citizen seal the originals
+first (the ticket desk, intake); this is the backstop that makes a writer which
+forgot unable to leak.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 
 from contracts.base import EventData
 from contracts.envelope import Envelope, dataschema_for, decode, encode, type_for
+from contracts.free_text import protect
 from hotline.log.port import (
     GENESIS_HASH,
     EventLog,
@@ -96,7 +102,7 @@ class EventStore:
             # rejects us, so the chain can never fork.
             prev = head.head_hash
         envelopes, records = [], []
-        for i, event in enumerate(events):
+        for i, event in enumerate(map(protect, events)):
             name = type(event).__name__
             env = Envelope(
                 source=context.source,

@@ -1,19 +1,30 @@
 """Citizen keys, kept outside the log: erase one and that citizen's sealed data is gone.
 
 `KeyStore` is the port; `SqliteKeyStore` is the embedded default (one SQLite
-file, keys wrapped under a master key). A production deployment plugs in a
-KMS or Vault adapter with the same four methods.
+file) and `hotline.keystore_pg.PostgresKeyStore` the shared one for several
+processes. Every secret they hold (data keys, the pepper) is wrapped under the
+master key, so a copy of the store alone opens nothing.
+
+Events name a citizen by a random id (`kid`, the `citizen_ref`); only the key
+store links a phone or ID number to it, by a peppered hash. Erasing a citizen
+deletes that link with the key, so after `hotline forget` nothing ties the old
+history to the person: a new call from the same phone is a new citizen.
+Deletion is physical: SQLite overwrites freed space (`secure_delete`) and the
+write-ahead log is checkpointed and truncated before `erase` returns.
 
 Keys are created durably (group commit) before the event that uses them is
-appended, so no event can ever reference a key that was not stored. Erasure
-deletes the wrapped key and leaves a tombstone row: who was erased, and when.
+appended, so no event can ever reference a key that was not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import hashlib
+import hmac
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.personal import new_key
@@ -28,15 +40,29 @@ from hotline.sqlite_writer import GroupCommitWriter, connect
 
 T = TypeVar("T")
 SCHEMA = """
+PRAGMA secure_delete=ON;
 CREATE TABLE IF NOT EXISTS citizen_keys (
     kid TEXT PRIMARY KEY, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS citizen_identities (
+    lookup BLOB PRIMARY KEY, kid TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_citizen_identities_kid ON citizen_identities (kid);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 """
+CHECKPOINT_TRIES = 50
+
+
+class MasterKeyError(ValueError):
+    """The master key is missing, malformed or obviously not secret."""
+
+
+class ErasureIncomplete(RuntimeError):
+    """The key row is gone but another connection kept the log file from being truncated."""
 
 
 class KeyStore(Protocol):
-    """Per-citizen data keys and the pepper that turns phones into citizen refs."""
+    """Per-citizen data keys, the links from phone or ID number to citizen, the pepper."""
 
     async def start(self) -> None: ...
 
@@ -46,34 +72,80 @@ class KeyStore(Protocol):
         """The citizen's key, or None when it never existed or was erased."""
         ...
 
-    async def key_or_create(self, kid: str) -> bytes:
-        """The citizen's key, created and stored durably when missing (or erased before)."""
+    async def citizen(self, identity: str | None) -> tuple[str, bytes]:
+        """(kid, key) of the citizen known by `identity` ("phone:…", "id:…"), both created
+        durably when new; None makes a new anonymous citizen."""
+        ...
+
+    async def find(self, identity: str) -> str | None:
+        """The kid of the citizen known by `identity`, without creating one."""
         ...
 
     async def erase(self, kid: str) -> bool:
-        """Delete the key for good; True if there was one."""
+        """Delete the key and every link to the citizen, physically; True if there was a key."""
         ...
 
     async def pepper(self) -> bytes:
-        """Secret used to derive citizen refs from phone numbers."""
+        """A platform secret (survey link signatures, identity hashing)."""
         ...
 
 
 def load_master_key(configured: str, data_dir: Path) -> bytes:
-    """The key that wraps citizen keys: configured, or generated once under data_dir (dev)."""
-    if configured:
-        key = base64.b64decode(configured)
-    else:
+    """The key that wraps every secret: configured, or generated once under data_dir (dev)."""
+    if not configured:
         path = data_dir / "master.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-        key = base64.b64decode(path.read_bytes())
+        configured = path.read_text().strip()
+    try:
+        key = base64.b64decode(configured, validate=True)
+    except (binascii.Error, ValueError):
+        raise MasterKeyError("HOTLINE_MASTER_KEY is not valid base64; make one with "
+                             "`head -c32 /dev/urandom | base64`") from None
     if len(key) != 32:
-        raise ValueError("the master key must be 32 bytes, base64-encoded")
+        raise MasterKeyError(f"HOTLINE_MASTER_KEY must be 32 bytes, base64-encoded "
+                             f"(it decodes to {len(key)})")
+    if len(set(key)) < 8:  # all zero, one byte repeated, or a few: a placeholder, not a key
+        raise MasterKeyError("HOTLINE_MASTER_KEY looks like a placeholder (too few distinct "
+                             "bytes); make one with `head -c32 /dev/urandom | base64`")
     return key
+
+
+def new_kid(identity: str | None) -> str:
+    """A random citizen id: nothing in it derives from the person."""
+    return ("cit-" if identity else "anon-") + secrets.token_hex(20)
+
+
+class Wrapping:
+    """AES-GCM under the master key, bound to what is wrapped (a kid or a secret's name)."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._aead = AESGCM(master_key)
+
+    def wrap(self, label: str, value: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, value, label.encode())
+
+    def unwrap(self, label: str, wrapped: bytes) -> bytes:
+        return self._aead.decrypt(wrapped[:12], wrapped[12:], label.encode())
+
+    def stored_secret(self, name: str, stored: bytes) -> bytes | None:
+        """A secret as stored: None if it predates wrapping (32 clear bytes) and needs it."""
+        if len(stored) == 32:
+            return None
+        try:
+            return self.unwrap(name, stored)
+        except InvalidTag:
+            raise MasterKeyError("the master key does not open this key store "
+                                 "(a different HOTLINE_MASTER_KEY?)") from None
+
+
+def identity_lookup(pepper: bytes, identity: str) -> bytes:
+    """The peppered hash that links an identity to its kid, in the key store only."""
+    return hmac.new(pepper, identity.encode(), hashlib.sha256).digest()
 
 
 class SqliteKeyStore:
@@ -81,7 +153,7 @@ class SqliteKeyStore:
 
     def __init__(self, path: str, master_key: bytes) -> None:
         self.path = path
-        self._aead = AESGCM(master_key)
+        self._wrapping = Wrapping(master_key)
         self._writer = GroupCommitWriter(path, "FULL", "hotline-keys")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-keys-reader")
         self._rconn: sqlite3.Connection | None = None
@@ -92,6 +164,7 @@ class SqliteKeyStore:
     async def start(self) -> None:
         await self._writer.start(SCHEMA)
         self._rconn = await self._read(connect, self.path)
+        await self.pepper()  # a wrong master key fails here, at start, not on the first call
 
     async def close(self) -> None:
         await self._writer.close()
@@ -101,13 +174,6 @@ class SqliteKeyStore:
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
-
-    def _wrap(self, kid: str, key: bytes) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, key, kid.encode())
-
-    def _unwrap(self, kid: str, wrapped: bytes) -> bytes:
-        return self._aead.decrypt(wrapped[:12], wrapped[12:], kid.encode())
 
     def _lookup(self, kid: str) -> bytes | None:
         """Reader thread: drop the cache if another connection committed, then read the key."""
@@ -123,33 +189,47 @@ class SqliteKeyStore:
         ).fetchone()
         if row is None or row[0] is None:
             return None
-        key = self._unwrap(kid, row[0])
+        key = self._wrapping.unwrap(kid, row[0])
         self._cache[kid] = key
         return key
 
     async def key(self, kid: str) -> bytes | None:
         return await self._read(self._lookup, kid)
 
-    async def key_or_create(self, kid: str) -> bytes:
+    async def citizen(self, identity: str | None) -> tuple[str, bytes]:
         # Straight to the writer: it reads inside its own transaction, so an erasure by
         # another process is always seen, and a new citizen costs one hop, not two.
-        candidate = new_key()
+        lookup = identity_lookup(await self.pepper(), identity) if identity else None
+        kid, key = new_kid(identity), new_key()
 
-        def create(conn: sqlite3.Connection) -> bytes:
-            row = conn.execute("SELECT wrapped FROM citizen_keys WHERE kid=?", (kid,)).fetchone()
-            if row is not None and row[0] is not None:  # a concurrent caller created it first
-                return self._unwrap(kid, row[0])
-            conn.execute(
-                "INSERT INTO citizen_keys VALUES (?,?,?,NULL) ON CONFLICT (kid) DO UPDATE "
-                "SET wrapped=excluded.wrapped, erased_at=NULL",
-                (kid, self._wrap(kid, candidate), int(time.time())),
-            )
-            return candidate
+        def create(conn: sqlite3.Connection) -> tuple[str, bytes]:
+            if lookup is not None:
+                row = conn.execute(
+                    "SELECT k.kid, k.wrapped FROM citizen_identities i JOIN citizen_keys k "
+                    "ON k.kid = i.kid WHERE i.lookup=?", (lookup,)).fetchone()
+                if row is not None and row[1] is not None:  # known, or created concurrently
+                    return row[0], self._wrapping.unwrap(row[0], row[1])
+                conn.execute("INSERT OR REPLACE INTO citizen_identities VALUES (?,?)",
+                             (lookup, kid))
+            conn.execute("INSERT INTO citizen_keys VALUES (?,?,?,NULL)",
+                         (kid, self._wrapping.wrap(kid, key), int(time.time())))
+            return kid, key
 
         return await self._writer.run(create)
 
+    async def find(self, identity: str) -> str | None:
+        lookup = identity_lookup(await self.pepper(), identity)
+
+        def find(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT kid FROM citizen_identities WHERE lookup=?",
+                               (lookup,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(find, self._rconn)
+
     async def erase(self, kid: str) -> bool:
         def erase(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM citizen_identities WHERE kid=?", (kid,))
             cur = conn.execute(
                 "UPDATE citizen_keys SET wrapped=NULL, erased_at=? "
                 "WHERE kid=? AND wrapped IS NOT NULL",
@@ -159,17 +239,34 @@ class SqliteKeyStore:
 
         erased = await self._writer.run(erase)
         self._cache.pop(kid, None)
+        await self._truncate_log()
         return erased
+
+    async def _truncate_log(self) -> None:
+        """Copy the WAL into the file (where secure_delete zeroed the key) and empty it."""
+        for _ in range(CHECKPOINT_TRIES):
+            busy, _, _ = await self._writer.checkpoint()
+            if not busy:
+                return
+            await asyncio.sleep(0.1)
+        raise ErasureIncomplete(f"{self.path}-wal is held open by another process; "
+                                "run `hotline forget` again once it is idle")
 
     async def pepper(self) -> bytes:
         if self._pepper is None:
             fresh = os.urandom(32)
+            wrap = self._wrapping
 
             def get_or_set(conn: sqlite3.Connection) -> bytes:
-                conn.execute("INSERT OR IGNORE INTO secrets VALUES ('pepper', ?)", (fresh,))
-                value: bytes = conn.execute(
-                    "SELECT value FROM secrets WHERE name='pepper'"
-                ).fetchone()[0]
+                conn.execute("INSERT OR IGNORE INTO secrets VALUES ('pepper', ?)",
+                             (wrap.wrap("pepper", fresh),))
+                stored: bytes = conn.execute(
+                    "SELECT value FROM secrets WHERE name='pepper'").fetchone()[0]
+                value = wrap.stored_secret("pepper", stored)
+                if value is None:  # written before secrets were wrapped: wrap it now
+                    value = stored
+                    conn.execute("UPDATE secrets SET value=? WHERE name='pepper'",
+                                 (wrap.wrap("pepper", value),))
                 return value
 
             self._pepper = await self._writer.run(get_or_set)

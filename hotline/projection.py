@@ -218,6 +218,7 @@ class ProjectionRunner:
         self.before_commit = before_commit  # fault injection for crash tests
         self.on_batch = on_batch  # progress bars, metrics
         self.stats = RunnerStats()
+        self.started = asyncio.Event()  # set once its tables exist and it knows its offsets
         self._stop = asyncio.Event()
 
     async def run(self, *, until: dict[tuple[str, int], int] | None = None) -> RunnerStats:
@@ -231,6 +232,7 @@ class ProjectionRunner:
                     positions.setdefault((topic, p), 0)
             await consumer.seek(positions)
             self.stats.positions = dict(positions)
+            self.started.set()
             while not self._stop.is_set():
                 if until is not None and all(
                     self.stats.positions.get(tp, 0) >= end for tp, end in until.items()

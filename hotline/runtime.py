@@ -9,10 +9,12 @@ their own settings.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,6 +25,7 @@ from hotline.keystore import KeyStore, SqliteKeyStore, load_master_key
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.projection import Projection
+from hotline.readiness import Readiness
 from hotline.settings import Settings
 
 
@@ -53,11 +56,10 @@ class Platform:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
-        """Adapters chosen by settings, not yet started."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        keys = SqliteKeyStore(
-            settings.keys_db, load_master_key(settings.master_key, settings.data_dir)
-        )
+        """Adapters chosen by settings, not yet started (`MasterKeyError` for a bad key)."""
+        private_data_dir(settings.data_dir)
+        keys = open_keystore(settings.keys_db,
+                             load_master_key(settings.master_key, settings.data_dir))
         return cls(settings, open_log(settings), keys, create_async_engine(settings.db))
 
     async def start(self) -> None:
@@ -72,23 +74,52 @@ class Platform:
         await self.db.dispose()
 
 
+def private_data_dir(path: Path) -> None:
+    """The data dir and every file in it readable by the platform's user only (0700/0600),
+    including the files SQLite creates later (-wal, -shm): the process umask says so."""
+    os.umask(0o077)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for entry in path.iterdir():
+        if entry.is_file():
+            entry.chmod(0o600)
+
+
+def open_keystore(url: str, master_key: bytes) -> KeyStore:
+    """The citizen key store at `url`: a SQLite path, or a PostgreSQL URL shared by replicas."""
+    if url.startswith("postgresql"):
+        from hotline.keystore_pg import PostgresKeyStore
+
+        return PostgresKeyStore(url, master_key)
+    return SqliteKeyStore(url, master_key)
+
+
 def utc_now() -> datetime:
     """The default clock of every app (tests inject their own)."""
     return datetime.now(UTC)
 
 
+def app_readiness(platform: Platform, writes: Sequence[str], manage: bool,
+                  given: Readiness | None) -> Readiness:
+    """An app's readiness: the composer's (`hotline run` knows the projections), its own
+    claims when it manages the platform, or assumed (a test that claimed and runs them)."""
+    if given is not None:
+        return given
+    return Readiness(platform.log, writes) if manage else Readiness.assumed()
+
+
 def platform_lifespan(
-    platform: Platform, manage: bool, writes: Sequence[str]
+    platform: Platform, manage: bool, readiness: Readiness
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """An app's lifespan: start the platform and claim the stream topics it writes, unless
-    `hotline run` shares one platform between apps (`manage` False) and does that itself."""
+    """An app's lifespan: start the platform and its readiness (the claims of the topics it
+    writes), unless `hotline run` shares one platform between apps (`manage` False) and
+    does that itself."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage:
             await platform.start()
-            for topic in writes:
-                await platform.log.claim(topic)
+            await readiness.start()
         yield
         if manage:
             await platform.close()

@@ -6,15 +6,18 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from contracts.vocabulary import Channel
 from hotline import redact
 from hotline.apikeys import ApiKeys, Principal, Role
 from hotline.projection import ProjectionRunner
-from hotline.runtime import Platform, tune_gc
+from hotline.readiness import Readiness
+from hotline.runtime import Platform, ServiceSpec, tune_gc
 from hotline.settings import Settings
 
 DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor")
@@ -30,15 +33,20 @@ def _dev_principals() -> dict[str, Principal]:
 
 def dev_keys(settings: Settings, keys: ApiKeys) -> dict[str, str]:
     """On a development machine, one key per channel, staff role and a few units, kept in
-    data_dir/dev-keys.json (0600)."""
+    data_dir/dev-keys.json (0600). Anywhere else those keys are revoked and the file removed:
+    a data dir first run in development must not open production to whoever read it."""
     path = settings.data_dir / "dev-keys.json"
     wanted = _dev_principals()
-    if path.exists():
-        known: dict[str, str] = json.loads(path.read_text())
-        if set(known) == set(wanted) and all(keys.authenticate(k) for k in known.values()):
-            return known
     if settings.environment != "development":
+        revoked = sum(keys.revoke(p.name) for p in wanted.values())
+        path.unlink(missing_ok=True)
+        if revoked:
+            logging.getLogger(__name__).warning(
+                "revoked %d development API keys found in %s", revoked, settings.data_dir)
         return {}
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if set(known) == set(wanted) and all(keys.authenticate(k) for k in known.values()):
+        return known
     created = {name: keys.create(p) for name, p in wanted.items()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -46,48 +54,81 @@ def dev_keys(settings: Settings, keys: ApiKeys) -> dict[str, str]:
     return created
 
 
+def server(app: FastAPI, settings: Settings, port: int) -> uvicorn.Server:
+    """A uvicorn server for one app. Forwarding headers (X-Forwarded-For) are believed only
+    from the proxies in HOTLINE_TRUSTED_PROXIES: anyone else could claim any address."""
+    trusted = settings.trusted_proxies
+    config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
+                            access_log=False, proxy_headers=bool(trusted),
+                            forwarded_allow_ips=trusted or None)
+    return uvicorn.Server(config)
+
+
 async def serve_all(settings: Settings, console: Console) -> None:
-    """Start every service of `services.SERVICES`; returns on Ctrl-C or SIGTERM."""
+    """Start every service of `services.SERVICES`; returns on Ctrl-C or SIGTERM.
+
+    The servers listen at once (health and readiness answer), the writer groups are joined
+    concurrently, and each service serves once its claims are held and its projections
+    have caught up; only then is it announced as ready."""
     from services import SERVICES
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redact.install()
+    for warning in settings.inapplicable():
+        logging.getLogger(__name__).warning(warning)
+    started = time.monotonic()
     platform = Platform.from_settings(settings)
     await platform.start()
     api_keys = ApiKeys(settings.data_dir / "api_keys.json")
     keys = dev_keys(settings, api_keys)
-    servers, runners = [], []
+    servers, runners, readies = [], [], []
     for spec in SERVICES.values():
-        for topic in spec.writes:  # before serving: on Kafka, a join and an index load
-            await platform.log.claim(topic)
-        app = spec.create_app(platform, api_keys, manage_platform=False)
-        config = uvicorn.Config(app, host=settings.host, port=spec.port(settings),
-                                log_level="warning", access_log=False)
-        servers.append((spec, uvicorn.Server(config)))
-        runners += [ProjectionRunner(platform.log, platform.db, p)
-                    for p in (*spec.projections, *spec.relays(platform))]
+        mine = [ProjectionRunner(platform.log, platform.db, p)
+                for p in (*spec.projections, *spec.relays(platform))]
+        readiness = Readiness(platform.log, spec.writes, mine)
+        app = spec.create_app(platform, api_keys, manage_platform=False, readiness=readiness)
+        servers.append((spec, server(app, settings, spec.port(settings))))
+        runners += mine
+        readies.append(readiness)
     tune_gc()
-    tasks = [asyncio.create_task(server.serve()) for _, server in servers]
+    tasks = [asyncio.create_task(s.serve()) for _, s in servers]
     projection_tasks = [asyncio.create_task(r.run()) for r in runners]
-    while not all(server.started for _, server in servers):
-        if any(t.done() for t in tasks):
-            break
-        await asyncio.sleep(0.05)
-    console.print(f"[bold]12345 热线平台[/bold] — log: {platform.log.engine} ({settings.log}), "
-                  f"projections: {settings.db}")
-    for spec, _ in servers:
-        base = f"http://{settings.host}:{spec.port(settings)}"
-        console.print(f"  {spec.title:<20} {base}   (docs {base}/docs, metrics {base}/metrics)")
-        if keys:
-            console.print("  try:\n" + spec.example(base, keys), markup=False,
-                          highlight=False, soft_wrap=True)
-    if keys:
-        console.print("  development API keys (channels, staff, units): "
-                      f"{settings.data_dir / 'dev-keys.json'}")
     try:
+        await _until_ready(readies, tasks)
+        _announce(settings, platform, servers, keys, console, time.monotonic() - started)
         await asyncio.gather(*tasks)
     finally:
         for runner in runners:
             runner.stop()
         await asyncio.gather(*projection_tasks, return_exceptions=True)
         await platform.close()
+
+
+async def _until_ready(readies: list[Readiness], tasks: list[asyncio.Task[None]]) -> None:
+    """Claims (every service's at once), then the projections caught up; a server that
+    exits meanwhile (a port taken) ends the wait with its error."""
+    claiming: asyncio.Future[list[None]] = asyncio.gather(*(r.start() for r in readies))
+    while not (claiming.done() and all(r.ready for r in readies)):
+        if claiming.done():
+            claiming.result()  # a claim failed: raise its error
+        if any(t.done() for t in tasks):
+            raise SystemExit("a server stopped during start-up (see above)")
+        await asyncio.sleep(0.05)
+    claiming.result()
+
+
+def _announce(settings: Settings, platform: Platform,
+              servers: list[tuple[ServiceSpec, uvicorn.Server]], keys: dict[str, str],
+              console: Console, seconds: float) -> None:
+    console.print(f"[bold]12345 热线平台[/bold] — log: {platform.log.engine} ({settings.log}), "
+                  f"projections: {settings.db}; ready in {seconds:.1f} s")
+    for spec, _ in servers:
+        base = f"http://{settings.host}:{spec.port(settings)}"
+        console.print(f"  {spec.title:<20} {base}   ready (docs {base}/docs, "
+                      f"metrics {base}/metrics)")
+        if keys:
+            console.print("  try:\n" + spec.example(base, keys), markup=False,
+                          highlight=False, soft_wrap=True)
+    if keys:
+        console.print("  development API keys (channels, staff, units): "
+                      f"{settings.data_dir / 'dev-keys.json'}")

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_replication_factor: int = 3
 
+    trusted_proxies: str = Field(
+        default="", description="comma-separated addresses or CIDRs of the reverse proxies "
+        "whose X-Forwarded-For is believed (e.g. the ingress); none by default")
+
     host: str = "127.0.0.1"
     intake_port: int = 8101
     dispatch_port: int = 8102
@@ -57,6 +61,17 @@ class Settings(BaseSettings):
         default=30, ge=1, description="how far back open tickets are offered as duplicates")
     duplicate_similarity: float = Field(
         default=0.5, gt=0, le=1, description="bigram overlap that makes text a duplicate")
+
+    def inapplicable(self) -> list[str]:
+        """Warnings for settings given that the chosen engines ignore (a typo'd expectation
+        is worse than none: HOTLINE_KAFKA_ACKS=1 on the embedded log does nothing)."""
+        given = self.model_fields_set
+        warnings = []
+        if not self.log.startswith("kafka://"):
+            ignored = sorted(f for f in given if f.startswith("kafka_"))
+            warnings += [f"HOTLINE_{f.upper()} is set but the log is embedded: ignored"
+                         for f in ignored]
+        return warnings
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

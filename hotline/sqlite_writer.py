@@ -74,6 +74,17 @@ class GroupCommitWriter:
             self._conn = None
         self._pool.shutdown(wait=True)
 
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """`PRAGMA wal_checkpoint(TRUNCATE)` between two group transactions (the writer thread
+        runs one thing at a time): (busy, frames in the log, frames checkpointed)."""
+
+        def truncate() -> tuple[int, int, int]:
+            assert self._conn is not None, "writer not started"
+            busy, frames, done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return int(busy), int(frames), int(done)
+
+        return await self._call(truncate)
+
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 

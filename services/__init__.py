@@ -30,7 +30,7 @@ def _intake_example(base: str, keys: dict[str, str]) -> str:
         f"curl -sS -X POST {base}/v1/contacts -H 'Authorization: Bearer {keys['wechat']}' "
         "-H 'Content-Type: application/json' -d '{\"channel\": \"wechat\", "
         "\"channel_message_id\": \"wx-demo-0001\", \"received_at\": \"2026-11-23T09:15:00+08:00\", "
-        "\"caller\": {\"name\": \"张三\", \"phone\": \"13900000000\"}, "
+        "\"caller\": {\"name\": \"张三\"}, "
         "\"content\": \"小区门口的路灯坏了一个多月, 晚上很黑, 请尽快维修。\", "
         "\"location\": {\"address\": \"东湖区幸福路18号\", \"district_code\": \"990101\"}}'"
     )

@@ -14,8 +14,8 @@ FIELDS = {"name": "王小明", "phone": "13812345678", "id_number": "11010519491
 async def test_roles_see_clear_or_masked_and_nobody_sees_erased_data(tmp_path: Path) -> None:
     keys = SqliteKeyStore(str(tmp_path / "keys.db"), load_master_key("", tmp_path))
     await keys.start()
-    key = await keys.key_or_create("cit-0123456789")
-    sealed = seal(key, "cit-0123456789", FIELDS, "c-1/caller")
+    kid, key = await keys.citizen("phone:13812345678")
+    sealed = seal(key, kid, FIELDS, "c-1/caller")
     assert await disclose(keys, sealed, "c-1/caller", "operator") == FIELDS
     assert await disclose(keys, sealed, "c-1/caller", "callback") == FIELDS
     for role in ("unit", "analyst", "auditor", "channel"):
@@ -23,6 +23,6 @@ async def test_roles_see_clear_or_masked_and_nobody_sees_erased_data(tmp_path: P
             "name": "王**", "phone": "138****5678", "id_number": "110*************2X"}
     assert await disclose(keys, sealed, "c-2/caller", "operator") == {"erased": "[已删除]"}
     assert await disclose(keys, None, "c-1/caller", "operator") is None
-    await keys.erase("cit-0123456789")
+    await keys.erase(kid)
     assert await disclose(keys, sealed, "c-1/caller", "operator") == {"erased": "[已删除]"}
     await keys.close()

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from contracts.free_text import NoteText
 from contracts.vocabulary import (
     LABELS_ZH,
     CloseReason,
@@ -29,13 +30,22 @@ from contracts.vocabulary import (
 from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.disclosure import disclose
-from hotline.web import Problem, from_state
+from hotline.params import CodeQuery, InstantQuery, PathId
+from hotline.web import Problem, from_state, problems
 from services.callback import queries
 from services.callback.messages import phone_script
 from services.callback.service import Answered, CallbackService, Ratings
 from services.dispatch.directory import ReferenceData, UnknownUnit
 from services.intake.service import read_contact
-from services.tickets.web import CommandResult, IdempotencyKey, Strict, command_id, result, unit_of
+from services.tickets.web import (
+    CommandResult,
+    IdempotencyKey,
+    Strict,
+    command_id,
+    command_problems,
+    result,
+    unit_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["callback 回访"])
 
@@ -68,7 +78,7 @@ def _task(task: queries.Task, reference: ReferenceData) -> dict[str, Any]:
 
 @router.get("/callback/tasks")
 async def work_list(service: ServiceDep, clock: ClockDep, reference: RefDep,
-                    who: CallbackStaff, stage: str | None = None, unit: str | None = None,
+                    who: CallbackStaff, stage: str | None = None, unit: CodeQuery = None,
                     channel: SurveyChannel | None = None, overdue: bool | None = None,
                     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
                     offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict[str, Any]:
@@ -87,8 +97,8 @@ async def work_list(service: ServiceDep, clock: ClockDep, reference: RefDep,
             "counts": {s: {**n, "stage_zh": STAGE_ZH[s]} for s, n in counts.items()}}
 
 
-@router.get("/callback/tasks/{ticket_id}")
-async def task_detail(ticket_id: str, service: ServiceDep, clock: ClockDep,
+@router.get("/callback/tasks/{ticket_id}", responses=problems(404))
+async def task_detail(ticket_id: PathId, service: ServiceDep, clock: ClockDep,
                       reference: RefDep, who: CallbackStaff) -> dict[str, Any]:
     """One ticket's callback: the reply to read out, the script, and the citizen's contact
     (in clear for callback staff and supervisors: they must call)."""
@@ -113,7 +123,7 @@ async def task_detail(ticket_id: str, service: ServiceDep, clock: ClockDep,
 class RatingsIn(Strict):
     hotline_service: HotlineServiceRating = Field(description="对热线服务: 满意 … 对相关政策不满意")
     handling: HandlingRating = Field(description="对办理情况: 满意 … 对事项办理效果不满意")
-    comment: str | None = Field(default=None, max_length=5000,
+    comment: NoteText | None = Field(default=None, max_length=5000,
                                 description="The citizen's words; the redo's reason")
     solved: bool | None = Field(default=None, description="Is the problem actually solved?")
 
@@ -133,8 +143,9 @@ def answered(outcome: Answered) -> AnswerResult:
                         follow_up=follow)
 
 
-@router.post("/tickets/{ticket_id}/surveys/{survey_id}/answer", response_model=AnswerResult)
-async def record_answer(ticket_id: str, survey_id: str, body: RatingsIn, service: ServiceDep,
+@router.post("/tickets/{ticket_id}/surveys/{survey_id}/answer", response_model=AnswerResult,
+             responses=command_problems())
+async def record_answer(ticket_id: PathId, survey_id: PathId, body: RatingsIn, service: ServiceDep,
                         clock: ClockDep, who: CallbackStaff,
                         key: IdempotencyKey = None) -> AnswerResult:
     """The answer the citizen gave on the callback call (回访员录入)."""
@@ -147,8 +158,9 @@ class OpenSurveyIn(Strict):
     channel: SurveyChannel = SurveyChannel.PHONE
 
 
-@router.post("/tickets/{ticket_id}/surveys", status_code=201, response_model=CommandResult)
-async def open_survey(ticket_id: str, body: OpenSurveyIn, service: ServiceDep,
+@router.post("/tickets/{ticket_id}/surveys", status_code=201, response_model=CommandResult,
+             responses=command_problems())
+async def open_survey(ticket_id: PathId, body: OpenSurveyIn, service: ServiceDep,
                       clock: ClockDep, who: CallbackStaff, response: Response,
                       key: IdempotencyKey = None) -> CommandResult:
     """Open a survey by hand (a call the citizen asked for, or another try)."""
@@ -161,11 +173,12 @@ async def open_survey(ticket_id: str, body: OpenSurveyIn, service: ServiceDep,
 
 class CloseIn(Strict):
     reason: CloseReason
-    note: str | None = Field(default=None, max_length=2000)
+    note: NoteText | None = Field(default=None, max_length=2000)
 
 
-@router.post("/tickets/{ticket_id}/close", response_model=CommandResult)
-async def close(ticket_id: str, body: CloseIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/close", response_model=CommandResult,
+             responses=command_problems())
+async def close(ticket_id: PathId, body: CloseIn, service: ServiceDep, clock: ClockDep,
                 who: CallbackStaff, key: IdempotencyKey = None) -> CommandResult:
     """结案 by hand: unreachable after the calls, withdrawn, duplicate… A closed ticket is
     read-only until a supervisor reopens it."""
@@ -187,12 +200,13 @@ async def redo_requests(service: ServiceDep, clock: ClockDep, reference: RefDep,
 
 
 class ReviewIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: NoteText = Field(min_length=1, max_length=2000)
     unit_id: str | None = Field(default=None, description="Accepting: default the last unit")
 
 
-@router.post("/tickets/{ticket_id}/redo/accept", response_model=CommandResult)
-async def accept_redo(ticket_id: str, body: ReviewIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/redo/accept", response_model=CommandResult,
+             responses=command_problems())
+async def accept_redo(ticket_id: PathId, body: ReviewIn, service: ServiceDep, clock: ClockDep,
                       who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
     """重办: the dissatisfaction is justified; back to the unit with the redo's deadline."""
     return result(await service.accept_redo(ticket_id, who.name, body.reason, body.unit_id,
@@ -200,19 +214,21 @@ async def accept_redo(ticket_id: str, body: ReviewIn, service: ServiceDep, clock
 
 
 class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: NoteText = Field(min_length=1, max_length=2000)
 
 
-@router.post("/tickets/{ticket_id}/redo/reject", response_model=CommandResult)
-async def reject_redo(ticket_id: str, body: ReasonIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/redo/reject", response_model=CommandResult,
+             responses=command_problems())
+async def reject_redo(ticket_id: PathId, body: ReasonIn, service: ServiceDep, clock: ClockDep,
                       who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
     """重办驳回: not justified; the ticket closes with the reviewer's reason."""
     return result(await service.reject_redo(ticket_id, who.name, body.reason, who.actor,
                                             command_id(who, key), clock()))
 
 
-@router.post("/tickets/{ticket_id}/reopen", response_model=CommandResult)
-async def reopen(ticket_id: str, body: ReasonIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/reopen", response_model=CommandResult,
+             responses=command_problems())
+async def reopen(ticket_id: PathId, body: ReasonIn, service: ServiceDep, clock: ClockDep,
                  who: Supervisor, key: IdempotencyKey = None) -> CommandResult:
     """重启: reopen a closed ticket (audited: the event names the supervisor and why)."""
     return result(await service.reopen(ticket_id, who.name, body.reason, who.actor,
@@ -221,9 +237,9 @@ async def reopen(ticket_id: str, body: ReasonIn, service: ServiceDep, clock: Clo
 
 @router.get("/callback/satisfaction")
 async def satisfaction(service: ServiceDep, reference: RefDep, who: Reader,
-                       by: queries.GroupBy = "overall", unit: str | None = None,
-                       since: AwareDatetime | None = None,
-                       until: AwareDatetime | None = None) -> dict[str, Any]:
+                       by: queries.GroupBy = "overall", unit: CodeQuery = None,
+                       since: InstantQuery = None,
+                       until: InstantQuery = None) -> dict[str, Any]:
     """满意度: per dimension, overall or by unit, agent, district or category."""
     if who.role == "unit":
         unit, by = unit_of(who), "unit"

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
-from hotline.runtime import Platform, platform_lifespan, utc_now
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from services.callback import api, public
 from services.callback.domain import load_callback_policy
@@ -39,6 +40,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     manage_platform: bool = True,
+    readiness: Readiness | None = None,
     run_worker: bool = True,
 ) -> FastAPI:
     """The callback app; it starts and closes `platform` itself unless told it is shared."""
@@ -46,12 +48,13 @@ def create_app(
     deadlines = load_policy()
     worker = CallbackWorker(platform, policy, clock=clock,
                             interval_s=platform.settings.callback_tick_seconds)
-    platform_context = platform_lifespan(platform, manage_platform, (TICKETS,))
+    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
+    platform_context = platform_lifespan(platform, manage_platform, ready)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with platform_context(app):
-            task = asyncio.create_task(worker.run()) if run_worker else None
+            task = asyncio.create_task(worker.run(ready)) if run_worker else None
             yield
             if task is not None:
                 worker.stop()
@@ -67,4 +70,5 @@ def create_app(
     app.include_router(public.router)
     install_rule_handlers(app)
     install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
     return app

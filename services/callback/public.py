@@ -16,24 +16,30 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from contracts.free_text import NoteText
 from contracts.vocabulary import LABELS_ZH, HandlingRating, HotlineServiceRating
 from hotline.apikeys import Principal
 from hotline.auth import roles
-from hotline.web import Problem
+from hotline.params import Instant
+from hotline.web import Problem, problems
 from services.callback import queries
 from services.callback.api import AnswerResult, ClockDep, RatingsIn, ServiceDep, answered
 from services.callback.links import BadLink, SurveyLink
 from services.callback.service import Answered, CallbackService, NoSurveyFound, UnreadableReply
 from services.tickets.rules import Rejected
-from services.tickets.web import IdempotencyKey, Strict, command_id
+from services.tickets.web import RULES_BY_STATUS, IdempotencyKey, Strict, command_id
 
 router = APIRouter(tags=["callback 回访 (public)"])
 
 SmsGateway = Annotated[Principal, Depends(roles("channel"))]
+# Anything that does not verify is 404 (forged) or 410 (expired), whatever its spelling;
+# only the length is bounded here, to keep a megabyte of path out of the verifier.
+Token = Annotated[str, Path(max_length=200, description="The token of the survey link")]
+FORM_FIELDS = 8  # the form has four; more is not the page posting
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 LINK_PROBLEMS = {
@@ -73,14 +79,15 @@ async def _survey(service: CallbackService, link: SurveyLink) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/surveys/{token}")
-async def survey(token: str, service: ServiceDep, clock: ClockDep) -> dict[str, Any]:
+@router.get("/v1/surveys/{token}", responses=problems(404, 410))
+async def survey(token: Token, service: ServiceDep, clock: ClockDep) -> dict[str, Any]:
     """The survey a link stands for: the unit's reply and the two questions."""
     return await _survey(service, await _link(service, token, clock()))
 
 
-@router.post("/v1/surveys/{token}/answer", response_model=AnswerResult)
-async def answer(token: str, body: RatingsIn, service: ServiceDep,
+@router.post("/v1/surveys/{token}/answer", response_model=AnswerResult,
+             responses=problems(404, 409, 410, 503, rules=RULES_BY_STATUS))
+async def answer(token: Token, body: RatingsIn, service: ServiceDep,
                  clock: ClockDep) -> AnswerResult:
     """The citizen's answer through the app or a web page of their own."""
     try:
@@ -157,8 +164,21 @@ def _html_problem(exc: Problem | Rejected) -> HTMLResponse:
     return _page(exc.title, f"<p>{html.escape(exc.detail)}</p>", exc.status)
 
 
-@router.get("/s/{token}", response_model=None)
-async def survey_page(token: str, request: Request, service: ServiceDep,
+PAGE_OR_JSON: dict[str, Any] = {
+    "description": "The page (Accept: text/html), or the same as JSON",
+    "content": {"text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}}}}
+FORM: dict[str, Any] = {"required": True, "content": {"application/x-www-form-urlencoded": {
+    "schema": {"type": "object", "required": ["hotline_service", "handling"], "properties": {
+        "hotline_service": {"type": "string", "enum": [r.value for r in HotlineServiceRating]},
+        "handling": {"type": "string", "enum": [r.value for r in HandlingRating]},
+        "solved": {"type": "string", "enum": ["true", "false"]},
+        "comment": {"type": "string", "maxLength": 5000}}}}}}
+
+
+@router.get("/s/{token}", response_model=None,
+            responses={200: PAGE_OR_JSON, **problems(404, 410, html=True)})
+async def survey_page(token: Token, request: Request, service: ServiceDep,
                       clock: ClockDep) -> HTMLResponse | dict[str, Any]:
     """The page an SMS or WeChat link opens."""
     try:
@@ -170,11 +190,26 @@ async def survey_page(token: str, request: Request, service: ServiceDep,
     return _page("市民满意度回访", _form(found)) if _wants_html(request) else found
 
 
-@router.post("/s/{token}", response_model=None)
-async def survey_submit(token: str, request: Request, service: ServiceDep,
+def _posted_fields(body: bytes) -> dict[str, str]:
+    """The posted form's fields (the first value of each); ValueError when it is not a form
+    a browser sends: not UTF-8, or more fields than the page has."""
+    text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return {k: v[0] for k, v in parse_qs(text, max_num_fields=FORM_FIELDS).items()}
+
+
+@router.post("/s/{token}", response_model=None, openapi_extra={"requestBody": FORM}, responses={
+    200: PAGE_OR_JSON, **problems(404, 409, 410, 422, 503, rules=RULES_BY_STATUS, html=True)})
+async def survey_submit(token: Token, request: Request, service: ServiceDep,
                         clock: ClockDep) -> HTMLResponse | JSONResponse:
     """The page's form, posted."""
-    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+    try:
+        fields = _posted_fields(await request.body())
+    except ValueError:
+        if _wants_html(request):
+            return _page("无法读取评价", "<p>提交的内容无法识别, 请返回重新填写。</p>", 422)
+        raise Problem(422, "invalid-request", "请求内容不合法 (invalid request)",
+                      "The body is not a UTF-8 form (application/x-www-form-urlencoded).",
+                      errors=[{"field": "(body)", "reason": "not a form"}]) from None
     solved = {"true": True, "false": False}.get(fields.pop("solved", ""))
     try:
         body = RatingsIn(hotline_service=fields.get("hotline_service"),  # type: ignore[arg-type]
@@ -205,11 +240,12 @@ async def survey_submit(token: str, request: Request, service: ServiceDep,
 class SmsReplyIn(Strict):
     message_id: str = Field(min_length=1, max_length=200, description="The gateway's id")
     from_phone: str = Field(min_length=5, max_length=32)
-    text: str = Field(min_length=1, max_length=1000)
-    received_at: AwareDatetime
+    text: NoteText = Field(min_length=1, max_length=1000)
+    received_at: Instant
 
 
-@router.post("/v1/callback/sms-replies", response_model=AnswerResult)
+@router.post("/v1/callback/sms-replies", response_model=AnswerResult,
+             responses=problems(404, 409, 422, 503, rules=RULES_BY_STATUS))
 async def sms_reply(body: SmsReplyIn, service: ServiceDep, clock: ClockDep, who: SmsGateway,
                     key: IdempotencyKey = None) -> AnswerResult:
     """An SMS reply to a survey, delivered by the SMS gateway (its channel key). Retry-safe

@@ -54,7 +54,7 @@ class SurveySender:
     def __init__(self, platform: Platform, links: Links, outbox: Outbox,
                  clock: Callable[[], datetime]) -> None:
         self.platform, self.links, self.outbox, self.clock = platform, links, outbox, clock
-        self.desk = desk_of(platform.store)
+        self.desk = desk_of(platform)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
         rows = []

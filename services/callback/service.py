@@ -10,11 +10,11 @@ from the log: a crash between the two leaves the follow-up to the worker.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from contracts import commands as c
-from contracts.personal import citizen_ref, mask_numbers
+from contracts.personal import identity, mask_numbers
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.runtime import Platform
 from services.callback import queries
@@ -64,7 +64,7 @@ class CallbackService:
                  deadlines: DeadlinePolicy, calendar: WorkingCalendar) -> None:
         self.platform, self.policy, self.links = platform, policy, links
         self.deadlines, self.calendar = deadlines, calendar
-        self.desk: TicketDesk = desk_of(platform.store)
+        self.desk: TicketDesk = desk_of(platform)
 
     async def _run(self, command: c.TicketCommand, actor: str, command_id: str,
                    now: datetime) -> Outcome:
@@ -76,9 +76,9 @@ class CallbackService:
     async def answer(self, ticket_id: str, survey_id: str, ratings: Ratings,
                      via: SurveyChannel, actor: str, command_id: str,
                      now: datetime) -> Answered:
-        """Record the answer, then what it leads to. Phone and ID numbers the citizen typed
-        into the comment are masked before it reaches the log (as intake masks content)."""
-        comment = mask_numbers(ratings.comment) if ratings.comment else None
+        """Record the answer, then what it leads to (numbers typed into the comment are masked
+        by the desk, on the way into the log)."""
+        comment = ratings.comment or None
         command = c.RecordSurveyAnswer(
             ticket_id=ticket_id, survey_id=survey_id, hotline_service=ratings.hotline_service,
             handling=ratings.handling, comment=comment, solved=ratings.solved,
@@ -99,7 +99,9 @@ class CallbackService:
         link = await self.links.verify(token, now)
         # a resubmitted form is the same command (answered from the log); another answer
         # to the same survey is refused by the decider (survey-not-open)
-        cid = str(uuid.uuid5(_IDS, f"link\n{link.survey_id}\n{ratings!r}"))
+        # (of the masked comment: an id derived from the clear one would give it back)
+        typed = replace(ratings, comment=mask_numbers(ratings.comment or ""))
+        cid = str(uuid.uuid5(_IDS, f"link\n{link.survey_id}\n{typed!r}"))
         return await self.answer(link.ticket_id, link.survey_id, ratings, link.channel,
                                  f"citizen:{link.channel.value}", cid, now)
 
@@ -109,9 +111,12 @@ class CallbackService:
         parsed = parse_sms_reply(text)
         if parsed is None:
             raise UnreadableReply()
-        ref = citizen_ref(await self.platform.keys.pepper(), phone=phone)
-        async with self.platform.db.connect() as conn:
-            found = await queries.open_sms_surveys(conn, ref)
+        who = identity(phone=phone)
+        ref = await self.platform.keys.find(who) if who else None
+        found: list[tuple[str, str]] = []
+        if ref is not None:  # a number the hotline never saw (or forgot) has no survey
+            async with self.platform.db.connect() as conn:
+                found = await queries.open_sms_surveys(conn, ref)
         if parsed.code is not None:
             found = [f for f in found if survey_code(f[1]) == parsed.code]
         if not found:

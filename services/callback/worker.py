@@ -40,7 +40,7 @@ class CallbackWorker(Timer):
 
     def __init__(self, platform: Platform, policy: CallbackPolicy, *, concurrency: int = 32,
                  interval_s: float = 10.0, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(platform.db, desk_of(platform.store), concurrency=concurrency,
+        super().__init__(platform.db, desk_of(platform), concurrency=concurrency,
                          interval_s=interval_s, clock=clock or utc_now)
         self.platform, self.policy = platform, policy
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import commands as c
 from contracts.base import Category
+from contracts.free_text import NoteText
 from contracts.vocabulary import TicketType, Urgency
+from hotline.params import Instant, PathId
+from hotline.web import problems
 from services.dispatch.api_common import (
     ClockDep,
     Operator,
@@ -18,14 +21,17 @@ from services.dispatch.api_common import (
     Supervisor,
 )
 from services.tickets.web import (
+    RULES_BY_STATUS,
     CommandResult,
     IdempotencyKey,
     Strict,
     command_id,
+    command_problems,
     result,
 )
 
 router = APIRouter(prefix="/v1", tags=["operator desk 坐席"])
+COMMAND = command_problems()
 
 
 class RegisterIn(Strict):
@@ -33,12 +39,13 @@ class RegisterIn(Strict):
     ticket_type: TicketType
     category: Category
     urgency: Urgency = Urgency.NORMAL
-    summary: str = Field(min_length=1, max_length=5000,
+    summary: NoteText = Field(min_length=1, max_length=5000,
                          description="The request in the operator's words, no personal data")
     district_code: str | None = Field(default=None, description="Default: the first contact's")
 
 
-@router.post("/tickets", status_code=201, response_model=CommandResult)
+@router.post("/tickets", status_code=201, response_model=CommandResult,
+             responses=problems(403, 409, 422, 503, rules=RULES_BY_STATUS))
 async def register(body: RegisterIn, service: ServiceDep, clock: ClockDep, who: Operator,
                    response: Response, key: IdempotencyKey = None) -> CommandResult:
     """登记: create a ticket from one or more contacts; 201 with its number."""
@@ -52,12 +59,12 @@ async def register(body: RegisterIn, service: ServiceDep, clock: ClockDep, who: 
 
 
 class AnswerIn(Strict):
-    answer: str = Field(min_length=1, max_length=20000)
+    answer: NoteText = Field(min_length=1, max_length=20000)
     knowledge_article_id: str | None = None
 
 
-@router.post("/tickets/{ticket_id}/answer", response_model=CommandResult)
-async def answer(ticket_id: str, body: AnswerIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/answer", response_model=CommandResult, responses=COMMAND)
+async def answer(ticket_id: PathId, body: AnswerIn, service: ServiceDep, clock: ClockDep,
                  who: Operator, key: IdempotencyKey = None) -> CommandResult:
     """直接答复: answer from the knowledge base and close at once."""
     cmd = c.AnswerDirectly(ticket_id=ticket_id, **body.model_dump())
@@ -68,11 +75,11 @@ class ClassifyIn(Strict):
     ticket_type: TicketType
     category: Category
     urgency: Urgency
-    note: str | None = Field(default=None, max_length=2000)
+    note: NoteText | None = Field(default=None, max_length=2000)
 
 
-@router.post("/tickets/{ticket_id}/classify", response_model=CommandResult)
-async def classify(ticket_id: str, body: ClassifyIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/classify", response_model=CommandResult, responses=COMMAND)
+async def classify(ticket_id: PathId, body: ClassifyIn, service: ServiceDep, clock: ClockDep,
                    who: Operator, key: IdempotencyKey = None) -> CommandResult:
     """重新分类: correct the type, category or urgency."""
     service.check_category(body.category)
@@ -84,8 +91,8 @@ class MergeContactIn(Strict):
     contact_id: str = Field(min_length=1, max_length=128)
 
 
-@router.post("/tickets/{ticket_id}/contacts", response_model=CommandResult)
-async def merge_contact(ticket_id: str, body: MergeContactIn, service: ServiceDep,
+@router.post("/tickets/{ticket_id}/contacts", response_model=CommandResult, responses=COMMAND)
+async def merge_contact(ticket_id: PathId, body: MergeContactIn, service: ServiceDep,
                         clock: ClockDep, who: Operator,
                         key: IdempotencyKey = None) -> CommandResult:
     """合并来电: a repeat contact joins this open ticket (the repeat count escalates it)."""
@@ -96,11 +103,11 @@ async def merge_contact(ticket_id: str, body: MergeContactIn, service: ServiceDe
 
 class MergeTicketIn(Strict):
     target_ticket_id: str = Field(min_length=1, max_length=128)
-    note: str | None = Field(default=None, max_length=2000)
+    note: NoteText | None = Field(default=None, max_length=2000)
 
 
-@router.post("/tickets/{ticket_id}/merge", response_model=CommandResult)
-async def merge_ticket(ticket_id: str, body: MergeTicketIn, service: ServiceDep,
+@router.post("/tickets/{ticket_id}/merge", response_model=CommandResult, responses=COMMAND)
+async def merge_ticket(ticket_id: PathId, body: MergeTicketIn, service: ServiceDep,
                        clock: ClockDep, who: Operator,
                        key: IdempotencyKey = None) -> CommandResult:
     """并单: this ticket duplicates the target; its contacts move there."""
@@ -113,20 +120,20 @@ class DispatchIn(Strict):
     lead_unit: str = Field(description="主办单位")
     assisting_units: list[str] = Field(default_factory=list, max_length=20,
                                        description="协办单位")
-    note: str | None = Field(default=None, max_length=2000, description="派单意见")
+    note: NoteText | None = Field(default=None, max_length=2000, description="派单意见")
     urgent: bool = Field(default=False, description="紧急, 请优先处理")
 
 
-@router.post("/tickets/{ticket_id}/dispatch", response_model=CommandResult)
-async def dispatch(ticket_id: str, body: DispatchIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/dispatch", response_model=CommandResult, responses=COMMAND)
+async def dispatch(ticket_id: PathId, body: DispatchIn, service: ServiceDep, clock: ClockDep,
                    who: Operator, key: IdempotencyKey = None) -> CommandResult:
     """派单: to a lead unit and optional assisting units, with the deadlines of the policy."""
     cmd = c.DispatchTicket(ticket_id=ticket_id, **body.model_dump())
     return result(await service.dispatch(cmd, who.actor, command_id(who, key), clock()))
 
 
-@router.post("/tickets/{ticket_id}/reassign", response_model=CommandResult)
-async def reassign(ticket_id: str, body: DispatchIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/reassign", response_model=CommandResult, responses=COMMAND)
+async def reassign(ticket_id: PathId, body: DispatchIn, service: ServiceDep, clock: ClockDep,
                    who: Operator, key: IdempotencyKey = None) -> CommandResult:
     """改派: move the ticket to another unit (after a return, or on the hotline's decision)."""
     cmd = c.ReassignTicket(ticket_id=ticket_id, **body.model_dump())
@@ -134,17 +141,17 @@ async def reassign(ticket_id: str, body: DispatchIn, service: ServiceDep, clock:
 
 
 class ApproveIn(Strict):
-    new_due_at: AwareDatetime | None = Field(default=None,
+    new_due_at: Instant | None = Field(default=None,
                                              description="Default: the date the unit asked for")
 
 
 class RejectIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: NoteText = Field(min_length=1, max_length=2000)
 
 
 @router.post("/tickets/{ticket_id}/extension-requests/{request_id}/approve",
-             response_model=CommandResult, tags=["supervision 督办"])
-async def approve_extension(ticket_id: str, request_id: str, body: ApproveIn,
+             response_model=CommandResult, responses=COMMAND, tags=["supervision 督办"])
+async def approve_extension(ticket_id: PathId, request_id: PathId, body: ApproveIn,
                             service: ServiceDep, clock: ClockDep, who: Supervisor,
                             key: IdempotencyKey = None) -> CommandResult:
     """延期批准: grant the unit's extension (moves the reply deadline)."""
@@ -154,8 +161,8 @@ async def approve_extension(ticket_id: str, request_id: str, body: ApproveIn,
 
 
 @router.post("/tickets/{ticket_id}/extension-requests/{request_id}/reject",
-             response_model=CommandResult, tags=["supervision 督办"])
-async def reject_extension(ticket_id: str, request_id: str, body: RejectIn,
+             response_model=CommandResult, responses=COMMAND, tags=["supervision 督办"])
+async def reject_extension(ticket_id: PathId, request_id: PathId, body: RejectIn,
                            service: ServiceDep, clock: ClockDep, who: Supervisor,
                            key: IdempotencyKey = None) -> CommandResult:
     """延期驳回: refuse it, with the reason the unit will read."""

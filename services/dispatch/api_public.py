@@ -1,44 +1,29 @@
 """Public endpoints: the citizen's progress query and the directory.
 
 The progress query needs no key, so it proves ownership with the last four
-digits of the caller's phone and is throttled: four digits are only 10,000
-guesses, so a number gets a few wrong tries per quarter hour, then 429.
+digits of the caller's phone, and guessing them is slowed per client and per
+ticket without locking the citizen out (services/dispatch/guesses.py).
 What it shows is public by construction: status, the unit's name, public
 steps with phone and ID numbers masked; never the citizen's data.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import datetime, timedelta
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.ticket_events import TICKET_NUMBER
-from hotline.web import Problem
+from contracts.vocabulary import TicketType
+from hotline.params import CODE_PATTERN, CodeQuery
+from hotline.web import Problem, problems
 from services.dispatch.api_common import ClockDep, Reader, ServiceDep
-from services.dispatch.directory import NoRoute
+from services.dispatch.directory import NoRoute, UnknownDistrict
+from services.dispatch.guesses import GuessLimit
 
 router = APIRouter(prefix="/v1")
-
-
-class Throttle:
-    """At most `limit` failures per key in a sliding `window` (in-process; one per app)."""
-
-    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[datetime]] = {}
-
-    def blocked(self, key: str, now: datetime) -> bool:
-        seen = self._failures.get(key)
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        return seen is not None and len(seen) >= self.limit
-
-    def failed(self, key: str, now: datetime) -> None:
-        self._failures.setdefault(key, deque()).append(now)
 
 
 class ProgressIn(BaseModel):
@@ -47,22 +32,21 @@ class ProgressIn(BaseModel):
     phone_last4: str = Field(pattern=r"^[0-9]{4}$", description="Last four digits of your phone")
 
 
-@router.post("/public/progress", tags=["citizens 市民"])
+@router.post("/public/progress", tags=["citizens 市民"], responses=problems(404, 429))
 async def citizen_progress(body: ProgressIn, request: Request, service: ServiceDep,
                            clock: ClockDep) -> dict[str, Any]:
     """工单进度查询: by ticket number and the last four digits of the caller's phone (POST,
     so the digits stay out of URLs and access logs)."""
-    throttle: Throttle = request.app.state.throttle
+    limit: GuessLimit = request.app.state.guesses
     now = clock()
-    client = request.client.host if request.client else "?"
-    for key in (body.ticket_number, client):
-        if throttle.blocked(key, now):
-            raise Problem(429, "too-many-attempts", "查询过于频繁, 请稍后再试 (too many attempts)",
-                          headers={"Retry-After": str(int(throttle.window.total_seconds()))})
+    client = request.client.host if request.client else "?"  # the proxy's view, when trusted
+    wait = limit.wait(body.ticket_number, client, now)
+    if wait is not None:
+        raise Problem(429, "too-many-attempts", "查询过于频繁, 请稍后再试 (too many attempts)",
+                      headers={"Retry-After": str(math.ceil(wait.total_seconds()))})
     found = await service.progress(body.ticket_number, body.phone_last4)
     if found is None:
-        for key in (body.ticket_number, client):
-            throttle.failed(key, now)
+        limit.failed(body.ticket_number, client, now)
         raise Problem(404, "progress-not-found", "未找到工单 (no such ticket)",
                       "No ticket matches this number and phone.")
     row, directory = found.row, service.ref.directory
@@ -92,22 +76,37 @@ async def categories(service: ServiceDep, who: Reader) -> list[dict[str, Any]]:
             for n in tax.level1()]
 
 
+DISTRICT = r"^[0-9]{6,12}$"  # 行政区划代码, as contracts.base.DistrictCode
+
+
 @router.get("/directory/units", tags=["directory 单位名录"])
-async def units(service: ServiceDep, who: Reader, district: str | None = None,
-                level: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+async def units(service: ServiceDep, who: Reader,
+                district: Annotated[str | None, Query(pattern=DISTRICT)] = None,
+                level: Annotated[int | None, Query(ge=1, le=3)] = None,
+                kind: CodeQuery = None,
+                ) -> list[dict[str, Any]]:
     """单位名录: the member units, filtered by district coverage, level or kind."""
     directory = service.ref.directory
-    found = directory.covering(district, kind=kind, level=level) if district else [
-        u for u in directory.units()
-        if (level is None or u.level == level) and (kind is None or u.kind == kind)]
+    try:
+        found = directory.covering(district, kind=kind, level=level) if district else [
+            u for u in directory.units()
+            if (level is None or u.level == level) and (kind is None or u.kind == kind)]
+    except UnknownDistrict:
+        raise Problem(422, "invalid-reference", "引用的对象不存在 (unknown reference)",
+                      "No district has this code; see /v1/directory/districts.",
+                      errors=[{"field": "query.district", "reason": "unknown district"}],
+                      ) from None
     return [{"id": u.id, "name_zh": u.name_zh, "level": u.level, "parent": u.parent,
              "kind": u.kind, "districts": u.districts, "categories": u.categories,
              "channel": u.channel, "phone": u.phone} for u in found]
 
 
 @router.get("/directory/route", tags=["directory 单位名录"])
-async def route(service: ServiceDep, who: Reader, category1: str, ticket_type: str,
-                district: str, category2: str | None = None) -> dict[str, Any]:
+async def route(service: ServiceDep, who: Reader, ticket_type: TicketType,
+                district: Annotated[str, Query(pattern=DISTRICT)],
+                category1: Annotated[str, Query(pattern=CODE_PATTERN)],
+                category2: CodeQuery = None,
+                ) -> dict[str, Any]:
     """派单目录: the unit the catalogue names for a category, type and district."""
     try:
         found = service.ref.catalogue.route(category1, category2, ticket_type, district)

@@ -5,15 +5,14 @@ candidates and routing suggestions. Lists come from the work-order projection
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from contracts.personal import mask_numbers
 from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
-from hotline.disclosure import CLEAR_ROLES, disclose
-from hotline.web import Problem
+from hotline.disclosure import disclose, typed_texts
+from hotline.params import CODE_PATTERN, CodeQuery, Cursor, InstantQuery, PathId
+from hotline.web import problems
 from services.dispatch import queries
 from services.dispatch.api_common import (
     ClockDep,
@@ -32,18 +31,19 @@ router = APIRouter(prefix="/v1", tags=["work orders 工单"])
 async def list_tickets(
     service: ServiceDep, clock: ClockDep, who: Reader,
     status: Annotated[list[TicketStatus] | None, Query()] = None,
-    unit: Annotated[str | None, Query(description="Held now by this unit")] = None,
-    lead_unit: str | None = None, district: str | None = None,
-    category1: str | None = None, category2: str | None = None,
+    unit: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Held now by this unit")
+                    ] = None,
+    lead_unit: CodeQuery = None, district: CodeQuery = None,
+    category1: CodeQuery = None, category2: CodeQuery = None,
     ticket_type: TicketType | None = None, channel: Channel | None = None,
     urgency: Urgency | None = None,
-    registered_from: datetime | None = None, registered_to: datetime | None = None,
-    due_from: datetime | None = None, due_to: datetime | None = None,
+    registered_from: InstantQuery = None, registered_to: InstantQuery = None,
+    due_from: InstantQuery = None, due_to: InstantQuery = None,
     overdue: bool | None = None,
     text: Annotated[str | None, Query(max_length=100)] = None,
     sort: queries.Sort = queries.Sort.REGISTERED_DESC,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     """工单列表: filtered, sorted, paged by cursor; a unit's key lists its own tickets only."""
     flt = queries.TicketFilter(
@@ -52,17 +52,13 @@ async def list_tickets(
         urgency=urgency, registered_from=registered_from, registered_to=registered_to,
         due_from=due_from, due_to=due_to, overdue=overdue, text=text,
         visible_to_unit=who.unit if who.role == "unit" else None)
-    try:
-        async with service.platform.db.connect() as conn:
-            page = await queries.list_tickets(conn, flt, sort, limit, cursor, clock())
-    except queries.BadCursor:
-        raise Problem(400, "bad-cursor", "翻页游标无效 (invalid cursor)",
-                      "Use the next_cursor of a list with the same sort.") from None
+    async with service.platform.db.connect() as conn:  # a bad cursor: 422 (app.py)
+        page = await queries.list_tickets(conn, flt, sort, limit, cursor, clock())
     return jsonable(page)  # type: ignore[no-any-return]
 
 
-@router.get("/tickets/{ticket_id}")
-async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dict[str, Any]:
+@router.get("/tickets/{ticket_id}", responses=problems(404))
+async def ticket_detail(ticket_id: PathId, service: ServiceDep, who: Reader) -> dict[str, Any]:
     """工单详情: the ticket, its units, its timeline, and its contacts — callers' personal
     data in clear for operators, callback staff and supervisors, masked for everyone else."""
     ticket = await visible_ticket(service, who, ticket_id)
@@ -83,11 +79,8 @@ async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dic
                                       f"{contact_id}/address", who.role),
         })
     pending = ticket.extension
-    shown = jsonable(detail)
-    if who.role not in CLEAR_ROLES:  # numbers a unit typed into a note stay hidden
-        shown = masked_texts(shown)
     return {
-        **shown,
+        **jsonable(detail),
         "category_zh": service.ref.taxonomy.label_zh(ticket.category.level1,
                                                      ticket.category.level2),
         "pending_extension": None if pending is None else {
@@ -97,32 +90,23 @@ async def ticket_detail(ticket_id: str, service: ServiceDep, who: Reader) -> dic
     }
 
 
-@router.get("/tickets/{ticket_id}/history")
-async def ticket_history(ticket_id: str, service: ServiceDep, who: Reader) -> list[dict[str, Any]]:
-    """工单轨迹: every event of the ticket's stream as stored (CloudEvents), for disputes."""
+@router.get("/tickets/{ticket_id}/history", responses=problems(404))
+async def ticket_history(ticket_id: PathId, service: ServiceDep,
+                         who: Reader) -> list[dict[str, Any]]:
+    """工单轨迹: every event of the ticket's stream as stored (CloudEvents), for disputes;
+    operators, callback staff and supervisors also get `text_as_typed`, the free text with
+    the numbers that were masked on the way into the log."""
     await visible_ticket(service, who, ticket_id)
-    events = [s.envelope.model_dump(mode="json") for s in await service.desk.history(ticket_id)]
-    if who.role in CLEAR_ROLES:
-        return events
-    return [{**e, "data": masked_texts(e["data"])} for e in events]
-
-
-FREE_TEXT = frozenset({"text", "note", "reason", "answer", "summary", "comment"})
-
-
-def masked_texts(value: Any, key: str = "") -> Any:
-    """`value` with phone and ID numbers masked in its free-text fields (ids left alone)."""
-    if isinstance(value, str):
-        return mask_numbers(value) if key in FREE_TEXT else value
-    if isinstance(value, dict):
-        return {k: masked_texts(v, k) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked_texts(v, key) for v in value]
-    return value
+    events = []
+    for stored in await service.desk.history(ticket_id):
+        event = stored.envelope.model_dump(mode="json")
+        typed = await typed_texts(service.platform.keys, stored.envelope, who.role)
+        events.append({**event, "text_as_typed": typed} if typed else event)
+    return events
 
 
 @router.get("/contacts/{contact_id}/duplicates")
-async def duplicates(contact_id: str, service: ServiceDep, clock: ClockDep,
+async def duplicates(contact_id: PathId, service: ServiceDep, clock: ClockDep,
                      who: Operator) -> list[dict[str, Any]]:
     """重复件: open tickets this contact may repeat (same caller, or similar text nearby)."""
     found = await service.duplicates(contact_id, clock())
@@ -131,8 +115,9 @@ async def duplicates(contact_id: str, service: ServiceDep, clock: ClockDep,
              "score": round(c.score, 3), "reasons": list(c.reasons)} for c in found]
 
 
-@router.get("/tickets/{ticket_id}/suggestions")
-async def suggestions(ticket_id: str, service: ServiceDep, who: Operator) -> list[dict[str, Any]]:
+@router.get("/tickets/{ticket_id}/suggestions", responses=problems(404))
+async def suggestions(ticket_id: PathId, service: ServiceDep,
+                      who: Operator) -> list[dict[str, Any]]:
     """派单建议: the catalogue's unit, then the units that handled the most similar tickets."""
     directory = service.ref.directory
     return [{"unit_id": s.unit_id, "unit_zh": directory.get(s.unit_id).name_zh,

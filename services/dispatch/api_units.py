@@ -15,11 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import commands as c
 from contracts.base import Attachment
+from contracts.free_text import NoteText
 from contracts.vocabulary import TicketStatus
+from hotline.params import MAX_OFFSET, Cursor, Instant, Offset, PathId
 from services.dispatch import feed, queries
 from services.dispatch.api_common import (
     ClockDep,
@@ -33,6 +35,7 @@ from services.tickets.web import (
     IdempotencyKey,
     Strict,
     command_id,
+    command_problems,
     result,
     unit_of,
 )
@@ -45,7 +48,7 @@ async def inbox(service: ServiceDep, clock: ClockDep, who: UnitKey,
                 status: Annotated[list[TicketStatus] | None, Query()] = None,
                 sort: queries.Sort = queries.Sort.DUE_ASC,
                 limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                cursor: str | None = None) -> dict[str, object]:
+                cursor: Cursor = None) -> dict[str, object]:
     """待办: the unit's open tickets (lead or assisting), most urgent deadline first."""
     statuses = tuple(status) if status else queries.INBOX_STATUSES
     async with service.platform.db.connect() as conn:
@@ -56,7 +59,7 @@ async def inbox(service: ServiceDep, clock: ClockDep, who: UnitKey,
 
 @router.get("/inbox/feed")
 async def inbox_feed(service: ServiceDep, who: UnitKey,
-                     after: Annotated[int, Query(ge=0, description="Next offset to read")] = 0,
+                     after: Offset = 0,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
                      wait: Annotated[float, Query(ge=0, le=30, description="Long-poll seconds")
                                      ] = 0) -> dict[str, object]:
@@ -65,12 +68,23 @@ async def inbox_feed(service: ServiceDep, who: UnitKey,
     return jsonable(page)  # type: ignore[no-any-return]
 
 
-@router.get("/inbox/stream")
+SSE_EVENT = {  # before OpenAPI 3.2 the schema of an event stream describes one event
+    "type": "object", "required": ["id", "event", "data"], "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The topic offset"},
+        "event": {"type": "string", "description": "The CloudEvent's type"},
+        "data": {"type": "string", "description": "The CloudEvent, as JSON"}}}
+
+
+@router.get("/inbox/stream", response_class=StreamingResponse, responses={200: {
+    "description": "Server-sent events of the unit's dispatch stream",
+    "content": {"text/event-stream": {"schema": SSE_EVENT}}}})
 async def inbox_stream(request: Request, service: ServiceDep, who: UnitKey,
-                       last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+                       last_event_id: Annotated[str | None, Header(
+                           alias="Last-Event-ID", pattern=r"^[0-9]{1,19}$",
+                           description="The id of the last event received")] = None,
                        ) -> StreamingResponse:
     """Server-sent events of the dispatch stream; reconnects resume after Last-Event-ID."""
-    after = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
+    after = min(int(last_event_id) + 1, MAX_OFFSET) if last_event_id else 0
     stop = asyncio.Event()
 
     async def events() -> AsyncIterator[bytes]:
@@ -87,8 +101,9 @@ async def inbox_stream(request: Request, service: ServiceDep, who: UnitKey,
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-@router.post("/tickets/{ticket_id}/acknowledge", response_model=CommandResult)
-async def acknowledge(ticket_id: str, service: ServiceDep, clock: ClockDep, who: UnitKey,
+@router.post("/tickets/{ticket_id}/acknowledge",
+             response_model=CommandResult, responses=command_problems())
+async def acknowledge(ticket_id: PathId, service: ServiceDep, clock: ClockDep, who: UnitKey,
                       key: IdempotencyKey = None) -> CommandResult:
     """签收: the lead unit accepts the ticket."""
     await visible_ticket(service, who, ticket_id)
@@ -97,11 +112,12 @@ async def acknowledge(ticket_id: str, service: ServiceDep, clock: ClockDep, who:
 
 
 class ReturnIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000, description="退单理由")
+    reason: NoteText = Field(min_length=1, max_length=2000, description="退单理由")
 
 
-@router.post("/tickets/{ticket_id}/return", response_model=CommandResult)
-async def return_ticket(ticket_id: str, body: ReturnIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/return",
+             response_model=CommandResult, responses=command_problems())
+async def return_ticket(ticket_id: PathId, body: ReturnIn, service: ServiceDep, clock: ClockDep,
                         who: UnitKey, key: IdempotencyKey = None) -> CommandResult:
     """退单: not ours — back to the hotline, which reassigns or answers it."""
     await visible_ticket(service, who, ticket_id)
@@ -110,12 +126,13 @@ async def return_ticket(ticket_id: str, body: ReturnIn, service: ServiceDep, clo
 
 
 class ProgressIn(Strict):
-    note: str = Field(min_length=1, max_length=20000)
+    note: NoteText = Field(min_length=1, max_length=20000)
     public: bool = Field(default=False, description="Shown to the citizen's progress query")
 
 
-@router.post("/tickets/{ticket_id}/progress", response_model=CommandResult)
-async def progress(ticket_id: str, body: ProgressIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/progress",
+             response_model=CommandResult, responses=command_problems())
+async def progress(ticket_id: PathId, body: ProgressIn, service: ServiceDep, clock: ClockDep,
                    who: UnitKey, key: IdempotencyKey = None) -> CommandResult:
     """办理进展: a progress note (lead or assisting unit)."""
     await visible_ticket(service, who, ticket_id)
@@ -124,13 +141,14 @@ async def progress(ticket_id: str, body: ProgressIn, service: ServiceDep, clock:
 
 
 class ReplyIn(Strict):
-    text: str = Field(min_length=1, max_length=20000, description="办理结果")
+    text: NoteText = Field(min_length=1, max_length=20000, description="办理结果")
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     solved: bool | None = None
 
 
-@router.post("/tickets/{ticket_id}/reply", response_model=CommandResult)
-async def reply(ticket_id: str, body: ReplyIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/reply",
+             response_model=CommandResult, responses=command_problems())
+async def reply(ticket_id: PathId, body: ReplyIn, service: ServiceDep, clock: ClockDep,
                 who: UnitKey, key: IdempotencyKey = None) -> CommandResult:
     """办结反馈: the lead unit's result, with attachments (photos of the repaired lamp…)."""
     await visible_ticket(service, who, ticket_id)
@@ -139,12 +157,13 @@ async def reply(ticket_id: str, body: ReplyIn, service: ServiceDep, clock: Clock
 
 
 class AssistIn(Strict):
-    text: str = Field(min_length=1, max_length=20000)
+    text: NoteText = Field(min_length=1, max_length=20000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
 
 
-@router.post("/tickets/{ticket_id}/assist-reply", response_model=CommandResult)
-async def assist_reply(ticket_id: str, body: AssistIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/assist-reply",
+             response_model=CommandResult, responses=command_problems())
+async def assist_reply(ticket_id: PathId, body: AssistIn, service: ServiceDep, clock: ClockDep,
                        who: UnitKey, key: IdempotencyKey = None) -> CommandResult:
     """协办反馈: an assisting unit's part, for the lead unit."""
     await visible_ticket(service, who, ticket_id)
@@ -153,13 +172,13 @@ async def assist_reply(ticket_id: str, body: AssistIn, service: ServiceDep, cloc
 
 
 class ExtensionIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000, description="延期理由")
-    requested_due_at: AwareDatetime
+    reason: NoteText = Field(min_length=1, max_length=2000, description="延期理由")
+    requested_due_at: Instant
 
 
 @router.post("/tickets/{ticket_id}/extension-requests", status_code=201,
-             response_model=CommandResult)
-async def request_extension(ticket_id: str, body: ExtensionIn, service: ServiceDep,
+             response_model=CommandResult, responses=command_problems())
+async def request_extension(ticket_id: PathId, body: ExtensionIn, service: ServiceDep,
                             clock: ClockDep, who: UnitKey,
                             key: IdempotencyKey = None) -> CommandResult:
     """延期申请: ask a supervisor for a later reply deadline."""

@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse
 
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
-from hotline.runtime import Platform, platform_lifespan, utc_now
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics, problem_response
 from services.dispatch import api_desk, api_public, api_read, api_units
-from services.dispatch.api_public import Throttle
 from services.dispatch.directory import load_reference_data
+from services.dispatch.guesses import GuessLimit
+from services.dispatch.queries import BadCursor
 from services.dispatch.service import DispatchService, InvalidReference
 from services.tickets.web import install_rule_handlers
 
@@ -31,6 +33,13 @@ def install_dispatch_handlers(app: FastAPI) -> None:
                                 exc.reason, request.url.path,
                                 errors=[{"field": exc.field, "reason": exc.reason}])
 
+    @app.exception_handler(BadCursor)  # every list that pages: the tickets, the inbox
+    async def _cursor(request: Request, exc: BadCursor) -> JSONResponse:
+        return problem_response(422, "bad-cursor", "翻页游标无效 (invalid cursor)",
+                                "Use the next_cursor of a list with the same sort.",
+                                request.url.path, errors=[{"field": "query.cursor",
+                                                           "reason": str(exc)}])
+
 
 def create_app(
     platform: Platform,
@@ -38,20 +47,23 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     manage_platform: bool = True,
+    readiness: Readiness | None = None,
 ) -> FastAPI:
     """The dispatch app; it starts and closes `platform` itself unless told it is shared."""
 
+    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
     app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1",
-                  lifespan=platform_lifespan(platform, manage_platform, (TICKETS,)))
+                  lifespan=platform_lifespan(platform, manage_platform, ready))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     settings = platform.settings
     app.state.service = DispatchService(
         platform, load_reference_data(),
         duplicate_window=timedelta(days=settings.duplicate_window_days),
         similarity_threshold=settings.duplicate_similarity)
-    app.state.throttle = Throttle()
+    app.state.guesses = GuessLimit()
     for module in (api_desk, api_units, api_read, api_public):
         app.include_router(module.router)
     install_dispatch_handlers(app)
     install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
     return app

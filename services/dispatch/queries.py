@@ -48,7 +48,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.personal import mask_numbers
 from contracts.vocabulary import CloseReason, TicketStatus, TicketType, Urgency
 from hotline.projection import aware
 from services.dispatch.projections import assignments, tickets, timeline
@@ -353,16 +352,30 @@ def _encode_cursor(sort: Sort, value: datetime | None, ticket_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 400  # characters: what _encode_cursor gives out is about 150
+
+
 def _decode_cursor(cursor: str, sort: Sort) -> tuple[datetime | None, str]:
+    """The (sort value, ticket id) a cursor holds; BadCursor for anything _encode_cursor did
+    not make: the cursor comes from the client, so every part of it is checked for shape
+    (a JSON nested a thousand deep, a number or null where a string belongs, a time that
+    cannot be placed in UTC) before anything is done with it."""
+    if len(cursor) > MAX_CURSOR:
+        raise BadCursor("the cursor is not one this list gave out")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, value, ticket_id = json.loads(raw)
-        when = datetime.fromisoformat(value) if value is not None else None
-    except (ValueError, TypeError, binascii.Error) as exc:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise BadCursor("the cursor is not one this list gave out") from exc
-    if name != sort.value or not isinstance(ticket_id, str) or (
-            when is not None and when.tzinfo is None):
+    if not (isinstance(parts, list) and len(parts) == 3
+            and all(p is None or isinstance(p, str) for p in parts)):
+        raise BadCursor("the cursor is not one this list gave out")
+    name, value, ticket_id = parts
+    if name != sort.value or ticket_id is None:
         raise BadCursor("the cursor belongs to another sort order")
+    try:
+        when = _bind(datetime.fromisoformat(value)) if value is not None else None
+    except (ValueError, OverflowError) as exc:  # no offset, or beyond UTC's datetime range
+        raise BadCursor("the cursor's sort value is not a time") from exc
     if when is None and sort is not Sort.DUE_ASC:
         raise BadCursor("the cursor has no sort value")
     return when, ticket_id
@@ -537,14 +550,14 @@ async def ticket_detail(
 
 
 async def public_timeline(conn: AsyncConnection, ticket_id: str) -> list[TimelineStep]:
-    """The steps a citizen may follow, with only the texts meant for them, numbers masked."""
+    """The steps a citizen may follow, with only the texts meant for them (masked in the log)."""
     rows = await conn.execute(
         select(timeline.c.seq, timeline.c.at, timeline.c.event, timeline.c.text)
         .where(timeline.c.ticket_id == ticket_id, timeline.c.public == true())
         .order_by(timeline.c.seq))
     return [
         TimelineStep(r.seq, _at(r.at), r.event, PUBLIC_STEP_ZH.get(r.event, r.event),
-                   mask_numbers(r.text) if r.text and r.event in PUBLIC_TEXT_EVENTS else None)
+                   r.text if r.event in PUBLIC_TEXT_EVENTS else None)
         for r in rows
     ]
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from contracts import commands as c
 from contracts.base import Category
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
-from contracts.personal import mask_numbers, normalise_phone
+from contracts.personal import normalise_phone
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.eventstore import Context
 from hotline.runtime import Platform
@@ -56,7 +56,7 @@ class DispatchService:
                  duplicate_window: timedelta = timedelta(days=30),
                  similarity_threshold: float = 0.5) -> None:
         self.platform, self.ref = platform, reference
-        self.desk: TicketDesk = desk_of(platform.store)
+        self.desk: TicketDesk = desk_of(platform)
         self.policy = load_policy()
         self.calendar = WorkingCalendar.load(self.policy.jurisdiction)
         self.numbers = numbers_of(platform.store)
@@ -113,9 +113,8 @@ class DispatchService:
         if not isinstance(district, str):
             raise InvalidReference("district_code", "no district given and none on the contact")
         self.check_district(district)
-        summary = mask_numbers(str(fields.get("summary", "")))  # the summary is for everyone
         command = c.RegisterTicket.model_validate({
-            **fields, "summary": summary, "ticket_id": ticket_id, "ticket_number": UNNUMBERED,
+            **fields, "ticket_id": ticket_id, "ticket_number": UNNUMBERED,
             "contact_ids": [x.contact_id for x in contacts], "district_code": district,
             "citizen_ref": first.citizen_ref, "channel": first.channel,
             "registered_by": operator,

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, ValidationError
 from hotline.apikeys import Principal
 from hotline.auth import authenticated
 from hotline.log.port import NotStreamOwner
+from hotline.params import times_outside
 from hotline.runtime import Platform
-from hotline.web import Problem, validation_errors
+from hotline.web import Problem, problems, validation_errors
 from services.intake import service
 from services.intake.domain import CallsIn, ContactIn
 
@@ -49,6 +50,16 @@ ClockDep = Annotated[Callable[[], datetime], Depends(clock_of)]
 AdapterDep = Annotated[Principal, Depends(adapter)]
 
 
+def _in_platform_years(body: BaseModel) -> None:
+    """422 for a time no contact or call can carry (year 1, year 9999): the models take any
+    aware datetime, and such a one would be stored, or overflow on its way to UTC."""
+    outside = times_outside(body)
+    if outside:
+        raise Problem(422, "invalid-request", "请求内容不合法 (invalid request)",
+                      errors=[{"field": f, "reason": "must lie between 2000 and 2099"}
+                              for f in outside])
+
+
 def _own_channel(principal: Principal, channel: str) -> None:
     if channel != principal.channel:
         raise Problem(403, "wrong-channel", "不能代其他渠道提交 (not your channel)",
@@ -63,6 +74,7 @@ class ReceiptOut(BaseModel):
 async def _receive(platform: Platform, contact: ContactIn, principal: Principal,
                    now: datetime) -> service.Receipt:
     _own_channel(principal, contact.channel)
+    _in_platform_years(contact)
     with APPEND_SECONDS.time():
         try:
             receipt = await service.receive_contact(platform, contact, principal.actor, now)
@@ -84,7 +96,8 @@ async def _receive(platform: Platform, contact: ContactIn, principal: Principal,
 
 
 @router.post("/v1/contacts", status_code=202, response_model=ReceiptOut,
-             responses={200: {"model": ReceiptOut, "description": "duplicate post"}})
+             responses={200: {"model": ReceiptOut, "description": "duplicate post"},
+                        **problems(409, 503)})
 async def post_contact(contact: ContactIn, platform: PlatformDep, clock: ClockDep,
                        principal: AdapterDep, response: Response) -> ReceiptOut:
     """受理诉求: one contact; 202 once `ContactReceived` is durable, 200 for a repeat."""
@@ -153,11 +166,12 @@ class CallsOut(BaseModel):
     duplicates: int
 
 
-@router.post("/v1/calls", status_code=202, response_model=CallsOut)
+@router.post("/v1/calls", status_code=202, response_model=CallsOut, responses=problems(503))
 async def post_calls(body: CallsIn, platform: PlatformDep, clock: ClockDep,
                      principal: AdapterDep) -> CallsOut:
     """话务数据: call records from the phone system, for connect and 15-second answer rates."""
     _own_channel(principal, "phone")
+    _in_platform_years(body)
     recorded, duplicates = await service.record_calls(platform, body.calls, principal.actor,
                                                       clock())
     return CallsOut(recorded=recorded, duplicates=duplicates)

@@ -7,6 +7,7 @@ argument, so nothing here does I/O.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -16,8 +17,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from contracts.base import Attachment, Coordinates
 from contracts.envelope import canonical_json
+from contracts.free_text import PERSONAL_TEXT, masked_copy, originals_of
 from contracts.intake_events import CallRecorded, ContactReceived
-from contracts.personal import mask_numbers, seal
+from contracts.personal import seal
 from contracts.vocabulary import CallOutcome, Channel
 
 MAX_CONTENT_CHARS = 5000  # a long letter; a call summary is far shorter
@@ -71,7 +73,7 @@ class ContactIn(Strict):
     channel_message_id: Annotated[str, Field(min_length=1, max_length=128)]
     received_at: AwareDatetime
     caller: CallerIn | None = None
-    content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS)]
+    content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), PERSONAL_TEXT]
     location: LocationIn | None = None
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
 
@@ -105,9 +107,16 @@ def contact_stream(contact_id: str) -> str:
     return f"contact-{contact_id}"
 
 
-def body_digest(contact: ContactIn) -> str:
-    """SHA-256 of the normalised body: a retry has the same digest, a different post does not."""
-    return hashlib.sha256(canonical_json(contact.model_dump(mode="json"))).hexdigest()
+def body_digest(contact: ContactIn, key: bytes | None) -> str:
+    """A digest of the normalised body: a retry has the same one, a different post does not.
+
+    Keyed by the citizen's key when the body holds personal data: a plain hash of a body
+    whose every other part is in the event would give the phone back in 10^8 guesses,
+    erased or not."""
+    body = canonical_json(contact.model_dump(mode="json"))
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def received_in_the_future(contact: ContactIn, now: datetime) -> bool:
@@ -118,20 +127,21 @@ def received_in_the_future(contact: ContactIn, now: datetime) -> bool:
 def to_event(
     contact: ContactIn, contact_id: str, digest: str, citizen_ref: str | None, key: bytes | None
 ) -> ContactReceived:
-    """The `ContactReceived` for a validated post (its id and body digest), sealed by `key`."""
+    """The `ContactReceived` for a validated post (its id and body digest), sealed by `key`:
+    the caller, the address, and the free text as typed when masking changed it."""
     caller = contact.caller
     who = caller.model_dump(exclude_none=True) if caller else {}
     address = contact.location.address if contact.location else None
-    masked = mask_numbers(contact.content)
+    typed: dict[str, str] = {}
+    clean = masked_copy(contact, "", typed)
     sealed_caller = sealed_address = sealed_content = None
     if citizen_ref and key:
         if who:
             sealed_caller = seal(key, citizen_ref, who, f"{contact_id}/caller")
         if address:
             sealed_address = seal(key, citizen_ref, {"address": address}, f"{contact_id}/address")
-        if masked != contact.content:
-            sealed_content = seal(key, citizen_ref, {"content": contact.content},
-                                  f"{contact_id}/content_sealed")
+        if typed:
+            sealed_content = seal(key, citizen_ref, typed, f"{contact_id}/content_sealed")
     return ContactReceived(
         contact_id=contact_id,
         channel=contact.channel,
@@ -139,12 +149,12 @@ def to_event(
         received_at=contact.received_at,
         citizen_ref=citizen_ref,
         caller=sealed_caller,
-        content=masked,
+        content=clean.content,
         content_sealed=sealed_content,
         district_code=contact.location.district_code if contact.location else None,
         address=sealed_address,
         coordinates=contact.location.coordinates if contact.location else None,
-        attachments=tuple(contact.attachments),
+        attachments=tuple(clean.attachments),
         body_digest=digest,
     )
 
@@ -153,7 +163,7 @@ def needs_key(contact: ContactIn) -> bool:
     """Whether the post carries personal data to seal."""
     has_caller = bool(contact.caller and contact.caller.model_dump(exclude_none=True))
     has_address = bool(contact.location and contact.location.address)
-    return has_caller or has_address or mask_numbers(contact.content) != contact.content
+    return has_caller or has_address or bool(originals_of(contact))
 
 
 def call_event(call: CallIn) -> CallRecorded:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from contracts.envelope import decode
 from contracts.events import ContactReceived, from_envelope
-from contracts.personal import Unreadable, citizen_ref, unseal
+from contracts.personal import Unreadable, identity, unseal
 from contracts.topics import CONTACTS
 from hotline.eventstore import Context
 from hotline.keystore import KeyStore
@@ -88,18 +88,15 @@ async def receive_contact(
         raise ClockSkew
     contact_id = domain.contact_id_for(contact.channel, contact.channel_message_id)
     stream = domain.contact_stream(contact_id)
-    digest = domain.body_digest(contact)
     # No look before the append: the append itself is the check (expected version 0),
     # and a repeat is rare enough to pay for its own sealing.
     ref, key = None, None
     if domain.needs_key(contact):
         caller = contact.caller
-        ref = citizen_ref(
-            await platform.keys.pepper(),
+        ref, key = await platform.keys.citizen(identity(  # durable before the event names it
             phone=caller.phone if caller else None,
-            id_number=caller.id_number if caller else None,
-        )
-        key = await platform.keys.key_or_create(ref)  # durable before the event refers to it
+            id_number=caller.id_number if caller else None))
+    digest = domain.body_digest(contact, key)
     event = domain.to_event(contact, contact_id, digest, ref, key)
     context = Context.new(actor, SOURCE, causation_id=contact.channel_message_id)
     try:

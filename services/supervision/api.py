@@ -14,16 +14,26 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from contracts.free_text import NoteText
 from contracts.vocabulary import OrderKind, WarningLevel
 from hotline.apikeys import Principal
 from hotline.auth import roles
+from hotline.params import CodeQuery, Instant, PathId
 from hotline.web import Problem
 from services.dispatch.directory import ReferenceData, UnknownUnit
 from services.supervision import queries
 from services.supervision.service import SupervisionService
-from services.tickets.web import CommandResult, IdempotencyKey, Strict, command_id, result, unit_of
+from services.tickets.web import (
+    CommandResult,
+    IdempotencyKey,
+    Strict,
+    command_id,
+    command_problems,
+    result,
+    unit_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["supervision 督办"])
 
@@ -76,8 +86,8 @@ def _row(row: queries.BoardRow, reference: ReferenceData) -> dict[str, Any]:
 
 @router.get("/supervision/tickets")
 async def board_tickets(service: ServiceDep, clock: ClockDep, reference: RefDep, who: Reader,
-                        colour: WarningLevel | None = None, unit: str | None = None,
-                        district: str | None = None, category1: str | None = None,
+                        colour: WarningLevel | None = None, unit: CodeQuery = None,
+                        district: CodeQuery = None, category1: CodeQuery = None,
                         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
                         offset: Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)] = 0,
                         ) -> dict[str, Any]:
@@ -91,7 +101,7 @@ async def board_tickets(service: ServiceDep, clock: ClockDep, reference: RefDep,
 
 @router.get("/supervision/first")
 async def first_to_handle(service: ServiceDep, clock: ClockDep, reference: RefDep,
-                          who: Reader, unit: str | None = None,
+                          who: Reader, unit: CodeQuery = None,
                           limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
                           ) -> dict[str, Any]:
     """优先办理: a unit's open tickets in the order to handle them, and its open orders."""
@@ -125,7 +135,7 @@ async def summary(service: ServiceDep, reference: RefDep, who: Staff,
 
 @router.get("/supervision/units")
 async def unit_tallies(service: ServiceDep, clock: ClockDep, reference: RefDep, who: Reader,
-                       unit: str | None = None) -> dict[str, Any]:
+                       unit: CodeQuery = None) -> dict[str, Any]:
     """考核: per unit, tickets led, warnings and cards by colour (with rates), orders."""
     async with service.platform.db.connect() as conn:
         tallies = await queries.unit_tallies(conn, clock(), _own_unit(who, unit))
@@ -134,7 +144,7 @@ async def unit_tallies(service: ServiceDep, clock: ClockDep, reference: RefDep, 
 
 
 @router.get("/supervision/orders")
-async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: str | None = None,
+async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: CodeQuery = None,
                      open_only: Annotated[bool, Query(alias="open")] = True,
                      ) -> dict[str, Any]:
     """督办/催办 orders, the oldest due first; a unit sees the ones addressed to it."""
@@ -146,14 +156,15 @@ async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: st
 
 class OrderIn(Strict):
     kind: OrderKind = OrderKind.SUPERVISION
-    text: str = Field(min_length=1, max_length=5000)
-    due_at: AwareDatetime | None = Field(
+    text: NoteText = Field(min_length=1, max_length=5000)
+    due_at: Instant | None = Field(
         default=None, description="Default: 2 working days (supervision), 1 (reminder)")
     unit_id: str | None = Field(default=None, description="Default: the lead unit")
 
 
-@router.post("/tickets/{ticket_id}/orders", status_code=201, response_model=CommandResult)
-async def issue_order(ticket_id: str, body: OrderIn, service: ServiceDep, clock: ClockDep,
+@router.post("/tickets/{ticket_id}/orders", status_code=201, response_model=CommandResult,
+             responses=command_problems())
+async def issue_order(ticket_id: PathId, body: OrderIn, service: ServiceDep, clock: ClockDep,
                       who: Supervisor, response: Response,
                       key: IdempotencyKey = None) -> CommandResult:
     """督办 or 催办: an order to the unit holding the ticket, with its own due date."""
@@ -166,11 +177,12 @@ async def issue_order(ticket_id: str, body: OrderIn, service: ServiceDep, clock:
 
 
 class AnswerIn(Strict):
-    text: str = Field(min_length=1, max_length=5000)
+    text: NoteText = Field(min_length=1, max_length=5000)
 
 
-@router.post("/tickets/{ticket_id}/orders/{order_id:path}/answer", response_model=CommandResult)
-async def answer_order(ticket_id: str, order_id: str, body: AnswerIn, service: ServiceDep,
+@router.post("/tickets/{ticket_id}/orders/{order_id:path}/answer", response_model=CommandResult,
+             responses=command_problems())
+async def answer_order(ticket_id: PathId, order_id: PathId, body: AnswerIn, service: ServiceDep,
                        clock: ClockDep, who: UnitKey, key: IdempotencyKey = None,
                        ) -> CommandResult:
     """The unit's answer to an order addressed to it."""

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
-from hotline.runtime import Platform, platform_lifespan, utc_now
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from services.dispatch.directory import load_reference_data
 from services.supervision import api
@@ -31,6 +32,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     manage_platform: bool = True,
+    readiness: Readiness | None = None,
     run_ticker: bool = True,
 ) -> FastAPI:
     """The supervision app; it starts and closes `platform` itself unless told it is shared."""
@@ -38,12 +40,13 @@ def create_app(
     calendar = WorkingCalendar.load(policy.jurisdiction)
     ticker = Ticker(platform, policy, calendar, clock=clock,
                     interval_s=platform.settings.supervision_tick_seconds)
-    platform_context = platform_lifespan(platform, manage_platform, (TICKETS,))
+    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
+    platform_context = platform_lifespan(platform, manage_platform, ready)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with platform_context(app):
-            task = asyncio.create_task(ticker.run()) if run_ticker else None
+            task = asyncio.create_task(ticker.run(ready)) if run_ticker else None
             yield
             if task is not None:
                 ticker.stop()
@@ -57,4 +60,5 @@ def create_app(
     app.include_router(api.router)
     install_rule_handlers(app)
     install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
     return app

@@ -27,7 +27,7 @@ class SupervisionService:
     def __init__(self, platform: Platform, policy: DeadlinePolicy,
                  calendar: WorkingCalendar) -> None:
         self.platform = platform
-        self.desk: TicketDesk = desk_of(platform.store)
+        self.desk: TicketDesk = desk_of(platform)
         self.policy, self.calendar = policy, calendar
 
     async def ticket(self, ticket_id: str) -> Ticket | None:

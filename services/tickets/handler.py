@@ -11,7 +11,14 @@ it becomes the `causationid` of its events, so a command delivered twice finds
 its events already in the stream and is answered from them, appending nothing.
 The events' `correlationid` is derived from the command id and the command's
 content, so the same id sent with different content is told apart: an
-`IdempotencyConflict`, not a silent replay of the first answer.
+`IdempotencyConflict`, not a silent replay of the first answer. The content is
+digested masked: a digest of the clear text would let anyone with the log
+guess the four hidden digits of a masked number back.
+
+Free text the command carries (notes, reasons, replies) is masked here, on the
+way into the log, and the original sealed under the ticket's citizen key
+(contracts/free_text.py), so units and analysts never see a typed phone
+number while operators still can.
 
 States are cached per stream (version, head hash, state, command ids). The
 cache is only a guess: the append still states the version it decided on, so
@@ -26,14 +33,20 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from weakref import WeakKeyDictionary
 
+from contracts.base import EventData
 from contracts.commands import Command, TicketCommand
 from contracts.envelope import Envelope, canonical_json
 from contracts.events import from_envelope
+from contracts.free_text import originals_of, protect, seal_context
+from contracts.personal import seal
 from contracts.topics import TICKETS
 from hotline.eventstore import Context, EventStore, Stored
+from hotline.keystore import KeyStore
 from hotline.log.port import GENESIS_HASH, VersionConflict, value_hash
+from hotline.runtime import Platform
 from services.tickets import domain
 from services.tickets.domain import Ticket
 
@@ -51,8 +64,9 @@ class IdempotencyConflict(Exception):
 
 
 def request_id(command_id: str, command: Command) -> str:
-    """The correlation id of a command's events: its id bound to its content."""
-    digest = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
+    """The correlation id of a command's events: its id bound to its (masked) content."""
+    masked = protect(command)
+    digest = hashlib.sha256(canonical_json(masked.model_dump(mode="json"))).hexdigest()
     return str(uuid.uuid5(_REQUESTS, f"{command_id}\n{digest}"))
 
 
@@ -87,8 +101,10 @@ class Outcome:
 class TicketDesk:
     """Executes ticket commands against the log; one per process, shared by every service."""
 
-    def __init__(self, store: EventStore, *, cache_size: int = 100_000) -> None:
+    def __init__(self, store: EventStore, keys: KeyStore | None = None, *,
+                 cache_size: int = 100_000) -> None:
         self.store = store
+        self.keys = keys  # without a key store, typed numbers are masked and not kept
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
 
@@ -140,7 +156,8 @@ class TicketDesk:
                 if any(e.correlationid != correlation for e in outcome.events):
                     raise IdempotencyConflict(command_id)
                 return outcome
-            events = domain.decide(loaded.ticket, command, now)
+            events = await self._protected(
+                stream, loaded, command, domain.decide(loaded.ticket, command, now))
             try:
                 appended = await self.store.append(
                     stream, events, expected_version=loaded.version, context=context, now=now,
@@ -169,6 +186,19 @@ class TicketDesk:
         assert loaded.ticket is not None
         return Outcome(loaded.ticket, loaded.version, caused, duplicate=True)
 
+    async def _protected(self, stream: str, loaded: Loaded, command: TicketCommand,
+                         events: list[EventData]) -> list[EventData]:
+        """The events with typed numbers masked, the originals sealed under the citizen's key
+        (none when the ticket has no citizen or the citizen was forgotten)."""
+        if not any(originals_of(event) for event in events):
+            return events
+        ref = loaded.ticket.citizen_ref if loaded.ticket else getattr(command, "citizen_ref", None)
+        key = await self.keys.key(ref) if ref and self.keys else None
+        if key is None or ref is None:
+            return [protect(event) for event in events]
+        return [protect(event, partial(seal, key, ref, context=seal_context(stream, version)))
+                for version, event in enumerate(events, loaded.version + 1)]
+
     def _remember(self, stream: str, loaded: Loaded) -> None:
         self._cache[stream] = loaded
         self._cache.move_to_end(stream)
@@ -187,8 +217,9 @@ def _after(loaded: Loaded, envelope: Envelope, head_hash: str) -> Loaded:
 _DESKS: WeakKeyDictionary[EventStore, TicketDesk] = WeakKeyDictionary()
 
 
-def desk_of(store: EventStore) -> TicketDesk:
-    """The process's one TicketDesk over `store`: every service shares it (and its cache)."""
-    if (found := _DESKS.get(store)) is None:
-        found = _DESKS[store] = TicketDesk(store)
+def desk_of(platform: Platform) -> TicketDesk:
+    """The process's one TicketDesk over the platform's store: every service shares it (and
+    its cache)."""
+    if (found := _DESKS.get(platform.store)) is None:
+        found = _DESKS[platform.store] = TicketDesk(platform.store, platform.keys)
     return found

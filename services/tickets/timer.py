@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import commands as c
+from hotline.readiness import Readiness
 from services.tickets.handler import IdempotencyConflict, TicketDesk
 from services.tickets.rules import Rejected
 
@@ -147,9 +148,11 @@ class Timer:
         self._awaiting[ticket_id] = max(self._awaiting.get(ticket_id, 0), outcome.version)
         return True
 
-    async def run(self) -> None:
-        """Tick every `interval_s` until `stop()`, the first after one interval (the board's
-        runner creates its tables meanwhile); an error is logged, the next tick retries."""
+    async def run(self, readiness: Readiness) -> None:
+        """Tick every `interval_s` until `stop()`, the first once the service is ready (its
+        board made and caught up) and one interval has passed; an error is logged, the next
+        tick retries."""
+        await readiness.wait()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)

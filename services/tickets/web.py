@@ -4,25 +4,37 @@ Idempotency-Key, the command's answer, and rejections as problem+json naming the
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
-from hotline.log.port import NotStreamOwner, VersionConflict
-from hotline.web import problem_response, validation_errors
+from hotline.log.port import VersionConflict
+from hotline.web import problem_response, problems
 from services.supervision.calendar import MissingYear
 from services.tickets.handler import IdempotencyConflict, Outcome
-from services.tickets.rules import Rejected
+from services.tickets.rules import RULES, Rejected
 
 
 class Strict(BaseModel):
     """A request body that rejects unknown fields: a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+RULES_BY_STATUS: dict[int, list[str]] = {
+    status: [r.id for r in RULES.values() if r.status == status]
+    for status in {r.status for r in RULES.values()}}
+
+
+def command_problems(*extra: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route taking a ticket command: a rejection names the decider's rule
+    (403, 404, 409, 422), an Idempotency-Key reused is 409, a busy or unowned stream or a
+    missing holiday schedule 503; `extra` for the route's own."""
+    return problems(403, 404, 409, 422, 503, *extra, rules=RULES_BY_STATUS)
 
 
 IdempotencyKey = Annotated[str | None, Header(
@@ -73,19 +85,15 @@ def unit_of(principal: Principal) -> str:
 
 
 def install_rule_handlers(app: FastAPI) -> None:
-    """Rejections name the rule broken; nothing was appended for any of these."""
+    """Rejections name the rule broken; nothing was appended for any of these (hotline.web
+    answers for every service a model refusing what the body allowed, and a stream owned
+    by another replica)."""
 
     @app.exception_handler(Rejected)
     async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
         rule = exc.rule
         return problem_response(rule.status, rule.id, f"{rule.zh} ({rule.en})", exc.detail,
                                 request.url.path, rule=rule.id)
-
-    @app.exception_handler(ValidationError)  # a command model refused what the body allowed
-    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
-        return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
-                                "The command breaks its contract; see errors.", request.url.path,
-                                errors=validation_errors(exc.errors()))
 
     @app.exception_handler(IdempotencyConflict)
     async def _conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
@@ -99,12 +107,6 @@ def install_rule_handlers(app: FastAPI) -> None:
         return problem_response(503, "calendar-missing-year",
                                 "缺少该年度节假日安排, 无法计算时限 (no holiday schedule)",
                                 str(exc), request.url.path)
-
-    @app.exception_handler(NotStreamOwner)
-    async def _not_owner(request: Request, exc: NotStreamOwner) -> JSONResponse:
-        return problem_response(503, "not-owner", "暂时无法处理, 请重试 (retry shortly)",
-                                "This instance does not own the ticket's partition.",
-                                request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(VersionConflict)
     async def _busy(request: Request, exc: VersionConflict) -> JSONResponse:

@@ -27,7 +27,7 @@ async def recount(platform: Platform, ticket_ids: Iterable[str]) -> dict[str, di
     units: dict[str, dict[str, Any]] = {}
     for tid in ticket_ids:
         unit: str | None = None
-        for stored in await desk_of(platform.store).history(tid):
+        for stored in await desk_of(platform).history(tid):
             event = from_envelope(stored.envelope)
             if isinstance(event, e.TicketReplied):
                 unit = event.unit_id

@@ -83,7 +83,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
     await log.start()
     platform = await make_platform(log, tmp_path)
     platform.db = create_async_engine(db_url)
-    desk = desk_of(platform.store)
+    desk = desk_of(platform)
     runner = ProjectionRunner(log, platform.db, CallbackBoard(), batch_size=13)
     worker = CallbackWorker(platform, POLICY)
 

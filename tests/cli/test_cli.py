@@ -131,7 +131,7 @@ def test_forget_needs_a_citizen(data_dir: Path) -> None:
     code, _ = hotline("forget")
     assert code == 2
     code, out = hotline("forget", "--phone", "13812345678")
-    assert code == 1 and "no key" in out  # nobody with that phone has called yet
+    assert code == 1 and "no citizen" in out  # nobody with that phone has called yet
 
 
 def test_rebuild_intake(data_dir: Path) -> None:

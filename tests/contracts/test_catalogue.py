@@ -199,7 +199,7 @@ def test_an_added_optional_property_is_compatible() -> None:
     old = _schema(TicketDispatched)
     new = copy.deepcopy(old)
     new["properties"]["channel_hint"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    new["$defs"] = {"Extra": {"type": "object", "properties": {}}}
+    new["$defs"] = {**old.get("$defs", {}), "Extra": {"type": "object", "properties": {}}}
     new["properties"]["note"]["description"] = "reworded"
     assert breaking_changes(old, new) == []
 

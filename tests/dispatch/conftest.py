@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys, Principal, Role
@@ -71,6 +72,7 @@ class Hotline:
     worker: CallbackWorker | None = None
     callback_service: CallbackService | None = None
     outbox: FileOutbox | None = None
+    apps: dict[str, FastAPI] = field(default_factory=dict)  # by service name
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -153,19 +155,20 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
         contextlib.AsyncExitStack() as stack,
     ):
         h = Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks)
+        h.apps |= {"intake": intake_app, "dispatch": dispatch_app}
         if supervised:
             app = create_supervision(platform, api_keys, clock=clock, manage_platform=False,
                                      run_ticker=False)
             h.supervision = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://supervision"))
-            h.ticker = app.state.ticker
+            h.ticker, h.apps["supervision"] = app.state.ticker, app
         if callback:
             app = create_callback(platform, api_keys, clock=clock, manage_platform=False,
                                   run_worker=False)
             h.callback = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://callback"))
             h.worker, h.outbox = app.state.worker, outbox
-            h.callback_service = app.state.service
+            h.callback_service, h.apps["callback"] = app.state.service, app
         yield h
     for r in runners:
         r.stop()

@@ -235,18 +235,18 @@ async def test_personal_data_is_masked_by_role(hotline: Hotline) -> None:
 # --------------------------------------------------------------------------- keyless routes
 
 
-async def test_the_public_progress_query_is_keyless_and_throttled(hotline: Hotline) -> None:
-    """No key; a wrong last-4 is 404; after five wrong tries on a number even the right
-    digits get 429 with Retry-After, until the window has passed."""
+async def test_the_public_progress_query_is_keyless_and_slows_guessing(hotline: Hotline) -> None:
+    """No key; a wrong last-4 is 404; after five wrong tries on a ticket every try waits a
+    little (Retry-After seconds, at most a minute), then the right digits answer again."""
     h = hotline
     tid = await lamp(h)
     await send(h, tid, LEAD)
     await h.settle()
     number = (await h.get(f"/v1/tickets/{tid}", "operator")).json()["ticket"]["ticket_number"]
 
-    async def ask(last4: str) -> httpx.Response:
-        return await h.dispatch.post("/v1/public/progress",
-                                     json={"ticket_number": number, "phone_last4": last4})
+    async def ask(last4: str, ticket_number: str = number, **headers: str) -> httpx.Response:
+        return await h.dispatch.post("/v1/public/progress", headers=headers,
+                                     json={"ticket_number": ticket_number, "phone_last4": last4})
 
     right = await ask("5678")
     assert right.status_code == 200, right.text
@@ -255,10 +255,29 @@ async def test_the_public_progress_query_is_keyless_and_throttled(hotline: Hotli
         problem(await ask(guess), 404, "progress-not-found")
     blocked = problem(await ask("5678"), 429, "too-many-attempts")
     assert blocked["status"] == 429
-    retry_after = (await ask("5678")).headers["retry-after"]
-    assert retry_after.isdigit() and int(retry_after) > 0
-    h.clock.advance(seconds=int(retry_after) + 1)
+    retry_after = int((await ask("5678")).headers["retry-after"])
+    assert 0 < retry_after <= 60  # the citizen waits seconds, not a quarter of an hour
+    h.clock.advance(seconds=retry_after)
     assert (await ask("5678")).status_code == 200
+
+
+async def test_one_client_gets_ten_wrong_answers_whatever_it_claims_to_be(
+        hotline: Hotline) -> None:
+    """The per-client limit holds across tickets, and a forwarded-for header from a client
+    that is not a configured proxy changes nothing."""
+    h = hotline
+    await lamp(h)
+    await h.settle()
+    for n in range(10):
+        r = await h.dispatch.post("/v1/public/progress", headers={"X-Forwarded-For": f"10.0.0.{n}"},
+                                  json={"ticket_number": f"12345-20261123-99{n:04d}",
+                                        "phone_last4": "5678"})
+        problem(r, 404, "progress-not-found")
+    r = await h.dispatch.post("/v1/public/progress", headers={"X-Forwarded-For": "10.9.9.9"},
+                              json={"ticket_number": "12345-20261123-000001",
+                                    "phone_last4": "5678"})
+    problem(r, 429, "too-many-attempts")
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
 
 
 async def test_an_unknown_number_is_404_like_a_wrong_phone(hotline: Hotline) -> None:

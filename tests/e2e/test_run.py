@@ -192,3 +192,94 @@ async def test_every_accepted_contact_survives_a_kill(
                 assert (again.status_code, again.json()["contact_id"]) == (200, contact_id)
     finally:
         stop(proc)
+
+
+SERVICE_READS = {"intake": None, "dispatch": "/v1/tickets",
+                 "supervision": "/v1/supervision/tickets", "callback": "/v1/callback/tasks"}
+
+
+def watch_start(proc: subprocess.Popen[str], ports: dict[str, int],
+                keys: Path) -> dict[str, float]:
+    """Poll every service from the moment it listens: /readyz and a read answer 503 with
+    Retry-After until ready, never a 5xx of another kind; when each became ready."""
+    started, ready = time.monotonic(), {}
+    while len(ready) < len(ports):
+        assert time.monotonic() - started < 60, f"not ready within 60 s: {set(ports) - set(ready)}"
+        assert proc.poll() is None, proc.output.read_text(encoding="utf-8")  # type: ignore[attr-defined]
+        for name, port in ports.items():
+            if name in ready:
+                continue
+            try:
+                probe = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                path = SERVICE_READS[name]
+                read = None if path is None or not keys.exists() else httpx.get(
+                    f"http://127.0.0.1:{port}{path}", timeout=2, headers={
+                        "Authorization": "Bearer " + json.loads(keys.read_text())["supervisor"]})
+            except httpx.TransportError:
+                continue  # not listening yet
+            for answer in (probe, read):
+                if answer is not None and answer.status_code >= 500:
+                    assert answer.status_code == 503, answer.text
+                    assert answer.headers["retry-after"] == "1"
+            if probe.status_code == 200:
+                assert read is None or read.status_code == 200, read.text
+                ready[name] = time.monotonic() - started
+        time.sleep(0.02)
+    return ready
+
+
+def test_every_service_is_ready_before_it_serves(
+    tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    """With a log to catch up on, every service answers 503 + Retry-After (never a 500)
+    until its claims are held and its projections caught up; the banner says ready only
+    then, and nothing fails on the way (no timer tick before its board exists)."""
+    ports = {name: free_port() for name in SERVICE_READS}
+    env = {**engine_env, **{f"HOTLINE_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+           "HOTLINE_CALLBACK_TICK_SECONDS": "0.2", "HOTLINE_SUPERVISION_TICK_SECONDS": "0.2"}
+    proc = start(tmp_path, ports["intake"], env)
+    key = json.loads((tmp_path / "dev-keys.json").read_text())["wechat"]
+    batch = {"contacts": [contact(f"wx-ready-{i}") for i in range(400)]}
+    r = httpx.post(f"http://127.0.0.1:{ports['intake']}/v1/contacts/batch", json=batch,
+                   headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    assert r.status_code in (200, 207), r.text
+    stop(proc)
+    output = tmp_path / "run.out"
+    full_env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path), **env}
+    with output.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=full_env,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.output = output  # type: ignore[attr-defined]
+    try:
+        ready = watch_start(proc, ports, tmp_path / "dev-keys.json")
+        for _ in range(100):
+            if "ready in" in output.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+        print(f"start to ready ({engine_env.get('HOTLINE_LOG', 'embedded')}): "
+              + ", ".join(f"{n} {s:.1f} s" for n, s in ready.items()))
+        time.sleep(1)  # a few timer ticks
+    finally:
+        printed = stop(proc)
+    assert "ready in" in printed
+    for failure in ("Traceback", "tick failed", "ERROR"):
+        assert failure not in printed, printed
+
+
+def test_forwarded_for_is_ignored_from_untrusted_clients(tmp_path: Path) -> None:
+    """Over real HTTP through uvicorn: rotating X-Forwarded-For does not make one client
+    many; after ten wrong answers it waits."""
+    dispatch = free_port()
+    proc = start(tmp_path, free_port(), {"HOTLINE_DISPATCH_PORT": str(dispatch)})
+    try:
+        url = f"http://127.0.0.1:{dispatch}/v1/public/progress"
+        for _ in range(100):  # the intake answered ready; dispatch may be a moment behind
+            if httpx.get(f"http://127.0.0.1:{dispatch}/readyz").status_code == 200:
+                break
+            time.sleep(0.05)
+        codes = [httpx.post(url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, json={
+            "ticket_number": f"12345-20261123-99{n:04d}", "phone_last4": "1234"}).status_code
+            for n in range(11)]
+        assert codes == [404] * 10 + [429]
+    finally:
+        stop(proc)

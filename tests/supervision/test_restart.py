@@ -137,7 +137,7 @@ async def test_a_kill_anywhere_loses_and_repeats_nothing(log: EventLog, tmp_path
     now = datetime(2026, 3, 17, 9, 0, tzinfo=BJ)
     first = Life(await make_platform(log, tmp_path), kill_board=False)
     await first.platform.log.claim(TICKETS)
-    ids = await dispatch_round(desk_of(first.platform.store), start)
+    ids = await dispatch_round(desk_of(first.platform), start)
     await settle(first.runner, log, first.task)
 
     # the burst: killed after `appends` appends, everything in flight cancelled with it
@@ -147,7 +147,7 @@ async def test_a_kill_anywhere_loses_and_repeats_nothing(log: EventLog, tmp_path
         await first.ticker.tick(now)
     await asyncio.sleep(0.05)  # whatever the board runner does next (dies, if told to)
     await first.end()
-    fired_before = sum([sum((await escalations(desk_of(first.platform.store), t)).values())
+    fired_before = sum([sum((await escalations(desk_of(first.platform), t)).values())
                         for t in ids])
     assert fired_before <= appends + TICKETS_PER_ROUND  # appends in flight may have landed
 
@@ -157,7 +157,7 @@ async def test_a_kill_anywhere_loses_and_repeats_nothing(log: EventLog, tmp_path
     report = await second.ticker.tick(now)
     await settle(second.runner, log, second.task)
     again = await second.ticker.tick(now + timedelta(minutes=1))
-    desk = desk_of(second.platform.store)
+    desk = desk_of(second.platform)
     for tid in ids:
         assert await escalations(desk, tid) == EXPECTED, tid
     assert again.fired == 0 and again.planned == 0, again

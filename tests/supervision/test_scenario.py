@@ -57,7 +57,7 @@ def mark(event: object) -> str | None:
 
 async def marks(h: Hotline, tid: str) -> list[str]:
     """The escalations on the ticket's stream, in order."""
-    history = await desk_of(h.platform.store).history(tid)
+    history = await desk_of(h.platform).history(tid)
     return [m for s in history if (m := mark(from_envelope(s.envelope))) is not None]
 
 
@@ -167,7 +167,7 @@ async def check_tally(h: Hotline, ids: dict[str, str]) -> None:
     """The per-unit tally equals a recount of the log."""
     recount: dict[str, Counter[str]] = {}
     for tid in ids.values():
-        for stored in await desk_of(h.platform.store).history(tid):
+        for stored in await desk_of(h.platform).history(tid):
             event = from_envelope(stored.envelope)
             if isinstance(event, e.CardIssued | e.WarningRaised | e.SupervisionOrderIssued):
                 assert event.unit_id is not None

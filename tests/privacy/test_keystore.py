@@ -1,0 +1,99 @@
+"""The citizen key store's contract, on SQLite and on PostgreSQL, and the master key's checks."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hotline.keystore import KeyStore, MasterKeyError, load_master_key
+from hotline.runtime import Platform, open_keystore
+from hotline.settings import Settings
+
+MASTER = os.urandom(32)
+
+
+@pytest.fixture
+async def store(db_url: str, tmp_path: Path) -> AsyncIterator[KeyStore]:
+    url = str(tmp_path / "keys.db") if db_url.startswith("sqlite") else db_url
+    keys = open_keystore(url, MASTER)
+    await keys.start()
+    yield keys
+    await keys.close()
+
+
+async def test_one_identity_one_citizen_with_a_random_id(store: KeyStore) -> None:
+    kid, key = await store.citizen("phone:13812345678")
+    assert kid.startswith("cit-") and "13812345678" not in kid
+    assert await store.citizen("phone:13812345678") == (kid, key)
+    assert await store.find("phone:13812345678") == kid
+    other, _ = await store.citizen("phone:13912345678")
+    anonymous, anon_key = await store.citizen(None)
+    assert len({kid, other, anonymous}) == 3 and anonymous.startswith("anon-")
+    assert await store.key(anonymous) == anon_key
+    assert await store.find("phone:13700000000") is None
+
+
+async def test_erasing_cuts_the_key_and_the_link(store: KeyStore) -> None:
+    kid, _ = await store.citizen("id:11010519491231002X")
+    assert await store.erase(kid)
+    assert await store.key(kid) is None
+    assert await store.find("id:11010519491231002X") is None
+    again, _ = await store.citizen("id:11010519491231002X")
+    assert again != kid  # the same person calling again is a new citizen
+    assert not await store.erase(kid)
+
+
+async def test_the_pepper_is_wrapped_and_opens_only_with_its_master_key(
+        db_url: str, tmp_path: Path) -> None:
+    url = str(tmp_path / "keys.db") if db_url.startswith("sqlite") else db_url
+    first = open_keystore(url, MASTER)
+    await first.start()
+    pepper = await first.pepper()
+    await first.close()
+    if db_url.startswith("sqlite"):  # stored wrapped, never as its 32 bytes
+        assert pepper not in (tmp_path / "keys.db").read_bytes()
+    again = open_keystore(url, MASTER)
+    await again.start()
+    assert await again.pepper() == pepper
+    await again.close()
+    stranger = open_keystore(url, os.urandom(32))
+    with pytest.raises(MasterKeyError, match="does not open"):
+        await stranger.start()
+    await stranger.close()
+
+
+@pytest.mark.parametrize("configured", [
+    "not base64!", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode(),
+    base64.b64encode(b"\x01" * 32).decode()])
+def test_a_bad_master_key_is_refused_with_a_clear_message(configured: str,
+                                                          tmp_path: Path) -> None:
+    with pytest.raises(MasterKeyError, match="HOTLINE_MASTER_KEY"):
+        load_master_key(configured, tmp_path)
+
+
+async def test_data_files_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    platform = Platform.from_settings(Settings(data_dir=data_dir, environment="test"))
+    await platform.start()
+    await platform.keys.citizen("phone:13812345678")
+    await platform.close()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    files = [p for p in data_dir.iterdir() if p.is_file()]
+    assert {"keys.db", "log.db", "master.key"} <= {p.name for p in files}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+
+
+def test_the_command_refuses_a_bad_master_key_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path),
+           "HOTLINE_MASTER_KEY": base64.b64encode(bytes(32)).decode()}
+    done = subprocess.run([sys.executable, "-m", "hotline", "topics"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "placeholder" in done.stderr and "Traceback" not in done.stderr
