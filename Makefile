@@ -35,8 +35,9 @@ bench: $(STAMP)  ## benchmarks, each figure beside its raw engine (not part of t
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check contracts hotline services tests bench
-	$(BIN)/mypy contracts hotline services
+	$(BIN)/ruff check contracts hotline reference ticketing services tests bench
+	$(BIN)/mypy contracts hotline reference ticketing services
+	$(BIN)/lint-imports
 
 schemas: $(STAMP)  ## regenerate the committed JSON Schemas and AsyncAPI document
 	$(BIN)/python -m contracts.generate

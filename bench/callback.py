@@ -51,13 +51,13 @@ from contracts.vocabulary import (
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.runtime import Platform
+from reference.calendar import WorkingCalendar
+from reference.policy import load_policy
 from services.callback.app import survey_links
 from services.callback.domain import load_callback_policy
 from services.callback.links import Links, SurveyLink
 from services.callback.service import Answered, CallbackService, Ratings
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import load_policy
-from services.tickets.handler import TicketDesk, stream_of
+from ticketing.handler import TicketDesk, stream_of
 
 TICKETS_ENV = "BENCH_CALLBACK_TICKETS"
 TICKETS = 2_000  # per rep on the embedded log

@@ -25,7 +25,7 @@ from contracts.base import Category, Deadline
 from contracts.vocabulary import DeadlineKind, TicketType
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, OutgoingRecord, Record, TopicSpec
-from services.tickets.handler import TicketDesk
+from ticketing.handler import TicketDesk
 
 CONCURRENCY = 64
 REPS = 3

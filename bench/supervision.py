@@ -64,16 +64,16 @@ from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, TopicSpec
 from hotline.projection import aware, ensure_schema
 from hotline.runtime import Platform
-from services.supervision.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar
+from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check, plan, red_at
-from services.supervision.policy import DeadlinePolicy, load_policy
 from services.supervision.projections import SupervisionBoard, board
 from services.supervision.ticker import ACTOR, SOURCE, Ticker, escalation_command_id
 from services.supervision.watch import SEVERITY, Clock, Watch, evolve_watch, from_json, to_json
-from services.tickets import domain
-from services.tickets.domain import Ticket
-from services.tickets.handler import TicketDesk, stream_of
-from services.tickets.timer import due_rows
+from ticketing import domain
+from ticketing.domain import Ticket
+from ticketing.handler import TicketDesk, stream_of
+from ticketing.timer import due_rows
 
 ROWS_ENV = "BENCH_SUPERVISION_ROWS"
 ROWS = 1_000_000

@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.common import SENTENCES, Result, Timer, percentile, say, temp_dir
 from contracts.vocabulary import CloseReason, TicketStatus, TicketType
+from reference.directory import load_reference_data
 from services.dispatch import queries as q
-from services.dispatch.directory import load_reference_data
 from services.dispatch.projections import assignments, metadata, tickets
 
 ROWS_ENV = "HOTLINE_BENCH_TICKET_ROWS"

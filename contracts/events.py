@@ -70,6 +70,7 @@ from contracts.ticket_events import (
     TicketReplied,
     TicketReturned,
 )
+from contracts.topics import TICKETS
 
 
 def _concrete(base: type[EventData]) -> list[type[EventData]]:
@@ -92,6 +93,12 @@ def _registry() -> dict[str, type[EventData]]:
 
 EVENTS: dict[str, type[EventData]] = _registry()
 """Every event model by name, sorted by name: the EventData subclasses defined in contracts/."""
+
+
+LIFECYCLE: frozenset[str] = frozenset(
+    name for name, cls in EVENTS.items()
+    if cls.topic == TICKETS and name != "TicketNumberReserved")
+"""A ticket's own events: hotline.tickets but the per-day numbering streams' reservations."""
 
 
 def event_name(model_or_class: EventData | type[EventData]) -> str:

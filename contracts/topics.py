@@ -8,12 +8,22 @@ in order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from hotline.log.port import TopicSpec
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 DAY_MS = 24 * 3600 * 1000
 FOREVER = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """How a topic is created: partitions, retention and extra broker config."""
+
+    name: str
+    partitions: int
+    retention_ms: int = -1  # -1 keeps everything forever
+    replication_factor: int = 3
+    config: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from hotline import redact
 from hotline.disclosure import disclose, typed_texts
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
-from hotline.runtime import Platform, tune_gc
+from hotline.runtime import Platform, service_specs, tune_gc
 from hotline.settings import Settings
 
 app = typer.Typer(help="12345 热线平台命令行 (12345 hotline platform)", no_args_is_help=True)
@@ -255,10 +255,9 @@ def verify(
 def rebuild(service: str) -> None:
     """Rebuild a service's projections from offset zero, with a progress bar."""
     from hotline.projection import rebuild as rebuild_projection
-    from services import SERVICES
-
-    if service not in SERVICES:
-        console.print(f"unknown service {service}; known: {', '.join(SERVICES)}")
+    specs = service_specs()
+    if service not in specs:
+        console.print(f"unknown service {service}; known: {', '.join(specs)}")
         raise typer.Exit(2)
 
     async def go(platform: Platform) -> None:
@@ -266,7 +265,7 @@ def rebuild(service: str) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
-            for projection in SERVICES[service].projections:
+            for projection in specs[service].projections():
                 task = progress.add_task(f"rebuild {projection.name}", total=None)
 
                 def report(done: int, total: int, task: Any = task) -> None:

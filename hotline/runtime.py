@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -133,11 +134,19 @@ class ServiceSpec:
 
     name: str
     title: str
+    order: int  # where it starts and shows in the banner: the loop's order
     port: Callable[[Settings], int]
     create_app: Callable[..., FastAPI]
-    projections: Sequence[Projection]
+    projections: Callable[[], Sequence[Projection]]  # made fresh for each runner or rebuild
     writes: Sequence[str]  # stream topics it appends to: claimed at start-up (Kafka ownership)
     example: Callable[[str, dict[str, str]], str]  # (base url, dev keys) -> requests to paste
     # consumers with effects outside their tables (e.g. forwarding to unit topics): started by
     # `hotline run` like projections, but never rebuilt from zero (that would repeat effects)
     relays: Callable[[Platform], Sequence[Projection]] = lambda platform: ()
+
+
+def service_specs() -> dict[str, ServiceSpec]:
+    """The installed services (entry points `hotline.services`), in the loop's order; the
+    platform core finds them without importing them."""
+    found = [entry.load() for entry in entry_points(group="hotline.services")]
+    return {spec.name: spec for spec in sorted(found, key=lambda spec: spec.order)}

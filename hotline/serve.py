@@ -17,7 +17,7 @@ from hotline import redact
 from hotline.apikeys import ApiKeys, Principal, Role
 from hotline.projection import ProjectionRunner
 from hotline.readiness import Readiness
-from hotline.runtime import Platform, ServiceSpec, tune_gc
+from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
 from hotline.settings import Settings
 
 DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor")
@@ -65,13 +65,11 @@ def server(app: FastAPI, settings: Settings, port: int) -> uvicorn.Server:
 
 
 async def serve_all(settings: Settings, console: Console) -> None:
-    """Start every service of `services.SERVICES`; returns on Ctrl-C or SIGTERM.
+    """Start every installed service (`service_specs`); returns on Ctrl-C or SIGTERM.
 
     The servers listen at once (health and readiness answer), the writer groups are joined
     concurrently, and each service serves once its claims are held and its projections
     have caught up; only then is it announced as ready."""
-    from services import SERVICES
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redact.install()
     for warning in settings.inapplicable():
@@ -82,9 +80,9 @@ async def serve_all(settings: Settings, console: Console) -> None:
     api_keys = ApiKeys(settings.data_dir / "api_keys.json")
     keys = dev_keys(settings, api_keys)
     servers, runners, readies = [], [], []
-    for spec in SERVICES.values():
+    for spec in service_specs().values():
         mine = [ProjectionRunner(platform.log, platform.db, p)
-                for p in (*spec.projections, *spec.relays(platform))]
+                for p in (*spec.projections(), *spec.relays(platform))]
         readiness = Readiness(platform.log, spec.writes, mine)
         app = spec.create_app(platform, api_keys, manage_platform=False, readiness=readiness)
         servers.append((spec, server(app, settings, spec.port(settings))))

@@ -199,7 +199,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
-        "rule": {"type": "string", "description": "The rule broken (services/tickets/rules.py)"},
+        "rule": {"type": "string", "description": "The rule broken (ticketing/rules.py)"},
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
     },
 }

@@ -19,16 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from contracts.topics import TopicSpec
 
-@dataclass(frozen=True, slots=True)
-class TopicSpec:
-    """How a topic is created: partitions, retention and extra broker config."""
-
-    name: str
-    partitions: int
-    retention_ms: int = -1  # -1 keeps everything forever
-    replication_factor: int = 3
-    config: Mapping[str, str] = field(default_factory=dict)
+__all__ = ["TopicSpec"]  # part of the port; defined with the catalogue it describes
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,15 +29,15 @@ from contracts.vocabulary import (
 )
 from hotline.apikeys import Principal
 from hotline.auth import roles
+from hotline.contacts import read_contact
 from hotline.disclosure import disclose
 from hotline.params import CodeQuery, InstantQuery, PathId
 from hotline.web import Problem, from_state, problems
+from reference.directory import ReferenceData, UnknownUnit
 from services.callback import queries
 from services.callback.messages import phone_script
 from services.callback.service import Answered, CallbackService, Ratings
-from services.dispatch.directory import ReferenceData, UnknownUnit
-from services.intake.service import read_contact
-from services.tickets.web import (
+from ticketing.web import (
     CommandResult,
     IdempotencyKey,
     Strict,

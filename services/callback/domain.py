@@ -39,7 +39,7 @@ from contracts.vocabulary import (
     TicketStatus,
     TicketType,
 )
-from services.tickets.domain import DISSATISFIED
+from ticketing.domain import DISSATISFIED
 
 S = TicketStatus
 DATA = Path(__file__).parent / "data" / "callback-policy.json"

@@ -38,8 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import events as e
 from contracts.envelope import Envelope
+from contracts.events import LIFECYCLE
 from contracts.topics import TICKETS
-from hotline.projection import Applied, Projection, aware, rows_by_id, utc_column
+from hotline.projection import Applied, aware, rows_by_id, utc_column
 from services.callback.domain import (
     CallbackPolicy,
     Case,
@@ -49,7 +50,6 @@ from services.callback.domain import (
     load_callback_policy,
     next_check,
 )
-from services.dispatch.projections import EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class CallbackBoard:
     name: str = "callback"
     version: int = 1
     topics: Sequence[str] = (TICKETS,)
-    events: frozenset[str] = EVENTS
+    events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
     def __init__(self, policy: CallbackPolicy | None = None) -> None:
@@ -253,4 +253,3 @@ def _ticket_id(env: Envelope) -> str:
     return env.subject[len(TICKET_PREFIX):]
 
 
-PROJECTIONS: list[Projection] = [CallbackBoard()]

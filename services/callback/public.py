@@ -30,8 +30,8 @@ from services.callback import queries
 from services.callback.api import AnswerResult, ClockDep, RatingsIn, ServiceDep, answered
 from services.callback.links import BadLink, SurveyLink
 from services.callback.service import Answered, CallbackService, NoSurveyFound, UnreadableReply
-from services.tickets.rules import Rejected
-from services.tickets.web import RULES_BY_STATUS, IdempotencyKey, Strict, command_id
+from ticketing.rules import Rejected
+from ticketing.web import RULES_BY_STATUS, IdempotencyKey, Strict, command_id
 
 router = APIRouter(tags=["callback 回访 (public)"])
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.vocabulary import Channel
+from hotline.contacts import caller_phone, read_contact
 from hotline.runtime import Platform
 from services.callback.domain import Reach
-from services.intake.service import caller_phone, read_contact
-from services.tickets.domain import Ticket
+from ticketing.domain import Ticket
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from services.callback.links import Links, SurveyLink
 from services.callback.messages import sms_text, survey_code, wechat_text
 from services.callback.outbox import Message, Outbox
 from services.callback.reach import recipient
-from services.tickets.handler import desk_of
+from ticketing.handler import desk_of
 
 log = logging.getLogger(__name__)
 

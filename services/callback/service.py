@@ -17,14 +17,14 @@ from contracts import commands as c
 from contracts.personal import identity, mask_numbers
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.runtime import Platform
+from reference.calendar import WorkingCalendar
+from reference.policy import DeadlinePolicy
 from services.callback import queries
 from services.callback.domain import Answer, CallbackPolicy, after_answer, step_id
 from services.callback.links import Links
 from services.callback.messages import parse_sms_reply, survey_code
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import DeadlinePolicy
-from services.tickets.handler import Outcome, TicketDesk, desk_of
-from services.tickets.rules import Rejected
+from ticketing.handler import Outcome, TicketDesk, desk_of
+from ticketing.rules import Rejected
 
 SOURCE = "/hotline/callback"
 _IDS = uuid.UUID("5a9d3c2b-7e41-4f06-8b1a-12345a0f0006")

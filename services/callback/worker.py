@@ -2,7 +2,7 @@
 open (or skip) the survey of a fresh reply, record an expired survey as unanswered, turn an
 unanswered one into a phone task or close it, and close or ask for a redo after an answer.
 
-Like supervision's ticker (services/tickets/timer.py), it stores nothing of its own: it
+Like supervision's ticker (ticketing/timer.py), it stores nothing of its own: it
 reads the board's rows whose `next_check_at` has come, plans on each `Case`
 (services/callback/domain.py), and sends the commands to the decider with ids derived from
 the step, so a crash anywhere repeats nothing. The answer endpoints close or ask for the
@@ -23,8 +23,8 @@ from hotline.runtime import Platform, utc_now
 from services.callback.domain import CallbackPolicy, case_from_json, command_id, needs_reach, plan
 from services.callback.projections import cases
 from services.callback.reach import recipient
-from services.tickets.handler import desk_of
-from services.tickets.timer import TickReport, Timer
+from ticketing.handler import desk_of
+from ticketing.timer import TickReport, Timer
 
 log = logging.getLogger(__name__)
 

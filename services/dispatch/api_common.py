@@ -13,7 +13,7 @@ from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.web import Problem
 from services.dispatch.service import DispatchService
-from services.tickets.domain import Ticket
+from ticketing.domain import Ticket
 
 
 async def service_of(request: Request) -> DispatchService:

@@ -20,7 +20,7 @@ from services.dispatch.api_common import (
     ServiceDep,
     Supervisor,
 )
-from services.tickets.web import (
+from ticketing.web import (
     RULES_BY_STATUS,
     CommandResult,
     IdempotencyKey,

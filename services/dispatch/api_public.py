@@ -19,8 +19,8 @@ from contracts.ticket_events import TICKET_NUMBER
 from contracts.vocabulary import TicketType
 from hotline.params import CODE_PATTERN, CodeQuery
 from hotline.web import Problem, problems
+from reference.directory import NoRoute, UnknownDistrict
 from services.dispatch.api_common import ClockDep, Reader, ServiceDep
-from services.dispatch.directory import NoRoute, UnknownDistrict
 from services.dispatch.guesses import GuessLimit
 
 router = APIRouter(prefix="/v1")

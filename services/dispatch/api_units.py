@@ -30,7 +30,7 @@ from services.dispatch.api_common import (
     jsonable,
     visible_ticket,
 )
-from services.tickets.web import (
+from ticketing.web import (
     CommandResult,
     IdempotencyKey,
     Strict,

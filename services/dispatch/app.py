@@ -13,12 +13,12 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics, problem_response
+from reference.directory import load_reference_data
 from services.dispatch import api_desk, api_public, api_read, api_units
-from services.dispatch.directory import load_reference_data
 from services.dispatch.guesses import GuessLimit
 from services.dispatch.queries import BadCursor
 from services.dispatch.service import DispatchService, InvalidReference
-from services.tickets.web import install_rule_handlers
+from ticketing.web import install_rule_handlers
 
 BODY_LIMIT = 256 * 1024  # a reply of 20,000 characters with attachment references
 

@@ -5,7 +5,7 @@
 - `wo_tickets`: one row per ticket, the columns the lists filter and sort on;
 - `wo_assignments`: one row per unit and dispatch round (主办 lead / 协办 assisting);
   `active` is true while the unit holds the ticket now, i.e. exactly the domain's
-  current lead and assisting units (services/tickets/domain.py `evolve`) while the
+  current lead and assisting units (ticketing/domain.py `evolve`) while the
   ticket is open: a new dispatch, reassignment or redo deactivates the previous rows,
   a return, reopen, close or merge deactivates them all;
 - `wo_timeline`: one row per event of the ticket stream, flagged `public` for the steps a
@@ -42,9 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.base import EventData
 from contracts.envelope import Envelope
+from contracts.events import LIFECYCLE
 from contracts.topics import TICKETS
 from contracts.vocabulary import DeadlineKind, TicketStatus
-from hotline.projection import READ_CHUNK, Applied, Projection, utc_column
+from hotline.projection import READ_CHUNK, Applied, utc_column
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +135,6 @@ PUBLIC_EVENTS = frozenset({
     "TicketReplied", "TicketAnsweredDirectly", "TicketClosed", "TicketReopened",
 })
 
-# The ticket lifecycle; TicketNumberReserved shares the topic but is not a ticket's event.
-EVENTS = frozenset({
-    "TicketRegistered", "TicketClassified", "ContactMerged", "TicketMergedInto",
-    "TicketAnsweredDirectly", "TicketDispatched", "TicketReassigned", "DeadlinesSet",
-    "TicketAcknowledged", "TicketReturned", "ProgressNoted", "AssistingUnitReplied",
-    "ExtensionRequested", "ExtensionApproved", "ExtensionRejected", "TicketReplied",
-    "WarningRaised", "CardIssued", "SupervisionOrderIssued", "SupervisionOrderAnswered",
-    "SupervisionOrderEscalated", "SurveyOpened", "SurveySkipped", "SurveyAnswered",
-    "SurveyUnanswered", "RedoRequested", "RedoAccepted", "RedoRejected", "TicketClosed",
-    "TicketReopened",
-})
 
 # Columns an event may change; registration writes them all. Updates set every one of them,
 # so one executemany statement serves every changed ticket of a batch.
@@ -205,7 +195,7 @@ class WorkOrders:
     name: str = "workorders"
     version: int = 1
     topics: Sequence[str] = (TICKETS,)
-    events: frozenset[str] = EVENTS
+    events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
@@ -400,4 +390,3 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
     return None, None  # escalations, surveys opened or unanswered: a timeline step only
 
 
-PROJECTIONS: list[Projection] = [WorkOrders()]

@@ -1,6 +1,6 @@
 """Dispatch's use cases: the operator desk and the units' actions, over the ticket decider.
 
-Every change goes through `TicketDesk.execute` (services/tickets/handler.py):
+Every change goes through `TicketDesk.execute` (ticketing/handler.py):
 this layer only gathers what a command needs from outside the ticket — the
 contacts it is made from, the directory's units, the deadline policy, the
 day's ticket number — so `decide` stays pure.
@@ -17,17 +17,17 @@ from contracts.base import Category
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
 from contracts.personal import normalise_phone
 from contracts.vocabulary import DeadlineKind, TicketStatus
+from hotline.contacts import caller_phone, read_contact
 from hotline.eventstore import Context
 from hotline.runtime import Platform
+from reference.calendar import WorkingCalendar
+from reference.directory import ReferenceData, UnknownCategory, UnknownDistrict
+from reference.policy import load_policy
 from services.dispatch import domain, queries
-from services.dispatch.directory import ReferenceData, UnknownCategory, UnknownDistrict
-from services.intake.service import caller_phone, read_contact
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import load_policy
-from services.tickets.domain import Ticket
-from services.tickets.handler import Outcome, TicketDesk, desk_of, request_id
-from services.tickets.numbering import numbers_of
-from services.tickets.rules import Rejected
+from ticketing.domain import Ticket
+from ticketing.handler import Outcome, TicketDesk, desk_of, request_id
+from ticketing.numbering import numbers_of
+from ticketing.rules import Rejected
 
 SOURCE = "/hotline/dispatch"
 UNNUMBERED = "12345-00000000-000000"  # until the day's sequence gives the real number

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import CallRecorded, ContactReceived
 from contracts.topics import CALLS, CONTACTS
-from hotline.projection import Applied, Projection
+from hotline.projection import Applied
 
 ANSWER_TARGET_SECONDS = 15  # "15 秒接通率": calls answered within 15 seconds
 
@@ -76,4 +76,3 @@ class IntakeRegister:
             await conn.execute(calls.insert(), call_rows)
 
 
-PROJECTIONS: list[Projection] = [IntakeRegister()]

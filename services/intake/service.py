@@ -15,40 +15,14 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.envelope import decode
-from contracts.events import ContactReceived, from_envelope
-from contracts.personal import Unreadable, identity, unseal
+from contracts.personal import identity
 from contracts.topics import CONTACTS
 from hotline.eventstore import Context
-from hotline.keystore import KeyStore
-from hotline.log.port import EventLog, VersionConflict
+from hotline.log.port import VersionConflict
 from hotline.runtime import Platform
 from services.intake import domain
 
 SOURCE = "/hotline/intake"
-
-
-async def read_contact(log: EventLog, contact_id: str) -> ContactReceived | None:
-    """The contact's `ContactReceived`, read from its stream (the log is the truth)."""
-    records = await log.read_stream(CONTACTS, f"contact-{contact_id}")
-    if not records:
-        return None
-    event = from_envelope(decode(records[0].value))
-    assert isinstance(event, ContactReceived)
-    return event
-
-
-async def caller_phone(keys: KeyStore, contact: ContactReceived) -> str | None:
-    """The caller's phone in clear: None when the contact has none or its key was erased.
-    For those who must reach the citizen (the callback, a citizen proving who they are)."""
-    if contact.caller is None:
-        return None
-    try:
-        key = await keys.key(contact.caller.kid)
-        caller = unseal(key, contact.caller, f"{contact.contact_id}/caller")
-    except Unreadable:  # erased (forgotten)
-        return None
-    phone = caller.get("phone")
-    return str(phone) if phone else None
 
 
 @dataclass(frozen=True, slots=True)

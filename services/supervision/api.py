@@ -22,10 +22,10 @@ from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.params import CodeQuery, Instant, PathId
 from hotline.web import Problem
-from services.dispatch.directory import ReferenceData, UnknownUnit
+from reference.directory import ReferenceData, UnknownUnit
 from services.supervision import queries
 from services.supervision.service import SupervisionService
-from services.tickets.web import (
+from ticketing.web import (
     CommandResult,
     IdempotencyKey,
     Strict,

@@ -15,13 +15,13 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
-from services.dispatch.directory import load_reference_data
+from reference.calendar import WorkingCalendar
+from reference.directory import load_reference_data
+from reference.policy import load_policy
 from services.supervision import api
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import load_policy
 from services.supervision.service import SupervisionService
 from services.supervision.ticker import Ticker
-from services.tickets.web import install_rule_handlers
+from ticketing.web import install_rule_handlers
 
 BODY_LIMIT = 64 * 1024
 

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 
 from contracts import commands as c
 from contracts.vocabulary import CardColour, OrderKind, WarningLevel
-from services.supervision.calendar import MissingYear, WorkingCalendar
-from services.supervision.policy import DeadlinePolicy
+from reference.calendar import MissingYear, WorkingCalendar
+from reference.policy import DeadlinePolicy
 from services.supervision.watch import REPEATS, Clock, OrderWatch, Watch
 
 NEAR_ZH = "处理期限将至, 请抓紧办理"

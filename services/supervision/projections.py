@@ -41,12 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import events as e
 from contracts.envelope import Envelope
+from contracts.events import LIFECYCLE
 from contracts.topics import TICKETS
-from hotline.projection import READ_CHUNK, Applied, Projection, aware, rows_by_id, utc_column
-from services.dispatch.projections import EVENTS
-from services.supervision.calendar import WorkingCalendar
+from hotline.projection import READ_CHUNK, Applied, aware, rows_by_id, utc_column
+from reference.calendar import WorkingCalendar
+from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check
-from services.supervision.policy import DeadlinePolicy, load_policy
 from services.supervision.watch import SEVERITY, Watch, evolve_watch, from_json, to_json
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class SupervisionBoard:
     name: str = "supervision"
     version: int = 2
     topics: Sequence[str] = (TICKETS,)
-    events: frozenset[str] = EVENTS
+    events: frozenset[str] = LIFECYCLE
 
     metadata: MetaData = metadata
 
@@ -261,4 +261,3 @@ def _orders(tid: str, env: Envelope, data: object, rows: list[dict[str, Any]],
             updates.append({"b_ticket": tid, "b_order": data.order_id, "level": data.level})
 
 
-PROJECTIONS: list[Projection] = [SupervisionBoard()]

@@ -9,11 +9,11 @@ from datetime import datetime
 from contracts import commands as c
 from contracts.vocabulary import OrderKind
 from hotline.runtime import Platform
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import DeadlinePolicy
-from services.tickets.domain import OPEN, Ticket
-from services.tickets.handler import Outcome, TicketDesk, desk_of
-from services.tickets.rules import Rejected
+from reference.calendar import WorkingCalendar
+from reference.policy import DeadlinePolicy
+from ticketing.domain import OPEN, Ticket
+from ticketing.handler import Outcome, TicketDesk, desk_of
+from ticketing.rules import Rejected
 
 SOURCE = "/hotline/supervision"
 # working days a unit has to answer, when the supervisor gives no date

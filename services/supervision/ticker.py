@@ -29,13 +29,13 @@ from sqlalchemy.engine import Row
 
 from contracts import commands as c
 from hotline.runtime import Platform, utc_now
-from services.supervision.calendar import MissingYear, WorkingCalendar
+from reference.calendar import MissingYear, WorkingCalendar
+from reference.policy import DeadlinePolicy
 from services.supervision.escalation import SUPERVISION, blocked, plan
-from services.supervision.policy import DeadlinePolicy
 from services.supervision.projections import board
 from services.supervision.watch import from_json
-from services.tickets.handler import desk_of
-from services.tickets.timer import TickReport, Timer
+from ticketing.handler import desk_of
+from ticketing.timer import TickReport, Timer
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Pure. The supervision board keeps one Watch per ticket (services/supervision/projections.py)
 and the ticker asks the escalation rules what is due on it. The clocks that run are the
-ones the ticket decider sees running (`services.tickets.domain.running_deadline`): the
+ones the ticket decider sees running (`ticketing.domain.running_deadline`): the
 acknowledge clock while the ticket waits to be acknowledged, the reply clock (or the redo's)
 while a unit holds it. The decider checks every warning against its own state again
 (`clock-stopped`), so a board that lags behind the log can delay an escalation, never

@@ -15,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from hotline.web import PROBLEM_JSON, install_basics
-from services.tickets.rules import RULES
 from tests.api.conftest import Seeded, app_of, clients
+from ticketing.rules import RULES
 
 EMBEDDED = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 SECRET = "caller 13812345678 at 幸福路18号"  # what an exception's text may hold

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from hotline.log.port import EventLog
-from services.tickets.timer import TickReport
 from tests.dispatch.conftest import LOCATION, Hotline, open_hotline
+from ticketing.timer import TickReport
 
 LAMP = "小区门口的路灯坏了一个多月, 晚上很黑, 老人出行不便, 请尽快维修。"
 

@@ -9,7 +9,7 @@ from contracts import events as e
 from contracts.events import from_envelope
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating
 from hotline.runtime import Platform
-from services.tickets.handler import desk_of
+from ticketing.handler import desk_of
 
 GOOD = ("satisfied", "basically_satisfied")
 

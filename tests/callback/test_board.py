@@ -35,10 +35,10 @@ from services.callback.domain import (
 )
 from services.callback.projections import CallbackBoard, cases
 from services.callback.worker import CallbackWorker
-from services.tickets.handler import TicketDesk, desk_of
 from tests.callback.recount import recount
 from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
+from ticketing.handler import TicketDesk, desk_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1")

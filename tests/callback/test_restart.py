@@ -25,9 +25,9 @@ from services.callback.domain import step_id
 from services.callback.outbox import FileOutbox
 from services.callback.sender import SurveySender
 from services.callback.service import Ratings
-from services.tickets.handler import desk_of
 from tests.callback.conftest import messages, replied_ticket, work_at
 from tests.dispatch.conftest import BEIJING, Hotline
+from ticketing.handler import desk_of
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.vocabulary import TicketType
-from services.dispatch.directory import (
+from reference.directory import (
     NoRoute,
     ReferenceData,
     UnknownCategory,

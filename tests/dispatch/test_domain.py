@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from hotline.apikeys import Principal
 from services.dispatch import domain
-from services.tickets.web import command_id
+from ticketing.web import command_id
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 

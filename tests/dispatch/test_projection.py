@@ -39,7 +39,7 @@ from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
 from hotline.projection import Projection, ProjectionRunner, checksum, rebuild
 from services.dispatch import queries as q
-from services.dispatch.projections import PROJECTIONS, WorkOrders, assignments, tickets
+from services.dispatch.projections import WorkOrders, assignments, tickets
 from tests.fixtures.databases import PG_URL
 
 S = TicketStatus
@@ -305,7 +305,7 @@ async def test_rebuild_gives_the_same_checksum(log: EventLog, db_url: str,
     await lifecycle(h)
     live = create_async_engine(db_url)
     await catch_up(log, live, batch_size=3)
-    projection = PROJECTIONS[0]
+    projection = WorkOrders()
     assert isinstance(projection, WorkOrders)
     live_sum = await checksum(live, projection.metadata)
     async with second_database(db_url, tmp_path) as fresh_url:

@@ -19,10 +19,10 @@ import pytest
 from contracts import events as e
 from contracts.events import from_envelope
 from contracts.topics import TICKETS
-from services.tickets.handler import desk_of
 from tests.dispatch.conftest import LOCATION, Hotline
 from tests.intake.conftest import ADDRESS, CALLER
 from tests.supervision.conftest import new_ticket, sv_get, sv_post
+from ticketing.handler import desk_of
 
 pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 BJ = ZoneInfo("Asia/Shanghai")

@@ -22,16 +22,16 @@ from contracts.topics import TICKETS
 from contracts.vocabulary import OrderKind, TicketType, Urgency
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.projection import ProjectionRunner
+from reference.calendar import WorkingCalendar
+from reference.policy import load_policy
 from services.supervision import queries
-from services.supervision.calendar import WorkingCalendar
 from services.supervision.escalation import next_check
-from services.supervision.policy import load_policy
 from services.supervision.projections import SupervisionBoard, board
 from services.supervision.ticker import Ticker
 from services.supervision.watch import Watch, evolve_watch, to_json
-from services.tickets.handler import TicketDesk, desk_of
 from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
+from ticketing.handler import TicketDesk, desk_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.supervision.calendar import MissingYear, WorkingCalendar
+from reference.calendar import MissingYear, WorkingCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # A copy of ../shared/facts/cn-holidays.md (the State Council notices), kept with the tests
 # so CI checks the data against it wherever the repository is cloned.
 FACTS = Path(__file__).resolve().parent / "cn-holidays.md"
-DATA = resources.files("services.supervision") / "data" / "calendars"
+DATA = resources.files("reference") / "data" / "calendars"
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from contracts import commands as c
 from contracts.vocabulary import CardColour, DeadlineKind, TicketStatus, TicketType, Urgency
-from services.supervision.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar
+from reference.policy import load_policy
 from services.supervision.escalation import plan
-from services.supervision.policy import load_policy
 from services.supervision.watch import Clock, Watch
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -98,8 +98,8 @@ def test_the_decider_takes_each_escalation_once() -> None:
     """Resent after a crash, every escalation is refused by its rule: no card counted twice."""
     from contracts import events as e
     from contracts.base import Category, Deadline
-    from services.tickets.domain import decide, evolve, fold
-    from services.tickets.rules import Rejected
+    from ticketing.domain import decide, evolve, fold
+    from ticketing.rules import Rejected
 
     start = at(2026, 2, 13, 16, 0)
     ticket = fold([

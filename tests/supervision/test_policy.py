@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contracts.vocabulary import DeadlineKind, TicketType, Urgency
-from services.supervision.calendar import MissingYear, WorkingCalendar
-from services.supervision.policy import DATA, DeadlinePolicy, load_policy
+from reference.calendar import MissingYear, WorkingCalendar
+from reference.policy import DATA, DeadlinePolicy, load_policy
 
 BJ = ZoneInfo("Asia/Shanghai")
 CAL = WorkingCalendar.load("cn")

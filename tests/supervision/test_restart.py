@@ -32,12 +32,12 @@ from contracts.vocabulary import TicketType, Urgency
 from hotline.log.port import EventLog
 from hotline.projection import ProjectionRunner
 from hotline.runtime import Platform
-from services.supervision.calendar import WorkingCalendar
-from services.supervision.policy import load_policy
+from reference.calendar import WorkingCalendar
+from reference.policy import load_policy
 from services.supervision.projections import SupervisionBoard
 from services.supervision.ticker import Ticker
-from services.tickets.handler import TicketDesk, desk_of
 from tests.intake.conftest import make_platform
+from ticketing.handler import TicketDesk, desk_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()

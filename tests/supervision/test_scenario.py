@@ -17,9 +17,9 @@ from contracts import events as e
 from contracts.events import from_envelope
 from hotline.log.port import EventLog
 from services.dispatch.feed import read_feed
-from services.tickets.handler import desk_of
 from tests.dispatch.conftest import Hotline
 from tests.supervision.conftest import new_ticket, sv_get, sv_post, tick_at
+from ticketing.handler import desk_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 SQUAD, CITY, STREET = "d01-urban-squad", "city-urban-mgmt", "d01-street-1"

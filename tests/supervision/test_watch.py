@@ -25,11 +25,11 @@ from contracts.vocabulary import (
     Urgency,
     WarningLevel,
 )
-from services.supervision.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar
+from reference.policy import load_policy
 from services.supervision.escalation import ASAP, blocked, next_check, plan
-from services.supervision.policy import load_policy
 from services.supervision.watch import Clock, OrderWatch, Watch, evolve_watch, from_json, to_json
-from services.tickets.domain import fold, running_deadline
+from ticketing.domain import fold, running_deadline
 
 BJ = ZoneInfo("Asia/Shanghai")
 CAL, POLICY = WorkingCalendar.load("cn"), load_policy()

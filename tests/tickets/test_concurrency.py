@@ -18,8 +18,8 @@ from contracts.vocabulary import TicketType
 from hotline.eventstore import EventStore
 from hotline.integrity import verify_stream
 from hotline.log.port import EventLog
-from services.tickets.handler import Outcome, TicketDesk, stream_of
-from services.tickets.rules import Rejected
+from ticketing.handler import Outcome, TicketDesk, stream_of
+from ticketing.rules import Rejected
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 LEAD = "d01-urban-squad"

@@ -33,8 +33,8 @@ from contracts.vocabulary import (
     Urgency,
     WarningLevel,
 )
-from services.tickets.domain import TICKET_COMMANDS, Ticket, decide, evolve, fold
-from services.tickets.rules import RULES, Rejected
+from ticketing.domain import TICKET_COMMANDS, Ticket, decide, evolve, fold
+from ticketing.rules import RULES, Rejected
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=SH)  # Monday morning: the citizen calls

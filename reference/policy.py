@@ -22,7 +22,7 @@ from typing import Any
 
 from contracts.base import Deadline
 from contracts.vocabulary import DeadlineKind, TicketType, Urgency
-from services.supervision.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar
 
 DATA = Path(__file__).parent / "data" / "deadline-policy.json"
 

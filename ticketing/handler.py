@@ -47,8 +47,8 @@ from hotline.eventstore import Context, EventStore, Stored
 from hotline.keystore import KeyStore
 from hotline.log.port import GENESIS_HASH, VersionConflict, value_hash
 from hotline.runtime import Platform
-from services.tickets import domain
-from services.tickets.domain import Ticket
+from ticketing import domain
+from ticketing.domain import Ticket
 
 SOURCE = "/hotline/tickets"
 RETRIES = 100  # conflicts only come from concurrent writers of the same ticket

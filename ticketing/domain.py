@@ -3,7 +3,7 @@
 Pure functions, no I/O (DESIGN.md §3 principles 3–4). `Ticket` is the state a
 ticket's events fold into; `decide` checks a command against it and returns
 the events to append, or raises `Rejected` naming the rule broken
-(services/tickets/rules.py). The same functions run under both log engines
+(ticketing/rules.py). The same functions run under both log engines
 and in the unit tests.
 
 The loop (DESIGN.md §4), status by status:
@@ -34,7 +34,7 @@ from contracts.vocabulary import (
     TicketType,
     Urgency,
 )
-from services.tickets.rules import Rejected
+from ticketing.rules import Rejected
 
 S = TicketStatus
 OPEN = frozenset({S.REGISTERED, S.DISPATCHED, S.ACKNOWLEDGED, S.RETURNED, S.REPLIED})

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import commands as c
 from hotline.readiness import Readiness
-from services.tickets.handler import IdempotencyConflict, TicketDesk
-from services.tickets.rules import Rejected
+from ticketing.handler import IdempotencyConflict, TicketDesk
+from ticketing.rules import Rejected
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
 from hotline.log.port import VersionConflict
 from hotline.web import problem_response, problems
-from services.supervision.calendar import MissingYear
-from services.tickets.handler import IdempotencyConflict, Outcome
-from services.tickets.rules import RULES, Rejected
+from reference.calendar import MissingYear
+from ticketing.handler import IdempotencyConflict, Outcome
+from ticketing.rules import RULES, Rejected
 
 
 class Strict(BaseModel):

@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DATA_FOLDER = "services/supervision/data/calendars"
+DATA_FOLDER = "reference/data/calendars"
 _YEAR_FILE = re.compile(r"^(?P<jurisdiction>[a-z0-9_-]+)-(?P<year>[0-9]{4})\.json$")
 _HHMM = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 _MIDNIGHT = time()
