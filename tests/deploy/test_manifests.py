@@ -6,42 +6,55 @@ from pathlib import Path
 
 import yaml
 
-from contracts.topics import CATALOGUE
-from hotline.settings import Settings
-
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+from contracts.topics import CATALOGUE, dispatch_topic
+from tests.deploy.layout import K8S, OVERLAYS, Doc, of_kind, setting_names
 
 
-def documents(name: str) -> list[dict]:  # type: ignore[type-arg]
-    return [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+def documents(path: Path) -> list[Doc]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def test_every_catalogue_topic_has_a_strimzi_topic_with_its_settings() -> None:
-    topics = {d["spec"]["topicName"]: d["spec"] for d in documents("topics.yaml")}
+    topics = {d["spec"]["topicName"]: d["spec"] for d in documents(K8S / "base" / "topics.yaml")}
     assert set(topics) == set(CATALOGUE)
     for name, entry in CATALOGUE.items():
         spec = topics[name]
-        assert spec["partitions"] == entry.spec.partitions
-        assert spec["replicas"] == entry.spec.replication_factor
-        assert int(spec["config"]["retention.ms"]) == entry.spec.retention_ms
+        assert spec["partitions"] == entry.spec.partitions, name
+        assert spec["replicas"] == entry.spec.replication_factor, name
+        assert int(spec["config"]["retention.ms"]) == entry.spec.retention_ms, name
+        for key, value in entry.spec.config.items():
+            assert str(spec["config"][key]) == value, (name, key)
     assert int(topics["hotline.tickets"]["config"]["retention.ms"]) == -1  # evidence: forever
 
 
-def test_kustomization_lists_existing_files_and_config_names_real_settings() -> None:
-    (kustomization,) = documents("kustomization.yaml")
-    for resource in kustomization["resources"]:
-        assert (K8S / resource).exists(), resource
-    config = next(d for d in documents("config.yaml") if d["kind"] == "ConfigMap")
-    fields = {f"HOTLINE_{name.upper()}" for name in Settings.model_fields}
-    assert set(config["data"]) <= fields
+def test_kustomization_lists_existing_files_and_config_names_real_settings(
+        rendered: dict[str, list[Doc]]) -> None:
+    kustomizations = sorted(K8S.rglob("kustomization.yaml"))
+    assert {p.parent.relative_to(K8S).as_posix() for p in kustomizations} >= {
+        "base", "units", *(f"overlays/{o}" for o in OVERLAYS)}
+    for path in kustomizations:
+        (kustomization,) = documents(path)
+        listed = [*kustomization.get("resources", []),
+                  *(p["path"] for p in kustomization.get("patches", []) if "path" in p)]
+        for entry in listed:
+            assert (path.parent / entry).exists(), f"{path}: {entry}"
+    names = setting_names()
+    for overlay, docs in rendered.items():
+        config_maps = of_kind(docs, "ConfigMap")
+        assert config_maps, overlay
+        for name, config in config_maps.items():
+            unknown = set(config["data"]) - names
+            assert not unknown, f"{overlay} ConfigMap {name}: not settings: {sorted(unknown)}"
 
 
-def test_unit_credentials_read_only_their_own_dispatch_topic() -> None:
-    from contracts.topics import dispatch_topic
-
-    for path in (K8S / "units").glob("*.yaml"):
-        (user,) = [d for d in yaml.safe_load_all(path.read_text()) if d]
-        unit = path.stem
+def test_every_unit_is_listed_and_reads_only_its_own_dispatch_topic() -> None:
+    units = K8S / "units"
+    files = sorted(p.name for p in units.glob("*.yaml") if p.name != "kustomization.yaml")
+    (kustomization,) = documents(units / "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == files
+    for name in files:
+        (user,) = documents(units / name)
+        unit = Path(name).stem
         acls = user["spec"]["authorization"]["acls"]
         topics = [a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic"]
         assert topics == [dispatch_topic(unit)]
