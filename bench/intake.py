@@ -33,8 +33,8 @@ from pathlib import Path
 import httpx
 
 from bench.common import Result, contact_body, percentile, rate, say, temp_dir
-from bench.intake_server import SAMPLES_PATH
-from hotline.apikeys import ApiKeys, Principal
+from bench.intake_server import SAMPLES_PATH, bench_api_keys
+from hotline.apikeys import Principal
 from hotline.devbroker import free_port
 
 CONCURRENCY = 64
@@ -232,8 +232,11 @@ async def run() -> list[Result]:
         keys = {}
         for mode, d in dirs.items():
             d.mkdir()
-            keys[mode] = ApiKeys(d / "api_keys.json").create(
+            api_keys = bench_api_keys(d)
+            await api_keys.start()
+            keys[mode] = await api_keys.create(
                 Principal("wechat-adapter", "channel", channel="wechat"))
+            await api_keys.close()
         servers = {m: Server(m, d) for m, d in dirs.items()}
         try:
             for s in servers.values():

@@ -4,9 +4,9 @@
 
 `ours` is `services.intake.app.create_app` over a Platform on DATA_DIR (the
 embedded log there, or LOG_URL such as kafka://host:port); `bare` is
-`bench.bare_app`. API keys are read from DATA_DIR/api_keys.json, written by
-the parent. uvicorn runs as `hotline run` runs it (log level warning, no
-access log).
+`bench.bare_app`. API keys are read from the store in DATA_DIR/api_keys.db,
+written by the parent (`bench_api_keys`). uvicorn runs as `hotline run` runs
+it (uvloop, log level warning, no access log).
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
+
+from hotline.apikeys import ApiKeyStore
+from hotline.apikeys_sql import SqlApiKeyStore
 
 SAMPLES_PATH = "/_bench/latencies"
 
@@ -52,12 +56,23 @@ class ServerTiming:
             self.samples.append((time.perf_counter() - t0) * 1000)
 
 
+def bench_api_keys(data_dir: Path) -> ApiKeyStore:
+    """The API key store of a benchmark server's data dir (not yet started)."""
+    return SqlApiKeyStore(str(data_dir / "api_keys.db"))
+
+
+async def serve(server: uvicorn.Server, api_keys: ApiKeyStore) -> None:
+    await api_keys.start()
+    try:
+        await server.serve()
+    finally:
+        await api_keys.close()
+
+
 def main() -> None:
     mode, data_dir, port = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     log_url = sys.argv[4] if len(sys.argv) > 4 else f"sqlite:///{data_dir / 'log.db'}"
-    from hotline.apikeys import ApiKeys
-
-    api_keys = ApiKeys(data_dir / "api_keys.json")
+    api_keys = bench_api_keys(data_dir)
     if mode == "bare":
         from bench.bare_app import create_bare_app
 
@@ -77,7 +92,7 @@ def main() -> None:
         app = create_app(Platform.from_settings(settings), api_keys)
     config = uvicorn.Config(ServerTiming(app), host="127.0.0.1", port=port, workers=1,
                             log_level="warning", access_log=False)
-    uvicorn.Server(config).run()
+    uvloop.run(serve(uvicorn.Server(config), api_keys))
 
 
 if __name__ == "__main__":

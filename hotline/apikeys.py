@@ -1,23 +1,27 @@
-"""API keys: one per client (a channel adapter today; units and staff later), stored hashed.
+"""API keys: one per client (a channel adapter, a member unit, a staff role), stored hashed.
 
-The key file maps SHA-256(key) to who holds it. Keys are 256-bit random
-tokens, so a plain SHA-256 is enough: there is nothing to brute-force. The
-clear key is shown once, when created (`hotline keys create`).
+A key is a 256-bit random token, so a plain SHA-256 of it is enough to store:
+there is nothing to brute-force. The clear key is shown once, when created
+(`hotline keys create`), and never stored.
+
+`ApiKeyStore` is the port; `hotline.apikeys_sql.SqlApiKeyStore` keeps the keys
+in one table that every replica of every service reads (a SQLite file by
+default, PostgreSQL when HOTLINE_API_KEYS_DB says so), so a key created or
+revoked on one replica holds on all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import secrets
-import threading
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from hotline.settings import Settings
 
 Role = Literal["channel", "operator", "unit", "supervisor", "callback", "analyst", "auditor"]
 PREFIX = "hk_"
+MAX_KEY_LENGTH = 128  # ours are 46 characters; anything much longer is not worth hashing
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,51 +39,49 @@ class Principal:
         return f"{self.role}:{self.channel or self.unit or self.name}"
 
 
+class ApiKeyStore(Protocol):
+    """Keys and their holders; every service authenticates every request here."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create(self, principal: Principal) -> str:
+        """Store a new key for `principal` and return it in clear, the only time it is seen."""
+        ...
+
+    async def authenticate(self, key: str | None) -> Principal | None:
+        """The holder of `key`, or None (unknown, malformed or revoked)."""
+        ...
+
+    async def revoke(self, name: str) -> int:
+        """Revoke every live key of the named holder; returns how many."""
+        ...
+
+    async def holders(self) -> list[Principal]:
+        """The holder of each live key, by name."""
+        ...
+
+
+ApiKeys = ApiKeyStore  # the name the services' `create_app` annotate with
+
+
+def new_key() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class ApiKeys:
-    """The key file, loaded once and rewritten atomically when a key is added or revoked."""
+def plausible(key: str | None) -> bool:
+    """Shaped like one of our keys: anything else is refused without a look-up."""
+    return key is not None and key.startswith(PREFIX) and len(key) <= MAX_KEY_LENGTH
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._keys: dict[str, Principal] = {}
-        if path.exists():
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            self._keys = {h: Principal(**p) for h, p in raw.items()}
 
-    def authenticate(self, key: str | None) -> Principal | None:
-        """The holder of `key`, or None."""
-        if not key or not key.startswith(PREFIX):
-            return None
-        return self._keys.get(digest(key))
+def open_api_keys(settings: Settings) -> ApiKeyStore:
+    """The store the settings choose (not yet started); an old data_dir/api_keys.json is
+    imported into it at start."""
+    from hotline.apikeys_sql import SqlApiKeyStore
 
-    def create(self, principal: Principal) -> str:
-        """Store a new key for `principal` and return it in clear, the only time it is seen."""
-        key = PREFIX + secrets.token_urlsafe(32)
-        with self._lock:
-            self._keys[digest(key)] = principal
-            self._save()
-        return key
-
-    def revoke(self, name: str) -> int:
-        """Remove every key of the named holder; returns how many."""
-        with self._lock:
-            before = len(self._keys)
-            self._keys = {h: p for h, p in self._keys.items() if p.name != name}
-            self._save()
-            return before - len(self._keys)
-
-    def holders(self) -> list[Principal]:
-        return sorted(self._keys.values(), key=lambda p: p.name)
-
-    def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        data = {h: asdict(p) for h, p in sorted(self._keys.items())}
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, self.path)
+    return SqlApiKeyStore(settings.api_keys_db, legacy=settings.data_dir / "api_keys.json")

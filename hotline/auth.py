@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hotline.apikeys import ApiKeys, Principal, Role
+from hotline.apikeys import ApiKeyStore, Principal, Role
 from hotline.web import Problem
 
 bearer = HTTPBearer(auto_error=False, description="API key: 'Authorization: Bearer hk_…'")
@@ -25,8 +25,8 @@ async def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The holder of the presented key (401 without a valid one)."""
-    keys: ApiKeys = request.app.state.api_keys
-    principal = keys.authenticate(credentials.credentials if credentials else None)
+    keys: ApiKeyStore = request.app.state.api_keys
+    principal = await keys.authenticate(credentials.credentials if credentials else None)
     if principal is None:
         raise Problem(401, "unauthenticated", "需要有效的 API 密钥 (API key required)",
                       "Send your key as 'Authorization: Bearer <key>'.",

@@ -7,7 +7,7 @@
     hotline replay STREAM       one stream's history, in order, readable
     hotline verify [STREAM]     check hash chains (one stream, or every stream of a topic)
     hotline rebuild SERVICE     rebuild a service's projections from offset zero
-    hotline keys create|list|revoke    API keys of channel adapters
+    hotline keys create|list|revoke    API keys of channel adapters, units and staff
     hotline forget --phone P    erase one citizen's key (crypto-shredding)
 
 Personal data stays sealed in every output unless `replay --as ROLE` opens it
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import typer
@@ -36,6 +36,7 @@ from contracts.envelope import DecodeError, Envelope, decode
 from contracts.personal import Sealed, identity
 from contracts.topics import stream_topic
 from hotline import redact
+from hotline.apikeys import ApiKeyStore, Principal, Role
 from hotline.disclosure import disclose, typed_texts
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
@@ -43,7 +44,7 @@ from hotline.runtime import Platform, service_specs, tune_gc
 from hotline.settings import Settings
 
 app = typer.Typer(help="12345 热线平台命令行 (12345 hotline platform)", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys of channel adapters")
+keys_app = typer.Typer(help="API keys of channel adapters, units and staff")
 app.add_typer(keys_app, name="keys")
 console = Console()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -304,35 +305,75 @@ def forget(
         raise typer.Exit(1)
 
 
+def _with_api_keys(fn: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
+    """Run `fn` on the settings' API key store, started and closed around it."""
+    from hotline.apikeys import open_api_keys
+
+    async def main() -> T:
+        store = open_api_keys(Settings())
+        await store.start()
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def _key_holder(name: str, role: str, channel: str, unit: str) -> Principal:
+    """The holder a new key is for, checked: a known role, and a channel for a channel
+    adapter, a unit of the directory for a unit, neither for staff."""
+    from typing import get_args
+
+    from contracts.vocabulary import Channel
+    from reference.directory import UnknownUnit, load_reference_data
+
+    role = role or ("channel" if channel else "unit" if unit else "")
+    if role not in get_args(Role):
+        console.print(f"give --role, one of: {', '.join(get_args(Role))}" if not role
+                      else f"unknown role {role}; known: {', '.join(get_args(Role))}")
+        raise typer.Exit(2)
+    if role == "channel" and channel not in {c.value for c in Channel}:
+        console.print(f"unknown channel {channel}" if channel else "a channel key needs --channel")
+        raise typer.Exit(2)
+    if role == "unit":
+        if not unit:
+            console.print("a unit key needs --unit")
+            raise typer.Exit(2)
+        try:
+            load_reference_data().directory.get(unit)
+        except UnknownUnit:
+            console.print(f"unknown unit {unit} (not in the member-unit directory)")
+            raise typer.Exit(2) from None
+    if (channel and role != "channel") or (unit and role != "unit"):
+        console.print(f"a {role} key takes no {'--channel' if channel else '--unit'}")
+        raise typer.Exit(2)
+    return Principal(name, cast(Role, role), channel=channel or None, unit=unit or None)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who holds it, e.g. wechat-gateway")],
-    channel: Annotated[str, typer.Option(help="the only channel it may post on")],
+    channel: Annotated[str, typer.Option(help="the only channel it may post on")] = "",
+    role: Annotated[str, typer.Option(
+        help="channel, unit, operator, supervisor, callback, analyst or auditor (default: "
+             "channel with --channel, unit with --unit)")] = "",
+    unit: Annotated[str, typer.Option(help="the only unit whose tickets it sees")] = "",
 ) -> None:
-    """Create a channel adapter's key; it is printed once and stored only hashed."""
-    from contracts.vocabulary import Channel
-    from hotline.apikeys import ApiKeys, Principal
-
-    if channel not in {c.value for c in Channel}:
-        console.print(f"unknown channel {channel}")
-        raise typer.Exit(2)
-    keys = ApiKeys(Settings().data_dir / "api_keys.json")
-    sys.stdout.write(keys.create(Principal(name, "channel", channel=channel)) + "\n")
+    """Create a key for a channel adapter, a unit or a staff role; printed once, stored hashed."""
+    holder = _key_holder(name, role, channel, unit)
+    sys.stdout.write(_with_api_keys(lambda keys: keys.create(holder)) + "\n")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Holders of API keys (never the keys)."""
-    from hotline.apikeys import ApiKeys
-
-    for holder in ApiKeys(Settings().data_dir / "api_keys.json").holders():
+    """Holders of live API keys (never the keys)."""
+    for holder in _with_api_keys(lambda keys: keys.holders()):
         console.print(f"{holder.name}\t{holder.role}\t{holder.channel or holder.unit or ''}")
 
 
 @keys_app.command("revoke")
 def keys_revoke(name: str) -> None:
-    """Revoke every key of one holder."""
-    from hotline.apikeys import ApiKeys
-
-    count = ApiKeys(Settings().data_dir / "api_keys.json").revoke(name)
+    """Revoke every key of one holder (the rows stay, with the time, for audit)."""
+    count = _with_api_keys(lambda keys: keys.revoke(name))
     console.print(f"{count} key(s) revoked")

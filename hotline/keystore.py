@@ -2,8 +2,8 @@
 
 `KeyStore` is the port; `SqliteKeyStore` is the embedded default (one SQLite
 file) and `hotline.keystore_pg.PostgresKeyStore` the shared one for several
-processes. Every secret they hold (data keys, the pepper) is wrapped under the
-master key, so a copy of the store alone opens nothing.
+processes. Every secret they hold (data keys, the pepper) is wrapped by the
+KMS (`hotline.kms`), so a copy of the store alone opens nothing.
 
 Events name a citizen by a random id (`kid`, the `citizen_ref`); only the key
 store links a phone or ID number to it, by a peppered hash. Erasing a citizen
@@ -19,8 +19,6 @@ appended, so no event can ever reference a key that was not stored.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -29,13 +27,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from contracts.personal import new_key
+from hotline.kms import Kms, MasterKeyError, UnwrapError
 from hotline.sqlite_writer import GroupCommitWriter, connect
 
 T = TypeVar("T")
@@ -51,10 +46,6 @@ CREATE INDEX IF NOT EXISTS ix_citizen_identities_kid ON citizen_identities (kid)
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 """
 CHECKPOINT_TRIES = 50
-
-
-class MasterKeyError(ValueError):
-    """The master key is missing, malformed or obviously not secret."""
 
 
 class ErasureIncomplete(RuntimeError):
@@ -90,57 +81,20 @@ class KeyStore(Protocol):
         ...
 
 
-def load_master_key(configured: str, data_dir: Path) -> bytes:
-    """The key that wraps every secret: configured, or generated once under data_dir (dev)."""
-    if not configured:
-        path = data_dir / "master.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-        configured = path.read_text().strip()
-    try:
-        key = base64.b64decode(configured, validate=True)
-    except (binascii.Error, ValueError):
-        raise MasterKeyError("HOTLINE_MASTER_KEY is not valid base64; make one with "
-                             "`head -c32 /dev/urandom | base64`") from None
-    if len(key) != 32:
-        raise MasterKeyError(f"HOTLINE_MASTER_KEY must be 32 bytes, base64-encoded "
-                             f"(it decodes to {len(key)})")
-    if len(set(key)) < 8:  # all zero, one byte repeated, or a few: a placeholder, not a key
-        raise MasterKeyError("HOTLINE_MASTER_KEY looks like a placeholder (too few distinct "
-                             "bytes); make one with `head -c32 /dev/urandom | base64`")
-    return key
-
-
 def new_kid(identity: str | None) -> str:
     """A random citizen id: nothing in it derives from the person."""
     return ("cit-" if identity else "anon-") + secrets.token_hex(20)
 
 
-class Wrapping:
-    """AES-GCM under the master key, bound to what is wrapped (a kid or a secret's name)."""
-
-    def __init__(self, master_key: bytes) -> None:
-        self._aead = AESGCM(master_key)
-
-    def wrap(self, label: str, value: bytes) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, value, label.encode())
-
-    def unwrap(self, label: str, wrapped: bytes) -> bytes:
-        return self._aead.decrypt(wrapped[:12], wrapped[12:], label.encode())
-
-    def stored_secret(self, name: str, stored: bytes) -> bytes | None:
-        """A secret as stored: None if it predates wrapping (32 clear bytes) and needs it."""
-        if len(stored) == 32:
-            return None
-        try:
-            return self.unwrap(name, stored)
-        except InvalidTag:
-            raise MasterKeyError("the master key does not open this key store "
-                                 "(a different HOTLINE_MASTER_KEY?)") from None
+def stored_secret(kms: Kms, name: str, stored: bytes) -> bytes | None:
+    """A secret as stored: None if it predates wrapping (32 clear bytes) and needs it."""
+    if len(stored) == 32:
+        return None
+    try:
+        return kms.unwrap(name, stored)
+    except UnwrapError:
+        raise MasterKeyError("the master key does not open this key store "
+                             "(a different HOTLINE_MASTER_KEY?)") from None
 
 
 def identity_lookup(pepper: bytes, identity: str) -> bytes:
@@ -151,9 +105,9 @@ def identity_lookup(pepper: bytes, identity: str) -> bytes:
 class SqliteKeyStore:
     """KeyStore on a SQLite file; caches keys in memory and notices erasures by other processes."""
 
-    def __init__(self, path: str, master_key: bytes) -> None:
+    def __init__(self, path: str, kms: Kms) -> None:
         self.path = path
-        self._wrapping = Wrapping(master_key)
+        self._kms = kms
         self._writer = GroupCommitWriter(path, "FULL", "hotline-keys")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-keys-reader")
         self._rconn: sqlite3.Connection | None = None
@@ -189,7 +143,7 @@ class SqliteKeyStore:
         ).fetchone()
         if row is None or row[0] is None:
             return None
-        key = self._wrapping.unwrap(kid, row[0])
+        key = self._kms.unwrap(kid, row[0])
         self._cache[kid] = key
         return key
 
@@ -208,11 +162,11 @@ class SqliteKeyStore:
                     "SELECT k.kid, k.wrapped FROM citizen_identities i JOIN citizen_keys k "
                     "ON k.kid = i.kid WHERE i.lookup=?", (lookup,)).fetchone()
                 if row is not None and row[1] is not None:  # known, or created concurrently
-                    return row[0], self._wrapping.unwrap(row[0], row[1])
+                    return row[0], self._kms.unwrap(row[0], row[1])
                 conn.execute("INSERT OR REPLACE INTO citizen_identities VALUES (?,?)",
                              (lookup, kid))
             conn.execute("INSERT INTO citizen_keys VALUES (?,?,?,NULL)",
-                         (kid, self._wrapping.wrap(kid, key), int(time.time())))
+                         (kid, self._kms.wrap(kid, key), int(time.time())))
             return kid, key
 
         return await self._writer.run(create)
@@ -255,18 +209,18 @@ class SqliteKeyStore:
     async def pepper(self) -> bytes:
         if self._pepper is None:
             fresh = os.urandom(32)
-            wrap = self._wrapping
+            kms = self._kms
 
             def get_or_set(conn: sqlite3.Connection) -> bytes:
                 conn.execute("INSERT OR IGNORE INTO secrets VALUES ('pepper', ?)",
-                             (wrap.wrap("pepper", fresh),))
+                             (kms.wrap("pepper", fresh),))
                 stored: bytes = conn.execute(
                     "SELECT value FROM secrets WHERE name='pepper'").fetchone()[0]
-                value = wrap.stored_secret("pepper", stored)
+                value = stored_secret(kms, "pepper", stored)
                 if value is None:  # written before secrets were wrapped: wrap it now
                     value = stored
                     conn.execute("UPDATE secrets SET value=? WHERE name='pepper'",
-                                 (wrap.wrap("pepper", value),))
+                                 (kms.wrap("pepper", value),))
                 return value
 
             self._pepper = await self._writer.run(get_or_set)

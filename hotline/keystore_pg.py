@@ -1,12 +1,12 @@
 """The citizen key store on PostgreSQL: one store shared by every replica of every service.
 
 Same tables and rules as `SqliteKeyStore` (hotline/keystore.py): secrets wrapped
-under the master key, random citizen ids, identities linked only here. Erasure
+by the KMS (`hotline.kms`), random citizen ids, identities linked only here. Erasure
 deletes the key and the identity links, then VACUUMs both tables so the dead
 rows' space is reclaimed at once rather than at autovacuum's leisure. What
 PostgreSQL cannot promise is that freed page space and old WAL segments are
 overwritten before reuse; the wrapped key they may still hold opens nothing
-without the master key, which never enters the database.
+without the KMS's key, which never enters the database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contracts.personal import new_key
-from hotline.keystore import Wrapping, identity_lookup, new_kid
+from hotline.keystore import identity_lookup, new_kid, stored_secret
+from hotline.kms import Kms
 
 CACHE_SECONDS = 30.0
 SCHEMA = (
@@ -35,9 +36,9 @@ class PostgresKeyStore:
     """KeyStore on PostgreSQL (asyncpg). Keys are cached for `CACHE_SECONDS`: an erasure by
     another process takes effect here within that time, one by this process at once."""
 
-    def __init__(self, url: str, master_key: bytes) -> None:
+    def __init__(self, url: str, kms: Kms) -> None:
         self._engine = create_async_engine(url, pool_size=5)
-        self._wrapping = Wrapping(master_key)
+        self._kms = kms
         self._cache: dict[str, tuple[bytes, float]] = {}
         self._pepper: bytes | None = None
 
@@ -60,7 +61,7 @@ class PostgresKeyStore:
                 text("SELECT wrapped FROM citizen_keys WHERE kid=:kid"), {"kid": kid})
         if wrapped is None:
             return None
-        key = self._wrapping.unwrap(kid, bytes(wrapped))
+        key = self._kms.unwrap(kid, bytes(wrapped))
         self._cache[kid] = (key, time.monotonic() + CACHE_SECONDS)
         return key
 
@@ -73,7 +74,7 @@ class PostgresKeyStore:
                 if known is not None:
                     return known
             await conn.execute(text("INSERT INTO citizen_keys VALUES (:kid, :wrapped, :at)"),
-                               {"kid": kid, "wrapped": self._wrapping.wrap(kid, key),
+                               {"kid": kid, "wrapped": self._kms.wrap(kid, key),
                                 "at": int(time.time())})
         return kid, key
 
@@ -92,7 +93,7 @@ class PostgresKeyStore:
             await conn.execute(text("UPDATE citizen_identities SET kid=:kid WHERE lookup=:lookup"),
                                {"lookup": lookup, "kid": kid})
             return None
-        return row[0], self._wrapping.unwrap(row[0], bytes(row[1]))
+        return row[0], self._kms.unwrap(row[0], bytes(row[1]))
 
     async def find(self, identity: str) -> str | None:
         lookup = identity_lookup(await self.pepper(), identity)
@@ -126,9 +127,9 @@ class PostgresKeyStore:
         async with self._engine.begin() as conn:
             await conn.execute(text(
                 "INSERT INTO secrets VALUES ('pepper', :value) ON CONFLICT DO NOTHING"),
-                {"value": self._wrapping.wrap("pepper", os.urandom(32))})
+                {"value": self._kms.wrap("pepper", os.urandom(32))})
             stored = await conn.scalar(text("SELECT value FROM secrets WHERE name='pepper'"))
-        value = self._wrapping.stored_secret("pepper", bytes(stored))
+        value = stored_secret(self._kms, "pepper", bytes(stored))
         assert value is not None  # this store wrapped its secrets from the start
         self._pepper = value
         return value

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.topics import core_specs
 from hotline.eventstore import EventStore
-from hotline.keystore import KeyStore, SqliteKeyStore, load_master_key
+from hotline.keystore import KeyStore, SqliteKeyStore
+from hotline.kms import Kms, open_kms
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.projection import Projection
@@ -59,8 +60,7 @@ class Platform:
     def from_settings(cls, settings: Settings) -> Platform:
         """Adapters chosen by settings, not yet started (`MasterKeyError` for a bad key)."""
         private_data_dir(settings.data_dir)
-        keys = open_keystore(settings.keys_db,
-                             load_master_key(settings.master_key, settings.data_dir))
+        keys = open_keystore(settings.keys_db, open_kms(settings))
         return cls(settings, open_log(settings), keys, create_async_engine(settings.db))
 
     async def start(self) -> None:
@@ -86,13 +86,13 @@ def private_data_dir(path: Path) -> None:
             entry.chmod(0o600)
 
 
-def open_keystore(url: str, master_key: bytes) -> KeyStore:
+def open_keystore(url: str, kms: Kms) -> KeyStore:
     """The citizen key store at `url`: a SQLite path, or a PostgreSQL URL shared by replicas."""
     if url.startswith("postgresql"):
         from hotline.keystore_pg import PostgresKeyStore
 
-        return PostgresKeyStore(url, master_key)
-    return SqliteKeyStore(url, master_key)
+        return PostgresKeyStore(url, kms)
+    return SqliteKeyStore(url, kms)
 
 
 def utc_now() -> datetime:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from contracts.vocabulary import Channel
 from hotline import redact
-from hotline.apikeys import ApiKeys, Principal, Role
+from hotline.apikeys import ApiKeyStore, Principal, Role, open_api_keys
 from hotline.projection import ProjectionRunner
 from hotline.readiness import Readiness
 from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
@@ -31,23 +31,23 @@ def _dev_principals() -> dict[str, Principal]:
     return found
 
 
-def dev_keys(settings: Settings, keys: ApiKeys) -> dict[str, str]:
+async def dev_keys(settings: Settings, keys: ApiKeyStore) -> dict[str, str]:
     """On a development machine, one key per channel, staff role and a few units, kept in
     data_dir/dev-keys.json (0600). Anywhere else those keys are revoked and the file removed:
     a data dir first run in development must not open production to whoever read it."""
     path = settings.data_dir / "dev-keys.json"
     wanted = _dev_principals()
     if settings.environment != "development":
-        revoked = sum(keys.revoke(p.name) for p in wanted.values())
+        revoked = sum([await keys.revoke(p.name) for p in wanted.values()])
         path.unlink(missing_ok=True)
         if revoked:
             logging.getLogger(__name__).warning(
                 "revoked %d development API keys found in %s", revoked, settings.data_dir)
         return {}
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    if set(known) == set(wanted) and all(keys.authenticate(k) for k in known.values()):
+    if set(known) == set(wanted) and all([await keys.authenticate(k) for k in known.values()]):
         return known
-    created = {name: keys.create(p) for name, p in wanted.items()}
+    created = {name: await keys.create(p) for name, p in wanted.items()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(created, f, indent=1)
@@ -77,8 +77,9 @@ async def serve_all(settings: Settings, console: Console) -> None:
     started = time.monotonic()
     platform = Platform.from_settings(settings)
     await platform.start()
-    api_keys = ApiKeys(settings.data_dir / "api_keys.json")
-    keys = dev_keys(settings, api_keys)
+    api_keys = open_api_keys(settings)
+    await api_keys.start()
+    keys = await dev_keys(settings, api_keys)
     servers, runners, readies = [], [], []
     for spec in service_specs().values():
         mine = [ProjectionRunner(platform.log, platform.db, p)
@@ -100,6 +101,7 @@ async def serve_all(settings: Settings, console: Console) -> None:
             runner.stop()
         await asyncio.gather(*projection_tasks, return_exceptions=True)
         await platform.close()
+        await api_keys.close()
 
 
 async def _until_ready(readies: list[Readiness], tasks: list[asyncio.Task[None]]) -> None:

@@ -3,8 +3,8 @@
 The defaults run everything on one machine with nothing installed: the event
 log, the projections and the citizen keys are SQLite files under
 `.hotline/`. Production points HOTLINE_LOG at Kafka and HOTLINE_DB at
-PostgreSQL; it must also set a real HOTLINE_MASTER_KEY (the settings refuse
-the development key outside `environment=development`).
+PostgreSQL; it must also set a real HOTLINE_MASTER_KEY or HOTLINE_MASTER_KEY_FILE
+(the settings refuse the development key outside `environment=development`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default="",
         description="base64 32-byte key wrapping citizen keys; generated under data_dir in dev",
     )
+    master_key_file: str = Field(
+        default="", description="path of a file holding the master key (base64), e.g. where "
+        "Kubernetes mounts the secret; instead of master_key, never with it")
+    api_keys_db: str = Field(
+        default="", description="SQLAlchemy async URL of the API key table: a SQLite file "
+        "(default data_dir/api_keys.db) or postgresql+asyncpg://… shared by every replica")
     allow_unsafe: bool = Field(default=False, description="accept log settings that may lose data")
     topic_prefix: str = Field(
         default="", description="prefix of every topic and group, to share a cluster (e.g. 'stg.')"
@@ -83,6 +89,9 @@ class Settings(BaseSettings):
             self.survey_base_url = f"http://{self.host}:{self.callback_port}"
         if not self.keys_db:
             self.keys_db = str(self.data_dir / "keys.db")
-        if self.environment == "production" and not self.master_key:
-            raise ValueError("HOTLINE_MASTER_KEY must be set in production")
+        if not self.api_keys_db:
+            self.api_keys_db = f"sqlite+aiosqlite:///{self.data_dir / 'api_keys.db'}"
+        if self.environment == "production" and not (self.master_key or self.master_key_file):
+            raise ValueError("HOTLINE_MASTER_KEY or HOTLINE_MASTER_KEY_FILE must be set "
+                             "in production")
         return self

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from contracts.personal import seal
 from hotline.disclosure import disclose
-from hotline.keystore import SqliteKeyStore, load_master_key
+from hotline.keystore import SqliteKeyStore
+from hotline.kms import LocalKms, load_master_key
 
 FIELDS = {"name": "王小明", "phone": "13812345678", "id_number": "11010519491231002X"}
 
 
 async def test_roles_see_clear_or_masked_and_nobody_sees_erased_data(tmp_path: Path) -> None:
-    keys = SqliteKeyStore(str(tmp_path / "keys.db"), load_master_key("", tmp_path))
+    keys = SqliteKeyStore(str(tmp_path / "keys.db"), LocalKms(load_master_key("", tmp_path)))
     await keys.start()
     kid, key = await keys.citizen("phone:13812345678")
     sealed = seal(key, kid, FIELDS, "c-1/caller")

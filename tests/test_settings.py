@@ -6,24 +6,39 @@ from pathlib import Path
 
 import pytest
 
-from hotline.apikeys import ApiKeys
+from hotline.apikeys import open_api_keys
 from hotline.serve import dev_keys
 from hotline.settings import Settings
 
 
-def test_development_keys_stop_working_outside_development(tmp_path: Path) -> None:
-    keys = ApiKeys(tmp_path / "api_keys.json")
-    dev = dev_keys(Settings(data_dir=tmp_path), keys)
-    assert dev and all(keys.authenticate(k) for k in dev.values())
-    assert dev_keys(Settings(data_dir=tmp_path), keys) == dev  # kept across restarts
+async def test_development_keys_stop_working_outside_development(tmp_path: Path) -> None:
+    keys = open_api_keys(Settings(data_dir=tmp_path))
+    await keys.start()
+    dev = await dev_keys(Settings(data_dir=tmp_path), keys)
+    assert dev and all([await keys.authenticate(k) for k in dev.values()])
+    assert await dev_keys(Settings(data_dir=tmp_path), keys) == dev  # kept across restarts
+    await keys.close()
 
     production = Settings(data_dir=tmp_path, environment="production",
                           master_key="bXkgbWFzdGVyIGtleSBpcyAzMiBieXRlcyBsb25nISE=")
-    again = ApiKeys(tmp_path / "api_keys.json")  # the production process reads the file
-    assert dev_keys(production, again) == {}  # nothing to print
-    assert not any(again.authenticate(k) for k in dev.values())
-    assert not any(ApiKeys(tmp_path / "api_keys.json").authenticate(k) for k in dev.values())
+    again = open_api_keys(production)  # the production process opens the same store
+    await again.start()
+    assert await dev_keys(production, again) == {}  # nothing to print
+    assert not any([await again.authenticate(k) for k in dev.values()])
+    await again.close()
+    fresh = open_api_keys(production)
+    await fresh.start()
+    assert not any([await fresh.authenticate(k) for k in dev.values()])
+    await fresh.close()
     assert not (tmp_path / "dev-keys.json").exists()
+
+
+def test_a_production_master_key_may_come_from_a_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="HOTLINE_MASTER_KEY or HOTLINE_MASTER_KEY_FILE"):
+        Settings(data_dir=tmp_path, environment="production")
+    secret = tmp_path / "master-key"
+    assert Settings(data_dir=tmp_path, environment="production",
+                    master_key_file=str(secret)).master_key_file == str(secret)
 
 
 def test_settings_the_engine_ignores_are_named(monkeypatch: pytest.MonkeyPatch,

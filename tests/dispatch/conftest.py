@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from contracts.topics import TICKETS
-from hotline.apikeys import ApiKeys, Principal, Role
+from hotline.apikeys import Principal, Role
 from hotline.log.port import EventLog
 from hotline.projection import Projection, ProjectionRunner
 from hotline.runtime import Platform
@@ -37,7 +37,7 @@ from services.intake.projections import IntakeRegister
 from services.supervision.app import create_app as create_supervision
 from services.supervision.projections import SupervisionBoard
 from services.supervision.ticker import Ticker
-from tests.intake.conftest import contact, make_platform
+from tests.intake.conftest import contact, make_platform, open_test_api_keys
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1", "d02-urban-squad", "city-water",
@@ -127,12 +127,12 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     `supervised`; callback, its board, the survey sender to a file outbox and a hand-driven
     worker, when `callback`) over one platform, with their projections running."""
     platform = await make_platform(log, tmp_path)
-    api_keys = ApiKeys(tmp_path / "api_keys.json")
+    api_keys = await open_test_api_keys(tmp_path)
     staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor", "callback")
-    keys = {ch: api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
+    keys = {ch: await api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
             for ch in ("wechat", "phone", "sms")}
-    keys |= {role: api_keys.create(Principal(f"{role}-01", role)) for role in staff}
-    keys |= {u: api_keys.create(Principal(f"staff-{u}", "unit", unit=u)) for u in UNITS}
+    keys |= {role: await api_keys.create(Principal(f"{role}-01", role)) for role in staff}
+    keys |= {u: await api_keys.create(Principal(f"staff-{u}", "unit", unit=u)) for u in UNITS}
     clock = Clock()
     intake_app = create_intake(platform, api_keys, clock=clock, manage_platform=False)
     dispatch_app = create_dispatch(platform, api_keys, clock=clock, manage_platform=False)
@@ -173,5 +173,6 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     for r in runners:
         r.stop()
     await asyncio.gather(*tasks)
+    await api_keys.close()
     await platform.keys.close()
     await platform.db.dispose()

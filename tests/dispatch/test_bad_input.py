@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from contracts.topics import TICKETS
-from hotline.apikeys import ApiKeys, Principal
+from hotline.apikeys import ApiKeyStore, Principal
 from tests.dispatch.conftest import LOCATION, Hotline
 from tests.dispatch.test_scenario import register_lamp
 
@@ -96,12 +96,12 @@ async def reply_due(h: Hotline, tid: str) -> datetime:
     return datetime.fromisoformat(due[-1])
 
 
-def another_operator(h: Hotline) -> str:
+async def another_operator(h: Hotline) -> str:
     """A key for a second operator on the desk (the fixture has one per role)."""
     transport = h.dispatch._transport
     assert isinstance(transport, httpx.ASGITransport)
-    keys: ApiKeys = transport.app.state.api_keys  # type: ignore[attr-defined]
-    h.keys["operator-2"] = keys.create(Principal("operator-02", "operator"))
+    keys: ApiKeyStore = transport.app.state.api_keys  # type: ignore[attr-defined]
+    h.keys["operator-2"] = await keys.create(Principal("operator-02", "operator"))
     return "operator-2"
 
 

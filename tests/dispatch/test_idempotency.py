@@ -49,7 +49,7 @@ async def test_the_same_key_from_another_operator_is_another_command(hotline: Ho
     mine = await h.post("/v1/tickets", "operator", body, **key)
     assert mine.status_code == 201, mine.text
     before = await h.platform.log.end_offsets(TICKETS)
-    theirs = await h.post("/v1/tickets", another_operator(h), body, **key)
+    theirs = await h.post("/v1/tickets", await another_operator(h), body, **key)
     assert theirs.status_code == 201, theirs.text
     assert theirs.json()["duplicate"] is False
     assert theirs.json()["ticket_id"] != mine.json()["ticket_id"]

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.topics import core_specs
-from hotline.apikeys import ApiKeys, Principal
-from hotline.keystore import SqliteKeyStore, load_master_key
+from hotline.apikeys import ApiKeyStore, Principal
+from hotline.apikeys_sql import SqlApiKeyStore
+from hotline.keystore import SqliteKeyStore
+from hotline.kms import LocalKms, load_master_key
 from hotline.log.port import EventLog
 from hotline.runtime import Platform
 from hotline.settings import Settings
@@ -49,9 +51,16 @@ class Intake:
         return {"Authorization": f"Bearer {self.keys[channel]}"}
 
 
+async def open_test_api_keys(data_dir: Path) -> ApiKeyStore:
+    """A started API key store in a SQLite file of the test's own (closed by the test)."""
+    api_keys = SqlApiKeyStore(str(data_dir / "api_keys.db"))
+    await api_keys.start()
+    return api_keys
+
+
 async def make_platform(log: EventLog, data_dir: Path) -> Platform:
     settings = Settings(data_dir=data_dir, environment="test")
-    keys = SqliteKeyStore(str(data_dir / "keys.db"), load_master_key("", data_dir))
+    keys = SqliteKeyStore(str(data_dir / "keys.db"), LocalKms(load_master_key("", data_dir)))
     platform = Platform(settings, log, keys,
                         create_async_engine(f"sqlite+aiosqlite:///{data_dir / 'p.db'}"))
     await keys.start()
@@ -62,12 +71,13 @@ async def make_platform(log: EventLog, data_dir: Path) -> Platform:
 @pytest.fixture
 async def intake(log: EventLog, tmp_path: Path) -> AsyncIterator[Intake]:
     platform = await make_platform(log, tmp_path)
-    api_keys = ApiKeys(tmp_path / "api_keys.json")
-    keys = {ch: api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
+    api_keys = await open_test_api_keys(tmp_path)
+    keys = {ch: await api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
             for ch in ("wechat", "phone", "web")}
     app = create_app(platform, api_keys, manage_platform=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
         yield Intake(client, platform, keys)
+    await api_keys.close()
     await platform.keys.close()
     await platform.db.dispose()

@@ -1,9 +1,11 @@
-"""The citizen key store's contract, on SQLite and on PostgreSQL, and the master key's checks."""
+"""The citizen key store's contract, on SQLite and on PostgreSQL, and the master key's checks
+(from HOTLINE_MASTER_KEY, from HOTLINE_MASTER_KEY_FILE, never both)."""
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -12,17 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from hotline.keystore import KeyStore, MasterKeyError, load_master_key
+from hotline.keystore import KeyStore, MasterKeyError
+from hotline.kms import LocalKms, UnwrapError, load_master_key, open_kms
 from hotline.runtime import Platform, open_keystore
 from hotline.settings import Settings
 
 MASTER = os.urandom(32)
+KMS = LocalKms(MASTER)
 
 
 @pytest.fixture
 async def store(db_url: str, tmp_path: Path) -> AsyncIterator[KeyStore]:
     url = str(tmp_path / "keys.db") if db_url.startswith("sqlite") else db_url
-    keys = open_keystore(url, MASTER)
+    keys = open_keystore(url, KMS)
     await keys.start()
     yield keys
     await keys.close()
@@ -53,17 +57,17 @@ async def test_erasing_cuts_the_key_and_the_link(store: KeyStore) -> None:
 async def test_the_pepper_is_wrapped_and_opens_only_with_its_master_key(
         db_url: str, tmp_path: Path) -> None:
     url = str(tmp_path / "keys.db") if db_url.startswith("sqlite") else db_url
-    first = open_keystore(url, MASTER)
+    first = open_keystore(url, KMS)
     await first.start()
     pepper = await first.pepper()
     await first.close()
     if db_url.startswith("sqlite"):  # stored wrapped, never as its 32 bytes
         assert pepper not in (tmp_path / "keys.db").read_bytes()
-    again = open_keystore(url, MASTER)
+    again = open_keystore(url, LocalKms(MASTER))
     await again.start()
     assert await again.pepper() == pepper
     await again.close()
-    stranger = open_keystore(url, os.urandom(32))
+    stranger = open_keystore(url, LocalKms(os.urandom(32)))
     with pytest.raises(MasterKeyError, match="does not open"):
         await stranger.start()
     await stranger.close()
@@ -76,6 +80,47 @@ def test_a_bad_master_key_is_refused_with_a_clear_message(configured: str,
                                                           tmp_path: Path) -> None:
     with pytest.raises(MasterKeyError, match="HOTLINE_MASTER_KEY"):
         load_master_key(configured, tmp_path)
+
+
+@pytest.mark.parametrize("content", [
+    "not base64!", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode()])
+def test_a_bad_master_key_file_is_refused_naming_the_file(content: str, tmp_path: Path) -> None:
+    secret = tmp_path / "master-key"
+    secret.write_text(content)
+    with pytest.raises(MasterKeyError, match=re.escape(f"HOTLINE_MASTER_KEY_FILE ({secret})")):
+        load_master_key("", tmp_path, file=str(secret))
+    with pytest.raises(MasterKeyError, match="cannot read"):
+        load_master_key("", tmp_path, file=str(tmp_path / "absent"))
+
+
+def test_the_master_key_comes_from_the_mounted_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret" / "master-key"
+    secret.parent.mkdir()
+    secret.write_text(base64.b64encode(MASTER).decode() + "\n")  # as `kubectl create secret`
+    settings = Settings(data_dir=tmp_path / "data", environment="production",
+                        master_key_file=str(secret))
+    assert load_master_key("", settings.data_dir, file=str(secret)) == MASTER
+    kms = open_kms(settings)
+    assert KMS.unwrap("pepper", kms.wrap("pepper", b"v")) == b"v"  # the same key
+    with pytest.raises(UnwrapError):
+        kms.unwrap("another label", kms.wrap("pepper", b"v"))  # bound to what it wraps
+    assert not (settings.data_dir / "master.key").exists()  # nothing generated
+
+
+def test_both_master_key_sources_at_once_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "master-key"
+    secret.write_text(base64.b64encode(MASTER).decode())
+    both = Settings(data_dir=tmp_path, master_key=base64.b64encode(MASTER).decode(),
+                    master_key_file=str(secret))
+    with pytest.raises(MasterKeyError, match="both set"):
+        open_kms(both)
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path),
+           "HOTLINE_MASTER_KEY": base64.b64encode(MASTER).decode(),
+           "HOTLINE_MASTER_KEY_FILE": str(secret)}
+    done = subprocess.run([sys.executable, "-m", "hotline", "topics"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "both set" in done.stderr and "Traceback" not in done.stderr
 
 
 async def test_data_files_are_private(tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""`hotline keys`: keys for channel adapters, units and staff roles, in the shared key store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hotline.apikeys import Principal, open_api_keys
+from hotline.cli import app
+from hotline.settings import Settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def hotline(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def holder_of(key: str, data_dir: Path) -> Principal | None:
+    """What a service (another process, the same store) makes of `key`."""
+
+    async def look() -> Principal | None:
+        store = open_api_keys(Settings(data_dir=data_dir))
+        await store.start()
+        try:
+            return await store.authenticate(key)
+        finally:
+            await store.close()
+
+    return asyncio.run(look())
+
+
+def test_keys_for_a_channel_a_unit_and_a_staff_role(data_dir: Path) -> None:
+    code, channel_key = hotline("keys", "create", "--name", "wechat-gw", "--channel", "wechat")
+    assert code == 0, channel_key
+    code, unit_key = hotline("keys", "create", "--name", "squad-desk", "--unit",
+                             "d01-urban-squad")
+    assert code == 0, unit_key
+    code, staff_key = hotline("keys", "create", "--name", "op-017", "--role", "operator")
+    assert code == 0, staff_key
+    assert holder_of(channel_key.strip(), data_dir) == Principal("wechat-gw", "channel",
+                                                                 channel="wechat")
+    assert holder_of(unit_key.strip(), data_dir) == Principal("squad-desk", "unit",
+                                                              unit="d01-urban-squad")
+    assert holder_of(staff_key.strip(), data_dir) == Principal("op-017", "operator")
+    code, out = hotline("keys", "list")
+    assert code == 0 and [line.split() for line in out.splitlines()] == [
+        ["op-017", "operator"], ["squad-desk", "unit", "d01-urban-squad"],
+        ["wechat-gw", "channel", "wechat"]]
+    assert "hk_" not in out
+    assert hotline("keys", "revoke", "squad-desk") == (0, "1 key(s) revoked\n")
+    assert holder_of(unit_key.strip(), data_dir) is None
+    assert "squad-desk" not in hotline("keys", "list")[1]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--channel", "telegram"), "unknown channel telegram"),
+    (("--unit", "d99-nowhere"), "unknown unit d99-nowhere"),
+    (("--role", "unit"), "needs --unit"),
+    (("--role", "channel"), "needs --channel"),
+    (("--role", "root"), "unknown role root"),
+    ((), "give --role"),
+    (("--role", "supervisor", "--unit", "d01-urban-squad"), "takes no --unit"),
+    (("--role", "unit", "--unit", "d01-urban-squad", "--channel", "wechat"), "takes no"),
+])
+def test_a_key_for_no_one_known_is_refused(data_dir: Path, args: tuple[str, ...],
+                                           message: str) -> None:
+    code, out = hotline("keys", "create", "--name", "someone", *args)
+    assert code == 2 and message in out
+    assert hotline("keys", "list") == (0, "")
