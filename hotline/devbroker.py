@@ -117,6 +117,14 @@ class LocalBroker:
         shutil.rmtree(self.logdir, ignore_errors=True)
 
 
+def tansu_env(bootstrap: str) -> dict[str, str]:
+    """The HOTLINE_* settings of a process on tansu: what `tansu_options` sets, as settings."""
+    return {"HOTLINE_LOG": f"kafka://{bootstrap}", "HOTLINE_KAFKA_IDEMPOTENCE": "false",
+            "HOTLINE_KAFKA_REPLICATION_FACTOR": "1", "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "HOTLINE_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            "HOTLINE_KAFKA_PROMPT_FETCH_WAIT_MS": "1"}
+
+
 def tansu_options(bootstrap: str, **overrides: object) -> KafkaOptions:
     """KafkaEventLog options tansu accepts, with fast group joins."""
     settings: dict[str, object] = {
@@ -126,6 +134,7 @@ def tansu_options(bootstrap: str, **overrides: object) -> KafkaOptions:
         "replication_factor": 1,
         "session_timeout_ms": 6000,  # tansu completes a join after half of it
         "heartbeat_interval_ms": 1000,
+        "prompt_fetch_wait_ms": 1,  # tansu holds an idle fetch for its whole wait
         **overrides,
     }
     return KafkaOptions(**settings)  # type: ignore[arg-type]

@@ -30,7 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
-from hotline.log.port import EventLog, LogError, OutgoingRecord, Record
+from hotline.log.port import (
+    Consumer,
+    EventLog,
+    LogError,
+    OutgoingRecord,
+    PartitionConsumer,
+    Record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +218,14 @@ class ProjectionRunner:
         batch_size: int = 500,
         before_commit: Callable[[], Awaitable[None]] | None = None,
         on_batch: Callable[[RunnerStats], None] | None = None,
+        shared: bool = False,
     ) -> None:
         self.log, self.engine, self.projection = log, engine, projection
+        # a read model is every replica's own: it reads every partition into its own store,
+        # from the offsets stored with its rows. A relay (effects outside, at least once) is
+        # `shared`: the replicas split the partitions in one consumer group, each resuming
+        # where the group committed, so an effect is not repeated by every replica.
+        self.shared = shared
         self.group = group or f"projection.{projection.name}"
         self.batch_size = batch_size
         self.before_commit = before_commit  # fault injection for crash tests
@@ -224,14 +237,8 @@ class ProjectionRunner:
     async def run(self, *, until: dict[tuple[str, int], int] | None = None) -> RunnerStats:
         """Consume until `stop()` (or until every position reaches `until`, for rebuilds)."""
         await ensure_schema(self.engine, self.projection)
-        consumer = self.log.consumer(self.group, self.projection.topics)
+        consumer = await self._consumer()
         try:
-            positions = await stored_offsets(self.engine, self.projection.name)
-            for topic in self.projection.topics:  # partitions never seen start at 0, not at
-                for p in range(await self.log.partitions(topic)):  # the group's offset
-                    positions.setdefault((topic, p), 0)
-            await consumer.seek(positions)
-            self.stats.positions = dict(positions)
             self.started.set()
             while not self._stop.is_set():
                 if until is not None and all(
@@ -250,6 +257,20 @@ class ProjectionRunner:
         finally:
             await consumer.close()
         return self.stats
+
+    async def _consumer(self) -> Consumer | PartitionConsumer:
+        """A group member (shared), or a reader of every partition from the stored offsets."""
+        if self.shared:
+            return self.log.consumer(self.group, self.projection.topics)
+        positions = await stored_offsets(self.engine, self.projection.name)
+        for topic in self.projection.topics:  # partitions never seen start at 0
+            for p in range(await self.log.partitions(topic)):
+                positions.setdefault((topic, p), 0)
+        consumer = self.log.partition_consumer(None, self.projection.topics)
+        await consumer.assign(set(positions))
+        await consumer.seek(positions)
+        self.stats.positions = dict(positions)
+        return consumer
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""

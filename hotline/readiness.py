@@ -13,7 +13,7 @@ normal operation, not unreadiness.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,6 +36,12 @@ class Readiness:
         self.log, self.writes, self.runners = log, tuple(writes), tuple(runners)
         self._targets: dict[int, dict[tuple[str, int], int]] | None = None
         self._latched = False
+        self._claimed = asyncio.Event()
+        self._conditions: list[tuple[str, Callable[[], bool]]] = []
+
+    def require(self, name: str, check: Callable[[], bool]) -> None:
+        """One more thing the service needs before it serves (e.g. the decider answering)."""
+        self._conditions.append((name, check))
 
     @classmethod
     def assumed(cls) -> Readiness:
@@ -57,6 +63,12 @@ class Readiness:
                 ends |= {(topic, p): end for p, end in (await self.log.end_offsets(topic)).items()}
             targets[i] = ends
         self._targets = targets
+        self._claimed.set()
+
+    async def wait_claims(self) -> None:
+        """Return once the claims are held (what may start then: the decider's answering)."""
+        if self.log is not None:
+            await self._claimed.wait()
 
     def pending(self) -> list[str]:
         """What is still missing (empty once ready)."""
@@ -68,6 +80,7 @@ class Readiness:
                    if not runner.started.is_set() or any(
                        runner.stats.positions.get(tp, 0) < end
                        for tp, end in self._targets[i].items())]
+        waiting += [name for name, check in self._conditions if not check()]
         self._latched = not waiting
         return waiting
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -29,6 +30,8 @@ from hotline.log.port import EventLog
 from hotline.projection import Projection
 from hotline.readiness import Readiness
 from hotline.settings import Settings
+
+T = TypeVar("T")
 
 
 def tune_gc() -> None:
@@ -52,9 +55,18 @@ class Platform:
     keys: KeyStore
     db: AsyncEngine
     store: EventStore = field(init=False)
+    _shared: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = EventStore(self.log)
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """An adapter every service of this process shares (the ticket-command client: one
+        desk cache, one reply partition), made on first use and closed with the platform."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        found: T = self._shared[name]
+        return found
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
@@ -69,7 +81,15 @@ class Platform:
         await self.keys.start()
         await self.log.create_topics(core_specs())
 
+    async def close_shared(self) -> None:
+        """Close what `shared` made (the log and the stores stay open)."""
+        for component in reversed(list(self._shared.values())):
+            if hasattr(component, "close"):
+                await component.close()
+        self._shared.clear()
+
     async def close(self) -> None:
+        await self.close_shared()
         await self.log.close()
         await self.keys.close()
         await self.db.dispose()
@@ -138,7 +158,8 @@ class ServiceSpec:
     port: Callable[[Settings], int]
     create_app: Callable[..., FastAPI]
     projections: Callable[[], Sequence[Projection]]  # made fresh for each runner or rebuild
-    writes: Sequence[str]  # stream topics it appends to: claimed at start-up (Kafka ownership)
+    # stream topics it appends to from its own process: claimed at start-up (Kafka ownership)
+    writes: Callable[[Platform], Sequence[str]]
     example: Callable[[str, dict[str, str]], str]  # (base url, dev keys) -> requests to paste
     # consumers with effects outside their tables (e.g. forwarding to unit topics): started by
     # `hotline run` like projections, but never rebuilt from zero (that would repeat effects)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -64,8 +65,19 @@ def server(app: FastAPI, settings: Settings, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def serve_all(settings: Settings, console: Console) -> None:
-    """Start every installed service (`service_specs`); returns on Ctrl-C or SIGTERM.
+def chosen(names: Sequence[str]) -> list[ServiceSpec]:
+    """The installed services named (all of them for none), in the loop's order."""
+    specs = service_specs()
+    unknown = sorted(set(names) - set(specs))
+    if unknown:
+        raise SystemExit(f"no such service: {', '.join(unknown)} (installed: "
+                         f"{', '.join(specs)})")
+    return [spec for name, spec in specs.items() if not names or name in names]
+
+
+async def serve_all(settings: Settings, console: Console, names: Sequence[str] = ()) -> None:
+    """Start the named installed services (`service_specs`; every one for none) in this
+    process; returns on Ctrl-C or SIGTERM.
 
     The servers listen at once (health and readiness answer), the writer groups are joined
     concurrently, and each service serves once its claims are held and its projections
@@ -75,16 +87,20 @@ async def serve_all(settings: Settings, console: Console) -> None:
     for warning in settings.inapplicable():
         logging.getLogger(__name__).warning(warning)
     started = time.monotonic()
+    specs = chosen(names)
     platform = Platform.from_settings(settings)
     await platform.start()
     api_keys = open_api_keys(settings)
     await api_keys.start()
     keys = await dev_keys(settings, api_keys)
     servers, runners, readies = [], [], []
-    for spec in service_specs().values():
-        mine = [ProjectionRunner(platform.log, platform.db, p)
-                for p in (*spec.projections(), *spec.relays(platform))]
-        readiness = Readiness(platform.log, spec.writes, mine)
+    for spec in specs:
+        mine = [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections()]
+        # ready once its own read models caught up; relays share their work between
+        # replicas and lag without making any answer wrong
+        readiness = Readiness(platform.log, spec.writes(platform), mine)
+        mine += [ProjectionRunner(platform.log, platform.db, p, shared=True)
+                 for p in spec.relays(platform)]
         app = spec.create_app(platform, api_keys, manage_platform=False, readiness=readiness)
         servers.append((spec, server(app, settings, spec.port(settings))))
         runners += mine

@@ -45,13 +45,26 @@ class Settings(BaseSettings):
     kafka_acks: str = "all"
     kafka_isolation: str = "read_committed"
     kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_prompt_fetch_wait_ms: int = Field(
+        default=100, ge=1, description="longest wait of a fetch of requests or replies on an "
+        "idle partition (Kafka answers at once when a record arrives; 1 against tansu)")
     kafka_replication_factor: int = 3
 
     trusted_proxies: str = Field(
         default="", description="comma-separated addresses or CIDRs of the reverse proxies "
         "whose X-Forwarded-For is believed (e.g. the ingress); none by default")
 
+    ticket_commands: Literal["auto", "local", "routed"] = Field(
+        default="auto", description="how services reach the ticket decider: 'local' (the desk "
+        "in their own process), 'routed' (hotline.commands to the replica owning the ticket's "
+        "partition); 'auto' routes on Kafka and stays local on the embedded log")
+    command_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="how long a routed ticket command waits for its answer "
+        "before the API answers 503 with Retry-After")
+
     host: str = "127.0.0.1"
+    tickets_port: int = 8105
     intake_port: int = 8101
     dispatch_port: int = 8102
     supervision_port: int = 8103

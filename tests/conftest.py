@@ -56,6 +56,8 @@ def settings_env(log: EventLog) -> dict[str, str]:
         "HOTLINE_KAFKA_IDEMPOTENCE": str(opts.enable_idempotence).lower(),
         "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
         "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": str(opts.session_timeout_ms),
+        "HOTLINE_KAFKA_HEARTBEAT_INTERVAL_MS": str(opts.heartbeat_interval_ms),
+        "HOTLINE_KAFKA_PROMPT_FETCH_WAIT_MS": str(opts.prompt_fetch_wait_ms),
     }
 
 

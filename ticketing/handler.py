@@ -34,7 +34,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from weakref import WeakKeyDictionary
 
 from contracts.base import EventData
 from contracts.commands import Command, TicketCommand
@@ -46,7 +45,6 @@ from contracts.topics import TICKETS
 from hotline.eventstore import Context, EventStore, Stored
 from hotline.keystore import KeyStore
 from hotline.log.port import GENESIS_HASH, VersionConflict, value_hash
-from hotline.runtime import Platform
 from ticketing import domain
 from ticketing.domain import Ticket
 
@@ -212,14 +210,3 @@ def _after(loaded: Loaded, envelope: Envelope, head_hash: str) -> Loaded:
     if envelope.causationid is not None and envelope.causationid not in commands:
         commands = commands | {envelope.causationid}
     return Loaded(ticket, envelope.streamversion, head_hash, commands)
-
-
-_DESKS: WeakKeyDictionary[EventStore, TicketDesk] = WeakKeyDictionary()
-
-
-def desk_of(platform: Platform) -> TicketDesk:
-    """The process's one TicketDesk over the platform's store: every service shares it (and
-    its cache)."""
-    if (found := _DESKS.get(platform.store)) is None:
-        found = _DESKS[platform.store] = TicketDesk(platform.store, platform.keys)
-    return found

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import date, datetime
-from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from contracts.ticket_events import TicketNumberReserved
@@ -68,13 +67,3 @@ class TicketNumbers:
                 self._heads = {day: (appended.version, appended.head_hash)}  # today only
                 return number
         raise VersionConflict(TICKETS, stream, -1, -1)
-
-
-_NUMBERS: WeakKeyDictionary[EventStore, TicketNumbers] = WeakKeyDictionary()
-
-
-def numbers_of(store: EventStore) -> TicketNumbers:
-    """The process's one TicketNumbers over `store` (its lock and cached head are shared)."""
-    if (found := _NUMBERS.get(store)) is None:
-        found = _NUMBERS[store] = TicketNumbers(store)
-    return found

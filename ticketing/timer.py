@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import commands as c
 from hotline.readiness import Readiness
-from ticketing.handler import IdempotencyConflict, TicketDesk
+from ticketing.client import TicketCommands
+from ticketing.handler import IdempotencyConflict
 from ticketing.rules import Rejected
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ class Timer:
     table: Table
     columns: tuple[str, ...] = ()
 
-    def __init__(self, db: AsyncEngine, desk: TicketDesk, *, concurrency: int = 32,
+    def __init__(self, db: AsyncEngine, tickets: TicketCommands, *, concurrency: int = 32,
                  interval_s: float = 30.0, clock: Callable[[], datetime]) -> None:
-        self.db, self.desk = db, desk
+        self.db, self.tickets = db, tickets
         self.concurrency = concurrency
         self.interval_s = interval_s
         self.clock = clock
@@ -126,7 +127,7 @@ class Timer:
         remaining commands wait for the next tick)."""
         ticket_id = command.ticket_id
         try:
-            outcome = await self.desk.execute(command, actor=self.actor, command_id=command_id,
+            outcome = await self.tickets.execute(command, actor=self.actor, command_id=command_id,
                                               now=now, source=self.source)
         except Rejected as exc:  # the ticket moved on since the board saw it
             report.refused[exc.rule.id] = report.refused.get(exc.rule.id, 0) + 1

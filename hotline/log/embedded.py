@@ -30,6 +30,7 @@ from typing import Any
 from hotline.log.partitioning import partition_for
 from hotline.log.port import (
     GENESIS_HASH,
+    ClaimListener,
     OutgoingRecord,
     Position,
     Record,
@@ -276,6 +277,13 @@ class EmbeddedEventLog:
     async def claim(self, topic: str) -> set[int]:
         return set(range(await self.partitions(topic)))  # one machine: the only writer
 
+    async def follow_claim(self, topic: str, listener: ClaimListener) -> None:
+        await listener(await self.claim(topic), set())  # never changes: nobody else writes
+
+    def partition_consumer(self, group: str | None, topics: Sequence[str], *,
+                           prompt: bool = False) -> EmbeddedPartitionConsumer:
+        return EmbeddedPartitionConsumer(self, group, topics)  # woken by every commit anyway
+
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         rows = await self._in_reader(
             self._query, "SELECT version, head_hash FROM streams WHERE topic=? AND key=?",
@@ -331,6 +339,15 @@ class EmbeddedEventLog:
         await self._writer.run(write)
 
 
+async def pulse(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait for `event` at most `timeout_s`. Not `wait_for`: on Python 3.11 it swallows a
+    cancellation that arrives as the event is set, and this event is set after every commit,
+    so a consumer loop could never be stopped."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+
+
 class EmbeddedConsumer:
     """The single member of a consumer group on the embedded engine."""
 
@@ -365,8 +382,7 @@ class EmbeddedConsumer:
             left = deadline - time.monotonic()
             if out or left <= 0:
                 return out
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.log.appended.wait(), min(left, self.POLL_INTERVAL_S))
+            await pulse(self.log.appended, min(left, self.POLL_INTERVAL_S))
 
     async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
         current = await self._ensure_positions()
@@ -383,3 +399,47 @@ class EmbeddedConsumer:
 
     async def close(self) -> None:
         self._positions = None
+
+
+class EmbeddedPartitionConsumer:
+    """Reads chosen partitions; offsets committed under a group name."""
+
+    def __init__(self, log: EmbeddedEventLog, group: str | None, topics: Sequence[str]) -> None:
+        self.log, self.group, self.topics = log, group, list(topics)
+        self._positions: dict[tuple[str, int], int] = {}
+
+    async def assign(self, partitions: set[tuple[str, int]], *, at_end: bool = False) -> None:
+        start: dict[tuple[str, int], int] = {}
+        if at_end:
+            for topic in {t for t, _ in partitions}:
+                start |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
+        elif self.group:
+            start = await self.log._committed(self.group, self.topics)
+        self._positions = {tp: self._positions.get(tp, start.get(tp, 0))
+                           for tp in sorted(partitions)}
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out: list[Record] = []
+            for (topic, p), offset in self._positions.items():
+                records = await self.log.read(topic, p, offset, max_records - len(out))
+                if records:
+                    self._positions[(topic, p)] = records[-1].offset + 1
+                    out.extend(records)
+                if len(out) >= max_records:
+                    break
+            left = deadline - time.monotonic()
+            if out or left <= 0:
+                return out
+            await pulse(self.log.appended, min(left, EmbeddedConsumer.POLL_INTERVAL_S))
+
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        self._positions.update({tp: o for tp, o in positions.items() if tp in self._positions})
+
+    async def commit(self, positions: Mapping[tuple[str, int], int]) -> None:
+        if self.group and positions:
+            await self.log._commit(self.group, positions)
+
+    async def close(self) -> None:
+        self._positions = {}

@@ -27,6 +27,8 @@ def _engine(settings: Settings) -> EventLog:
             enable_idempotence=settings.kafka_idempotence,
             isolation_level=settings.kafka_isolation,
             session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            prompt_fetch_wait_ms=settings.kafka_prompt_fetch_wait_ms,
             replication_factor=settings.kafka_replication_factor,
             allow_unsafe=settings.allow_unsafe,
         )

@@ -24,6 +24,7 @@ from hotline.log.kafka_reader import PartitionReader, Produce, stop_member
 from hotline.log.partitioning import partition_for
 from hotline.log.port import (
     GENESIS_HASH,
+    ClaimListener,
     LogError,
     NotStreamOwner,
     OutgoingRecord,
@@ -119,6 +120,7 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         self._parts: dict[int, _Partition] = {}
         self._settled = asyncio.Event()  # clear from a revocation until the next assignment
         self._locks: dict[str, _KeyLock] = {}
+        self._listeners: list[ClaimListener] = []
 
     # -- group membership ------------------------------------------------------------------
 
@@ -151,10 +153,17 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         """Partitions currently assigned to this process."""
         return set(self._parts)
 
+    async def follow(self, listener: ClaimListener) -> None:
+        """Tell `listener` the partitions owned now, then each gain and loss."""
+        self._listeners.append(listener)
+        await listener(self.owned(), set())
+
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Refuse appends to revoked partitions, let those in flight finish, drop the index."""
         self._settled.clear()
         gone = [self._parts[tp.partition] for tp in revoked if tp.partition in self._parts]
+        for listener in self._listeners:  # first: what they do on these partitions finishes
+            await listener(set(), {part.number for part in gone})
         for part in gone:
             part.owned = False
         for part in gone:
@@ -175,6 +184,8 @@ class TopicOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
             self._parts[tp.partition] = part
         log.info("writer group %s: own partitions %s", self.topic, sorted(self._parts))
         self._settled.set()
+        for listener in self._listeners:
+            await listener({tp.partition for tp in assigned}, set())
 
     # -- the index -------------------------------------------------------------------------
 

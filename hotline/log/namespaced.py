@@ -11,9 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from hotline.log.port import (
+    ClaimListener,
     Consumer,
     EventLog,
     OutgoingRecord,
+    PartitionConsumer,
     Position,
     Record,
     StreamHead,
@@ -68,6 +70,16 @@ class NamespacedLog:
     async def claim(self, topic: str) -> set[int]:
         return await self.inner.claim(self.down(topic))
 
+    async def follow_claim(self, topic: str, listener: ClaimListener) -> None:
+        await self.inner.follow_claim(self.down(topic), listener)
+
+    def partition_consumer(self, group: str | None, topics: Sequence[str], *,
+                           prompt: bool = False) -> PartitionConsumer:
+        inner = self.inner.partition_consumer(
+            None if group is None else self.prefix + group, [self.down(t) for t in topics],
+            prompt=prompt)
+        return NamespacedPartitionConsumer(self, inner)
+
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         return await self.inner.stream_head(self.down(topic), key)
 
@@ -115,6 +127,31 @@ class NamespacedConsumer:
 
     async def assignment(self) -> set[tuple[str, int]]:
         return {(self.log.up(t), p) for t, p in await self.inner.assignment()}
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class NamespacedPartitionConsumer:
+    """PartitionConsumer whose records name the catalogue's topics, not the broker's."""
+
+    def __init__(self, log: NamespacedLog, inner: PartitionConsumer) -> None:
+        self.log, self.inner = log, inner
+
+    def _down(self, positions: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        return {(self.log.down(t), p): o for (t, p), o in positions.items()}
+
+    async def assign(self, partitions: set[tuple[str, int]], *, at_end: bool = False) -> None:
+        await self.inner.assign({(self.log.down(t), p) for t, p in partitions}, at_end=at_end)
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        return [self.log.up_record(r) for r in await self.inner.poll(max_records, timeout_s)]
+
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        await self.inner.seek(self._down(positions))
+
+    async def commit(self, positions: Mapping[tuple[str, int], int]) -> None:
+        await self.inner.commit(self._down(positions))
 
     async def close(self) -> None:
         await self.inner.close()

@@ -15,7 +15,7 @@ chain can be extended and a truncated stream detected.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -132,6 +132,37 @@ class Consumer(Protocol):
     async def close(self) -> None: ...
 
 
+# told which partitions of a topic this process gained and lost as their writer
+ClaimListener = Callable[[set[int], set[int]], Awaitable[None]]
+
+
+@runtime_checkable
+class PartitionConsumer(Protocol):
+    """Reads the (topic, partition) pairs it is told to read, committing under a group name
+    without joining a group: for work that follows another assignment than a consumer
+    group's (every partition, for a replica's own read model; the partitions a process owns
+    as a writer, for the requests addressed to their streams)."""
+
+    async def assign(self, partitions: set[tuple[str, int]], *, at_end: bool = False) -> None:
+        """Read exactly these; one kept keeps its position, a new one starts at the group's
+        committed offset (else the log start), or at the end with `at_end`."""
+        ...
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        """Next records of the assigned partitions, waiting up to `timeout_s` for some."""
+        ...
+
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Read these assigned partitions again from the given offsets."""
+        ...
+
+    async def commit(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Store the group's next offsets."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 @runtime_checkable
 class EventLog(Protocol):
     """The log every service writes to and reads from (DESIGN.md §3, principle 2)."""
@@ -170,6 +201,22 @@ class EventLog(Protocol):
         Embedded: all of them. Kafka: those the writer group assigned to this process
         (joining takes a rebalance, so services claim their stream topics at start-up).
         """
+        ...
+
+    async def follow_claim(self, topic: str, listener: ClaimListener) -> None:
+        """Claim `topic` and tell `listener` the partitions this process gains and loses as
+        their writer: at once those it holds, then every change. A loss is told before the
+        partitions go, so whatever the listener does on them finishes first.
+
+        Embedded: every partition, once. Kafka: the writer group's rebalances.
+        """
+        ...
+
+    def partition_consumer(self, group: str | None, topics: Sequence[str], *,
+                           prompt: bool = False) -> PartitionConsumer:
+        """A reader of chosen partitions of `topics`, committing under `group` (None: never);
+        `prompt` when someone waits on each record (requests, replies): look for new ones
+        eagerly rather than cheaply."""
         ...
 
     async def stream_head(self, topic: str, key: str) -> StreamHead:

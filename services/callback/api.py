@@ -104,7 +104,7 @@ async def task_detail(ticket_id: PathId, service: ServiceDep, clock: ClockDep,
     (in clear for callback staff and supervisors: they must call)."""
     async with service.platform.db.connect() as conn:
         row = await queries.case_row(conn, ticket_id)
-    ticket = await service.desk.get(ticket_id)
+    ticket = await service.tickets.get(ticket_id)
     if row is None or ticket is None:
         raise Problem(404, "ticket-unknown", "工单不存在 (no such ticket)",
                       f"No ticket {ticket_id}.", rule="ticket-unknown")

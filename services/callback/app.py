@@ -11,7 +11,6 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
@@ -24,6 +23,7 @@ from services.callback.domain import load_callback_policy
 from services.callback.links import Links
 from services.callback.service import CallbackService
 from services.callback.worker import CallbackWorker
+from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
 
 BODY_LIMIT = 64 * 1024
@@ -48,7 +48,7 @@ def create_app(
     deadlines = load_policy()
     worker = CallbackWorker(platform, policy, clock=clock,
                             interval_s=platform.settings.callback_tick_seconds)
-    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
+    ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
     platform_context = platform_lifespan(platform, manage_platform, ready)
 
     @asynccontextmanager

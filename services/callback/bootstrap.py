@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contracts.topics import TICKETS
 from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec, utc_now
 from services.callback.app import create_app, survey_links
 from services.callback.outbox import FileOutbox
 from services.callback.projections import CallbackBoard
 from services.callback.sender import SurveySender
+from ticketing.client import ticket_claims
 
 
 def _callback_example(base: str, keys: dict[str, str]) -> str:
@@ -38,5 +38,5 @@ def projections() -> Sequence[Projection]:
 
 SERVICE = ServiceSpec(
     name="callback", title="回访 callback", order=4, port=lambda s: s.callback_port,
-    create_app=create_app, projections=projections, writes=(TICKETS,),
+    create_app=create_app, projections=projections, writes=ticket_claims,
     example=_callback_example, relays=_survey_sender)

@@ -27,7 +27,7 @@ from services.callback.links import Links, SurveyLink
 from services.callback.messages import sms_text, survey_code, wechat_text
 from services.callback.outbox import Message, Outbox
 from services.callback.reach import recipient
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class SurveySender:
     def __init__(self, platform: Platform, links: Links, outbox: Outbox,
                  clock: Callable[[], datetime]) -> None:
         self.platform, self.links, self.outbox, self.clock = platform, links, outbox, clock
-        self.desk = desk_of(platform)
+        self.tickets = tickets_of(platform)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
         rows = []
@@ -74,7 +74,7 @@ class SurveySender:
             return "phone_task"
         if survey.expires_at <= now:
             return "expired"
-        ticket = await self.desk.get(ticket_id)
+        ticket = await self.tickets.get(ticket_id)
         if ticket is None or ticket.survey_id != survey.survey_id:
             return "closed"  # answered, expired or closed since: nothing to ask any more
         to = await recipient(self.platform, ticket)

@@ -23,7 +23,8 @@ from services.callback import queries
 from services.callback.domain import Answer, CallbackPolicy, after_answer, step_id
 from services.callback.links import Links
 from services.callback.messages import parse_sms_reply, survey_code
-from ticketing.handler import Outcome, TicketDesk, desk_of
+from ticketing.client import TicketCommands, tickets_of
+from ticketing.handler import Outcome
 from ticketing.rules import Rejected
 
 SOURCE = "/hotline/callback"
@@ -64,11 +65,11 @@ class CallbackService:
                  deadlines: DeadlinePolicy, calendar: WorkingCalendar) -> None:
         self.platform, self.policy, self.links = platform, policy, links
         self.deadlines, self.calendar = deadlines, calendar
-        self.desk: TicketDesk = desk_of(platform)
+        self.tickets: TicketCommands = tickets_of(platform)
 
     async def _run(self, command: c.TicketCommand, actor: str, command_id: str,
                    now: datetime) -> Outcome:
-        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+        return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
                                        source=SOURCE)
 
     # ------------------------------------------------------------------- the citizen's answer

@@ -23,7 +23,7 @@ from hotline.runtime import Platform, utc_now
 from services.callback.domain import CallbackPolicy, case_from_json, command_id, needs_reach, plan
 from services.callback.projections import cases
 from services.callback.reach import recipient
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 from ticketing.timer import TickReport, Timer
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class CallbackWorker(Timer):
 
     def __init__(self, platform: Platform, policy: CallbackPolicy, *, concurrency: int = 32,
                  interval_s: float = 10.0, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(platform.db, desk_of(platform), concurrency=concurrency,
+        super().__init__(platform.db, tickets_of(platform), concurrency=concurrency,
                          interval_s=interval_s, clock=clock or utc_now)
         self.platform, self.policy = platform, policy
 
@@ -48,7 +48,7 @@ class CallbackWorker(Timer):
         case = case_from_json(row.ticket_id, json.loads(row.case_json))
         reach = None
         if needs_reach(case):
-            ticket = await self.desk.get(case.ticket_id)
+            ticket = await self.tickets.get(case.ticket_id)
             if ticket is None:
                 return
             reach = (await recipient(self.platform, ticket)).reach

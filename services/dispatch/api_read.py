@@ -98,7 +98,7 @@ async def ticket_history(ticket_id: PathId, service: ServiceDep,
     the numbers that were masked on the way into the log."""
     await visible_ticket(service, who, ticket_id)
     events = []
-    for stored in await service.desk.history(ticket_id):
+    for stored in await service.tickets.history(ticket_id):
         event = stored.envelope.model_dump(mode="json")
         typed = await typed_texts(service.platform.keys, stored.envelope, who.role)
         events.append({**event, "text_as_typed": typed} if typed else event)

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
@@ -18,6 +17,7 @@ from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.guesses import GuessLimit
 from services.dispatch.queries import BadCursor
 from services.dispatch.service import DispatchService, InvalidReference
+from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
 
 BODY_LIMIT = 256 * 1024  # a reply of 20,000 characters with attachment references
@@ -51,7 +51,7 @@ def create_app(
 ) -> FastAPI:
     """The dispatch app; it starts and closes `platform` itself unless told it is shared."""
 
-    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
+    ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
     app = FastAPI(title="12345 热线 · 派单与承办 (dispatch)", version="1",
                   lifespan=platform_lifespan(platform, manage_platform, ready))
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contracts.topics import TICKETS
 from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec
 from services.dispatch.app import create_app
 from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
+from ticketing.client import ticket_claims
 
 
 def _dispatch_example(base: str, keys: dict[str, str]) -> str:
@@ -35,5 +35,5 @@ def projections() -> Sequence[Projection]:
 
 SERVICE = ServiceSpec(
     name="dispatch", title="派单与承办 dispatch", order=2, port=lambda s: s.dispatch_port,
-    create_app=create_app, projections=projections, writes=(TICKETS,),
+    create_app=create_app, projections=projections, writes=ticket_claims,
     example=_dispatch_example, relays=_relays)

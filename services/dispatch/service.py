@@ -24,9 +24,9 @@ from reference.calendar import WorkingCalendar
 from reference.directory import ReferenceData, UnknownCategory, UnknownDistrict
 from reference.policy import load_policy
 from services.dispatch import domain, queries
+from ticketing.client import TicketCommands, tickets_of
 from ticketing.domain import Ticket
-from ticketing.handler import Outcome, TicketDesk, desk_of, request_id
-from ticketing.numbering import numbers_of
+from ticketing.handler import Outcome, request_id
 from ticketing.rules import Rejected
 
 SOURCE = "/hotline/dispatch"
@@ -56,10 +56,9 @@ class DispatchService:
                  duplicate_window: timedelta = timedelta(days=30),
                  similarity_threshold: float = 0.5) -> None:
         self.platform, self.ref = platform, reference
-        self.desk: TicketDesk = desk_of(platform)
+        self.tickets: TicketCommands = tickets_of(platform)
         self.policy = load_policy()
         self.calendar = WorkingCalendar.load(self.policy.jurisdiction)
-        self.numbers = numbers_of(platform.store)
         self.duplicate_window = duplicate_window
         self.similarity_threshold = similarity_threshold
 
@@ -68,11 +67,11 @@ class DispatchService:
     async def execute(self, command: c.TicketCommand, actor: str, command_id: str,
                       now: datetime) -> Outcome:
         """Send one command to the ticket decider."""
-        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+        return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
                                        source=SOURCE)
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
-        return await self.desk.get(ticket_id)
+        return await self.tickets.get(ticket_id)
 
     # ------------------------------------------------------------------ reference checks
 
@@ -121,12 +120,11 @@ class DispatchService:
         })
         self.check_category(command.category)
         correlation = request_id(command_id, command)  # of the request, before numbering
-        loaded = await self.desk.load(ticket_id)
-        if loaded.ticket is None:  # not a retry: number it (a retry is answered as it was)
+        if await self.tickets.get(ticket_id) is None:  # a retry is answered as it was
             context = Context(actor, SOURCE, correlation, command_id)
-            number = await self.numbers.reserve(ticket_id, context, now)
+            number = await self.tickets.reserve_number(ticket_id, context, now)
             command = command.model_copy(update={"ticket_number": number})
-        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+        return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
                                        source=SOURCE, correlation_id=correlation)
 
     async def dispatch(self, command: c.DispatchTicket | c.ReassignTicket, actor: str,
@@ -134,7 +132,7 @@ class DispatchService:
         """派单 / 改派: check the units, set the clocks from the policy (on the working-day
         calendar: MissingYear when they reach a year without a published schedule), decide."""
         self.check_units(command.lead_unit, *command.assisting_units)
-        ticket = await self.desk.get(command.ticket_id)
+        ticket = await self.tickets.get(command.ticket_id)
         if ticket is None:
             raise Rejected("ticket-unknown")
         deadlines = self.policy.at_dispatch(ticket.ticket_type, ticket.urgency, command.urgent,
@@ -152,7 +150,7 @@ class DispatchService:
         """(the reply deadline it had, when it was returned) for a returned ticket."""
         due: datetime | None = None
         found = None
-        for stored in await self.desk.history(ticket_id):
+        for stored in await self.tickets.history(ticket_id):
             event = from_envelope(stored.envelope)
             if isinstance(event, DeadlinesSet):
                 due = next((d.due_at for d in event.deadlines
@@ -165,7 +163,7 @@ class DispatchService:
                            command_id: str, now: datetime) -> Outcome:
         """并单: close this ticket into the target and carry its contacts over (each step is
         idempotent on ids derived from the command id, so a retry finishes a partial merge)."""
-        target = await self.desk.get(target_id)
+        target = await self.tickets.get(target_id)
         if target is None or target.status in ("closed", "merged"):
             raise InvalidReference("target_ticket_id", "no open ticket has this id")
         outcome = await self.execute(
@@ -196,7 +194,7 @@ class DispatchService:
 
     async def suggestions(self, ticket_id: str) -> list[domain.Suggestion]:
         """The catalogue's unit first, then the units that handled the most similar tickets."""
-        ticket = await self.desk.get(ticket_id)
+        ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise Rejected("ticket-unknown")
         cat = ticket.category
@@ -220,7 +218,7 @@ class DispatchService:
             row = await queries.ticket_by_number(conn, ticket_number)
             if row is None:
                 return None
-            ticket = await self.desk.get(row.ticket_id)
+            ticket = await self.tickets.get(row.ticket_id)
             if ticket is None or not await self._phone_ends_with(ticket, phone_last4):
                 return None
             return Progress(row, await queries.public_timeline(conn, row.ticket_id))

@@ -32,5 +32,5 @@ def projections() -> Sequence[Projection]:
 
 SERVICE = ServiceSpec(
     name="intake", title="诉求受理 intake", order=1, port=lambda s: s.intake_port,
-    create_app=create_app, projections=projections, writes=(CONTACTS, CALLS),
+    create_app=create_app, projections=projections, writes=lambda platform: (CONTACTS, CALLS),
     example=_intake_example)

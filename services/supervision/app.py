@@ -10,7 +10,6 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from contracts.topics import TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
@@ -21,6 +20,7 @@ from reference.policy import load_policy
 from services.supervision import api
 from services.supervision.service import SupervisionService
 from services.supervision.ticker import Ticker
+from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
 
 BODY_LIMIT = 64 * 1024
@@ -40,7 +40,7 @@ def create_app(
     calendar = WorkingCalendar.load(policy.jurisdiction)
     ticker = Ticker(platform, policy, calendar, clock=clock,
                     interval_s=platform.settings.supervision_tick_seconds)
-    ready = app_readiness(platform, (TICKETS,), manage_platform, readiness)
+    ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
     platform_context = platform_lifespan(platform, manage_platform, ready)
 
     @asynccontextmanager

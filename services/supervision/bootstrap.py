@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contracts.topics import TICKETS
 from hotline.projection import Projection
 from hotline.runtime import ServiceSpec
 from services.supervision.app import create_app
 from services.supervision.projections import SupervisionBoard
+from ticketing.client import ticket_claims
 
 
 def _supervision_example(base: str, keys: dict[str, str]) -> str:
@@ -30,5 +30,5 @@ def projections() -> Sequence[Projection]:
 
 SERVICE = ServiceSpec(
     name="supervision", title="督办 supervision", order=3, port=lambda s: s.supervision_port,
-    create_app=create_app, projections=projections, writes=(TICKETS,),
+    create_app=create_app, projections=projections, writes=ticket_claims,
     example=_supervision_example)

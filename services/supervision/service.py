@@ -11,8 +11,9 @@ from contracts.vocabulary import OrderKind
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy
+from ticketing.client import TicketCommands, tickets_of
 from ticketing.domain import OPEN, Ticket
-from ticketing.handler import Outcome, TicketDesk, desk_of
+from ticketing.handler import Outcome
 from ticketing.rules import Rejected
 
 SOURCE = "/hotline/supervision"
@@ -27,18 +28,18 @@ class SupervisionService:
     def __init__(self, platform: Platform, policy: DeadlinePolicy,
                  calendar: WorkingCalendar) -> None:
         self.platform = platform
-        self.desk: TicketDesk = desk_of(platform)
+        self.tickets: TicketCommands = tickets_of(platform)
         self.policy, self.calendar = policy, calendar
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
-        return await self.desk.get(ticket_id)
+        return await self.tickets.get(ticket_id)
 
     async def issue_order(self, ticket_id: str, kind: OrderKind, text: str,
                           due_at: datetime | None, unit_id: str | None, issued_by: str,
                           actor: str, command_id: str, now: datetime) -> Outcome:
         """督办/催办 an open ticket's unit (its lead unit unless named); due in the policy's
         working days unless the supervisor sets the date."""
-        ticket = await self.desk.get(ticket_id)
+        ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise Rejected("ticket-unknown")
         if ticket.status not in OPEN:
@@ -51,7 +52,7 @@ class SupervisionService:
         command = c.IssueSupervisionOrder(ticket_id=ticket_id, order_id=order_id, kind=kind,
                                           unit_id=unit, due_at=due, text=text,
                                           issued_by=issued_by)
-        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+        return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
                                        source=SOURCE)
 
     async def answer_order(self, ticket_id: str, order_id: str, unit_id: str, text: str,
@@ -59,5 +60,5 @@ class SupervisionService:
         """The unit's answer to an order addressed to it."""
         command = c.AnswerSupervisionOrder(ticket_id=ticket_id, order_id=order_id,
                                            unit_id=unit_id, text=text)
-        return await self.desk.execute(command, actor=actor, command_id=command_id, now=now,
+        return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
                                        source=SOURCE)

@@ -34,7 +34,7 @@ from reference.policy import DeadlinePolicy
 from services.supervision.escalation import SUPERVISION, blocked, plan
 from services.supervision.projections import board
 from services.supervision.watch import from_json
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 from ticketing.timer import TickReport, Timer
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Ticker(Timer):
     def __init__(self, platform: Platform, policy: DeadlinePolicy, calendar: WorkingCalendar,
                  *, concurrency: int = 32, interval_s: float = 30.0,
                  clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(platform.db, desk_of(platform), concurrency=concurrency,
+        super().__init__(platform.db, tickets_of(platform), concurrency=concurrency,
                          interval_s=interval_s, clock=clock or utc_now)
         self.policy, self.calendar = policy, calendar
         self._later: dict[str, datetime] = {}  # tickets whose calendar year is missing

@@ -48,7 +48,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
         assert r.status_code == 201, r.text
         await h.settle()
         assert h.callback_service is not None
-        ticket = await h.callback_service.desk.get(surveyed)
+        ticket = await h.callback_service.tickets.get(surveyed)
         assert ticket is not None and ticket.survey_id is not None
         yield Seeded(h, {
             "ticket_id": [surveyed, held], "contact_id": list(ticket.contact_ids),

@@ -9,7 +9,7 @@ from contracts import events as e
 from contracts.events import from_envelope
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating
 from hotline.runtime import Platform
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 
 GOOD = ("satisfied", "basically_satisfied")
 
@@ -27,7 +27,7 @@ async def recount(platform: Platform, ticket_ids: Iterable[str]) -> dict[str, di
     units: dict[str, dict[str, Any]] = {}
     for tid in ticket_ids:
         unit: str | None = None
-        for stored in await desk_of(platform).history(tid):
+        for stored in await tickets_of(platform).history(tid):
             event = from_envelope(stored.envelope)
             if isinstance(event, e.TicketReplied):
                 unit = event.unit_id

@@ -38,7 +38,7 @@ from services.callback.worker import CallbackWorker
 from tests.callback.recount import recount
 from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
-from ticketing.handler import TicketDesk, desk_of
+from ticketing.client import TicketCommands, tickets_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1")
@@ -47,11 +47,11 @@ D = list(HandlingRating)
 POLICY = load_callback_policy()
 
 
-async def run(desk: TicketDesk, command: c.TicketCommand, at: datetime) -> None:
+async def run(desk: TicketCommands, command: c.TicketCommand, at: datetime) -> None:
     await desk.execute(command, actor="callback:cb-1", command_id=str(uuid.uuid4()), now=at)
 
 
-async def replied(desk: TicketDesk, n: int, at: datetime) -> str:
+async def replied(desk: TicketCommands, n: int, at: datetime) -> str:
     tid, unit = str(uuid.uuid4()), UNITS[n % len(UNITS)]
     kind = TicketType.PRAISE if n % 11 == 10 else TicketType.REQUEST
     for command in (
@@ -67,7 +67,7 @@ async def replied(desk: TicketDesk, n: int, at: datetime) -> str:
     return tid
 
 
-async def answer(desk: TicketDesk, tid: str, n: int, at: datetime) -> None:
+async def answer(desk: TicketCommands, tid: str, n: int, at: datetime) -> None:
     """Open a survey by SMS and answer it with ratings that depend on `n`."""
     sid = str(uuid.uuid4())
     await run(desk, c.OpenSurvey(ticket_id=tid, survey_id=sid, channel=SurveyChannel.SMS,
@@ -83,7 +83,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
     await log.start()
     platform = await make_platform(log, tmp_path)
     platform.db = create_async_engine(db_url)
-    desk = desk_of(platform)
+    desk = tickets_of(platform)
     runner = ProjectionRunner(log, platform.db, CallbackBoard(), batch_size=13)
     worker = CallbackWorker(platform, POLICY)
 

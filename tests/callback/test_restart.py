@@ -27,14 +27,14 @@ from services.callback.sender import SurveySender
 from services.callback.service import Ratings
 from tests.callback.conftest import messages, replied_ticket, work_at
 from tests.dispatch.conftest import BEIJING, Hotline
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)
 
 
 async def types(h: Hotline, tid: str) -> list[str]:
     return [type(from_envelope(s.envelope)).__name__
-            for s in await desk_of(h.platform).history(tid)]
+            for s in await tickets_of(h.platform).history(tid)]
 
 
 async def test_an_answer_whose_follow_up_was_lost(hotline_cb: Hotline) -> None:
@@ -42,7 +42,7 @@ async def test_an_answer_whose_follow_up_was_lost(hotline_cb: Hotline) -> None:
     h.clock.now = MONDAY
     tid, _ = await replied_ticket(h, "wx-1")
     await work_at(h)
-    desk = desk_of(h.platform)
+    desk = tickets_of(h.platform)
     ticket = await desk.get(tid)
     assert ticket is not None and ticket.survey_id is not None
     sid = ticket.survey_id

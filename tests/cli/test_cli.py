@@ -18,6 +18,7 @@ from contracts.events import (
 )
 from contracts.vocabulary import TicketType
 from hotline.cli import app
+from hotline.devbroker import tansu_env
 from hotline.eventstore import Context
 from hotline.runtime import Platform
 from hotline.settings import Settings
@@ -206,9 +207,8 @@ def test_replay_and_verify_read_a_kafka_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str
 ) -> None:
     """An auditor's commands against the production engine: the history, in order, intact."""
-    env = {"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_LOG": f"kafka://{kafka_bootstrap}",
-           "HOTLINE_KAFKA_IDEMPOTENCE": "false", "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
-           "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": "6000", "HOTLINE_TOPIC_PREFIX": unique("cli") + "."}
+    env = {"HOTLINE_DATA_DIR": str(tmp_path), **tansu_env(kafka_bootstrap),
+           "HOTLINE_TOPIC_PREFIX": unique("cli") + "."}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     asyncio.run(seed(tmp_path))

@@ -37,6 +37,7 @@ from services.intake.projections import IntakeRegister
 from services.supervision.app import create_app as create_supervision
 from services.supervision.projections import SupervisionBoard
 from services.supervision.ticker import Ticker
+from services.tickets.app import start_decider
 from tests.intake.conftest import contact, make_platform, open_test_api_keys
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -125,8 +126,11 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
                        callback: bool = False) -> AsyncIterator[Hotline]:
     """Intake and dispatch (and supervision, its board and a hand-driven ticker, when
     `supervised`; callback, its board, the survey sender to a file outbox and a hand-driven
-    worker, when `callback`) over one platform, with their projections running."""
-    platform = await make_platform(log, tmp_path)
+    worker, when `callback`) over one platform, with their projections running. On Kafka
+    every ticket command is routed to a decider (the tickets service's responder) over
+    hotline.commands, as between services in their own processes."""
+    routed = log.engine == "kafka"
+    platform = await make_platform(log, tmp_path, routed=routed)
     api_keys = await open_test_api_keys(tmp_path)
     staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor", "callback")
     keys = {ch: await api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
@@ -147,6 +151,7 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     runners = [ProjectionRunner(log, platform.db, p, batch_size=200) for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
     await platform.log.claim(TICKETS)
+    decider = await start_decider(platform) if routed else None
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app),
                           base_url="http://intake") as intake_client,
@@ -173,6 +178,9 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     for r in runners:
         r.stop()
     await asyncio.gather(*tasks)
+    await platform.close_shared()
+    if decider is not None:
+        await decider.close()
     await api_keys.close()
     await platform.keys.close()
     await platform.db.dispose()

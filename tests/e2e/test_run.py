@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline.devbroker import free_port
+from hotline.devbroker import free_port, tansu_env
 from tests.conftest import unique
 from tests.intake.conftest import ADDRESS, CALLER, contact
 
@@ -23,7 +23,8 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
            "HOTLINE_DISPATCH_PORT": str(free_port()),
            "HOTLINE_SUPERVISION_PORT": str(free_port()),
-           "HOTLINE_CALLBACK_PORT": str(free_port()), **extra}
+           "HOTLINE_CALLBACK_PORT": str(free_port()), "HOTLINE_TICKETS_PORT": str(free_port()),
+           **extra}
     # the output goes to a file, not a pipe: nobody reads a pipe while the test runs, and a
     # full one (64 KiB of logs) would block the platform's event loop on its next log line
     output = data_dir / "run.out"
@@ -69,13 +70,8 @@ def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """Nothing for the embedded defaults; for Kafka, the session's broker in a fresh namespace."""
     if request.param == "embedded":
         return {}
-    return {
-        "HOTLINE_LOG": f"kafka://{request.getfixturevalue('kafka_bootstrap')}",
-        "HOTLINE_KAFKA_IDEMPOTENCE": "false",  # tansu refuses idempotent producers
-        "HOTLINE_KAFKA_REPLICATION_FACTOR": "1",
-        "HOTLINE_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "HOTLINE_TOPIC_PREFIX": unique("e2e") + ".",
-    }
+    return {**tansu_env(request.getfixturevalue("kafka_bootstrap")),
+            "HOTLINE_TOPIC_PREFIX": unique("e2e") + "."}
 
 
 def test_run_serves_intake_and_a_contact_survives_a_restart(

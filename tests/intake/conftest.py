@@ -58,8 +58,11 @@ async def open_test_api_keys(data_dir: Path) -> ApiKeyStore:
     return api_keys
 
 
-async def make_platform(log: EventLog, data_dir: Path) -> Platform:
-    settings = Settings(data_dir=data_dir, environment="test")
+async def make_platform(log: EventLog, data_dir: Path, *, routed: bool = False) -> Platform:
+    """A platform on `log`; ticket commands decided in this process unless `routed` (then a
+    decider must answer them: `services.tickets.app.start_decider`)."""
+    settings = Settings(data_dir=data_dir, environment="test",
+                        ticket_commands="routed" if routed else "local")
     keys = SqliteKeyStore(str(data_dir / "keys.db"), LocalKms(load_master_key("", data_dir)))
     platform = Platform(settings, log, keys,
                         create_async_engine(f"sqlite+aiosqlite:///{data_dir / 'p.db'}"))

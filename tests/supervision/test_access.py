@@ -22,7 +22,7 @@ from contracts.topics import TICKETS
 from tests.dispatch.conftest import LOCATION, Hotline
 from tests.intake.conftest import ADDRESS, CALLER
 from tests.supervision.conftest import new_ticket, sv_get, sv_post
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 
 pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 BJ = ZoneInfo("Asia/Shanghai")
@@ -60,7 +60,7 @@ async def order(h: Hotline, tid: str, **body: Any) -> str:
     r = await sv_post(h, f"/v1/tickets/{tid}/orders", "supervisor",
                       {"text": "请尽快办理并回复。", **body})
     assert r.status_code == 201, r.text
-    history = await desk_of(h.platform).history(tid)
+    history = await tickets_of(h.platform).history(tid)
     issued = [ev for s in history
               if isinstance(ev := from_envelope(s.envelope), e.SupervisionOrderIssued)]
     return issued[-1].order_id
@@ -308,7 +308,7 @@ async def test_an_order_retried_with_its_key_is_issued_once(supervised: Hotline)
     assert first.status_code == 201 and first.json()["duplicate"] is False, first.text
     again = await sv_post(h, path, "supervisor", {"text": "请尽快办理。"}, **key)
     assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
-    history = await desk_of(h.platform).history(tid)
+    history = await tickets_of(h.platform).history(tid)
     issued = [s for s in history
               if isinstance(from_envelope(s.envelope), e.SupervisionOrderIssued)]
     assert len(issued) == 1

@@ -31,7 +31,7 @@ from services.supervision.ticker import Ticker
 from services.supervision.watch import Watch, evolve_watch, to_json
 from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
-from ticketing.handler import TicketDesk, desk_of
+from ticketing.client import TicketCommands, tickets_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()
@@ -40,11 +40,11 @@ UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1")
 TYPES = list(TicketType)
 
 
-async def run(desk: TicketDesk, command: c.TicketCommand, at: datetime) -> None:
+async def run(desk: TicketCommands, command: c.TicketCommand, at: datetime) -> None:
     await desk.execute(command, actor="operator:op-1", command_id=str(uuid.uuid4()), now=at)
 
 
-async def histories(desk: TicketDesk, start: datetime) -> list[str]:
+async def histories(desk: TicketCommands, start: datetime) -> list[str]:
     """30 tickets of every type and fate: waiting, acknowledged, extended, returned, replied,
     closed, with repeat contacts and a supervisor's reminder."""
     ids = []
@@ -86,7 +86,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
     await log.start()
     platform = await make_platform(log, tmp_path)
     platform.db = create_async_engine(db_url)
-    desk = desk_of(platform)
+    desk = tickets_of(platform)
     ids = await histories(desk, datetime(2026, 3, 2, 9, 30, tzinfo=BJ))
     runner = ProjectionRunner(log, platform.db, SupervisionBoard(), batch_size=17)
 

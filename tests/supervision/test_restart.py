@@ -37,7 +37,7 @@ from reference.policy import load_policy
 from services.supervision.projections import SupervisionBoard
 from services.supervision.ticker import Ticker
 from tests.intake.conftest import make_platform
-from ticketing.handler import TicketDesk, desk_of
+from ticketing.client import TicketCommands, tickets_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()
@@ -56,7 +56,7 @@ class Killed(BaseException):
 class DyingDesk:
     """The real desk, dying after `appends` appended commands."""
 
-    def __init__(self, desk: TicketDesk, appends: int) -> None:
+    def __init__(self, desk: TicketCommands, appends: int) -> None:
         self.desk, self.left = desk, appends
 
     async def execute(self, command: c.TicketCommand, **kw: Any) -> Any:
@@ -78,7 +78,7 @@ async def settle(runner: ProjectionRunner, log: EventLog, task: asyncio.Task[Any
     raise AssertionError("the board did not catch up")
 
 
-async def dispatch_round(desk: TicketDesk, start: datetime) -> list[str]:
+async def dispatch_round(desk: TicketCommands, start: datetime) -> list[str]:
     """Tickets registered, dispatched with the policy's clocks and acknowledged at `start`."""
     ids = []
     for n in range(TICKETS_PER_ROUND):
@@ -98,7 +98,7 @@ async def dispatch_round(desk: TicketDesk, start: datetime) -> list[str]:
     return ids
 
 
-async def escalations(desk: TicketDesk, tid: str) -> Counter[str]:
+async def escalations(desk: TicketCommands, tid: str) -> Counter[str]:
     found: Counter[str] = Counter()
     for stored in await desk.history(tid):
         event = from_envelope(stored.envelope)
@@ -137,17 +137,17 @@ async def test_a_kill_anywhere_loses_and_repeats_nothing(log: EventLog, tmp_path
     now = datetime(2026, 3, 17, 9, 0, tzinfo=BJ)
     first = Life(await make_platform(log, tmp_path), kill_board=False)
     await first.platform.log.claim(TICKETS)
-    ids = await dispatch_round(desk_of(first.platform), start)
+    ids = await dispatch_round(tickets_of(first.platform), start)
     await settle(first.runner, log, first.task)
 
     # the burst: killed after `appends` appends, everything in flight cancelled with it
     first.kill_board = kill_board  # the board dies on its next commit: the escalations'
-    first.ticker.desk = DyingDesk(first.ticker.desk, appends)  # type: ignore[assignment]
+    first.ticker.tickets = DyingDesk(first.ticker.tickets, appends)  # type: ignore[assignment]
     with contextlib.suppress(Killed, BaseExceptionGroup):
         await first.ticker.tick(now)
     await asyncio.sleep(0.05)  # whatever the board runner does next (dies, if told to)
     await first.end()
-    fired_before = sum([sum((await escalations(desk_of(first.platform), t)).values())
+    fired_before = sum([sum((await escalations(tickets_of(first.platform), t)).values())
                         for t in ids])
     assert fired_before <= appends + TICKETS_PER_ROUND  # appends in flight may have landed
 
@@ -157,9 +157,33 @@ async def test_a_kill_anywhere_loses_and_repeats_nothing(log: EventLog, tmp_path
     report = await second.ticker.tick(now)
     await settle(second.runner, log, second.task)
     again = await second.ticker.tick(now + timedelta(minutes=1))
-    desk = desk_of(second.platform)
+    desk = tickets_of(second.platform)
     for tid in ids:
         assert await escalations(desk, tid) == EXPECTED, tid
     assert again.fired == 0 and again.planned == 0, again
     assert report.refused == {}, report
     await second.end()
+
+
+async def test_two_replicas_ticking_together_fire_each_escalation_once(
+        log: EventLog, tmp_path: Path) -> None:
+    """Two supervision replicas, each with its own board, tick over the same due tickets at
+    once: the commands they send have the same derived ids, so whichever comes second is
+    answered from the log (or refused by rule) and the log holds every escalation once."""
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=BJ)
+    now = datetime(2026, 3, 17, 9, 0, tzinfo=BJ)
+    replicas = [Life(await make_platform(log, tmp_path / name), kill_board=False)
+                for name in ("a", "b")]
+    await log.claim(TICKETS)
+    ids = await dispatch_round(tickets_of(replicas[0].platform), start)
+    for life in replicas:
+        await settle(life.runner, log, life.task)
+    reports = await asyncio.gather(*(life.ticker.tick(now) for life in replicas))
+    desk = tickets_of(replicas[0].platform)
+    for tid in ids:
+        assert await escalations(desk, tid) == EXPECTED, tid
+    fired = sum(r.fired for r in reports)
+    assert fired == sum(EXPECTED.values()) * len(ids)  # each escalation appended once…
+    assert sum(r.resent + sum(r.refused.values()) for r in reports) > 0  # …the copies not
+    for life in replicas:
+        await life.end()

@@ -19,7 +19,7 @@ from hotline.log.port import EventLog
 from services.dispatch.feed import read_feed
 from tests.dispatch.conftest import Hotline
 from tests.supervision.conftest import new_ticket, sv_get, sv_post, tick_at
-from ticketing.handler import desk_of
+from ticketing.client import tickets_of
 
 BJ = ZoneInfo("Asia/Shanghai")
 SQUAD, CITY, STREET = "d01-urban-squad", "city-urban-mgmt", "d01-street-1"
@@ -57,7 +57,7 @@ def mark(event: object) -> str | None:
 
 async def marks(h: Hotline, tid: str) -> list[str]:
     """The escalations on the ticket's stream, in order."""
-    history = await desk_of(h.platform).history(tid)
+    history = await tickets_of(h.platform).history(tid)
     return [m for s in history if (m := mark(from_envelope(s.envelope))) is not None]
 
 
@@ -167,7 +167,7 @@ async def check_tally(h: Hotline, ids: dict[str, str]) -> None:
     """The per-unit tally equals a recount of the log."""
     recount: dict[str, Counter[str]] = {}
     for tid in ids.values():
-        for stored in await desk_of(h.platform).history(tid):
+        for stored in await tickets_of(h.platform).history(tid):
             event = from_envelope(stored.envelope)
             if isinstance(event, e.CardIssued | e.WarningRaised | e.SupervisionOrderIssued):
                 assert event.unit_id is not None

@@ -1,0 +1,146 @@
+"""Request and reply over the log: ask whichever process owns a stream's partition.
+
+A stream has one writer (DESIGN.md §3.3): on Kafka, the process the writer group
+gave its partition. A process that wants something done to a stream it does not
+own (a dispatch replica sending a ticket command) writes a *request* to a topic
+partitioned like the stream's topic (`hotline.commands` beside `hotline.tickets`,
+same partition count, same key), so the request lands on the partition number
+its stream lives on; the owner of that number reads it and writes the *reply* to
+`hotline.replies`, keyed by the requester, who reads only its own partition of it.
+This is how Kafka Streams co-partitions a table with its input, with the answer
+going back the way eventsourcing's process applications pass notifications.
+
+The `Responder` follows the writer group (`EventLog.follow_claim`): it reads the
+request partitions of exactly the stream partitions it owns, and lets a partition
+go only after finishing what it started on it. Its offsets are committed under a
+group name, after each reply is written, so the next owner resumes there; a crash
+in between makes the next owner answer those requests again, which is safe
+because the handler is idempotent by command id. To keep that exact for answers
+that appended nothing (a rejection), a stretch of requests between two commits
+never holds two requests for the same stream: re-deciding a rejected command
+then sees the very state it was rejected on.
+
+Requests carry a deadline: one read after it is dropped unanswered (its caller
+has given up and answers 503; a retry under the same command id is answered from
+the log if the first attempt was applied). Payloads are sealed (AES-GCM, bound to
+the request id) under a key derived from the platform's pepper, so free text a
+person typed never sits in clear on the request topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from hotline.log.port import EventLog, LogError, OutgoingRecord, PartitionConsumer
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID, REPLY_TO, DEADLINE = "hotline-request-id", "hotline-reply-to", "hotline-deadline-ms"
+
+
+class NoAnswer(LogError):
+    """No reply within the timeout: the owner is moving, busy or down. Safe to retry."""
+
+
+class Cipher:
+    """AES-GCM under a key derived from a platform secret, bound to the request id."""
+
+    def __init__(self, secret: bytes, purpose: bytes = b"hotline.requests") -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
+        self._aead = AESGCM(key)
+
+    def seal(self, request_id: str, plain: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plain, request_id.encode())
+
+    def open(self, request_id: str, sealed: bytes) -> bytes:
+        return self._aead.decrypt(sealed[:12], sealed[12:], request_id.encode())
+
+
+def requester_name() -> str:
+    """A name no other live requester has: host, process and a random part."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Requester:
+    """Sends requests keyed by stream and awaits their replies on its own reply partition."""
+
+    def __init__(self, log: EventLog, *, requests: str, replies: str, cipher: Cipher,
+                 name: str | None = None) -> None:
+        self.log, self.requests, self.replies, self.cipher = log, requests, replies, cipher
+        self.name = name or requester_name()
+        self._consumer: PartitionConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Read our reply partition from its end (older replies are someone else's past)."""
+        async with self._starting:
+            if self._task is not None:
+                return
+            partition = self.log.partition_for(self.name, await self.log.partitions(self.replies))
+            consumer = self.log.partition_consumer(None, [self.replies], prompt=True)
+            await consumer.assign({(self.replies, partition)}, at_end=True)
+            self._consumer = consumer
+            self._task = asyncio.create_task(self._listen(consumer), name="replies")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # its cancellation, not ours: ours would propagate
+        if self._consumer is not None:
+            await self._consumer.close()
+            self._consumer = None
+
+    async def request(self, key: str, payload: bytes, timeout_s: float) -> bytes:
+        """Send `payload` to the owner of `key`'s partition; its reply, or NoAnswer."""
+        await self.start()
+        request_id = str(uuid.uuid4())
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        future = self._waiting[request_id] = asyncio.get_running_loop().create_future()
+        headers = {REQUEST_ID: request_id, REPLY_TO: self.name, DEADLINE: str(deadline_ms)}
+        try:
+            await self.log.append(self.requests, [OutgoingRecord(
+                key, self.cipher.seal(request_id, payload), headers)])
+            sealed = await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise NoAnswer(f"no reply to {key} within {timeout_s:.0f} s") from None
+        finally:
+            self._waiting.pop(request_id, None)
+        return self.cipher.open(request_id, sealed)
+
+    async def _listen(self, consumer: PartitionConsumer) -> None:
+        while True:
+            try:
+                records = await consumer.poll(500, 1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broker hiccup must not leave every caller waiting forever
+                log.exception("reading replies failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for record in records:
+                future = self._waiting.get(record.headers.get(REQUEST_ID, ""))
+                if record.key == self.name and future is not None and not future.done():
+                    future.set_result(record.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A handler's reply, and whether asking again would find the same outcome in the log
+    (`recorded`: an applied command, a read) or decide afresh (a rejection appended nothing)."""
+
+    payload: bytes
+    recorded: bool = True
