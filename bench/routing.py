@@ -40,7 +40,7 @@ from hotline.keystore import SqliteKeyStore
 from hotline.kms import LocalKms, load_master_key
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
-from hotline.requests import NoAnswer
+from hotline.requests import NoAnswer, Requester
 from hotline.settings import Settings
 from ticketing.client import RoutedTickets, TicketCommands
 from ticketing.handler import TicketDesk, stream_of
@@ -149,11 +149,12 @@ async def throughput(log: EventLog, keys: SqliteKeyStore, env: dict[str, str],
     local_runs: list[tuple[float, list[float]]] = []
     try:
         await ready(proc, proc_port)
-        routed = RoutedTickets(log, keys, timeout_s=30)
+        requester = Requester(log, keys=keys)
+        routed = RoutedTickets(requester, timeout_s=30)
         for rep in range(REPS):
             routed_runs.append(await drive(routed, TICKETS_PER_RUN))
             say(f"  rep {rep + 1}: routed {routed_runs[-1][0]:,.0f} commands/s")
-        await routed.close()
+        await requester.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -188,7 +189,8 @@ async def failover(log: EventLog, keys: SqliteKeyStore, env: dict[str, str],
     ports = [free_port(), free_port()]
     procs = [decider(env, root / f"decider-{i}", p) for i, p in enumerate(ports)]
     await asyncio.gather(*(ready(p, port) for p, port in zip(procs, ports, strict=True)))
-    routed = RoutedTickets(log, keys, timeout_s=1)
+    requester = Requester(log, keys=keys)
+    routed = RoutedTickets(requester, timeout_s=1)
     try:
         await asyncio.sleep(5)  # the second replica's join settles
         moved = {}
@@ -206,7 +208,7 @@ async def failover(log: EventLog, keys: SqliteKeyStore, env: dict[str, str],
             await ready(procs[-1], port)
             await asyncio.sleep(5)
     finally:
-        await routed.close()
+        await requester.close()
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

@@ -45,6 +45,8 @@ CALLS = "hotline.calls"
 TICKETS = "hotline.tickets"
 COMMANDS = "hotline.commands"
 REPLIES = "hotline.replies"
+CONTACT_REQUESTS = "hotline.contacts.requests"
+CALL_REQUESTS = "hotline.calls.requests"
 KNOWLEDGE = "hotline.knowledge"
 DEADLETTER = "hotline.deadletter"
 DISPATCH_PREFIX = "hotline.dispatch."
@@ -62,7 +64,13 @@ CATALOGUE: dict[str, TopicEntry] = {
                "requests to the ticket decider replica owning the ticket's partition: commands "
                "and reads, sealed; a request is dead after its deadline (seconds)"),
         _entry(REPLIES, 12, DAY_MS, "requester name (one process)",
-               "the decider's answers, sealed; each requester reads its own partition"),
+               "the answers of the partition owners (deciders, intake), sealed; each "
+               "requester reads its own partition"),
+        _entry(CONTACT_REQUESTS, 12, DAY_MS, "contact stream id (co-partitioned with "
+               "hotline.contacts)", "contacts one intake replica hands to the replica owning "
+               "their partition, sealed"),
+        _entry(CALL_REQUESTS, 6, DAY_MS, "call stream id (co-partitioned with hotline.calls)",
+               "call records handed to the intake replica owning their partition, sealed"),
         _entry(KNOWLEDGE, 3, FOREVER, "article id", "knowledge-base article events"),
         _entry(DEADLETTER, 3, 90 * DAY_MS, "original key",
                "records that failed to decode, with source topic/partition/offset and reason"),

@@ -36,12 +36,18 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from contracts.topics import REPLIES
+from hotline.keystore import KeyStore
 from hotline.log.port import EventLog, LogError, OutgoingRecord, PartitionConsumer
+
+if TYPE_CHECKING:
+    from hotline.runtime import Platform
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +78,25 @@ def requester_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+async def request_cipher(keys: KeyStore) -> Cipher:
+    """The key requests and replies are sealed under: derived from the pepper, which every
+    process of a deployment shares through the key store."""
+    return Cipher(await keys.pepper(), b"hotline.requests")
+
+
+def requester_of(platform: Platform) -> Requester:
+    """This process's requester (one reply partition for every service it runs)."""
+    return platform.shared("requester", lambda: Requester(platform.log, keys=platform.keys))
+
+
 class Requester:
     """Sends requests keyed by stream and awaits their replies on its own reply partition."""
 
-    def __init__(self, log: EventLog, *, requests: str, replies: str, cipher: Cipher,
+    def __init__(self, log: EventLog, *, keys: KeyStore | None = None,
+                 cipher: Cipher | None = None, replies: str = REPLIES,
                  name: str | None = None) -> None:
-        self.log, self.requests, self.replies, self.cipher = log, requests, replies, cipher
+        """Seals with `cipher`, or with the platform's (`request_cipher`) made from `keys`."""
+        self.log, self.keys, self.replies, self.cipher = log, keys, replies, cipher
         self.name = name or requester_name()
         self._consumer: PartitionConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +108,9 @@ class Requester:
         async with self._starting:
             if self._task is not None:
                 return
+            if self.cipher is None:
+                assert self.keys is not None, "a Requester needs a cipher or the key store"
+                self.cipher = await request_cipher(self.keys)
             partition = self.log.partition_for(self.name, await self.log.partitions(self.replies))
             consumer = self.log.partition_consumer(None, [self.replies], prompt=True)
             await consumer.assign({(self.replies, partition)}, at_end=True)
@@ -104,15 +126,17 @@ class Requester:
             await self._consumer.close()
             self._consumer = None
 
-    async def request(self, key: str, payload: bytes, timeout_s: float) -> bytes:
-        """Send `payload` to the owner of `key`'s partition; its reply, or NoAnswer."""
+    async def request(self, topic: str, key: str, payload: bytes, timeout_s: float) -> bytes:
+        """Send `payload` on `topic` to the owner of `key`'s partition; its reply, or
+        NoAnswer."""
         await self.start()
+        assert self.cipher is not None
         request_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + timeout_s) * 1000)
         future = self._waiting[request_id] = asyncio.get_running_loop().create_future()
         headers = {REQUEST_ID: request_id, REPLY_TO: self.name, DEADLINE: str(deadline_ms)}
         try:
-            await self.log.append(self.requests, [OutgoingRecord(
+            await self.log.append(topic, [OutgoingRecord(
                 key, self.cipher.seal(request_id, payload), headers)])
             sealed = await asyncio.wait_for(future, timeout_s)
         except TimeoutError:

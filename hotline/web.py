@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.log.port import NotStreamOwner
+from hotline.requests import NoAnswer
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hotline12345.example/problems/"
@@ -84,6 +85,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
                                 "The request breaks its contract; see errors.", request.url.path,
                                 errors=validation_errors(exc.errors()))
+
+    @app.exception_handler(NoAnswer)  # the owner of a stream's partition did not answer
+    async def _no_answer(request: Request, exc: NoAnswer) -> JSONResponse:
+        return problem_response(503, "owner-unavailable",
+                                "处理服务暂时无应答, 请重试 (retry shortly)",
+                                "The replica owning this record did not answer in time; a "
+                                "retry with the same Idempotency-Key or message id applies it "
+                                "at most once.", request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(NotStreamOwner)  # Kafka: another replica owns the partition
     async def _not_owner(request: Request, exc: NotStreamOwner) -> JSONResponse:

@@ -16,16 +16,14 @@ Idempotency-Key retried is answered from the log if the first attempt was applie
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Protocol
 
 from contracts.commands import TicketCommand
-from contracts.topics import COMMANDS, REPLIES, TICKETS
+from contracts.topics import COMMANDS, TICKETS
 from hotline.eventstore import Context, EventStore, Stored
 from hotline.keystore import KeyStore
-from hotline.log.port import EventLog
-from hotline.requests import Cipher, Requester
+from hotline.requests import Requester, requester_of
 from hotline.runtime import Platform
 from ticketing import wire
 from ticketing.domain import Ticket
@@ -92,24 +90,12 @@ class RoutedTickets:
 
     claims: tuple[str, ...] = ()
 
-    def __init__(self, log: EventLog, keys: KeyStore, timeout_s: float) -> None:
-        self.log, self.keys, self.timeout_s = log, keys, timeout_s
-        self._requester: Requester | None = None
-        self._starting = asyncio.Lock()
-
-    async def requester(self) -> Requester:
-        """Started on first use (the key it seals with comes from the started key store)."""
-        async with self._starting:
-            if self._requester is None:
-                requester = Requester(self.log, requests=COMMANDS, replies=REPLIES,
-                                      cipher=await request_cipher(self.keys))
-                await requester.start()
-                self._requester = requester
-            return self._requester
+    def __init__(self, requester: Requester, timeout_s: float) -> None:
+        self.requester, self.timeout_s = requester, timeout_s
 
     async def _ask(self, stream: str, request: wire.Request) -> bytes:
-        requester = self._requester or await self.requester()
-        return await requester.request(stream, wire.encode_request(request), self.timeout_s)
+        return await self.requester.request(COMMANDS, stream, wire.encode_request(request),
+                                            self.timeout_s)
 
     async def execute(self, command: TicketCommand, *, actor: str, command_id: str,
                       now: datetime, source: str = SOURCE,
@@ -128,14 +114,7 @@ class RoutedTickets:
         return wire.read_number(await self._ask(stream, wire.Reserve(ticket_id, context, now)))
 
     async def close(self) -> None:
-        if self._requester is not None:
-            await self._requester.close()
-            self._requester = None
-
-
-async def request_cipher(keys: KeyStore) -> Cipher:
-    """The key ticket requests and replies are sealed under, derived from the pepper."""
-    return Cipher(await keys.pepper(), b"hotline.commands")
+        """Nothing of its own: the process's requester closes with the platform."""
 
 
 def routed(settings_mode: str, engine: str) -> bool:
@@ -153,7 +132,7 @@ def tickets_of(platform: Platform) -> TicketCommands:
 
     def make() -> TicketCommands:
         if routed(settings.ticket_commands, platform.log.engine):
-            return RoutedTickets(platform.log, platform.keys, settings.command_timeout_seconds)
+            return RoutedTickets(requester_of(platform), settings.command_timeout_seconds)
         return LocalTickets(platform.store, platform.keys)
 
     return platform.shared("tickets", make)

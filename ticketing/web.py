@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
 from hotline.log.port import VersionConflict
-from hotline.requests import NoAnswer
 from hotline.web import problem_response, problems
 from reference.calendar import MissingYear
 from ticketing.handler import IdempotencyConflict, Outcome
@@ -108,14 +107,6 @@ def install_rule_handlers(app: FastAPI) -> None:
         return problem_response(503, "calendar-missing-year",
                                 "缺少该年度节假日安排, 无法计算时限 (no holiday schedule)",
                                 str(exc), request.url.path)
-
-    @app.exception_handler(NoAnswer)
-    async def _no_answer(request: Request, exc: NoAnswer) -> JSONResponse:
-        return problem_response(503, "decider-unavailable",
-                                "工单处理服务暂时无应答, 请重试 (retry shortly)",
-                                "The ticket decider did not answer in time; retrying with the "
-                                "same Idempotency-Key applies the command at most once.",
-                                request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(VersionConflict)
     async def _busy(request: Request, exc: VersionConflict) -> JSONResponse:

@@ -166,13 +166,13 @@ class EmbeddedEventLog:
     def partition_for(self, key: str, partitions: int) -> int:
         return partition_for(key, partitions)
 
-    async def topics(self) -> list[TopicInfo]:
+    async def topics(self, prefix: str = "") -> list[TopicInfo]:
         rows = await self._in_reader(
             self._query,
             "SELECT t.name, t.partitions, COUNT(r.value), COALESCE(SUM(LENGTH(r.value)), 0) "
             "FROM topics t LEFT JOIN records r ON r.topic = t.name GROUP BY t.name ORDER BY t.name",
         )
-        return [TopicInfo(n, p, c, b) for n, p, c, b in rows]
+        return [TopicInfo(n, p, c, b) for n, p, c, b in rows if n.startswith(prefix)]
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         await self.partitions(topic)

@@ -302,10 +302,11 @@ class KafkaEventLog:
         """Kafka's default partitioner (murmur2), as on the embedded engine."""
         return partition_for(key, partitions)
 
-    async def topics(self) -> list[TopicInfo]:
-        """Every non-internal topic with its record count (bytes are not known cheaply)."""
+    async def topics(self, prefix: str = "") -> list[TopicInfo]:
+        """Every non-internal topic named `prefix…` with its record count (bytes are not known
+        cheaply); only those are described and counted, whatever else the cluster holds."""
         _, admin, reader = self._started()
-        names = await admin.list_topics()
+        names = [n for n in await admin.list_topics() if n.startswith(prefix)]
         described = await admin.describe_topics(names) if names else []
         counts = {d["topic"]: len(d["partitions"]) for d in described if not d["is_internal"]}
         tps = [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]

@@ -95,9 +95,9 @@ class NamespacedLog:
     async def end_offsets(self, topic: str) -> dict[int, int]:
         return await self.inner.end_offsets(self.down(topic))
 
-    async def topics(self) -> list[TopicInfo]:
-        return [replace(t, name=self.up(t.name)) for t in await self.inner.topics()
-                if t.name.startswith(self.prefix)]
+    async def topics(self, prefix: str = "") -> list[TopicInfo]:
+        return [replace(t, name=self.up(t.name))
+                for t in await self.inner.topics(self.prefix + prefix)]
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         inner = self.inner.consumer(self.prefix + group, [self.down(t) for t in topics])

@@ -237,8 +237,8 @@ class EventLog(Protocol):
         """Next offset to be written, per partition."""
         ...
 
-    async def topics(self) -> list[TopicInfo]:
-        """Every topic with its size."""
+    async def topics(self, prefix: str = "") -> list[TopicInfo]:
+        """Every topic whose name starts with `prefix`, with its size."""
         ...
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:

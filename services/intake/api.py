@@ -19,6 +19,7 @@ from hotline.runtime import Platform
 from hotline.web import Problem, problems, validation_errors
 from services.intake import service
 from services.intake.domain import CallsIn, ContactIn
+from services.intake.writer import IntakeWriter
 
 CONTACTS = Counter("hotline_intake_contacts_total", "Contacts posted", ["channel", "outcome"])
 APPEND_SECONDS = Histogram("hotline_intake_receive_seconds", "Time to make a contact durable")
@@ -29,6 +30,11 @@ router = APIRouter()
 async def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+async def writer_of(request: Request) -> IntakeWriter:
+    writer: IntakeWriter = request.app.state.writer
+    return writer
 
 
 async def clock_of(request: Request) -> Callable[[], datetime]:
@@ -46,6 +52,7 @@ async def adapter(  # async: a plain def would cost a thread-pool hop per reques
 
 
 PlatformDep = Annotated[Platform, Depends(platform_of)]
+WriterDep = Annotated[IntakeWriter, Depends(writer_of)]
 ClockDep = Annotated[Callable[[], datetime], Depends(clock_of)]
 AdapterDep = Annotated[Principal, Depends(adapter)]
 
@@ -71,13 +78,13 @@ class ReceiptOut(BaseModel):
     status: str = Field(description="accepted: appended now; duplicate: posted before")
 
 
-async def _receive(platform: Platform, contact: ContactIn, principal: Principal,
+async def _receive(writer: IntakeWriter, contact: ContactIn, principal: Principal,
                    now: datetime) -> service.Receipt:
     _own_channel(principal, contact.channel)
     _in_platform_years(contact)
     with APPEND_SECONDS.time():
         try:
-            receipt = await service.receive_contact(platform, contact, principal.actor, now)
+            receipt = await writer.receive_contact(contact, principal.actor, now)
         except service.IdempotencyConflict as exc:
             CONTACTS.labels(contact.channel, "conflict").inc()
             raise Problem(409, "idempotency-conflict", "消息编号已被使用 (message id reused)",
@@ -98,10 +105,10 @@ async def _receive(platform: Platform, contact: ContactIn, principal: Principal,
 @router.post("/v1/contacts", status_code=202, response_model=ReceiptOut,
              responses={200: {"model": ReceiptOut, "description": "duplicate post"},
                         **problems(409, 503)})
-async def post_contact(contact: ContactIn, platform: PlatformDep, clock: ClockDep,
+async def post_contact(contact: ContactIn, writer: WriterDep, clock: ClockDep,
                        principal: AdapterDep, response: Response) -> ReceiptOut:
     """受理诉求: one contact; 202 once `ContactReceived` is durable, 200 for a repeat."""
-    receipt = await _receive(platform, contact, principal, clock())
+    receipt = await _receive(writer, contact, principal, clock())
     if receipt.status == "duplicate":
         response.status_code = 200
     return ReceiptOut(contact_id=receipt.contact_id, status=receipt.status)
@@ -126,7 +133,7 @@ class BatchOut(BaseModel):
 
 
 @router.post("/v1/contacts/batch", response_model=BatchOut)
-async def post_contacts_batch(batch: BatchIn, request: Request, platform: PlatformDep,
+async def post_contacts_batch(batch: BatchIn, platform: PlatformDep, writer: WriterDep,
                               clock: ClockDep, principal: AdapterDep) -> BatchOut:
     """Backlog forwarding: hundreds of contacts, one result per item (its own status)."""
     limit = platform.settings.max_batch_items
@@ -138,7 +145,7 @@ async def post_contacts_batch(batch: BatchIn, request: Request, platform: Platfo
     async def one(index: int, raw: dict[str, Any]) -> ItemResult:
         try:
             contact = ContactIn.model_validate(raw)
-            receipt = await _receive(platform, contact, principal, now)
+            receipt = await _receive(writer, contact, principal, now)
         except ValidationError as exc:
             problem = {"status": 422, "title": "invalid contact",
                        "errors": validation_errors(exc.errors())}
@@ -167,11 +174,10 @@ class CallsOut(BaseModel):
 
 
 @router.post("/v1/calls", status_code=202, response_model=CallsOut, responses=problems(503))
-async def post_calls(body: CallsIn, platform: PlatformDep, clock: ClockDep,
+async def post_calls(body: CallsIn, writer: WriterDep, clock: ClockDep,
                      principal: AdapterDep) -> CallsOut:
     """话务数据: call records from the phone system, for connect and 15-second answer rates."""
     _own_channel(principal, "phone")
     _in_platform_years(body)
-    recorded, duplicates = await service.record_calls(platform, body.calls, principal.actor,
-                                                      clock())
+    recorded, duplicates = await writer.record_calls(body.calls, principal.actor, clock())
     return CallsOut(recorded=recorded, duplicates=duplicates)

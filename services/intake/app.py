@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -10,9 +11,11 @@ from fastapi import FastAPI
 from contracts.topics import CALLS, CONTACTS
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
+from hotline.requests import requester_of
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from services.intake.api import router
+from services.intake.writer import IntakeWriter
 
 SINGLE_LIMIT = 64 * 1024  # one contact: 5,000 characters of text and some metadata
 BATCH_LIMIT = 8 * 1024 * 1024
@@ -30,9 +33,25 @@ def create_app(
     """The intake app; it starts and closes `platform` itself unless told it is shared."""
 
     ready = app_readiness(platform, (CONTACTS, CALLS), manage_platform, readiness)
-    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1",
-                  lifespan=platform_lifespan(platform, manage_platform, ready))
+    kafka = platform.log.engine == "kafka"  # writer groups: each replica owns some partitions
+    writer = IntakeWriter(platform, requester_of(platform) if kafka else None,
+                          platform.settings.command_timeout_seconds)
+    if kafka:
+        ready.require("answering other replicas", lambda: bool(writer.owners))
+    platform_context = platform_lifespan(platform, manage_platform, ready)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform_context(app):
+            if kafka:
+                await ready.wait_claims()
+                await writer.answer()
+            yield
+            await writer.close()
+
+    app = FastAPI(title="12345 热线 · 诉求受理 (intake)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.writer = writer
     app.include_router(router)
     install_basics(app, SINGLE_LIMIT,
                    per_path={"/v1/contacts/batch": BATCH_LIMIT, "/v1/calls": BATCH_LIMIT})

@@ -14,11 +14,12 @@ from contracts.topics import COMMANDS, REPLIES, TICKETS
 from hotline.apikeys import ApiKeys
 from hotline.auth import roles
 from hotline.readiness import Readiness, install_readiness
+from hotline.requests import request_cipher
 from hotline.responder import Responder
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from services.tickets.host import DeskHost
-from ticketing.client import LocalTickets, request_cipher, routed
+from ticketing.client import LocalTickets, routed
 
 GROUP = "hotline-deciders"  # where the replicas commit how far they answered each partition
 

@@ -143,3 +143,36 @@ async def whole_loop(loop: Loop) -> None:
                          "TicketReturned", "TicketReassigned", "DeadlinesSet",
                          "TicketAcknowledged", "ExtensionRequested", "ExtensionApproved"]
     assert names[-1] == "TicketClosed" and "RedoAccepted" in names
+
+
+async def test_intake_replicas_hand_each_other_what_they_do_not_own(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Two intake replicas split hotline.contacts and hotline.calls: whichever receives a post
+    answers it, handing over what the other owns; a repeat is one contact either way."""
+    async with cluster(tmp_path, kafka_bootstrap) as c:
+        replicas = [c.start("intake"), c.start("intake")]
+        await c.ready()
+        async with httpx.AsyncClient(timeout=30) as client:
+            ids = {}
+            for n in range(24):  # the contacts land on every partition, half on the other
+                r = await client.post(f"{replicas[n % 2].url}/v1/contacts",
+                                      headers=c.auth("wechat"), json=contact(f"wx-two-{n}"))
+                assert r.status_code == 202, r.text
+                ids[n] = r.json()["contact_id"]
+            for n in range(24):  # the same message at the other replica: the same contact
+                r = await client.post(f"{replicas[(n + 1) % 2].url}/v1/contacts",
+                                      headers=c.auth("wechat"), json=contact(f"wx-two-{n}"))
+                assert (r.status_code, r.json()["contact_id"]) == (200, ids[n])
+            offered = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat()
+            calls = {"calls": [{"call_id": f"call-two-{n}", "offered_at": offered,
+                                "outcome": "abandoned", "wait_seconds": 12.5}
+                               for n in range(30)]}
+            r = await client.post(f"{replicas[0].url}/v1/calls", headers=c.auth("phone"),
+                                  json=calls)
+            assert r.json() == {"recorded": 30, "duplicates": 0}, r.text
+            r = await client.post(f"{replicas[1].url}/v1/calls", headers=c.auth("phone"),
+                                  json=calls)
+            assert r.json() == {"recorded": 0, "duplicates": 30}, r.text
+        owned = [line for r in replicas for line in r.output().splitlines()
+                 if "answering hotline.contacts.requests for partitions" in line]
+        assert len(owned) >= 2 and "[]" not in owned[-1]

@@ -48,10 +48,10 @@ async def responder(log: EventLog, names: tuple[str, str, str], handle: Echo,
 async def test_a_request_is_answered_by_the_owner_of_its_partition(log: EventLog) -> None:
     names, cipher, echo = await topics(log), Cipher(os.urandom(32)), Echo()
     owner = await responder(log, names, echo, cipher)
-    asker = Requester(log, requests=names[1], replies=names[2], cipher=cipher)
+    asker = Requester(log, replies=names[2], cipher=cipher)
     try:
         keys = [f"stream-{n}" for n in range(20)]
-        replies = await asyncio.gather(*(asker.request(k, f"do {k}".encode(), 10)
+        replies = await asyncio.gather(*(asker.request(names[1], k, f"do {k}".encode(), 10)
                                          for k in keys))
         assert replies == [f"re: do {k}".encode() for k in keys]
         assert {p for p in range(PARTITIONS)} == set(owner.partitions)
@@ -84,10 +84,10 @@ async def test_after_a_refusal_the_next_request_on_the_stream_waits_for_its_comm
     owner = Responder(log, owns=names[0], requests=names[1], replies=names[2], group=group,
                       cipher=cipher, handle=handle)
     await owner.start()
-    asker = Requester(log, requests=names[1], replies=names[2], cipher=cipher)
+    asker = Requester(log, replies=names[2], cipher=cipher)
     try:
-        await asker.request("stream-a", b"no", 10)
-        await asker.request("stream-a", b"then", 10)
+        await asker.request(names[1], "stream-a", b"no", 10)
+        await asker.request(names[1], "stream-a", b"then", 10)
         assert committed_when_asked == [1]  # the refusal (offset 0) was committed first
     finally:
         await asker.close()
@@ -96,12 +96,12 @@ async def test_after_a_refusal_the_next_request_on_the_stream_waits_for_its_comm
 
 async def test_a_request_past_its_deadline_is_never_acted_on(log: EventLog) -> None:
     names, cipher, echo = await topics(log), Cipher(os.urandom(32)), Echo()
-    asker = Requester(log, requests=names[1], replies=names[2], cipher=cipher)
+    asker = Requester(log, replies=names[2], cipher=cipher)
     try:
         with pytest.raises(NoAnswer):  # nobody answers yet: the caller gives up
-            await asker.request("stream-late", b"late", 0.2)
+            await asker.request(names[1], "stream-late", b"late", 0.2)
         owner = await responder(log, names, echo, cipher)
-        assert await asker.request("stream-on-time", b"now", 10) == b"re: now"
+        assert await asker.request(names[1], "stream-on-time", b"now", 10) == b"re: now"
         assert echo.seen == [("stream-on-time", b"now")]  # the late one was dropped
         await owner.close()
     finally:
