@@ -32,7 +32,7 @@ test: $(STAMP)  ## the whole suite: unit, contract (embedded + real Kafka), Post
 	$(BIN)/python -m pytest -ra -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -ra -x -m "not kafka and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -x -m "not kafka and not postgres" $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## benchmarks, each figure beside its raw engine (not part of the tests)
 	$(BIN)/python -m bench

@@ -34,11 +34,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import cast
 
 from bench.broker import on_both_logs
-from bench.common import Result, Timer, rate, say, unique
+from bench.common import Result, Timer, bench_platform, rate, say, unique
 from bench.decider import CONCURRENCY, REPS, raw, registration
 from contracts import commands as c
 from contracts.base import Deadline
@@ -51,10 +49,8 @@ from contracts.vocabulary import (
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.runtime import Platform
-from reference.calendar import WorkingCalendar
-from reference.policy import load_policy
-from services.callback.app import survey_links
-from services.callback.domain import load_callback_policy
+from reference.bundle import reference_of
+from services.callback.app import callback_policy_of, survey_links
 from services.callback.links import Links, SurveyLink
 from services.callback.service import Answered, CallbackService, Ratings
 from ticketing.handler import TicketDesk, stream_of
@@ -84,22 +80,11 @@ def ratings_of(n: int) -> Ratings:
     return REDO if n % 10 == 9 else NOT_SOLVED if n % 10 == 4 else SATISFIED
 
 
-def bare_platform(log: EventLog) -> Platform:
-    """What `CallbackService` and `survey_links` use of a Platform, around a bare log: a
-    fresh EventStore, hence a fresh (cold) desk from `desk_of`."""
-    async def pepper() -> bytes:
-        return SECRET
-
-    return cast(Platform, SimpleNamespace(
-        log=log, store=EventStore(log), keys=SimpleNamespace(pepper=pepper),
-        settings=SimpleNamespace(survey_base_url=BASE_URL)))
-
-
 def service_of(platform: Platform) -> CallbackService:
     """Built as services/callback/app.py builds it."""
-    deadlines = load_policy()
-    return CallbackService(platform, load_callback_policy(), survey_links(platform), deadlines,
-                           WorkingCalendar.load(deadlines.jurisdiction))
+    ref = reference_of(platform)
+    return CallbackService(platform, callback_policy_of(platform), survey_links(platform),
+                           ref.policy, ref.calendar)
 
 
 @dataclass(frozen=True)
@@ -159,7 +144,7 @@ class Ours:
 
 async def answers(log: EventLog, todo: Sequence[Opened]) -> Ours:
     """Every link answered through a fresh service (cold desk), 64 at once."""
-    service = service_of(bare_platform(log))
+    service = service_of(bench_platform(log, pepper=SECRET, survey_base_url=BASE_URL))
     it = iter(todo)
     sizes: dict[str, tuple[int, int]] = {}
     follow_ups: Counter[str] = Counter()
@@ -207,7 +192,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     await log.create_topics([spec, TopicSpec(raw_topic, spec.partitions, -1, 1)])
     await log.claim(TOPIC)
     await log.claim(raw_topic)
-    links = survey_links(bare_platform(log))
+    links = survey_links(bench_platform(log, pepper=SECRET, survey_base_url=BASE_URL))
     ours_runs: list[tuple[float, float]] = []
     raw_runs: list[float] = []
     mix: Counter[str] = Counter()

@@ -20,11 +20,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 from contracts.envelope import canonical_json, decode
 from contracts.events import from_envelope
 from hotline.eventstore import STRUCTURED
-from hotline.log.port import GENESIS_HASH, OutgoingRecord, value_hash
+from hotline.keystore import KeyStore
+from hotline.log.port import GENESIS_HASH, EventLog, OutgoingRecord, value_hash
+from hotline.runtime import Platform
+from hotline.settings import Settings
 
 TMP_ENV = "HOTLINE_BENCH_TMP"  # where temporary data goes (default: the system temp dir)
 
@@ -256,3 +261,15 @@ def contact_body(rng: random.Random, message_id: str) -> dict[str, object]:
         "attachments": [{"uri": f"s3://attachments/2026/11/{message_id}.jpg",
                          "media_type": "image/jpeg", "filename": "现场照片.jpg"}],
     }
+
+
+def bench_platform(log: EventLog, db: Any = None, pepper: bytes = b"bench-pepper",
+                   **settings: Any) -> Platform:
+    """A Platform around a bench's own log (and database engine), its ticket commands run
+    in this process: what a service or timer under measurement is built on. Its key store
+    only gives the pepper (the benches seal nothing)."""
+    async def get_pepper() -> bytes:
+        return pepper
+
+    keys = cast(KeyStore, SimpleNamespace(pepper=get_pepper))
+    return Platform(Settings(ticket_commands="local", **settings), log, keys, db)

@@ -44,7 +44,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -53,7 +52,17 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.broker import on_both_logs
-from bench.common import SENTENCES, Result, Timer, percentile, rate, say, temp_dir, unique
+from bench.common import (
+    SENTENCES,
+    Result,
+    Timer,
+    bench_platform,
+    percentile,
+    rate,
+    say,
+    temp_dir,
+    unique,
+)
 from bench.decider import CONCURRENCY, REPS, raw, registration
 from bench.ticket_list import PG_ADMIN, World, _sqlite_time, world
 from contracts import commands as c
@@ -63,7 +72,6 @@ from contracts.vocabulary import TicketType, Urgency
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, TopicSpec
 from hotline.projection import aware, ensure_schema
-from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check, plan, red_at
@@ -372,7 +380,7 @@ async def run_ticks(engine: AsyncEngine, reader: RawSqlite | RawPostgres) -> lis
         log = EmbeddedEventLog(str(tmp / "log.db"))
         await log.start()
         try:
-            platform = cast(Platform, SimpleNamespace(db=engine, store=EventStore(log)))
+            platform = bench_platform(log, engine)
             ticker = Ticker(platform, policy, calendar)
             for now in (TICK0, LAST_TICK):  # warm the pool and the caches, not timed
                 warm = await tick(ticker, now)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.common import SENTENCES, Result, Timer, percentile, say, temp_dir
 from contracts.vocabulary import CloseReason, TicketStatus, TicketType
-from reference.directory import load_reference_data
+from reference.documents import load_reference_data
 from services.dispatch import queries as q
 from services.dispatch.projections import assignments, metadata, tickets
 

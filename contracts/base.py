@@ -104,8 +104,14 @@ class KnowledgeEvent(EventData):
     topic: ClassVar[str] = topics.KNOWLEDGE
 
 
+class PeopleEvent(EventData):
+    """An event of the hotline.people topic (key: account-<login> or key-<name>)."""
+
+    topic: ClassVar[str] = topics.PEOPLE
+
+
 ABSTRACT_EVENTS: frozenset[type[EventData]] = frozenset(
-    {EventData, ContactEvent, CallEvent, TicketEvent, KnowledgeEvent}
+    {EventData, ContactEvent, CallEvent, TicketEvent, KnowledgeEvent, PeopleEvent}
 )
 
 

@@ -1,18 +1,19 @@
 """The command catalogue: every request to change state, by name (DESIGN.md §3 principle 3).
 
-A command is an imperative request; the ticket decider validates it against
-the ticket's state and either appends events or rejects it with a reason.
-Commands travel in the same CloudEvents envelope as events
-(contracts/envelope.py), on topic hotline.commands, keyed by the ticket stream
-id: `type` hotline.<CommandName>.v1 (e.g. hotline.DispatchTicket.v1),
-`dataschema` urn:hotline:event:<CommandName>:v1, `subject` the ticket stream,
-`actor` who asks. The envelope `id` of a command becomes the `causationid` of
-the events it produces; a command delivered twice is recognised by that id.
+A command is an imperative request to one ticket; the ticket decider validates it
+against the ticket's state and either appends events or rejects it with a reason.
+A service whose process does not own the ticket's partition sends it as a request on
+hotline.commands, keyed by the ticket stream id and sealed (ticketing/wire.py,
+hotline/requests.py); its JSON Schema (hotline.<CommandName>.v1, e.g.
+hotline.DispatchTicket.v1) is in contracts/schemas. The command id becomes the
+`causationid` of the events it produces; a command delivered twice is recognised by
+that id.
 
-Who acts is in the envelope `actor`; commands whose event names a person
-(approved_by, reviewer, ...) carry that id too, so `decide` stays a pure
-function of (state, command, now). `ReceiveContact` and `RecordCall` are the
-intake's commands for the contact and call streams and have no ticket id.
+Who acts travels beside the command (the envelope `actor` of its events); commands whose
+event names a person (approved_by, reviewer, ...) carry that id too, so `decide` stays a
+pure function of (state, command, now). Contacts and calls are not commands: intake
+appends them itself, or hands them to the replica that owns their stream
+(services/intake/writer.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from contracts.base import (
     Attachment,
     Category,
     CitizenRef,
-    Coordinates,
     Deadline,
     DistrictCode,
     Frozen,
@@ -37,15 +37,11 @@ from contracts.base import (
     Text,
     Timestamp,
     UnitId,
-    call_times,
     distinct_units,
-    sealed_under,
 )
 from contracts.oversight_events import Rule
-from contracts.personal import Sealed
 from contracts.ticket_events import TICKET_NUMBER
 from contracts.vocabulary import (
-    CallOutcome,
     CardColour,
     Channel,
     CloseReason,
@@ -72,45 +68,6 @@ class TicketCommand(Command):
     """A command addressed to one ticket's decider."""
 
     ticket_id: Id = Field(description="The ticket; the envelope subject is its stream")
-
-
-class ReceiveContact(Command):
-    """收件: record one inbound message (intake seals personal data before sending)."""
-
-    channel: Channel
-    channel_message_id: Id
-    received_at: Timestamp
-    citizen_ref: CitizenRef | None = None
-    caller: Sealed | None = Field(default=None, description="Sealed {name, phone, id_number}")
-    content: Text
-    district_code: DistrictCode | None = None
-    address: Sealed | None = Field(default=None, description="Sealed {address}")
-    coordinates: Coordinates | None = None
-    attachments: tuple[Attachment, ...] = ()
-
-    @model_validator(mode="after")
-    def _sealed_under_citizen(self) -> ReceiveContact:
-        sealed_under(self.citizen_ref, self.caller, self.address)
-        return self
-
-
-class RecordCall(Command):
-    """话务记录: record one offered call from the phone system."""
-
-    call_id: Id
-    seat_id: Id | None = None
-    queue: Id | None = None
-    offered_at: Timestamp
-    answered_at: Timestamp | None = None
-    ended_at: Timestamp | None = None
-    outcome: CallOutcome
-    wait_seconds: float = Field(ge=0)
-    talk_seconds: float | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RecordCall:
-        call_times(self.outcome, self.offered_at, self.answered_at, self.ended_at)
-        return self
 
 
 class RegisterTicket(TicketCommand):

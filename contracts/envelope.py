@@ -28,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SPECVERSION = "1.0"
 TYPE_PREFIX = "hotline."
-ACTOR_KINDS = "channel|operator|unit|supervisor|reviewer|callback|citizen|system|analyst|auditor"
-ACTOR_PATTERN = rf"^({ACTOR_KINDS}):[A-Za-z0-9._@-]+$"
+ACTOR_KINDS = ("channel|operator|unit|supervisor|reviewer|callback|citizen|system|analyst|auditor"
+               "|editor|admin")
+# kind:holder, or for a member unit's staff kind:unit/login (`unit:d01-urban-squad/zhang.min`)
+ACTOR_PATTERN = rf"^({ACTOR_KINDS}):[A-Za-z0-9._@-]+(/[a-z][a-z0-9._-]{{1,63}})?$"
 
 
 class Envelope(BaseModel):

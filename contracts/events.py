@@ -13,7 +13,7 @@ event already in the log needs a new major version.
 
 The models are defined in contracts/intake_events.py (contacts, calls),
 contracts/ticket_events.py, contracts/oversight_events.py (tickets) and
-contracts/knowledge_events.py; import them from here.
+contracts/knowledge_events.py and contracts/people_events.py; import them from here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from contracts.base import (
     Deadline,
     EventData,
     KnowledgeEvent,
+    PeopleEvent,
     TicketEvent,
 )
 from contracts.envelope import Envelope, dataschema_for, type_for
@@ -48,6 +49,15 @@ from contracts.oversight_events import (
     SurveySkipped,
     SurveyUnanswered,
     WarningRaised,
+)
+from contracts.people_events import (
+    AccountChanged,
+    AccountCreated,
+    AccountDeactivated,
+    AccountReactivated,
+    KeyIssued,
+    KeyRevoked,
+    PasswordSet,
 )
 from contracts.ticket_events import (
     AssistingUnitReplied,
@@ -134,6 +144,8 @@ def from_envelope(envelope: Envelope) -> EventData:
 
 __all__ = [
     "EVENTS", "EventData", "ContactEvent", "CallEvent", "TicketEvent", "KnowledgeEvent",
+    "PeopleEvent", "AccountChanged", "AccountCreated", "AccountDeactivated",
+    "AccountReactivated", "KeyIssued", "KeyRevoked", "PasswordSet",
     "Attachment", "Category", "Coordinates", "Deadline", "event_name", "event_type",
     "event_dataschema", "to_data", "from_envelope", "ArticlePublished", "ArticleRetired",
     "AssistingUnitReplied", "CallRecorded", "CardIssued", "ContactMerged", "ContactReceived",

@@ -48,6 +48,7 @@ REPLIES = "hotline.replies"
 CONTACT_REQUESTS = "hotline.contacts.requests"
 CALL_REQUESTS = "hotline.calls.requests"
 KNOWLEDGE = "hotline.knowledge"
+PEOPLE = "hotline.people"
 DEADLETTER = "hotline.deadletter"
 DISPATCH_PREFIX = "hotline.dispatch."
 
@@ -72,6 +73,8 @@ CATALOGUE: dict[str, TopicEntry] = {
         _entry(CALL_REQUESTS, 6, DAY_MS, "call stream id (co-partitioned with hotline.calls)",
                "call records handed to the intake replica owning their partition, sealed"),
         _entry(KNOWLEDGE, 3, FOREVER, "article id", "knowledge-base article events"),
+        _entry(PEOPLE, 3, FOREVER, "account-<login> or key-<holder>",
+               "who was given which access, by whom, when: staff accounts and API keys"),
         _entry(DEADLETTER, 3, 90 * DAY_MS, "original key",
                "records that failed to decode, with source topic/partition/offset and reason"),
     ]
@@ -97,7 +100,8 @@ def core_specs() -> list[TopicSpec]:
     return [e.spec for e in CATALOGUE.values()]
 
 
-STREAM_PREFIXES = {"contact-": CONTACTS, "ticket-": TICKETS, "call-": CALLS, "article-": KNOWLEDGE}
+STREAM_PREFIXES = {"contact-": CONTACTS, "ticket-": TICKETS, "call-": CALLS, "article-": KNOWLEDGE,
+                   "account-": PEOPLE, "key-": PEOPLE}
 
 
 def stream_topic(stream: str) -> str:

@@ -15,32 +15,45 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from hotline.settings import Settings
 
-Role = Literal["channel", "operator", "unit", "supervisor", "callback", "analyst", "auditor"]
+if TYPE_CHECKING:
+    from hotline.people import PeopleStore
+
+Role = Literal["channel", "operator", "unit", "supervisor", "callback", "analyst", "auditor",
+               "editor", "admin"]
 PREFIX = "hk_"
 MAX_KEY_LENGTH = 128  # ours are 46 characters; anything much longer is not worth hashing
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request comes from, as its key says."""
+    """Who a request comes from: a key's holder, or a signed-in person (hotline.people)."""
 
     name: str
     role: Role
     channel: str | None = None  # the only channel a channel adapter may post on
     unit: str | None = None  # the only unit whose tickets a unit key sees
+    person: str | None = None  # the login of a signed-in person
 
     @property
     def actor(self) -> str:
-        """The envelope `actor` for what this principal does."""
+        """The envelope `actor` for what this principal does: the person where there is one
+        (`operator:wang.li`, `unit:d01-urban-squad/zhang.min`)."""
+        if self.person is not None:
+            return f"{self.role}:{self.unit}/{self.person}" if self.unit else \
+                f"{self.role}:{self.person}"
         return f"{self.role}:{self.channel or self.unit or self.name}"
 
 
 class ApiKeyStore(Protocol):
-    """Keys and their holders; every service authenticates every request here."""
+    """Keys and their holders, and beside them the people (accounts and sessions); every
+    service authenticates every request here."""
+
+    @property
+    def people(self) -> PeopleStore: ...
 
     async def start(self) -> None: ...
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from hotline.apikeys import Principal, Role, digest, new_key, plausible
+from hotline.people_sql import SqlPeopleStore
 
 # How long a hit is believed before the table is asked again: the longest a key revoked
 # on another replica keeps working here. Each live key then costs one primary-key read
@@ -72,6 +73,7 @@ class SqlApiKeyStore:
         self._hits: dict[str, tuple[Principal, float]] = {}  # digest -> holder, checked at
         self._misses: dict[str, float] = {}  # digest -> refused at
         self._started = False
+        self.people = SqlPeopleStore(self._engine)  # accounts and sessions, in the same database
 
     async def start(self) -> None:
         self._create_private_file()
@@ -80,6 +82,7 @@ class SqlApiKeyStore:
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
             await conn.execute(CreateTable(api_keys, if_not_exists=True))
             await conn.execute(CreateIndex(by_name, if_not_exists=True))
+            await SqlPeopleStore.create_tables(conn)
             imported = await self._import(conn)
         if imported is not None:
             self._retire_legacy(imported)

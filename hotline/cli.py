@@ -278,7 +278,7 @@ def rebuild(service: str) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
-            for projection in specs[service].projections():
+            for projection in specs[service].projections(platform):
                 task = progress.add_task(f"rebuild {projection.name}", total=None)
 
                 def report(done: int, total: int, task: Any = task) -> None:
@@ -338,7 +338,7 @@ def _key_holder(name: str, role: str, channel: str, unit: str) -> Principal:
     from typing import get_args
 
     from contracts.vocabulary import Channel
-    from reference.directory import UnknownUnit, load_reference_data
+    from hotline.runtime import member_unit_check
 
     role = role or ("channel" if channel else "unit" if unit else "")
     if role not in get_args(Role):
@@ -352,11 +352,9 @@ def _key_holder(name: str, role: str, channel: str, unit: str) -> Principal:
         if not unit:
             console.print("a unit key needs --unit")
             raise typer.Exit(2)
-        try:
-            load_reference_data().directory.get(unit)
-        except UnknownUnit:
+        if not member_unit_check()(unit):
             console.print(f"unknown unit {unit} (not in the member-unit directory)")
-            raise typer.Exit(2) from None
+            raise typer.Exit(2)
     if (channel and role != "channel") or (unit and role != "unit"):
         console.print(f"a {role} key takes no {'--channel' if channel else '--unit'}")
         raise typer.Exit(2)

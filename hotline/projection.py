@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -87,6 +87,23 @@ async def rows_by_id(conn: AsyncConnection, table: Table, ids: set[str],
         rows = await conn.execute(select(table).where(column.in_(wanted[i:i + READ_CHUNK])))
         found |= {row._mapping[key]: dict(row._mapping) for row in rows}
     return found
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ReadSide:
+    """What a service offers its routes to read its read models: they ask for data, the
+    service opens the connection (routes never touch the platform's adapters)."""
+
+    db: AsyncEngine
+
+    async def read(self, query: Callable[Concatenate[AsyncConnection, P], Awaitable[R]], /,
+                   *args: P.args, **kwargs: P.kwargs) -> R:
+        """One query of a service's `queries` module, on a connection of its own."""
+        async with self.db.connect() as conn:
+            return await query(conn, *args, **kwargs)
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -157,7 +157,8 @@ class ServiceSpec:
     order: int  # where it starts and shows in the banner: the loop's order
     port: Callable[[Settings], int]
     create_app: Callable[..., FastAPI]
-    projections: Callable[[], Sequence[Projection]]  # made fresh for each runner or rebuild
+    # its read models, made fresh for each runner or rebuild (with the process's reference data)
+    projections: Callable[[Platform], Sequence[Projection]]
     # stream topics it appends to from its own process: claimed at start-up (Kafka ownership)
     writes: Callable[[Platform], Sequence[str]]
     example: Callable[[str, dict[str, str]], str]  # (base url, dev keys) -> requests to paste
@@ -171,3 +172,11 @@ def service_specs() -> dict[str, ServiceSpec]:
     platform core finds them without importing them."""
     found = [entry.load() for entry in entry_points(group="hotline.services")]
     return {spec.name: spec for spec in sorted(found, key=lambda spec: spec.order)}
+
+
+def member_unit_check() -> Callable[[str], bool]:
+    """Whether a unit id is a member unit, from the installed reference data (entry point
+    `hotline.directory`), found the way services are: the core does not import it."""
+    (entry,) = entry_points(group="hotline.directory", name="is_member_unit")
+    check: Callable[[str], bool] = entry.load()
+    return check

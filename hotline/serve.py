@@ -13,16 +13,18 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
+from contracts.topics import PEOPLE
 from contracts.vocabulary import Channel
 from hotline import redact
 from hotline.apikeys import ApiKeyStore, Principal, Role, open_api_keys
+from hotline.devpeople import DEV_UNITS, dev_accounts, ensure_dev_accounts
 from hotline.projection import ProjectionRunner
 from hotline.readiness import Readiness
 from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
 from hotline.settings import Settings
 
-DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor")
-DEV_UNITS = ("d01-urban-squad", "city-urban-mgmt", "d01-street-1", "city-water")
+DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor",
+                              "editor", "admin")
 
 
 def _dev_principals() -> dict[str, Principal]:
@@ -95,7 +97,7 @@ async def serve_all(settings: Settings, console: Console, names: Sequence[str] =
     keys = await dev_keys(settings, api_keys)
     servers, runners, readies = [], [], []
     for spec in specs:
-        mine = [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections()]
+        mine = [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections(platform)]
         # ready once its own read models caught up; relays share their work between
         # replicas and lag without making any answer wrong
         readiness = Readiness(platform.log, spec.writes(platform), mine)
@@ -110,7 +112,12 @@ async def serve_all(settings: Settings, console: Console, names: Sequence[str] =
     projection_tasks = [asyncio.create_task(r.run()) for r in runners]
     try:
         await _until_ready(readies, tasks)
+        password = None  # made (or, outside development, refused) where hotline.people is
+        if any(PEOPLE in spec.writes(platform) for spec in specs):
+            password = await ensure_dev_accounts(settings, api_keys, platform.store)
         _announce(settings, platform, servers, keys, console, time.monotonic() - started)
+        if password:
+            _announce_people(settings, console, password)
         await asyncio.gather(*tasks)
     finally:
         for runner in runners:
@@ -131,6 +138,17 @@ async def _until_ready(readies: list[Readiness], tasks: list[asyncio.Task[None]]
             raise SystemExit("a server stopped during start-up (see above)")
         await asyncio.sleep(0.05)
     claiming.result()
+
+
+def _announce_people(settings: Settings, console: Console, password: str) -> None:
+    base = f"http://{settings.host}:{settings.people_port}"
+    logins = ", ".join(a.login for a in dev_accounts())
+    console.print(f"  sign in as a development person ({logins}), password {password}:\n"
+                  f"  curl -s -c jar {base}/v1/session -H 'Content-Type: application/json' "
+                  f"-d '{{\"login\":\"dev.operator\",\"password\":\"{password}\"}}'\n"
+                  f"  (kept in {settings.data_dir / 'dev-accounts.json'}; a change sent with "
+                  "the cookie carries the answer's csrf_token as X-CSRF-Token)",
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 def _announce(settings: Settings, platform: Platform,

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     tickets_port: int = 8105
+    people_port: int = 8106
     intake_port: int = 8101
     dispatch_port: int = 8102
     supervision_port: int = 8103

@@ -213,8 +213,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 ANSWERS = {
-    401: "需要有效的 API 密钥 (no valid API key)",
-    403: "无权执行该操作 (not allowed for this key)",
+    401: "需要有效的 API 密钥或登录 (no valid API key or session)",
+    403: "无权执行该操作 (not allowed for this key or person)",
     404: "不存在, 或对该密钥不可见 (no such thing, or not visible to this key)",
     409: "与当前状态冲突 (conflicts with the current state)",
     410: "已过期 (expired)",
@@ -292,7 +292,11 @@ def metrics_endpoint(app: FastAPI) -> None:
 
 def install_basics(app: FastAPI, body_limit: int, per_path: dict[str, int] | None = None) -> None:
     """What every service's app has: problem+json errors (an unexpected exception too), a
-    body-size limit, a truthful OpenAPI document, no redirects, GET /metrics and /healthz."""
+    body-size limit, a truthful OpenAPI document, no redirects, GET /metrics and /healthz,
+    and the session routes (sign in on any service, act on all of them)."""
+    from hotline.signin import router as sessions  # it answers with our Problem: no cycle
+
+    app.include_router(sessions)
     install_problem_handlers(app)
     install_document(app)
     metrics_endpoint(app)

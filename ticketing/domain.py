@@ -26,6 +26,7 @@ from typing import Any
 from contracts import commands as c
 from contracts import events as e
 from contracts.base import Category, EventData
+from contracts.lifecycle import carried
 from contracts.vocabulary import (
     CloseReason,
     DeadlineKind,
@@ -122,7 +123,8 @@ def running_deadline(t: Ticket, kind: DeadlineKind) -> datetime | None:
 
 
 def evolve(ticket: Ticket | None, event: EventData, at: datetime) -> Ticket:
-    """The state after one event; `at` is the event's time (the envelope's)."""
+    """The state after one event; `at` is the event's time (the envelope's). Status and lead
+    unit move as `contracts.lifecycle` says; the steps below keep the rest."""
     if isinstance(event, e.TicketRegistered):
         return Ticket(
             ticket_id=event.ticket_id, ticket_number=event.ticket_number,
@@ -133,20 +135,19 @@ def evolve(ticket: Ticket | None, event: EventData, at: datetime) -> Ticket:
     if ticket is None:
         raise ValueError(f"{type(event).__name__} before TicketRegistered")
     step = _EVOLVE.get(type(event))
-    return step(ticket, event) if step is not None else ticket
+    return carried(step(ticket, event) if step is not None else ticket, event)
 
 
 def _dispatched(t: Ticket, ev: Any) -> Ticket:
     lead = ev.lead_unit
-    return replace(t, status=S.DISPATCHED, lead_unit=lead, assisting_units=ev.assisting_units,
-                   last_lead_unit=lead, dispatch_round=t.dispatch_round + 1,
+    return replace(t, assisting_units=ev.assisting_units, last_lead_unit=lead,
+                   dispatch_round=t.dispatch_round + 1,
                    units_ever=t.units_ever | {lead, *ev.assisting_units},
                    assisting_replied=frozenset(), extension=None, deadlines={})
 
 
 def _returned(t: Ticket, ev: e.TicketReturned) -> Ticket:
-    return replace(t, status=S.RETURNED, lead_unit=None, assisting_units=(), extension=None,
-                   deadlines={})
+    return replace(t, assisting_units=(), extension=None, deadlines={})
 
 
 def _deadlines(t: Ticket, ev: e.DeadlinesSet) -> Ticket:
@@ -170,7 +171,7 @@ def _survey_answered(t: Ticket, ev: e.SurveyAnswered) -> Ticket:
 
 
 def _redo_accepted(t: Ticket, ev: e.RedoAccepted) -> Ticket:
-    return replace(t, status=S.ACKNOWLEDGED, lead_unit=ev.unit_id, last_lead_unit=ev.unit_id,
+    return replace(t, last_lead_unit=ev.unit_id,
                    units_ever=t.units_ever | {ev.unit_id}, redo_pending=False, redone=True,
                    assisting_replied=frozenset(), deadlines={})
 
@@ -179,13 +180,11 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.TicketClassified: lambda t, ev: replace(
         t, ticket_type=ev.ticket_type, category=ev.category, urgency=ev.urgency),
     e.ContactMerged: lambda t, ev: replace(t, contact_ids=(*t.contact_ids, ev.contact_id)),
-    e.TicketMergedInto: lambda t, ev: replace(t, status=S.MERGED,
-                                              merged_into=ev.target_ticket_id),
+    e.TicketMergedInto: lambda t, ev: replace(t, merged_into=ev.target_ticket_id),
     e.TicketAnsweredDirectly: lambda t, ev: t,  # the TicketClosed that follows closes it
     e.TicketDispatched: _dispatched,
     e.TicketReassigned: _dispatched,
     e.DeadlinesSet: _deadlines,
-    e.TicketAcknowledged: lambda t, ev: replace(t, status=S.ACKNOWLEDGED),
     e.TicketReturned: _returned,
     e.AssistingUnitReplied: lambda t, ev: replace(
         t, assisting_replied=t.assisting_replied | {ev.unit_id}),
@@ -194,7 +193,7 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.ExtensionApproved: _extension_approved,
     e.ExtensionRejected: lambda t, ev: replace(t, extension=None),
     # a new reply is surveyed afresh: what the citizen said of the last one no longer counts
-    e.TicketReplied: lambda t, ev: replace(t, status=S.REPLIED, extension=None,
+    e.TicketReplied: lambda t, ev: replace(t, extension=None,
                                            last_handling=None, last_survey_id=None,
                                            survey_unanswered=False),
     e.WarningRaised: lambda t, ev: replace(t, warnings=t.warnings | {ev.warning_id}),
@@ -210,10 +209,10 @@ _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
     e.RedoRequested: lambda t, ev: replace(t, redo_pending=True),
     e.RedoAccepted: _redo_accepted,
     e.RedoRejected: lambda t, ev: replace(t, redo_pending=False),
-    e.TicketClosed: lambda t, ev: replace(t, status=S.CLOSED, close_reason=ev.reason,
-                                          survey_id=None, extension=None),
-    e.TicketReopened: lambda t, ev: replace(t, status=S.REGISTERED, close_reason=None,
-                                            lead_unit=None, assisting_units=(), deadlines={}),
+    e.TicketClosed: lambda t, ev: replace(t, close_reason=ev.reason, survey_id=None,
+                                          extension=None),
+    e.TicketReopened: lambda t, ev: replace(t, close_reason=None, assisting_units=(),
+                                            deadlines={}),
 }
 
 

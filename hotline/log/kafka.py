@@ -33,6 +33,10 @@ tansu v0.6.0-510f3e2, memory storage):
   records arrive meanwhile (Kafka answers at once): an idle request/reply hop took
   2.7 ms on average with a 1 ms wait, 4.2 ms with 5 ms. `prompt_fetch_wait_ms` is 1
   against tansu.
+- A fetch returns only what tansu gathers within that wait, and gathering takes longer
+  the more batches the partition holds: at 1 ms, a reply partition of 4,000 one-record
+  batches answered every fetch past offset 2,632 with nothing, for ever. A starved
+  prompt reader waits longer per fetch until it has caught up (`kafka_partitions`).
 - A consumer-group join completes only after half the session timeout
   (3 s with the 6 s used in tests); every rebalance costs that again, plus
   up to one heartbeat interval for the other members to notice it (a second

@@ -5,6 +5,13 @@ a replica's own read model reads every partition, and a decider answers the requ
 exactly the partitions it owns as a writer (a second group would split them differently).
 This consumer is told which partitions to read (`assign`) and can still store offsets
 under a group name, so the next owner of a partition starts where the last one committed.
+
+A fetch returns only what the broker gathers within its wait, and tansu's time to gather
+grows with the partition: with a 1 ms wait, a reply partition of 4,000 records answered
+every fetch from offset 2,632 on with no records at all, forever (its requests all went
+unanswered). So a consumer whose fetches come back empty while the high watermark says
+there is more doubles its wait, up to `MAX_WAIT_MS`, and returns to its own once it has
+caught up.
 """
 
 from __future__ import annotations
@@ -14,13 +21,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from hotline.log.kafka_consumer import record_of
-from hotline.log.port import Record
+from hotline.log.port import LogError, Record
 
 if TYPE_CHECKING:
     from hotline.log.kafka import KafkaEventLog
+
+MAX_WAIT_MS = 500  # a starved consumer's longest fetch wait: the read models' default
 
 
 class KafkaPartitionConsumer:
@@ -64,11 +74,28 @@ class KafkaPartitionConsumer:
         if not consumer.assignment():
             await asyncio.sleep(timeout_s)  # nothing to read now: the caller loops
             return []
-        batch = await consumer.getmany(timeout_ms=max(0, int(timeout_s * 1000)),
-                                       max_records=max_records)
+        try:
+            batch = await consumer.getmany(timeout_ms=max(0, int(timeout_s * 1000)),
+                                           max_records=max_records)
+        except KafkaError as exc:  # the port's callers retry a LogError
+            raise LogError(f"reading {sorted(self.topics)} failed: {exc}") from exc
+        await self._pace(consumer, any(batch.values()))
         records = [record_of(m) for msgs in batch.values() for m in msgs]
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records
+
+    async def _pace(self, consumer: AIOKafkaConsumer, got: bool) -> None:
+        """Wait longer per fetch while starved (nothing came though the broker holds more),
+        our own wait again once caught up (see the module doc)."""
+        fetcher = consumer._fetcher  # aiokafka keeps the wait there; no public setter
+        behind = False
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            behind = behind or (high is not None and high > await consumer.position(tp))
+        if not behind:
+            fetcher._fetch_max_wait_ms = self.fetch_wait_ms
+        elif not got:
+            fetcher._fetch_max_wait_ms = min(max(2 * fetcher._fetch_max_wait_ms, 2), MAX_WAIT_MS)
 
     async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
         consumer = await self._started()
@@ -82,8 +109,11 @@ class KafkaPartitionConsumer:
         if self.group is None or not positions:
             return
         consumer = await self._started()
-        await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "")
-                               for (t, p), o in positions.items()})
+        try:
+            await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "")
+                                   for (t, p), o in positions.items()})
+        except KafkaError as exc:
+            raise LogError(f"group {self.group}: commit failed: {exc}") from exc
 
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None

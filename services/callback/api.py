@@ -29,8 +29,6 @@ from contracts.vocabulary import (
 )
 from hotline.apikeys import Principal
 from hotline.auth import roles
-from hotline.contacts import read_contact
-from hotline.disclosure import disclose
 from hotline.params import CodeQuery, InstantQuery, PathId
 from hotline.web import Problem, from_state, problems
 from reference.directory import ReferenceData, UnknownUnit
@@ -88,11 +86,10 @@ async def work_list(service: ServiceDep, clock: ClockDep, reference: RefDep,
         raise Problem(422, "invalid-request", "未知的回访阶段 (unknown stage)",
                       f"stage is one of {', '.join(queries.WAITING)}.")
     now = clock()
-    async with service.platform.db.connect() as conn:
-        rows = await queries.tasks(conn, now, stage=stage, unit=unit,
-                                   channel=channel.value if channel else None,
-                                   overdue=overdue, limit=limit, offset=offset)
-        counts = await queries.task_counts(conn, now, unit)
+    rows = await service.read(queries.tasks, now, stage=stage, unit=unit,
+                              channel=channel.value if channel else None, overdue=overdue,
+                              limit=limit, offset=offset)
+    counts = await service.read(queries.task_counts, now, unit)
     return {"items": [_task(t, reference) for t in rows], "offset": offset, "limit": limit,
             "counts": {s: {**n, "stage_zh": STAGE_ZH[s]} for s, n in counts.items()}}
 
@@ -102,18 +99,13 @@ async def task_detail(ticket_id: PathId, service: ServiceDep, clock: ClockDep,
                       reference: RefDep, who: CallbackStaff) -> dict[str, Any]:
     """One ticket's callback: the reply to read out, the script, and the citizen's contact
     (in clear for callback staff and supervisors: they must call)."""
-    async with service.platform.db.connect() as conn:
-        row = await queries.case_row(conn, ticket_id)
+    row = await service.read(queries.case_row, ticket_id)
     ticket = await service.tickets.get(ticket_id)
     if row is None or ticket is None:
         raise Problem(404, "ticket-unknown", "工单不存在 (no such ticket)",
                       f"No ticket {ticket_id}.", rule="ticket-unknown")
     task = queries.as_task(row, clock())
-    contact = await read_contact(service.platform.log, ticket.contact_ids[0])
-    caller = None
-    if contact is not None:
-        caller = await disclose(service.platform.keys, contact.caller,
-                                f"{contact.contact_id}/caller", who.role)
+    caller = await service.caller(ticket, who.role)
     unit_zh = _unit_zh(reference, row.replied_by) or ""
     return {**_task(task, reference), "reply_text": row.reply_text, "caller": caller,
             "script": phone_script(row.ticket_number, row.summary, unit_zh,
@@ -194,8 +186,8 @@ async def close(ticket_id: PathId, body: CloseIn, service: ServiceDep, clock: Cl
 async def redo_requests(service: ServiceDep, clock: ClockDep, reference: RefDep,
                         who: CallbackStaff) -> dict[str, Any]:
     """重办审核: dissatisfied citizens' redo requests waiting for review, oldest first."""
-    async with service.platform.db.connect() as conn:
-        rows = await queries.tasks(conn, clock(), stage="redo_review", limit=queries.MAX_PAGE)
+    rows = await service.read(queries.tasks, clock(), stage="redo_review",
+                              limit=queries.MAX_PAGE)
     return {"items": [_task(t, reference) for t in rows]}
 
 
@@ -243,8 +235,7 @@ async def satisfaction(service: ServiceDep, reference: RefDep, who: Reader,
     """满意度: per dimension, overall or by unit, agent, district or category."""
     if who.role == "unit":
         unit, by = unit_of(who), "unit"
-    async with service.platform.db.connect() as conn:
-        groups = await queries.satisfaction(conn, by, unit=unit, since=since, until=until)
+    groups = await service.read(queries.satisfaction, by, unit=unit, since=since, until=until)
     for g in groups:
         if by == "unit":
             g["name_zh"] = _unit_zh(reference, g["key"])

@@ -15,11 +15,9 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
-from reference.calendar import WorkingCalendar
-from reference.directory import load_reference_data
-from reference.policy import load_policy
+from reference.bundle import reference_of
 from services.callback import api, public
-from services.callback.domain import load_callback_policy
+from services.callback.domain import CallbackPolicy, load_callback_policy
 from services.callback.links import Links
 from services.callback.service import CallbackService
 from services.callback.worker import CallbackWorker
@@ -34,6 +32,11 @@ def survey_links(platform: Platform) -> Links:
     return Links(platform.keys.pepper, platform.settings.survey_base_url)
 
 
+def callback_policy_of(platform: Platform) -> CallbackPolicy:
+    """The callback policy (services/callback/data), read once per process."""
+    return platform.shared("callback-policy", load_callback_policy)
+
+
 def create_app(
     platform: Platform,
     api_keys: ApiKeys,
@@ -44,8 +47,7 @@ def create_app(
     run_worker: bool = True,
 ) -> FastAPI:
     """The callback app; it starts and closes `platform` itself unless told it is shared."""
-    policy = load_callback_policy()
-    deadlines = load_policy()
+    policy, ref = callback_policy_of(platform), reference_of(platform)
     worker = CallbackWorker(platform, policy, clock=clock,
                             interval_s=platform.settings.callback_tick_seconds)
     ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
@@ -62,9 +64,9 @@ def create_app(
 
     app = FastAPI(title="12345 热线 · 回访 (callback)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
-    app.state.service = CallbackService(platform, policy, survey_links(platform), deadlines,
-                                        WorkingCalendar.load(deadlines.jurisdiction))
-    app.state.reference = load_reference_data()
+    app.state.service = CallbackService(platform, policy, survey_links(platform), ref.policy,
+                                        ref.calendar)
+    app.state.reference = ref.data
     app.state.worker = worker
     app.include_router(api.router)
     app.include_router(public.router)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec, utc_now
-from services.callback.app import create_app, survey_links
+from services.callback.app import callback_policy_of, create_app, survey_links
 from services.callback.outbox import FileOutbox
 from services.callback.projections import CallbackBoard
 from services.callback.sender import SurveySender
@@ -32,8 +32,8 @@ def _survey_sender(platform: Platform) -> Sequence[Projection]:
     return [SurveySender(platform, survey_links(platform), outbox, utc_now)]
 
 
-def projections() -> Sequence[Projection]:
-    return [CallbackBoard()]
+def projections(platform: Platform) -> Sequence[Projection]:
+    return [CallbackBoard(callback_policy_of(platform))]
 
 
 SERVICE = ServiceSpec(

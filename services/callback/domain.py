@@ -29,6 +29,7 @@ from typing import Any
 from contracts import commands as c
 from contracts import events as e
 from contracts.base import EventData
+from contracts.lifecycle import carried
 from contracts.vocabulary import (
     Channel,
     CloseReason,
@@ -155,17 +156,14 @@ def evolve_case(case: Case | None, event: EventData, at: datetime, seq: int) -> 
                     changed_at=at)
     if case is None:
         return None
+    moved = carried(case, event)  # status and lead unit (contracts.lifecycle)
+    if moved is not case:
+        case = replace(moved, changed_at=at)
     match event:
         case e.TicketClassified():
             return replace(case, ticket_type=event.ticket_type)
-        case e.TicketDispatched() | e.TicketReassigned():
-            return replace(case, status=S.DISPATCHED, lead_unit=event.lead_unit, changed_at=at)
-        case e.TicketAcknowledged():
-            return replace(case, status=S.ACKNOWLEDGED, changed_at=at)
-        case e.TicketReturned():
-            return replace(case, status=S.RETURNED, lead_unit=None, changed_at=at)
         case e.TicketReplied():
-            return replace(case, status=S.REPLIED, replied_by=event.unit_id, replied_at=at,
+            return replace(case, replied_by=event.unit_id, replied_at=at,
                            reply_seq=seq, attempts=0, last_channel=None, survey=None,
                            answer=None, unanswered=False, skipped=False, changed_at=at)
         case e.SurveyOpened():
@@ -185,16 +183,13 @@ def evolve_case(case: Case | None, event: EventData, at: datetime, seq: int) -> 
         case e.RedoRejected():
             return replace(case, redo_pending=False, changed_at=at)
         case e.RedoAccepted():
-            return replace(case, status=S.ACKNOWLEDGED, lead_unit=event.unit_id,
-                           redo_pending=False, redone=True, changed_at=at)
+            return replace(case, redo_pending=False, redone=True)
         case e.TicketClosed():
-            return replace(case, status=S.CLOSED, close_reason=event.reason, survey=None,
-                           changed_at=at)
+            return replace(case, close_reason=event.reason, survey=None)
         case e.TicketReopened():
-            return replace(case, status=S.REGISTERED, lead_unit=None, close_reason=None,
-                           changed_at=at)
+            return replace(case, close_reason=None)
         case e.TicketMergedInto():
-            return replace(case, status=S.MERGED, survey=None, changed_at=at)
+            return replace(case, survey=None)
     return case
 
 

@@ -18,8 +18,7 @@ Times are stored in UTC.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,15 +31,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
-from contracts.topics import TICKETS
-from hotline.projection import Applied, aware, rows_by_id, utc_column
+from hotline.board import TicketBoard, write_rows
+from hotline.projection import aware, rows_by_id, utc_column
 from services.callback.domain import (
     CallbackPolicy,
     Case,
@@ -50,10 +48,6 @@ from services.callback.domain import (
     load_callback_policy,
     next_check,
 )
-
-log = logging.getLogger(__name__)
-
-TICKET_PREFIX = "ticket-"
 
 metadata = MetaData()
 cases = Table(
@@ -116,61 +110,62 @@ MUTABLE = ("ticket_type", "category1", "status", "stage", "lead_unit", "replied_
            "updated_at", "version", "case_json")
 
 
-class CallbackBoard:
+@dataclass
+class _Row:
+    """A ticket's row while a batch is folded, with its case."""
+
+    row: dict[str, Any]
+    case: Case | None = None
+
+
+@dataclass
+class _Side:
+    """A batch's surveys: opened (by id) and settled, written after the tickets."""
+
+    opened: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settled: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CallbackBoard(TicketBoard[_Row, _Side]):
     """Stages, surveys and answers of every ticket (see the module doc)."""
 
     name: str = "callback"
     version: int = 1
-    topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
     def __init__(self, policy: CallbackPolicy | None = None) -> None:
         self.policy = policy or load_callback_policy()
 
-    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
-        items = [(env, data) for env, data in batch if data is not None]
-        rows = await rows_by_id(conn, cases, {_ticket_id(env) for env, data in items
-                                  if not isinstance(data, e.TicketRegistered)})
-        state = {tid: case_from_json(tid, json.loads(row["case_json"]))
-                 for tid, row in rows.items()}
-        new: set[str] = set()
-        changed: set[str] = set()
-        survey_rows: dict[str, dict[str, Any]] = {}
-        survey_updates: list[dict[str, Any]] = []
-        for env, data in items:
-            tid = _ticket_id(env)
-            if isinstance(data, e.TicketRegistered):
-                if tid in rows:
-                    log.warning("callback: %s registered twice; ignored", env.subject)
-                    continue
-                rows[tid] = {"ticket_id": tid, "ticket_number": data.ticket_number,
-                             "district_code": data.district_code, "summary": data.summary,
-                             "agent": data.registered_by, "citizen_ref": data.citizen_ref,
-                             "category1": data.category.level1, "reply_text": None,
-                             "redo_reason": None}
-                new.add(tid)
-            if tid not in rows:
-                log.warning("callback: %s before its registration; ignored", env.type)
-                continue
-            assert data is not None
-            case = evolve_case(state.get(tid), data, env.time, env.streamversion)
-            assert case is not None
-            state[tid] = case
-            row = rows[tid]
-            row.update(updated_at=env.time, version=env.streamversion)
-            changed.add(tid)
-            match data:
-                case e.TicketClassified():
-                    row["category1"] = data.category.level1
-                case e.TicketReplied():
-                    row["reply_text"] = data.text  # masked on the way into the log
-                case e.RedoRequested():
-                    row["redo_reason"] = data.reason
-            _survey(row, case, env, data, survey_rows, survey_updates)
-        for tid in changed:
-            rows[tid].update(self._derived(state[tid]))
-        await _write(conn, rows, new, changed, list(survey_rows.values()), survey_updates)
+    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Row]:
+        rows = await rows_by_id(conn, cases, ids)
+        return {tid: _Row(row, case_from_json(tid, json.loads(row["case_json"])))
+                for tid, row in rows.items()}
+
+    def side(self) -> _Side:
+        return _Side()
+
+    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> _Row:
+        return _Row({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
+                     "district_code": event.district_code, "summary": event.summary,
+                     "agent": event.registered_by, "citizen_ref": event.citizen_ref,
+                     "category1": event.category.level1, "reply_text": None,
+                     "redo_reason": None})
+
+    def step(self, state: _Row, env: Envelope, event: Any, side: _Side) -> _Row:
+        state.case = evolve_case(state.case, event, env.time, env.streamversion)
+        assert state.case is not None
+        row = state.row
+        row.update(updated_at=env.time, version=env.streamversion)
+        match event:
+            case e.TicketClassified():
+                row["category1"] = event.category.level1
+            case e.TicketReplied():
+                row["reply_text"] = event.text  # masked on the way into the log
+            case e.RedoRequested():
+                row["redo_reason"] = event.reason
+        _survey(row, state.case, env, event, side)
+        return state
 
     def _derived(self, case: Case) -> dict[str, Any]:
         stage = case.stage
@@ -192,9 +187,19 @@ class CallbackBoard:
             "case_json": json.dumps(case_to_json(case), ensure_ascii=False, separators=(",", ":")),
         }
 
+    async def write(self, conn: AsyncConnection, new: list[_Row], changed: list[_Row],
+                    side: _Side) -> None:
+        for state in (*new, *changed):
+            assert state.case is not None
+            state.row.update(self._derived(state.case))
+        await write_rows(conn, cases, MUTABLE, [s.row for s in new], [s.row for s in changed])
+        if side.opened:
+            await conn.execute(surveys.insert(), list(side.opened.values()))
+        if side.settled:
+            await write_rows(conn, surveys, SETTLED, [], side.settled, key="survey_id")
 
-def _survey(row: dict[str, Any], case: Case, env: Envelope, data: object,
-            new: dict[str, dict[str, Any]], updates: list[dict[str, Any]]) -> None:
+
+def _survey(row: dict[str, Any], case: Case, env: Envelope, data: object, side: _Side) -> None:
     """The cb_surveys row an event opens or settles."""
     base = {"ticket_id": row["ticket_id"], "unit_id": case.replied_by, "agent": row["agent"],
             "district_code": row["district_code"], "category1": row["category1"],
@@ -203,53 +208,30 @@ def _survey(row: dict[str, Any], case: Case, env: Envelope, data: object,
             "handling": None, "solved": None}
     match data:
         case e.SurveyOpened():
-            new[data.survey_id] = base | {"survey_id": data.survey_id, "round": data.round,
-                                          "channel": data.channel.value, "outcome": "open",
-                                          "expires_at": aware(data.expires_at)}
+            side.opened[data.survey_id] = base | {
+                "survey_id": data.survey_id, "round": data.round, "channel": data.channel.value,
+                "outcome": "open", "expires_at": aware(data.expires_at)}
         case e.SurveySkipped():
             sid = f"skip-{row['ticket_id']}-{env.streamversion}"
-            new[sid] = base | {"survey_id": sid, "channel": None, "outcome": "skipped"}
+            side.opened[sid] = base | {"survey_id": sid, "channel": None, "outcome": "skipped"}
         case e.SurveyAnswered():
             _settle(data.survey_id, {
                 "outcome": "answered", "answered_at": env.time,
                 "answered_via": data.answered_via.value,
                 "hotline_service": data.hotline_service.value,
                 "handling": data.handling.value if data.handling else None,
-                "solved": data.solved}, new, updates)
+                "solved": data.solved}, side)
         case e.SurveyUnanswered():
             _settle(data.survey_id, {"outcome": "unanswered", "answered_at": None,
                                      "answered_via": None, "hotline_service": None,
-                                     "handling": None, "solved": None}, new, updates)
+                                     "handling": None, "solved": None}, side)
 
 
-def _settle(survey_id: str, settled: dict[str, Any], new: dict[str, dict[str, Any]],
-            updates: list[dict[str, Any]]) -> None:
-    if survey_id in new:  # opened in this same batch
-        new[survey_id].update(settled)
+def _settle(survey_id: str, settled: dict[str, Any], side: _Side) -> None:
+    if survey_id in side.opened:  # opened in this same batch
+        side.opened[survey_id].update(settled)
     else:
-        updates.append({**settled, "b_id": survey_id})
+        side.settled.append({**settled, "survey_id": survey_id})
 
 
 SETTLED = ("outcome", "answered_at", "answered_via", "hotline_service", "handling", "solved")
-
-
-async def _write(conn: AsyncConnection, rows: dict[str, dict[str, Any]], new: set[str],
-                 changed: set[str], survey_rows: list[dict[str, Any]],
-                 survey_updates: list[dict[str, Any]]) -> None:
-    if new:
-        await conn.execute(cases.insert(), [rows[t] for t in sorted(new)])
-    updates = [{**{c: rows[t][c] for c in MUTABLE}, "b_id": t} for t in sorted(changed - new)]
-    if updates:
-        await conn.execute(cases.update().where(cases.c.ticket_id == bindparam("b_id"))
-                           .values({c: bindparam(c) for c in MUTABLE}), updates)
-    if survey_rows:
-        await conn.execute(surveys.insert(), survey_rows)
-    if survey_updates:
-        await conn.execute(surveys.update().where(surveys.c.survey_id == bindparam("b_id"))
-                           .values({c: bindparam(c) for c in SETTLED}), survey_updates)
-
-
-def _ticket_id(env: Envelope) -> str:
-    return env.subject[len(TICKET_PREFIX):]
-
-

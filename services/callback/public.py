@@ -64,8 +64,7 @@ async def _link(service: CallbackService, token: str, now: datetime) -> SurveyLi
 
 async def _survey(service: CallbackService, link: SurveyLink) -> dict[str, Any]:
     """What the survey page shows; `open` from the decider's state (the board may lag)."""
-    async with service.platform.db.connect() as conn:
-        row = await queries.case_row(conn, link.ticket_id)
+    row = await service.read(queries.case_row, link.ticket_id)
     ticket = await service.tickets.get(link.ticket_id)
     return {
         "open": ticket is not None and ticket.survey_id == link.survey_id,

@@ -12,10 +12,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from contracts import commands as c
 from contracts.personal import identity, mask_numbers
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
+from hotline.contacts import read_contact
+from hotline.disclosure import disclose
+from hotline.projection import ReadSide
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy
@@ -24,6 +28,7 @@ from services.callback.domain import Answer, CallbackPolicy, after_answer, step_
 from services.callback.links import Links
 from services.callback.messages import parse_sms_reply, survey_code
 from ticketing.client import TicketCommands, tickets_of
+from ticketing.domain import Ticket
 from ticketing.handler import Outcome
 from ticketing.rules import Rejected
 
@@ -60,12 +65,22 @@ class Answered:
     follow_up: Outcome | None
 
 
-class CallbackService:
+class CallbackService(ReadSide):
+    """Answers by link, SMS reply or callback staff; the redo review; closes; the board."""
+
     def __init__(self, platform: Platform, policy: CallbackPolicy, links: Links,
                  deadlines: DeadlinePolicy, calendar: WorkingCalendar) -> None:
-        self.platform, self.policy, self.links = platform, policy, links
+        self.platform, self.db, self.policy, self.links = platform, platform.db, policy, links
         self.deadlines, self.calendar = deadlines, calendar
         self.tickets: TicketCommands = tickets_of(platform)
+
+    async def caller(self, ticket: Ticket, role: str) -> Any:
+        """The citizen who made the ticket's first contact, as `role` may see them."""
+        contact = await read_contact(self.platform.log, ticket.contact_ids[0])
+        if contact is None:
+            return None
+        return await disclose(self.platform.keys, contact.caller,
+                              f"{contact.contact_id}/caller", role)
 
     async def _run(self, command: c.TicketCommand, actor: str, command_id: str,
                    now: datetime) -> Outcome:

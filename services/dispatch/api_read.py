@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
-from hotline.disclosure import disclose, typed_texts
 from hotline.params import CODE_PATTERN, CodeQuery, Cursor, InstantQuery, PathId
 from hotline.web import problems
 from services.dispatch import queries
@@ -52,8 +51,8 @@ async def list_tickets(
         urgency=urgency, registered_from=registered_from, registered_to=registered_to,
         due_from=due_from, due_to=due_to, overdue=overdue, text=text,
         visible_to_unit=who.unit if who.role == "unit" else None)
-    async with service.platform.db.connect() as conn:  # a bad cursor: 422 (app.py)
-        page = await queries.list_tickets(conn, flt, sort, limit, cursor, clock())
+    page = await service.read(queries.list_tickets, flt, sort, limit, cursor, clock())  # a bad
+    # cursor: 422 (app.py)
     return jsonable(page)  # type: ignore[no-any-return]
 
 
@@ -62,9 +61,8 @@ async def ticket_detail(ticket_id: PathId, service: ServiceDep, who: Reader) -> 
     """工单详情: the ticket, its units, its timeline, and its contacts — callers' personal
     data in clear for operators, callback staff and supervisors, masked for everyone else."""
     ticket = await visible_ticket(service, who, ticket_id)
-    async with service.platform.db.connect() as conn:
-        detail = await queries.ticket_detail(
-            conn, ticket_id, visible_to_unit=who.unit if who.role == "unit" else None)
+    detail = await service.read(queries.ticket_detail, ticket_id,
+                                visible_to_unit=who.unit if who.role == "unit" else None)
     if detail is None:  # registered a moment ago: the projection has not caught up yet
         raise not_found(ticket_id)
     contacts = []
@@ -73,10 +71,10 @@ async def ticket_detail(ticket_id: PathId, service: ServiceDep, who: Reader) -> 
         contacts.append({
             "contact_id": contact_id, "channel": contact.channel,
             "received_at": contact.received_at, "content": contact.content,
-            "caller": await disclose(service.platform.keys, contact.caller,
-                                     f"{contact_id}/caller", who.role),
-            "address": await disclose(service.platform.keys, contact.address,
-                                      f"{contact_id}/address", who.role),
+            "caller": await service.disclosed(contact.caller, f"{contact_id}/caller",
+                                              who.role),
+            "address": await service.disclosed(contact.address, f"{contact_id}/address",
+                                               who.role),
         })
     pending = ticket.extension
     return {
@@ -100,7 +98,7 @@ async def ticket_history(ticket_id: PathId, service: ServiceDep,
     events = []
     for stored in await service.tickets.history(ticket_id):
         event = stored.envelope.model_dump(mode="json")
-        typed = await typed_texts(service.platform.keys, stored.envelope, who.role)
+        typed = await service.as_typed(stored.envelope, who.role)
         events.append({**event, "text_as_typed": typed} if typed else event)
     return events
 

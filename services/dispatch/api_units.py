@@ -22,7 +22,7 @@ from contracts.base import Attachment
 from contracts.free_text import NoteText
 from contracts.vocabulary import TicketStatus
 from hotline.params import MAX_OFFSET, Cursor, Instant, Offset, PathId
-from services.dispatch import feed, queries
+from services.dispatch import queries
 from services.dispatch.api_common import (
     ClockDep,
     ServiceDep,
@@ -51,9 +51,8 @@ async def inbox(service: ServiceDep, clock: ClockDep, who: UnitKey,
                 cursor: Cursor = None) -> dict[str, object]:
     """待办: the unit's open tickets (lead or assisting), most urgent deadline first."""
     statuses = tuple(status) if status else queries.INBOX_STATUSES
-    async with service.platform.db.connect() as conn:
-        page = await queries.inbox(conn, unit_of(who), statuses=statuses, sort=sort,
-                                   limit=limit, cursor=cursor, now=clock())
+    page = await service.read(queries.inbox, unit_of(who), statuses=statuses, sort=sort,
+                              limit=limit, cursor=cursor, now=clock())
     return jsonable(page)  # type: ignore[no-any-return]
 
 
@@ -64,7 +63,7 @@ async def inbox_feed(service: ServiceDep, who: UnitKey,
                      wait: Annotated[float, Query(ge=0, le=30, description="Long-poll seconds")
                                      ] = 0) -> dict[str, object]:
     """The unit's dispatch stream from an offset: the same CloudEvents as its Kafka topic."""
-    page = await feed.read_feed(service.platform.log, unit_of(who), after, limit, wait)
+    page = await service.feed(unit_of(who), after, limit, wait)
     return jsonable(page)  # type: ignore[no-any-return]
 
 
@@ -89,7 +88,7 @@ async def inbox_stream(request: Request, service: ServiceDep, who: UnitKey,
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            async for item in feed.follow(service.platform.log, unit_of(who), after, stop):
+            async for item in service.follow(unit_of(who), after, stop):
                 data = json.dumps(item.envelope, ensure_ascii=False)
                 kind = item.envelope["type"]
                 yield f"id: {item.offset}\nevent: {kind}\ndata: {data}\n\n".encode()

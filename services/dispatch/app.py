@@ -12,10 +12,10 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics, problem_response
-from reference.directory import load_reference_data
+from reference.bundle import reference_of
 from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.guesses import GuessLimit
-from services.dispatch.queries import BadCursor
+from services.dispatch.keyset import BadCursor
 from services.dispatch.service import DispatchService, InvalidReference
 from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
@@ -57,7 +57,7 @@ def create_app(
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     settings = platform.settings
     app.state.service = DispatchService(
-        platform, load_reference_data(),
+        platform, reference_of(platform),
         duplicate_window=timedelta(days=settings.duplicate_window_days),
         similarity_threshold=settings.duplicate_similarity)
     app.state.guesses = GuessLimit()

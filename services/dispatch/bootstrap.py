@@ -29,7 +29,7 @@ def _relays(platform: Platform) -> Sequence[Projection]:
     return [DispatchRelay(platform.log, replication_factor=factor)]
 
 
-def projections() -> Sequence[Projection]:
+def projections(platform: Platform) -> Sequence[Projection]:
     return [WorkOrders()]
 
 

@@ -18,8 +18,6 @@ Every time is stored in UTC: SQLite keeps no zone, so readers attach UTC again
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,14 +41,12 @@ from contracts import events as e
 from contracts.base import EventData
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
-from contracts.topics import TICKETS
+from contracts.lifecycle import MOVES, Place, moved
 from contracts.vocabulary import DeadlineKind, TicketStatus
-from hotline.projection import READ_CHUNK, Applied, utc_column
-
-log = logging.getLogger(__name__)
+from hotline.board import TicketBoard, write_rows
+from hotline.projection import READ_CHUNK, rows_by_id, utc_column
 
 S = TicketStatus
-TICKET_PREFIX = "ticket-"
 LEAD, ASSISTING = "lead", "assisting"
 
 
@@ -138,6 +134,7 @@ PUBLIC_EVENTS = frozenset({
 
 # Columns an event may change; registration writes them all. Updates set every one of them,
 # so one executemany statement serves every changed ticket of a batch.
+UNIT_MUTABLE = ("role", "active", "assigned_at", "replied")  # of an assignment row
 MUTABLE = tuple(c.name for c in tickets.columns if c.name not in {
     "ticket_id", "ticket_number", "summary", "district_code", "channel", "citizen_ref",
     "registered_at", "registered_by"})
@@ -153,15 +150,12 @@ class _Ticket:
     """A ticket row being changed by a batch, with its assignment rows."""
 
     row: dict[str, Any]
-    new: bool
-    changed: bool = False
     units: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # (unit, round)
     new_units: set[tuple[str, int]] = field(default_factory=set)
     changed_units: set[tuple[str, int]] = field(default_factory=set)
 
     def set(self, **values: Any) -> None:
         self.row.update(values)
-        self.changed = True
 
     def deactivate(self) -> None:
         for key, unit in self.units.items():
@@ -189,74 +183,51 @@ class _Ticket:
             self.changed_units.add(key)
 
 
-class WorkOrders:
+class WorkOrders(TicketBoard[_Ticket, list[dict[str, Any]]]):
     """Tickets, their assignments and timelines, as units and the hotline list them."""
 
     name: str = "workorders"
     version: int = 1
-    topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
-    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
-        """Fold the batch in memory, ticket by ticket, then write with a few executemany."""
-        items = [(env, data) for env, data in batch if data is not None]
-        state = await self._load(conn, {
-            _ticket_id(env) for env, data in items if not isinstance(data, e.TicketRegistered)})
-        steps: list[dict[str, Any]] = []
-        for env, data in items:
-            ticket_id = _ticket_id(env)
-            if isinstance(data, e.TicketRegistered):
-                if ticket_id in state:
-                    log.warning("workorders: %s registered twice; ignored", env.subject)
-                    continue
-                state[ticket_id] = _Ticket(_registered(ticket_id, env, data), new=True)
-            ticket = state.get(ticket_id)
-            if ticket is None:  # cannot happen on a well-formed log: say so and go on
-                log.warning("workorders: %s before its registration; ignored", env.type)
-                continue
-            unit_id, text = _evolve(ticket, env, data)
-            ticket.set(updated_at=env.time, version=env.streamversion)
-            public = env.event_name in PUBLIC_EVENTS or (
-                isinstance(data, e.ProgressNoted) and data.public)
-            steps.append({"ticket_id": ticket_id, "seq": env.streamversion, "at": env.time,
-                          "event": env.event_name, "actor": env.actor, "unit_id": unit_id,
-                          "public": public, "text": text})
-        await self._write(conn, state.values(), steps)
-
-    async def _load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Ticket]:
+    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Ticket]:
         """The stored rows (and every assignment row) of the tickets a batch changes."""
-        state: dict[str, _Ticket] = {}
-        wanted = sorted(ids)
+        state = {tid: _Ticket(row) for tid, row in
+                 (await rows_by_id(conn, tickets, ids)).items()}
+        wanted = sorted(state)
         for i in range(0, len(wanted), READ_CHUNK):
-            chunk = wanted[i:i + READ_CHUNK]
-            for row in await conn.execute(select(tickets).where(tickets.c.ticket_id.in_(chunk))):
-                state[row.ticket_id] = _Ticket(dict(row._mapping), new=False)
-            for row in await conn.execute(
-                    select(assignments).where(assignments.c.ticket_id.in_(chunk))):
-                if row.ticket_id in state:
-                    state[row.ticket_id].units[(row.unit_id, row.round)] = dict(row._mapping)
+            for row in await conn.execute(select(assignments).where(
+                    assignments.c.ticket_id.in_(wanted[i:i + READ_CHUNK]))):
+                state[row.ticket_id].units[(row.unit_id, row.round)] = dict(row._mapping)
         return state
 
-    async def _write(self, conn: AsyncConnection, state: Iterable[_Ticket],
-                     steps: list[dict[str, Any]]) -> None:
-        inserts, updates, unit_inserts, unit_updates = [], [], [], []
-        for t in state:
-            if t.new:
-                inserts.append(t.row)
-            elif t.changed:
-                updates.append({**{c: t.row[c] for c in MUTABLE}, "b_id": t.row["ticket_id"]})
+    def side(self) -> list[dict[str, Any]]:
+        return []  # the batch's timeline steps
+
+    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> _Ticket:
+        return _Ticket(_registered(ticket_id, env, event))
+
+    def step(self, state: _Ticket, env: Envelope, event: Any,
+             side: list[dict[str, Any]]) -> _Ticket:
+        unit_id, text = _evolve(state, env, event)
+        state.set(updated_at=env.time, version=env.streamversion)
+        public = env.event_name in PUBLIC_EVENTS or (
+            isinstance(event, e.ProgressNoted) and event.public)
+        side.append({"ticket_id": state.row["ticket_id"], "seq": env.streamversion,
+                     "at": env.time, "event": env.event_name, "actor": env.actor,
+                     "unit_id": unit_id, "public": public, "text": text})
+        return state
+
+    async def write(self, conn: AsyncConnection, new: list[_Ticket], changed: list[_Ticket],
+                    side: list[dict[str, Any]]) -> None:
+        await write_rows(conn, tickets, MUTABLE, [t.row for t in new], [t.row for t in changed])
+        unit_inserts, unit_updates = [], []
+        for t in (*new, *changed):
             unit_inserts += [t.units[k] for k in sorted(t.new_units)]
             unit_updates += [{"b_id": t.row["ticket_id"], "b_unit": k[0], "b_round": k[1],
-                              **{c: t.units[k][c] for c in ("role", "active", "assigned_at",
-                                                            "replied")}}
+                              **{c: t.units[k][c] for c in UNIT_MUTABLE}}
                              for k in sorted(t.changed_units - t.new_units)]
-        if inserts:
-            await conn.execute(tickets.insert(), inserts)
-        if updates:
-            await conn.execute(
-                tickets.update().where(tickets.c.ticket_id == bindparam("b_id"))
-                .values({c: bindparam(c) for c in MUTABLE}), updates)
         if unit_inserts:
             await conn.execute(assignments.insert(), unit_inserts)
         if unit_updates:
@@ -265,14 +236,9 @@ class WorkOrders:
                 assignments.update().where(and_(
                     a.ticket_id == bindparam("b_id"), a.unit_id == bindparam("b_unit"),
                     a.round == bindparam("b_round")))
-                .values({c: bindparam(c) for c in ("role", "active", "assigned_at", "replied")}),
-                unit_updates)
-        if steps:
-            await conn.execute(timeline.insert(), steps)
-
-
-def _ticket_id(env: Envelope) -> str:
-    return env.subject[len(TICKET_PREFIX):]
+                .values({c: bindparam(c) for c in UNIT_MUTABLE}), unit_updates)
+        if side:
+            await conn.execute(timeline.insert(), side)
 
 
 def _registered(ticket_id: str, env: Envelope, ev: e.TicketRegistered) -> dict[str, Any]:
@@ -294,16 +260,21 @@ def _dispatch(t: _Ticket, at: datetime, lead: str, assisting: tuple[str, ...], u
               round_: int) -> None:
     """派单/改派: a new round; the previous holders let go."""
     t.deactivate()
-    t.set(status=S.DISPATCHED.value, lead_unit=lead, urgent=urgent, dispatch_round=round_,
-          dispatched_at=at, acknowledged_at=None, replied_at=None)
+    t.set(urgent=urgent, dispatch_round=round_, dispatched_at=at, acknowledged_at=None,
+          replied_at=None)
     t.assign(lead, round_, LEAD, at)
     for unit in assisting:
         t.assign(unit, round_, ASSISTING, at)
 
 
 def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str | None]:
-    """Change the ticket for one event; returns the timeline's unit and text."""
+    """Change the ticket for one event; returns the timeline's unit and text. Status and
+    lead unit move as `contracts.lifecycle` says; the cases below keep the rest."""
     at = env.time
+    if type(ev) in MOVES:
+        place = moved(Place(S(t.row["status"]), t.row["lead_unit"]), ev)
+        assert place is not None
+        t.set(status=place.status.value, lead_unit=place.lead_unit)
     match ev:
         case e.TicketRegistered():
             return None, None
@@ -316,7 +287,7 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
             return None, None
         case e.TicketMergedInto():
             t.deactivate()
-            t.set(status=S.MERGED.value, merged_into=ev.target_ticket_id)
+            t.set(merged_into=ev.target_ticket_id)
             return None, ev.note
         case e.TicketAnsweredDirectly():
             return None, ev.answer  # the TicketClosed that follows closes it
@@ -336,12 +307,11 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
                     t.set(reply_due_at=utc(d.due_at))
             return None, ev.reason
         case e.TicketAcknowledged():
-            t.set(status=S.ACKNOWLEDGED.value, acknowledged_at=at)
+            t.set(acknowledged_at=at)
             return ev.unit_id, None
         case e.TicketReturned():
             t.deactivate()
-            t.set(status=S.RETURNED.value, lead_unit=None, ack_due_at=None, reply_due_at=None,
-                  warning_level=None)
+            t.set(ack_due_at=None, reply_due_at=None, warning_level=None)
             return ev.unit_id, ev.reason
         case e.ProgressNoted():
             return ev.unit_id, ev.note
@@ -356,7 +326,7 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
         case e.ExtensionRejected():
             return None, ev.reason
         case e.TicketReplied():
-            t.set(status=S.REPLIED.value, replied_at=at)
+            t.set(replied_at=at)
             t.replied(ev.unit_id)
             return ev.unit_id, ev.text
         case e.WarningRaised():
@@ -374,18 +344,16 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
             return None, ev.reason
         case e.RedoAccepted():
             t.deactivate()
-            t.set(status=S.ACKNOWLEDGED.value, lead_unit=ev.unit_id, acknowledged_at=at,
-                  replied_at=None, warning_level=None)
+            t.set(acknowledged_at=at, replied_at=None, warning_level=None)
             t.assign(ev.unit_id, t.row["dispatch_round"], LEAD, at)
             return ev.unit_id, ev.reason
         case e.TicketClosed():
             t.deactivate()
-            t.set(status=S.CLOSED.value, closed_at=at, close_reason=ev.reason.value)
+            t.set(closed_at=at, close_reason=ev.reason.value)
             return None, ev.note
         case e.TicketReopened():
             t.deactivate()
-            t.set(status=S.REGISTERED.value, lead_unit=None, closed_at=None, close_reason=None,
-                  warning_level=None)
+            t.set(closed_at=None, close_reason=None, warning_level=None)
             return None, ev.reason
     return None, None  # escalations, surveys opened or unanswered: a timeline step only
 

@@ -1,9 +1,8 @@
 """Reads over the work-order projection (services/dispatch/projections.py).
 
 Plain SQLAlchemy Core on an `AsyncConnection`, the same results on SQLite and
-PostgreSQL. Lists page by keyset: the cursor is the last row's sort value and
-ticket id, so page 500 costs what page 1 costs, and a ticket registered while
-someone pages does not shift the pages. Counts stop at `COUNT_CAP`: "10,000+" is
+PostgreSQL. Lists page by keyset (keyset.py); the operator's aids read through
+aid_queries.py. Counts stop at `COUNT_CAP`: "10,000+" is
 all a list needs to show, and an exact count of a million rows is a full scan.
 
 Each page is shaped so both engines read a short index range (see the indexes in
@@ -19,13 +18,9 @@ passed in may carry any zone.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -43,13 +38,20 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.vocabulary import CloseReason, TicketStatus, TicketType, Urgency
+from contracts.vocabulary import TicketStatus, TicketType, Urgency
 from hotline.projection import aware
+from services.dispatch.keyset import (
+    Sort,
+    after_cursor,
+    bound,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+)
 from services.dispatch.projections import assignments, tickets, timeline
 
 S = TicketStatus
@@ -63,8 +65,6 @@ WITH_UNIT_VALUES = tuple(s.value for s in WITH_UNIT)
 # A unit holding more tickets than this is listed by probing tickets read in list order;
 # below it, by the ids of its assignment rows (see _Scope).
 PROBE_UNIT_ABOVE = 1000
-HANDLED = (S.REPLIED, S.CLOSED)
-NOT_HANDLED_CLOSES = (CloseReason.DUPLICATE, CloseReason.WITHDRAWN)
 PUBLIC_TEXT_EVENTS = frozenset({"ProgressNoted", "TicketReplied", "TicketAnsweredDirectly"})
 PUBLIC_STEP_ZH = {
     "TicketRegistered": "已受理登记",
@@ -80,19 +80,6 @@ PUBLIC_STEP_ZH = {
 
 t = tickets.c
 a = assignments.c
-
-
-class BadCursor(ValueError):
-    """A cursor that was not made by this module for this sort."""
-
-
-class Sort(StrEnum):
-    """Orders a list can take; each pages by keyset on (sort value, ticket id)."""
-
-    REGISTERED_DESC = "registered_desc"
-    REGISTERED_ASC = "registered_asc"
-    DUE_ASC = "due_asc"  # tickets without a reply deadline last
-    UPDATED_DESC = "updated_desc"
 
 
 @dataclass(frozen=True)
@@ -220,19 +207,13 @@ class Detail:
 # -------------------------------------------------------------------------------------- helpers
 
 
-def _at(value: datetime) -> datetime:
+def stored_at(value: datetime) -> datetime:
     """`aware` for a time that is never NULL."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _bind(value: datetime) -> datetime:
-    """A time to compare with stored ones: in UTC, since SQLite compares the text."""
-    if value.tzinfo is None:
-        raise ValueError("times passed to queries must carry a timezone")
-    return value.astimezone(UTC)
-
-
-def _values(items: Sequence[Any]) -> list[str]:
+def plain(items: Sequence[Any]) -> list[str]:
+    """Enum members (or strings) as the plain strings the columns hold."""
     return [str(getattr(i, "value", i)) for i in items]
 
 
@@ -302,16 +283,16 @@ class _Scope:
             if value is not None:
                 conds.append(column == str(getattr(value, "value", value)))
         if flt.registered_from is not None:
-            conds.append(t.registered_at >= _bind(flt.registered_from))
+            conds.append(t.registered_at >= bound(flt.registered_from))
         if flt.registered_to is not None:
-            conds.append(t.registered_at < _bind(flt.registered_to))
+            conds.append(t.registered_at < bound(flt.registered_to))
         if flt.due_from is not None:
-            conds.append(t.reply_due_at >= _bind(flt.due_from))
+            conds.append(t.reply_due_at >= bound(flt.due_from))
         if flt.due_to is not None:
-            conds.append(t.reply_due_at < _bind(flt.due_to))
+            conds.append(t.reply_due_at < bound(flt.due_to))
         if flt.overdue is not None:
-            moment = _bind(self.now or datetime.now(UTC))
-            late = and_(t.status.in_(_values(WITH_UNIT)), t.reply_due_at.is_not(None),
+            moment = bound(self.now or datetime.now(UTC))
+            late = and_(t.status.in_(plain(WITH_UNIT)), t.reply_due_at.is_not(None),
                         t.reply_due_at < moment)  # never NULL: NOT must flip it
             conds.append(late if flt.overdue else not_(late))
         if flt.text:
@@ -344,63 +325,6 @@ def _ever_assigned(unit_id: str) -> ColumnElement[bool]:
     return exists().where(a.ticket_id == t.ticket_id, a.unit_id == unit_id)
 
 
-# -------------------------------------------------------------------------------------- cursors
-
-
-def _encode_cursor(sort: Sort, value: datetime | None, ticket_id: str) -> str:
-    raw = json.dumps([sort.value, value.isoformat() if value else None, ticket_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-MAX_CURSOR = 400  # characters: what _encode_cursor gives out is about 150
-
-
-def _decode_cursor(cursor: str, sort: Sort) -> tuple[datetime | None, str]:
-    """The (sort value, ticket id) a cursor holds; BadCursor for anything _encode_cursor did
-    not make: the cursor comes from the client, so every part of it is checked for shape
-    (a JSON nested a thousand deep, a number or null where a string belongs, a time that
-    cannot be placed in UTC) before anything is done with it."""
-    if len(cursor) > MAX_CURSOR:
-        raise BadCursor("the cursor is not one this list gave out")
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise BadCursor("the cursor is not one this list gave out") from exc
-    if not (isinstance(parts, list) and len(parts) == 3
-            and all(p is None or isinstance(p, str) for p in parts)):
-        raise BadCursor("the cursor is not one this list gave out")
-    name, value, ticket_id = parts
-    if name != sort.value or ticket_id is None:
-        raise BadCursor("the cursor belongs to another sort order")
-    try:
-        when = _bind(datetime.fromisoformat(value)) if value is not None else None
-    except (ValueError, OverflowError) as exc:  # no offset, or beyond UTC's datetime range
-        raise BadCursor("the cursor's sort value is not a time") from exc
-    if when is None and sort is not Sort.DUE_ASC:
-        raise BadCursor("the cursor has no sort value")
-    return when, ticket_id
-
-
-_SORT_COLUMN = {Sort.REGISTERED_DESC: t.registered_at, Sort.REGISTERED_ASC: t.registered_at,
-                Sort.UPDATED_DESC: t.updated_at, Sort.DUE_ASC: t.reply_due_at}
-
-
-def _after(sort: Sort, value: datetime, ticket_id: str) -> list[ColumnElement[bool]]:
-    """Rows after (value, ticket_id) in the sort order. The plain bound on the sort column
-    beside the row comparison lets either planner start the index range at the cursor."""
-    column = _SORT_COLUMN[sort]
-    key = tuple_(column, t.ticket_id)
-    at = tuple_(literal(_bind(value), column.type), literal(ticket_id))
-    if sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC):
-        return [column <= _bind(value), key < at]
-    return [column >= _bind(value), key > at]
-
-
-def _order(sort: Sort) -> list[tuple[str, bool]]:
-    desc = sort in (Sort.REGISTERED_DESC, Sort.UPDATED_DESC)
-    return [(_SORT_COLUMN[sort].name, desc), ("ticket_id", desc)]
-
-
 # -------------------------------------------------------------------------------------- lists
 
 
@@ -420,8 +344,8 @@ async def list_tickets(
     flt = flt or TicketFilter()
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    after = _decode_cursor(cursor, sort) if cursor else None
-    statuses = list(dict.fromkeys(_values(flt.statuses)))
+    after = decode_cursor(cursor, sort) if cursor else None
+    statuses = list(dict.fromkeys(plain(flt.statuses)))
     held, held_ids = 0, None
     if flt.unit is not None:
         # A unit's assignment is active only while it holds the ticket (the projection's
@@ -447,8 +371,8 @@ async def list_tickets(
         if after is None or after[0] is not None:
             extra: list[ColumnElement[bool]] = [t.reply_due_at.is_not(None)]
             if after is not None and after[0] is not None:
-                extra += _after(sort, after[0], after[1])
-            rows = list(await conn.execute(scope.page(extra, _order(sort), limit + 1)))
+                extra += after_cursor(sort, after[0], after[1])
+            rows = list(await conn.execute(scope.page(extra, order_by(sort), limit + 1)))
         if len(rows) <= limit:
             extra = [t.reply_due_at.is_(None)]
             if after is not None and after[0] is None:
@@ -459,8 +383,8 @@ async def list_tickets(
         extra = []
         if after is not None:
             assert after[0] is not None  # checked by _decode_cursor
-            extra = _after(sort, after[0], after[1])
-        rows = list(await conn.execute(scope.page(extra, _order(sort), limit + 1)))
+            extra = after_cursor(sort, after[0], after[1])
+        rows = list(await conn.execute(scope.page(extra, order_by(sort), limit + 1)))
     roles = await _roles(conn, flt.unit, [r.ticket_id for r in rows[:limit]])
     items = [_row(r._mapping, roles.get(r.ticket_id)) for r in rows[:limit]]
     next_cursor = None
@@ -468,7 +392,7 @@ async def list_tickets(
         last = items[-1]
         value = {Sort.REGISTERED_DESC: last.registered_at, Sort.REGISTERED_ASC: last.registered_at,
                  Sort.UPDATED_DESC: last.updated_at, Sort.DUE_ASC: last.reply_due_at}[sort]
-        next_cursor = _encode_cursor(sort, value, last.ticket_id)
+        next_cursor = encode_cursor(sort, value, last.ticket_id)
     if flt.unit is not None and set(statuses) == set(HELD_VALUES) and flt == TicketFilter(
             statuses=flt.statuses, unit=flt.unit):
         total = held  # the unit's active rows are exactly the answer: no join to count
@@ -542,9 +466,9 @@ async def ticket_detail(
                                .order_by(timeline.c.seq))
     return Detail(
         _row(row._mapping),
-        [Assignment(u.unit_id, u.round, u.role, u.active, _at(u.assigned_at),
+        [Assignment(u.unit_id, u.round, u.role, u.active, stored_at(u.assigned_at),
                     u.replied) for u in units],
-        [HistoryStep(s.seq, _at(s.at), s.event, s.actor, s.unit_id, s.public, s.text)
+        [HistoryStep(s.seq, stored_at(s.at), s.event, s.actor, s.unit_id, s.public, s.text)
          for s in steps],
     )
 
@@ -556,98 +480,7 @@ async def public_timeline(conn: AsyncConnection, ticket_id: str) -> list[Timelin
         .where(timeline.c.ticket_id == ticket_id, timeline.c.public == true())
         .order_by(timeline.c.seq))
     return [
-        TimelineStep(r.seq, _at(r.at), r.event, PUBLIC_STEP_ZH.get(r.event, r.event),
+        TimelineStep(r.seq, stored_at(r.at), r.event, PUBLIC_STEP_ZH.get(r.event, r.event),
                    r.text if r.event in PUBLIC_TEXT_EVENTS else None)
         for r in rows
     ]
-
-
-# -------------------------------------------------------------------------------------- aids
-
-
-@dataclass(slots=True)  # not frozen: it must fit the plain attributes of domain's Protocol
-class Candidate:
-    """An open ticket that may be the same issue as a new contact."""
-
-    ticket_id: str
-    ticket_number: str
-    summary: str
-    citizen_ref: str | None
-    district_code: str
-    registered_at: datetime
-    status: str
-
-
-@dataclass(slots=True)  # not frozen: it must fit the plain attributes of domain's Protocol
-class Handled:
-    """A ticket a unit handled, for routing by text similarity."""
-
-    ticket_id: str
-    summary: str
-    lead_unit: str
-
-
-async def candidates(
-    conn: AsyncConnection,
-    *,
-    citizen_ref: str | None,
-    district_code: str | None,
-    since: datetime,
-    exclude_ticket_id: str | None = None,
-    limit: int = 200,
-) -> list[Candidate]:
-    """Open tickets registered since `since` from the same citizen or in the same district,
-    newest first, the same citizen's first: the pool duplicate detection ranks by text."""
-    found: dict[str, Candidate] = {}
-    # one indexed range per criterion rather than an OR the planners would read whole
-    for column, value in ((t.citizen_ref, citizen_ref), (t.district_code, district_code)):
-        if value is None or len(found) >= limit:
-            continue
-        query = (select(t.ticket_id, t.ticket_number, t.summary, t.citizen_ref,
-                        t.district_code, t.registered_at, t.status)
-                 .where(column == value, t.status.in_(_values(OPEN_STATUSES)),
-                        t.registered_at >= _bind(since))
-                 .order_by(t.registered_at.desc(), t.ticket_id.desc()).limit(limit))
-        if exclude_ticket_id is not None:
-            query = query.where(t.ticket_id != exclude_ticket_id)
-        for r in await conn.execute(query):
-            found.setdefault(r.ticket_id, Candidate(
-                r.ticket_id, r.ticket_number, r.summary, r.citizen_ref, r.district_code,
-                _at(r.registered_at), r.status))
-    return list(found.values())[:limit]
-
-
-def _handled(category1: str, district_code: str) -> list[ColumnElement[bool]]:
-    return [t.district_code == district_code, t.category1 == category1,
-            t.status.in_(_values(HANDLED)), t.lead_unit.is_not(None),
-            or_(t.close_reason.is_(None), t.close_reason.not_in(_values(NOT_HANDLED_CLOSES)))]
-
-
-async def handled_by_units(
-    conn: AsyncConnection,
-    category1: str,
-    category2: str | None,
-    district_code: str,
-    limit: int = 10,
-) -> list[tuple[str, int]]:
-    """(lead unit, tickets) by how many tickets of this category (level 2 when given) in this
-    district each replied to or saw closed (not as duplicate or withdrawn), most first."""
-    conds = _handled(category1, district_code)
-    if category2 is not None:
-        conds.append(t.category2 == category2)
-    n = func.count().label("n")
-    rows = await conn.execute(
-        select(t.lead_unit, n).where(*conds).group_by(t.lead_unit)
-        .order_by(n.desc(), t.lead_unit).limit(limit))
-    return [(r.lead_unit, int(r.n)) for r in rows]
-
-
-async def similar_handled(
-    conn: AsyncConnection, category1: str, district_code: str, limit: int = 500
-) -> list[Handled]:
-    """The latest handled tickets of this category in this district (with their lead unit),
-    for routing by text similarity."""
-    rows = await conn.execute(
-        select(t.ticket_id, t.summary, t.lead_unit).where(*_handled(category1, district_code))
-        .order_by(t.registered_at.desc(), t.ticket_id.desc()).limit(limit))
-    return [Handled(r.ticket_id, r.summary, r.lead_unit) for r in rows]

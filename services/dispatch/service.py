@@ -8,22 +8,28 @@ day's ticket number — so `decide` stays pure.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from contracts import commands as c
 from contracts.base import Category
+from contracts.envelope import Envelope
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
 from contracts.personal import normalise_phone
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.contacts import caller_phone, read_contact
+from hotline.disclosure import disclose, typed_texts
 from hotline.eventstore import Context
+from hotline.projection import ReadSide
 from hotline.runtime import Platform
-from reference.calendar import WorkingCalendar
-from reference.directory import ReferenceData, UnknownCategory, UnknownDistrict
-from reference.policy import load_policy
-from services.dispatch import domain, queries
+from reference.bundle import Reference
+from reference.directory import UnknownCategory, UnknownDistrict
+from services.dispatch import aid_queries, domain, queries
+from services.dispatch.feed import FeedItem, FeedPage, follow, read_feed
 from ticketing.client import TicketCommands, tickets_of
 from ticketing.domain import Ticket
 from ticketing.handler import Outcome, request_id
@@ -49,16 +55,15 @@ class Progress:
     steps: list[queries.TimelineStep]
 
 
-class DispatchService:
-    """The operator desk and the units' side; one per app, over the process's TicketDesk."""
+class DispatchService(ReadSide):
+    """The operator desk and the units' side, and their reads; one per app."""
 
-    def __init__(self, platform: Platform, reference: ReferenceData, *,
+    def __init__(self, platform: Platform, reference: Reference, *,
                  duplicate_window: timedelta = timedelta(days=30),
                  similarity_threshold: float = 0.5) -> None:
-        self.platform, self.ref = platform, reference
+        self.platform, self.db, self.ref = platform, platform.db, reference.data
         self.tickets: TicketCommands = tickets_of(platform)
-        self.policy = load_policy()
-        self.calendar = WorkingCalendar.load(self.policy.jurisdiction)
+        self.policy, self.calendar = reference.policy, reference.calendar
         self.duplicate_window = duplicate_window
         self.similarity_threshold = similarity_threshold
 
@@ -99,6 +104,22 @@ class DispatchService:
         if event is None:
             raise InvalidReference("contact_ids", f"unknown contact {contact_id}")
         return event
+
+    async def disclosed(self, sealed: Any, path: str, role: str) -> Any:
+        """A contact's sealed personal data as `role` may see it (hotline.disclosure)."""
+        return await disclose(self.platform.keys, sealed, path, role)
+
+    async def as_typed(self, envelope: Envelope, role: str) -> dict[str, str] | None:
+        """The free text of an event before its numbers were masked, for the roles that may."""
+        return await typed_texts(self.platform.keys, envelope, role)
+
+    async def feed(self, unit_id: str, after: int, limit: int, wait: float) -> FeedPage:
+        """A page of the unit's dispatch topic (long-polled up to `wait` seconds)."""
+        return await read_feed(self.platform.log, unit_id, after, limit, wait)
+
+    def follow(self, unit_id: str, after: int, stop: asyncio.Event) -> AsyncIterator[FeedItem]:
+        """The unit's dispatch topic as it grows, until `stop`."""
+        return follow(self.platform.log, unit_id, after, stop)
 
     # ------------------------------------------------------------------ the operator desk
 
@@ -185,7 +206,7 @@ class DispatchService:
         """Open tickets this contact may repeat: same caller, or similar text in the district."""
         contact = await self.contact(contact_id)
         async with self.platform.db.connect() as conn:
-            past = await queries.candidates(
+            past = await aid_queries.candidates(
                 conn, citizen_ref=contact.citizen_ref, district_code=contact.district_code,
                 since=now - self.duplicate_window)
         return domain.duplicate_candidates(contact.content, contact.citizen_ref,
@@ -202,9 +223,9 @@ class DispatchService:
                                          ticket.district_code)
         out = [domain.Suggestion(route.unit_id, "catalogue", route.reason_zh, 1.0)]
         async with self.platform.db.connect() as conn:
-            counts = dict(await queries.handled_by_units(conn, cat.level1, cat.level2,
+            counts = dict(await aid_queries.handled_by_units(conn, cat.level1, cat.level2,
                                                          ticket.district_code))
-            handled = await queries.similar_handled(conn, cat.level1, ticket.district_code)
+            handled = await aid_queries.similar_handled(conn, cat.level1, ticket.district_code)
         out += domain.history_suggestions(ticket.summary, handled, counts,
                                           exclude=route.unit_id)
         return out

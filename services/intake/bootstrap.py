@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from contracts.topics import CALLS, CONTACTS
 from hotline.projection import Projection
-from hotline.runtime import ServiceSpec
+from hotline.runtime import Platform, ServiceSpec
 from services.intake.app import create_app
 from services.intake.projections import IntakeRegister
 
@@ -26,7 +26,7 @@ def _intake_example(base: str, keys: dict[str, str]) -> str:
     )
 
 
-def projections() -> Sequence[Projection]:
+def projections(platform: Platform) -> Sequence[Projection]:
     return [IntakeRegister()]
 
 

@@ -92,10 +92,9 @@ async def board_tickets(service: ServiceDep, clock: ClockDep, reference: RefDep,
                         offset: Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)] = 0,
                         ) -> dict[str, Any]:
     """红橙蓝单: open tickets, worst first (red, orange, blue, then the nearest deadline)."""
-    async with service.platform.db.connect() as conn:
-        rows = await queries.open_tickets(conn, clock(), colour=colour,
-                                          unit=_own_unit(who, unit), district=district,
-                                          category1=category1, limit=limit, offset=offset)
+    rows = await service.read(queries.open_tickets, clock(), colour=colour,
+                              unit=_own_unit(who, unit), district=district,
+                              category1=category1, limit=limit, offset=offset)
     return {"items": [_row(r, reference) for r in rows], "offset": offset, "limit": limit}
 
 
@@ -110,9 +109,8 @@ async def first_to_handle(service: ServiceDep, clock: ClockDep, reference: RefDe
         raise Problem(422, "invalid-request", "请指定单位 (unit required)",
                       "Staff name the unit: ?unit=<unit id>.")
     now = clock()
-    async with service.platform.db.connect() as conn:
-        rows = await queries.open_tickets(conn, now, unit=unit_id, limit=limit)  # worst first
-        orders = await queries.order_list(conn, now, unit=unit_id)
+    rows = await service.read(queries.open_tickets, now, unit=unit_id, limit=limit)  # worst 1st
+    orders = await service.read(queries.order_list, now, unit=unit_id)
     return {"unit_id": unit_id, "unit_zh": _unit_zh(reference, unit_id),
             "tickets": [_row(r, reference) for r in rows],
             "orders": [asdict(o) for o in orders]}
@@ -122,8 +120,7 @@ async def first_to_handle(service: ServiceDep, clock: ClockDep, reference: RefDe
 async def summary(service: ServiceDep, reference: RefDep, who: Staff,
                   by: queries.GroupBy = queries.GroupBy.UNIT) -> dict[str, Any]:
     """Open tickets per unit, district or category, by colour."""
-    async with service.platform.db.connect() as conn:
-        counts = await queries.colour_counts(conn, by)
+    counts = await service.read(queries.colour_counts, by)
     names: dict[str, str] = {}
     if by is queries.GroupBy.DISTRICT:
         names = {d.code: d.name_zh for d in reference.directory.districts()}
@@ -137,8 +134,7 @@ async def summary(service: ServiceDep, reference: RefDep, who: Staff,
 async def unit_tallies(service: ServiceDep, clock: ClockDep, reference: RefDep, who: Reader,
                        unit: CodeQuery = None) -> dict[str, Any]:
     """考核: per unit, tickets led, warnings and cards by colour (with rates), orders."""
-    async with service.platform.db.connect() as conn:
-        tallies = await queries.unit_tallies(conn, clock(), _own_unit(who, unit))
+    tallies = await service.read(queries.unit_tallies, clock(), _own_unit(who, unit))
     return {"units": [{**asdict(t), "unit_zh": _unit_zh(reference, t.unit_id)}
                       for t in tallies]}
 
@@ -148,9 +144,8 @@ async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: Co
                      open_only: Annotated[bool, Query(alias="open")] = True,
                      ) -> dict[str, Any]:
     """督办/催办 orders, the oldest due first; a unit sees the ones addressed to it."""
-    async with service.platform.db.connect() as conn:
-        rows = await queries.order_list(conn, clock(), unit=_own_unit(who, unit),
-                                        open_only=open_only)
+    rows = await service.read(queries.order_list, clock(), unit=_own_unit(who, unit),
+                              open_only=open_only)
     return {"items": [asdict(o) for o in rows]}
 
 

@@ -14,9 +14,7 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
-from reference.calendar import WorkingCalendar
-from reference.directory import load_reference_data
-from reference.policy import load_policy
+from reference.bundle import reference_of
 from services.supervision import api
 from services.supervision.service import SupervisionService
 from services.supervision.ticker import Ticker
@@ -36,8 +34,8 @@ def create_app(
     run_ticker: bool = True,
 ) -> FastAPI:
     """The supervision app; it starts and closes `platform` itself unless told it is shared."""
-    policy = load_policy()
-    calendar = WorkingCalendar.load(policy.jurisdiction)
+    ref = reference_of(platform)
+    policy, calendar = ref.policy, ref.calendar
     ticker = Ticker(platform, policy, calendar, clock=clock,
                     interval_s=platform.settings.supervision_tick_seconds)
     ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
@@ -55,7 +53,7 @@ def create_app(
     app = FastAPI(title="12345 热线 · 督办 (supervision)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     app.state.service = SupervisionService(platform, policy, calendar)
-    app.state.reference = load_reference_data()
+    app.state.reference = ref.data
     app.state.ticker = ticker
     app.include_router(api.router)
     install_rule_handlers(app)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hotline.projection import Projection
-from hotline.runtime import ServiceSpec
+from hotline.runtime import Platform, ServiceSpec
+from reference.bundle import reference_of
 from services.supervision.app import create_app
 from services.supervision.projections import SupervisionBoard
 from ticketing.client import ticket_claims
@@ -24,8 +25,9 @@ def _supervision_example(base: str, keys: dict[str, str]) -> str:
     )
 
 
-def projections() -> Sequence[Projection]:
-    return [SupervisionBoard()]
+def projections(platform: Platform) -> Sequence[Projection]:
+    ref = reference_of(platform)
+    return [SupervisionBoard(ref.policy, ref.calendar)]
 
 
 SERVICE = ServiceSpec(

@@ -20,8 +20,7 @@ Times are stored in UTC (SQLite keeps no zone).
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -34,7 +33,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,17 +40,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
-from contracts.topics import TICKETS
-from hotline.projection import READ_CHUNK, Applied, aware, rows_by_id, utc_column
+from hotline.board import TicketBoard, write_rows
+from hotline.projection import READ_CHUNK, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check
 from services.supervision.watch import SEVERITY, Watch, evolve_watch, from_json, to_json
-
-log = logging.getLogger(__name__)
-
-TICKET_PREFIX = "ticket-"
-
 
 metadata = MetaData()
 board = Table(
@@ -115,12 +108,29 @@ MUTABLE = ("ticket_type", "status", "open", "lead_unit", "colour", "severity", "
            "next_check_at", "updated_at", "version", "watch")
 
 
-class SupervisionBoard:
+@dataclass
+class _Row:
+    """A ticket's row while a batch is folded, with its watch."""
+
+    row: dict[str, Any]
+    watch: Watch | None = None
+
+
+@dataclass
+class _Side:
+    """A batch's sanctions, orders and lead units, written after the tickets."""
+
+    sanctions: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    order_updates: list[dict[str, Any]] = field(default_factory=list)
+    leads: set[tuple[str, str]] = field(default_factory=set)
+
+
+class SupervisionBoard(TicketBoard[_Row, _Side]):
     """Clocks, colours and next checks of every ticket; the per-unit tally of sanctions."""
 
     name: str = "supervision"
     version: int = 2
-    topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = LIFECYCLE
 
     metadata: MetaData = metadata
@@ -130,47 +140,32 @@ class SupervisionBoard:
         self.policy = policy or load_policy()
         self.calendar = calendar or WorkingCalendar.load(self.policy.jurisdiction)
 
-    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
-        items = [(env, data) for env, data in batch if data is not None]
-        rows = await rows_by_id(conn, board, {_ticket_id(env) for env, data in items
-                                       if not isinstance(data, e.TicketRegistered)})
-        watches = {tid: from_json(tid, json.loads(row["watch"])) for tid, row in rows.items()}
-        new: set[str] = set()
-        changed: set[str] = set()
-        sanctions: list[dict[str, Any]] = []
-        order_rows: list[dict[str, Any]] = []
-        order_updates: list[dict[str, Any]] = []
-        leads: set[tuple[str, str]] = set()
-        for env, data in items:
-            tid = _ticket_id(env)
-            if isinstance(data, e.TicketRegistered):
-                if tid in rows:
-                    log.warning("supervision: %s registered twice; ignored", env.subject)
-                    continue
-                rows[tid] = {"ticket_id": tid, "ticket_number": data.ticket_number,
-                             "category1": data.category.level1,
-                             "district_code": data.district_code, "registered_at": env.time}
-                new.add(tid)
-            if tid not in rows:
-                log.warning("supervision: %s before its registration; ignored", env.type)
-                continue
-            assert data is not None
-            watch = evolve_watch(watches.get(tid), data, env.time, tid)
-            assert watch is not None
-            watches[tid] = watch
-            row = rows[tid]
-            row.update(updated_at=env.time, version=env.streamversion)
-            if isinstance(data, e.TicketClassified):
-                row["category1"] = data.category.level1
-            changed.add(tid)
-            if (unit := _lead_of(data)) is not None:
-                leads.add((unit, tid))
-            if (tally := _sanction(tid, env, data)) is not None:
-                sanctions.append(tally)
-            _orders(tid, env, data, order_rows, order_updates)
-        for tid in changed:
-            rows[tid].update(self._derived(watches[tid]))
-        await self._write(conn, rows, new, changed, sanctions, order_rows, order_updates, leads)
+    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Row]:
+        rows = await rows_by_id(conn, board, ids)
+        return {tid: _Row(row, from_json(tid, json.loads(row["watch"])))
+                for tid, row in rows.items()}
+
+    def side(self) -> _Side:
+        return _Side()
+
+    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> _Row:
+        return _Row({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
+                     "category1": event.category.level1,
+                     "district_code": event.district_code, "registered_at": env.time})
+
+    def step(self, state: _Row, env: Envelope, event: Any, side: _Side) -> _Row:
+        tid = state.row["ticket_id"]
+        state.watch = evolve_watch(state.watch, event, env.time, tid)
+        assert state.watch is not None
+        state.row.update(updated_at=env.time, version=env.streamversion)
+        if isinstance(event, e.TicketClassified):
+            state.row["category1"] = event.category.level1
+        if (unit := _lead_of(event)) is not None:
+            side.leads.add((unit, tid))
+        if (tally := _sanction(tid, env, event)) is not None:
+            side.sanctions.append(tally)
+        _orders(tid, env, event, side.orders, side.order_updates)
+        return state
 
     def _derived(self, w: Watch) -> dict[str, Any]:
         colour = w.colour()
@@ -184,41 +179,37 @@ class SupervisionBoard:
             "watch": json.dumps(to_json(w), separators=(",", ":")),
         }
 
-    async def _write(self, conn: AsyncConnection, rows: dict[str, dict[str, Any]], new: set[str],
-                     changed: set[str], sanctions: list[dict[str, Any]],
-                     order_rows: list[dict[str, Any]], order_updates: list[dict[str, Any]],
-                     leads: set[tuple[str, str]]) -> None:
-        if new:
-            await conn.execute(board.insert(), [rows[t] for t in sorted(new)])
-        updates = [{**{c: rows[t][c] for c in MUTABLE}, "b_id": t}
-                   for t in sorted(changed - new)]
-        if updates:
-            await conn.execute(board.update().where(board.c.ticket_id == bindparam("b_id"))
-                               .values({c: bindparam(c) for c in MUTABLE}), updates)
-        if sanctions:
-            await conn.execute(escalations.insert(), sanctions)
-        if order_rows:
-            await conn.execute(orders.insert(), order_rows)
-        for update in order_updates:  # rare: one statement each keeps it simple
+    async def write(self, conn: AsyncConnection, new: list[_Row], changed: list[_Row],
+                    side: _Side) -> None:
+        for state in (*new, *changed):
+            assert state.watch is not None
+            state.row.update(self._derived(state.watch))
+        await write_rows(conn, board, MUTABLE, [s.row for s in new], [s.row for s in changed])
+        if side.sanctions:
+            await conn.execute(escalations.insert(), side.sanctions)
+        if side.orders:
+            await conn.execute(orders.insert(), side.orders)
+        for update in side.order_updates:  # rare: one statement each keeps it simple
             await conn.execute(orders.update().where(and_(
                 orders.c.ticket_id == update.pop("b_ticket"),
                 orders.c.order_id == update.pop("b_order"))).values(**update))
-        if leads:  # one read for the batch: which of these tickets' leads are recorded
-            u = unit_tickets.c
-            tids = sorted({tid for _, tid in leads})
-            known: set[tuple[str, str]] = set()
-            for i in range(0, len(tids), READ_CHUNK):
-                found = await conn.execute(select(u.unit_id, u.ticket_id).where(
-                    u.ticket_id.in_(tids[i:i + READ_CHUNK])))
-                known |= {(r.unit_id, r.ticket_id) for r in found}
-            fresh = sorted(leads - known)
-            if fresh:
-                await conn.execute(unit_tickets.insert(),
-                                   [{"unit_id": u, "ticket_id": t} for u, t in fresh])
+        if side.leads:
+            await _record_leads(conn, side.leads)
 
 
-def _ticket_id(env: Envelope) -> str:
-    return env.subject[len(TICKET_PREFIX):]
+async def _record_leads(conn: AsyncConnection, leads: set[tuple[str, str]]) -> None:
+    """Add the (unit, ticket) pairs not yet recorded: one read for the batch."""
+    u = unit_tickets.c
+    tids = sorted({tid for _, tid in leads})
+    known: set[tuple[str, str]] = set()
+    for i in range(0, len(tids), READ_CHUNK):
+        found = await conn.execute(select(u.unit_id, u.ticket_id).where(
+            u.ticket_id.in_(tids[i:i + READ_CHUNK])))
+        known |= {(r.unit_id, r.ticket_id) for r in found}
+    fresh = sorted(leads - known)
+    if fresh:
+        await conn.execute(unit_tickets.insert(),
+                           [{"unit_id": u, "ticket_id": t} for u, t in fresh])
 
 
 def _lead_of(data: object) -> str | None:

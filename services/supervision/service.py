@@ -8,6 +8,7 @@ from datetime import datetime
 
 from contracts import commands as c
 from contracts.vocabulary import OrderKind
+from hotline.projection import ReadSide
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy
@@ -22,12 +23,12 @@ ANSWER_WITHIN = {OrderKind.SUPERVISION: 2, OrderKind.REMINDER: 1}
 _ORDERS = uuid.UUID("3d0e5c71-6b2a-4f88-a1d4-12345a0f0004")
 
 
-class SupervisionService:
-    """Issue and answer supervision orders (督办) and reminders (催办)."""
+class SupervisionService(ReadSide):
+    """Issue and answer supervision orders (督办) and reminders (催办); read the board."""
 
     def __init__(self, platform: Platform, policy: DeadlinePolicy,
                  calendar: WorkingCalendar) -> None:
-        self.platform = platform
+        self.platform, self.db = platform, platform.db
         self.tickets: TicketCommands = tickets_of(platform)
         self.policy, self.calendar = policy, calendar
 

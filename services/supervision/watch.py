@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts import events as e
 from contracts.base import EventData
+from contracts.lifecycle import carried
 from contracts.vocabulary import DeadlineKind, OrderKind, TicketStatus, TicketType, WarningLevel
 
 S = TicketStatus
@@ -124,23 +125,17 @@ def evolve_watch(w: Watch | None, event: EventData, at: datetime, ticket_id: str
                      repeat_count=len(event.contact_ids))
     if w is None:
         return None
+    w = carried(w, event)  # status and lead unit (contracts.lifecycle)
     match event:
         case e.TicketClassified():
             return replace(w, ticket_type=event.ticket_type)
-        case e.TicketDispatched() | e.TicketReassigned():
-            return replace(w, status=S.DISPATCHED, lead_unit=event.lead_unit, clocks=())
+        case (e.TicketDispatched() | e.TicketReassigned() | e.TicketReturned()
+              | e.RedoAccepted() | e.TicketReopened()):
+            return replace(w, clocks=())  # a new holder: the old clocks stop
         case e.DeadlinesSet():
             return _set_clocks(w, event, at)
-        case e.TicketAcknowledged():
-            return replace(w, status=S.ACKNOWLEDGED)
-        case e.TicketReturned():
-            return replace(w, status=S.RETURNED, lead_unit=None, clocks=())
         case e.ExtensionApproved():
             return _extended(w, event)
-        case e.TicketReplied():
-            return replace(w, status=S.REPLIED)
-        case e.RedoAccepted():
-            return replace(w, status=S.ACKNOWLEDGED, lead_unit=event.unit_id, clocks=())
         case e.ContactMerged():
             return replace(w, repeat_count=event.repeat_count)
         case e.WarningRaised():
@@ -154,12 +149,6 @@ def evolve_watch(w: Watch | None, event: EventData, at: datetime, ticket_id: str
             return _order(w, event.order_id, answered=True)
         case e.SupervisionOrderEscalated():
             return _order(w, event.order_id, level=event.level)
-        case e.TicketClosed():
-            return replace(w, status=S.CLOSED)
-        case e.TicketMergedInto():
-            return replace(w, status=S.MERGED)
-        case e.TicketReopened():
-            return replace(w, status=S.REGISTERED, lead_unit=None, clocks=())
     return w
 
 

@@ -27,7 +27,7 @@ def _writes(platform: Platform) -> Sequence[str]:
     return (TICKETS,) if routed(settings.ticket_commands, platform.log.engine) else ()
 
 
-def projections() -> Sequence[Projection]:
+def projections(platform: Platform) -> Sequence[Projection]:
     return ()
 
 

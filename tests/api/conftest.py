@@ -20,7 +20,8 @@ from tests.dispatch.conftest import BEIJING, LOCATION, Hotline, open_hotline
 # the key each role's runs send (tests/dispatch/conftest.py makes them)
 ROLE_KEYS = {"channel": "wechat", "sms gateway": "sms", "phone system": "phone",
              "operator": "operator", "supervisor": "supervisor", "callback": "callback",
-             "analyst": "analyst", "auditor": "auditor", "unit": "d01-urban-squad"}
+             "analyst": "analyst", "auditor": "auditor", "unit": "d01-urban-squad",
+             "editor": "editor", "admin": "admin"}
 UNIT = "d01-urban-squad"
 
 
@@ -74,9 +75,9 @@ async def _held_ticket(h: Hotline) -> str:
 
 def clients(h: Hotline) -> dict[str, httpx.AsyncClient]:
     """Each service's client, by the name services.SERVICES gives it."""
-    assert h.supervision is not None and h.callback is not None
+    assert h.supervision is not None and h.callback is not None and h.people is not None
     return {"intake": h.intake, "dispatch": h.dispatch, "supervision": h.supervision,
-            "callback": h.callback}
+            "callback": h.callback, "people": h.people}
 
 
 def app_of(client: httpx.AsyncClient) -> FastAPI:

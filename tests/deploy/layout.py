@@ -14,21 +14,14 @@ OVERLAYS = ("development", "production")
 
 # Every service `hotline serve <name>` runs, with the port its setting gives it.
 SERVICES = {"intake": 8101, "dispatch": 8102, "supervision": 8103, "callback": 8104,
-            "tickets": 8105}
-
-# Settings the manifests name before hotline/settings.py has them: HOTLINE_TICKETS_PORT
-# (the decider's port) and HOTLINE_API_KEYS_DB (the shared API key store) come with the
-# same change (issue 12 §5). `setting_names()` is the Settings fields | PENDING, so once
-# Settings has both the union adds nothing and this set can simply be deleted.
-PENDING = frozenset({"HOTLINE_TICKETS_PORT", "HOTLINE_API_KEYS_DB"})
+            "tickets": 8105, "people": 8106}
 
 Doc = dict[str, Any]
 
 
 def setting_names() -> set[str]:
-    """Every environment variable the platform reads (plus the pending ones)."""
-    fields = {f"HOTLINE_{name.upper()}" for name in Settings.model_fields}
-    return fields | PENDING
+    """Every environment variable the platform reads."""
+    return {f"HOTLINE_{name.upper()}" for name in Settings.model_fields}
 
 
 def of_kind(docs: list[Doc], kind: str) -> dict[str, Doc]:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from contracts.topics import TICKETS
+from contracts.topics import PEOPLE, TICKETS
 from hotline.apikeys import Principal, Role
 from hotline.log.port import EventLog
 from hotline.projection import Projection, ProjectionRunner
@@ -34,6 +34,7 @@ from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake
 from services.intake.projections import IntakeRegister
+from services.people.app import create_app as create_people
 from services.supervision.app import create_app as create_supervision
 from services.supervision.projections import SupervisionBoard
 from services.supervision.ticker import Ticker
@@ -74,6 +75,7 @@ class Hotline:
     callback_service: CallbackService | None = None
     outbox: FileOutbox | None = None
     apps: dict[str, FastAPI] = field(default_factory=dict)  # by service name
+    people: httpx.AsyncClient | None = None  # accounts and keys (admins)
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -132,7 +134,8 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     routed = log.engine == "kafka"
     platform = await make_platform(log, tmp_path, routed=routed)
     api_keys = await open_test_api_keys(tmp_path)
-    staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor", "callback")
+    staff: tuple[Role, ...] = ("operator", "supervisor", "analyst", "auditor", "callback",
+                               "editor", "admin")
     keys = {ch: await api_keys.create(Principal(f"{ch}-adapter", "channel", channel=ch))
             for ch in ("wechat", "phone", "sms")}
     keys |= {role: await api_keys.create(Principal(f"{role}-01", role)) for role in staff}
@@ -140,6 +143,7 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     clock = Clock()
     intake_app = create_intake(platform, api_keys, clock=clock, manage_platform=False)
     dispatch_app = create_dispatch(platform, api_keys, clock=clock, manage_platform=False)
+    people_app = create_people(platform, api_keys, clock=clock, manage_platform=False)
     projections: list[Projection] = [IntakeRegister(), WorkOrders(),
                                      DispatchRelay(log, replication_factor=1)]
     if supervised:
@@ -151,16 +155,20 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     runners = [ProjectionRunner(log, platform.db, p, batch_size=200) for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
     await platform.log.claim(TICKETS)
+    await platform.log.claim(PEOPLE)
     decider = await start_decider(platform) if routed else None
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app),
                           base_url="http://intake") as intake_client,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatch_app),
                           base_url="http://dispatch") as dispatch_client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=people_app),
+                          base_url="http://people") as people_client,
         contextlib.AsyncExitStack() as stack,
     ):
-        h = Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks)
-        h.apps |= {"intake": intake_app, "dispatch": dispatch_app}
+        h = Hotline(intake_client, dispatch_client, platform, clock, keys, runners, tasks,
+                    people=people_client)
+        h.apps |= {"intake": intake_app, "dispatch": dispatch_app, "people": people_app}
         if supervised:
             app = create_supervision(platform, api_keys, clock=clock, manage_platform=False,
                                      run_ticker=False)

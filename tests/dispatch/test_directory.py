@@ -14,9 +14,8 @@ from reference.directory import (
     UnknownCategory,
     UnknownDistrict,
     UnknownUnit,
-    load_documents,
-    load_reference_data,
 )
+from reference.documents import load_documents, load_reference_data, parse_reference
 
 DONGHU = "990101"
 QINGSHI = "990109"
@@ -182,13 +181,13 @@ def test_unknown_categories(ref: ReferenceData) -> None:
 
 def test_no_route_when_nothing_matches(docs: dict[str, Any]) -> None:
     docs["catalogue"] = [r for r in docs["catalogue"] if r["category"] != "education"]
-    ref = ReferenceData.from_dicts(**docs)
+    ref = parse_reference(**docs)
     with pytest.raises(NoRoute):
         ref.catalogue.route("education", "school-fees", "complaint", DONGHU)
 
 
 def test_packaged_documents_build(docs: dict[str, Any]) -> None:
-    ref = ReferenceData.from_dicts(**docs)
+    ref = parse_reference(**docs)
     assert len(ref.catalogue.rules()) == len(docs["catalogue"])
 
 
@@ -222,7 +221,7 @@ def _unit(docs: dict[str, Any], unit_id: str) -> dict[str, Any]:
 def test_validation_catches_broken_files(docs: dict[str, Any], breakage: Any, message: str) -> None:
     breakage(docs)
     with pytest.raises(ValueError, match=message):
-        ReferenceData.from_dicts(**docs)
+        parse_reference(**docs)
 
 
 def test_unit_target_must_cover_the_district(docs: dict[str, Any]) -> None:
@@ -238,4 +237,4 @@ def test_unit_target_must_cover_the_district(docs: dict[str, Any]) -> None:
         },
     )
     with pytest.raises(ValueError, match="R00: no target unit covers"):
-        ReferenceData.from_dicts(**docs)
+        parse_reference(**docs)

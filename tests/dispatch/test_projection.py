@@ -38,7 +38,9 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
 from hotline.projection import Projection, ProjectionRunner, checksum, rebuild
+from services.dispatch import aid_queries as aids
 from services.dispatch import queries as q
+from services.dispatch.keyset import BadCursor
 from services.dispatch.projections import WorkOrders, assignments, tickets
 from tests.fixtures.databases import PG_URL
 
@@ -473,11 +475,11 @@ async def test_filters_sorts_and_cursor_pages(listed: tuple[AsyncEngine, list[Sp
                 assert ids == expected(want, sort), (flt, sort)
                 assert total == len(want)
         one = await q.list_tickets(conn, q.TicketFilter(), q.Sort.DUE_ASC, 100, None, NOW)
-        with pytest.raises(q.BadCursor):
+        with pytest.raises(BadCursor):
             await q.list_tickets(conn, q.TicketFilter(), q.Sort.REGISTERED_DESC, 5,
                                  "bm90IGEgY3Vyc29y", NOW)
         first = await q.list_tickets(conn, q.TicketFilter(), q.Sort.REGISTERED_DESC, 5)
-        with pytest.raises(q.BadCursor):  # a cursor of another order
+        with pytest.raises(BadCursor):  # a cursor of another order
             await q.list_tickets(conn, q.TicketFilter(), q.Sort.UPDATED_DESC, 5,
                                  first.next_cursor)
         with pytest.raises(ValueError):
@@ -552,13 +554,13 @@ async def test_duplicate_candidates_and_routing_history(
     engine, specs = listed
     since = T0 + timedelta(hours=3)
     async with engine.connect() as conn:
-        found = await q.candidates(conn, citizen_ref=REF_A, district_code="990103",
+        found = await aids.candidates(conn, citizen_ref=REF_A, district_code="990103",
                                    since=since, exclude_ticket_id=specs[30].ticket_id)
-        few = await q.candidates(conn, citizen_ref=None, district_code="990103", since=since,
+        few = await aids.candidates(conn, citizen_ref=None, district_code="990103", since=since,
                                  limit=3)
-        counts = await q.handled_by_units(conn, "urban-management", None, "990101")
-        handled = await q.similar_handled(conn, "urban-management", "990101")
-        none = await q.handled_by_units(conn, "urban-management", "no-such-child", "990101")
+        counts = await aids.handled_by_units(conn, "urban-management", None, "990101")
+        handled = await aids.similar_handled(conn, "urban-management", "990101")
+        none = await aids.handled_by_units(conn, "urban-management", "no-such-child", "990101")
     open_ = {"registered", "dispatched", "acknowledged", "returned", "replied"}
     want = {s.ticket_id for s in specs if s.status in open_ and s.registered_at >= since
             and (s.citizen_ref == REF_A or s.district == "990103")} - {specs[30].ticket_id}

@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -32,6 +33,7 @@ from ticketing.web import command_id
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 WORKERS, KILLS = 6, 10  # a bounded load: six tickets at a time
+HISTORY_S = 180  # for reading every history back once the kills are over
 LOCATION = {"address": "东湖区幸福路18号", "district_code": "990101"}
 PRINCIPALS = {"operator": Principal("operator.wang", "operator"),
               "d01-urban-squad": Principal("staff.d01-urban-squad", "unit",
@@ -124,7 +126,9 @@ async def test_killing_decider_replicas_loses_and_doubles_nothing(
             caller, done = Caller(c, client), asyncio.Event()
             tids, _ = await asyncio.gather(load(caller, done), kill_deciders(c, rng, done))
             gate = asyncio.Semaphore(16)  # sixteen at a time: each is a cold load on Kafka
-            found = await asyncio.gather(*(history(c, client, tid, gate) for tid in tids))
+            until = time.monotonic() + HISTORY_S
+            found = await asyncio.gather(*(history(c, client, tid, gate, until)
+                                           for tid in tids))
             histories = dict(zip(tids, found, strict=True))
         check_exactly_once(caller, histories)
         print(f"{KILLS} kills, {len(tids)} tickets, {len(caller.accepted)} commands, "
@@ -139,10 +143,10 @@ async def test_killing_decider_replicas_loses_and_doubles_nothing(
 
 
 async def history(c: Cluster, client: httpx.AsyncClient, tid: str,
-                  gate: asyncio.Semaphore) -> list[dict[str, Any]]:
+                  gate: asyncio.Semaphore, until: float) -> list[dict[str, Any]]:
     """The ticket's stored events (read from the decider that owns it: retried while its
-    partition is still moving after the last kill)."""
-    for _ in range(100):
+    partition is still moving after the last kill, until `until`)."""
+    while time.monotonic() < until:
         async with gate:
             r = await client.get(f"{c.of('dispatch')[0].url}/v1/tickets/{tid}/history",
                                  headers=c.auth("auditor"))

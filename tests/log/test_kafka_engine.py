@@ -268,3 +268,25 @@ async def test_reading_a_stream_never_joins_the_writer_group(
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_a_prompt_reader_catches_up_with_a_long_partition(
+    kafka_log: KafkaEventLog, kafka_topic: MakeTopic
+) -> None:
+    """A 1 ms fetch wait on a long partition: tansu answered such fetches with nothing, for
+    ever (a requester's reply partition stalled); the reader must still reach the end."""
+    topic = await new_topic(kafka_log, kafka_topic, 1)
+    body = "已收到您的诉求, 正在办理。" * 12
+    for n in range(4000):  # one batch per record, as replies are written
+        await kafka_log.append(topic, [rec("reply-to", f"{body}{n}")])
+    reader = kafka_log.partition_consumer(None, [topic], prompt=True)
+    try:
+        await reader.assign({(topic, 0)})
+        await reader.seek({(topic, 0): 2000})
+        seen: list[int] = []
+        deadline = time.monotonic() + 30
+        while len(seen) < 2000 and time.monotonic() < deadline:
+            seen += [r.offset for r in await reader.poll(500, 0.2)]
+        assert sorted(seen) == list(range(2000, 4000))
+    finally:
+        await reader.close()
