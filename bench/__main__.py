@@ -29,6 +29,7 @@ BENCHMARKS = {  # name on the command line -> module
     "ticket-list": "bench.ticket_list",
     "supervision": "bench.supervision",
     "callback": "bench.callback",
+    "contact-queue": "bench.contact_queue",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 

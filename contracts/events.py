@@ -34,7 +34,13 @@ from contracts.base import (
     TicketEvent,
 )
 from contracts.envelope import Envelope, dataschema_for, type_for
-from contracts.intake_events import CallRecorded, ContactReceived
+from contracts.intake_events import (
+    CallRecorded,
+    ContactClaimed,
+    ContactDismissed,
+    ContactReceived,
+    ContactReleased,
+)
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.oversight_events import (
     CardIssued,
@@ -149,6 +155,7 @@ __all__ = [
     "Attachment", "Category", "Coordinates", "Deadline", "event_name", "event_type",
     "event_dataschema", "to_data", "from_envelope", "ArticlePublished", "ArticleRetired",
     "AssistingUnitReplied", "CallRecorded", "CardIssued", "ContactMerged", "ContactReceived",
+    "ContactClaimed", "ContactDismissed", "ContactReleased",
     "DeadlinesSet", "ExtensionApproved", "ExtensionRejected", "ExtensionRequested",
     "ProgressNoted", "RedoAccepted", "RedoRejected", "RedoRequested", "SupervisionOrderAnswered",
     "SupervisionOrderEscalated", "SupervisionOrderIssued", "SurveyAnswered", "SurveyOpened",

@@ -19,13 +19,15 @@ from contracts.base import (
     Coordinates,
     DistrictCode,
     Id,
+    Note,
+    PersonId,
     Text,
     Timestamp,
     call_times,
     sealed_under,
 )
 from contracts.personal import Sealed
-from contracts.vocabulary import CallOutcome, Channel
+from contracts.vocabulary import CallOutcome, Channel, DismissReason
 
 
 class ContactReceived(ContactEvent):
@@ -84,3 +86,28 @@ class CallRecorded(CallEvent):
     def _consistent(self) -> CallRecorded:
         call_times(self.outcome, self.offered_at, self.answered_at, self.ended_at)
         return self
+
+
+class ContactClaimed(ContactEvent):
+    """认领: an operator takes the contact from the queue; others see who holds it, until
+    `until` (a claim left unworked expires and the contact is free again)."""
+
+    contact_id: Id
+    operator: PersonId = Field(description="The operator's actor, e.g. operator:wang.li")
+    until: Timestamp
+
+
+class ContactReleased(ContactEvent):
+    """释放: the operator hands the contact back to the queue."""
+
+    contact_id: Id
+    operator: PersonId
+
+
+class ContactDismissed(ContactEvent):
+    """无效来件: the contact becomes no ticket (spam, a test, a repeat, not for 12345)."""
+
+    contact_id: Id
+    reason: DismissReason
+    note: Note | None = None
+    operator: PersonId

@@ -2,7 +2,9 @@
 
 An auditor answers "who could read or change what on a given day" from these streams:
 `account-<login>` for a staff account, `key-<holder>` for a program's API key. Secrets
-never travel here (no password hash, no key): only that one was set or issued.
+never travel here (no password hash, no key): only that one was set or issued. Nor do
+people's names: the login identifies the account, its display name stays in the account
+store, where it can be corrected or erased.
 """
 
 from __future__ import annotations
@@ -24,17 +26,15 @@ class AccountCreated(PeopleEvent):
     """开户: a staff account with its roles (and unit, for a member unit's staff)."""
 
     login: str = Login
-    display_name: str = Field(min_length=1, max_length=64)
     roles: tuple[StaffRole, ...] = Field(min_length=1)
     unit_id: UnitId | None = None
     by: PersonId
 
 
 class AccountChanged(PeopleEvent):
-    """变更: the account's name, roles or unit now (the whole new value of each)."""
+    """变更: the account's roles or unit now (the whole new value of each)."""
 
     login: str = Login
-    display_name: str = Field(min_length=1, max_length=64)
     roles: tuple[StaffRole, ...] = Field(min_length=1)
     unit_id: UnitId | None = None
     by: PersonId

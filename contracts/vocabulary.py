@@ -148,6 +148,15 @@ class SurveySkipReason(Vocabulary):
     NOT_SURVEYED_TYPE = "not_surveyed_type"
 
 
+class DismissReason(Vocabulary):
+    """无效来件: why a contact becomes no ticket and gets no answer."""
+
+    SPAM = "spam"
+    TEST = "test"
+    DUPLICATE = "duplicate"
+    NOT_FOR_HOTLINE = "not_for_hotline"
+
+
 class CallOutcome(Vocabulary):
     """话务结果: what became of an offered call."""
 
@@ -199,6 +208,8 @@ LABELS_ZH: dict[type[Vocabulary], dict[str, str]] = {
         "confidential": "保密事项不回访", "not_surveyed_type": "该类工单免回访",
     },
     CallOutcome: {"answered": "接通", "abandoned": "放弃", "overflow": "溢出"},
+    DismissReason: {"spam": "骚扰或广告", "test": "测试", "duplicate": "重复来件",
+                    "not_for_hotline": "非热线受理范围"},
 }
 
 ENUMS: tuple[type[Vocabulary], ...] = tuple(LABELS_ZH)

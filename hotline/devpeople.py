@@ -69,8 +69,7 @@ async def ensure_dev_accounts(settings: Settings, keys: ApiKeyStore,
                                           hash_password(account.login, password))
             continue
         await record_access(events, f"account-{account.login}", AccountCreated(
-            login=account.login, display_name=account.display_name,
-            roles=account.roles, unit_id=account.unit, by=SYSTEM),
+            login=account.login, roles=account.roles, unit_id=account.unit, by=SYSTEM),
             SYSTEM, SOURCE, now)
         await people.create(account, hash_password(account.login, password))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

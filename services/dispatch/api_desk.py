@@ -96,9 +96,10 @@ async def merge_contact(ticket_id: PathId, body: MergeContactIn, service: Servic
                         clock: ClockDep, who: Operator,
                         key: IdempotencyKey = None) -> CommandResult:
     """合并来电: a repeat contact joins this open ticket (the repeat count escalates it)."""
-    await service.contact(body.contact_id)  # 422 for an unknown contact
+    now = clock()
+    await service.takeable(body.contact_id, who.actor, now)  # 422 unknown, 409 taken
     cmd = c.MergeContact(ticket_id=ticket_id, contact_id=body.contact_id)
-    return result(await service.execute(cmd, who.actor, command_id(who, key), clock()))
+    return result(await service.execute(cmd, who.actor, command_id(who, key), now))
 
 
 class MergeTicketIn(Strict):

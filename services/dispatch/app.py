@@ -16,7 +16,7 @@ from reference.bundle import reference_of
 from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.guesses import GuessLimit
 from services.dispatch.keyset import BadCursor
-from services.dispatch.service import DispatchService, InvalidReference
+from services.dispatch.service import ContactTaken, DispatchService, InvalidReference
 from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
 
@@ -32,6 +32,11 @@ def install_dispatch_handlers(app: FastAPI) -> None:
         return problem_response(422, "invalid-reference", "引用的对象不存在 (unknown reference)",
                                 exc.reason, request.url.path,
                                 errors=[{"field": exc.field, "reason": exc.reason}])
+
+    @app.exception_handler(ContactTaken)  # the contact queue: held by another, or dismissed
+    async def _taken(request: Request, exc: ContactTaken) -> JSONResponse:
+        return problem_response(409, exc.rule, "来件已被他人认领或已作无效处理 (contact taken)",
+                                exc.detail, request.url.path, rule=exc.rule)
 
     @app.exception_handler(BadCursor)  # every list that pages: the tickets, the inbox
     async def _cursor(request: Request, exc: BadCursor) -> JSONResponse:

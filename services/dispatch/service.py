@@ -21,7 +21,7 @@ from contracts.envelope import Envelope
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
 from contracts.personal import normalise_phone
 from contracts.vocabulary import DeadlineKind, TicketStatus
-from hotline.contacts import caller_phone, read_contact
+from hotline.contacts import caller_phone, read_contact, read_waiting
 from hotline.disclosure import disclose, typed_texts
 from hotline.eventstore import Context
 from hotline.projection import ReadSide
@@ -45,6 +45,14 @@ class InvalidReference(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+class ContactTaken(Exception):
+    """A contact another operator holds in the queue, or one dismissed: 409 `rule`."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule, self.detail = rule, detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,19 @@ class DispatchService(ReadSide):
             raise InvalidReference("contact_ids", f"unknown contact {contact_id}")
         return event
 
+    async def takeable(self, contact_id: str, actor: str, now: datetime) -> ContactReceived:
+        """A contact the acting operator may take into a ticket: not dismissed, and not
+        held in the queue by another operator (ContactTaken)."""
+        event, place = await read_waiting(self.platform.log, contact_id)
+        if event is None:
+            raise InvalidReference("contact_ids", f"unknown contact {contact_id}")
+        if place.dismissed:
+            raise ContactTaken("contact-dismissed", f"{contact_id} was dismissed.")
+        holder = place.held_by(now)
+        if holder is not None and holder != actor:
+            raise ContactTaken("contact-claimed", f"{holder} holds {contact_id}.")
+        return event
+
     async def disclosed(self, sealed: Any, path: str, role: str) -> Any:
         """A contact's sealed personal data as `role` may see it (hotline.disclosure)."""
         return await disclose(self.platform.keys, sealed, path, role)
@@ -127,7 +148,7 @@ class DispatchService(ReadSide):
                        actor: str, operator: str, now: datetime) -> Outcome:
         """登记: a ticket from contacts; the ticket id comes from the command id (retry-safe)."""
         ticket_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:ticket:{command_id}"))
-        contacts = [await self.contact(cid) for cid in dict.fromkeys(contact_ids)]
+        contacts = [await self.takeable(cid, actor, now) for cid in dict.fromkeys(contact_ids)]
         first = contacts[0]
         district = fields.get("district_code") or first.district_code
         if not isinstance(district, str):

@@ -13,6 +13,7 @@ from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec
 from services.intake.app import create_app
 from services.intake.projections import IntakeRegister
+from services.intake.queue_board import ContactQueue
 
 
 def _intake_example(base: str, keys: dict[str, str]) -> str:
@@ -27,7 +28,7 @@ def _intake_example(base: str, keys: dict[str, str]) -> str:
 
 
 def projections(platform: Platform) -> Sequence[Projection]:
-    return [IntakeRegister()]
+    return [IntakeRegister(), ContactQueue()]
 
 
 SERVICE = ServiceSpec(

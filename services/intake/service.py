@@ -1,4 +1,5 @@
-"""Intake's use cases: receive a contact, receive call records. Load, decide, append.
+"""Intake's use cases: receive a contact, receive call records, act on the contact queue.
+Load, decide, append.
 
 Idempotency rides on the single-writer rule: a contact's stream id is derived
 from its channel message id, and the one `ContactReceived` is appended with
@@ -14,13 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from contracts.base import EventData
 from contracts.envelope import decode
+from contracts.events import from_envelope
 from contracts.personal import identity
 from contracts.topics import CONTACTS
+from contracts.vocabulary import DismissReason
+from hotline.contacts import fold_waiting
 from hotline.eventstore import Context
 from hotline.log.port import VersionConflict
 from hotline.runtime import Platform
-from services.intake import domain
+from services.intake import domain, queue
 
 SOURCE = "/hotline/intake"
 
@@ -96,3 +101,42 @@ async def record_calls(
 
     results = await asyncio.gather(*(one(c) for c in calls))
     return results.count(True), results.count(False)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAction:
+    """What an operator does to a queued contact: claim, release or dismiss it."""
+
+    op: Literal["claim", "release", "dismiss"]
+    contact_id: str
+    operator: str  # the operator's actor, e.g. operator:wang.li
+    reason: str | None = None  # a dismissal's DismissReason value
+    note: str | None = None
+
+
+async def act_on_queue(platform: Platform, action: QueueAction, targets: queue.Targets,
+                       now: datetime) -> EventData:
+    """Decide on the contact's stream as it stands and append at that version: of two
+    operators acting at once, the second sees the first's event and is decided again
+    (QueueRefused when it no longer fits)."""
+    stream = domain.contact_stream(action.contact_id)
+    for _ in range(5):
+        stored = await platform.store.load(CONTACTS, stream)
+        state = fold_waiting(action.contact_id, [from_envelope(s.envelope) for s in stored])
+        event: EventData
+        if action.op == "claim":
+            event = queue.claim(state, action.operator, now, targets)
+        elif action.op == "release":
+            event = queue.release(state, action.operator, now)
+        else:
+            assert action.reason is not None, "a dismissal names its reason"
+            event = queue.dismiss(state, action.operator, now,
+                                  DismissReason(action.reason), action.note)
+        try:
+            await platform.store.append(stream, [event], expected_version=state.version,
+                                        context=Context.new(action.operator, SOURCE),
+                                        now=now)
+            return event
+        except VersionConflict:
+            continue
+    raise queue.QueueRefused("contact-busy", "The contact changed too often; try again.")

@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from contracts.base import EventData
+from contracts.events import EVENTS, event_name
 from contracts.topics import CALL_REQUESTS, CALLS, CONTACT_REQUESTS, CONTACTS, REPLIES
 from hotline.log.port import NotStreamOwner
 from hotline.requests import Answer, Requester, request_cipher
 from hotline.responder import Responder
 from hotline.runtime import Platform
-from services.intake import domain, service
+from services.intake import domain, queue, service
 
 GROUP = "hotline-intake"  # where the replicas commit how far they answered each partition
 
@@ -34,6 +37,7 @@ class IntakeWriter:
                  timeout_s: float) -> None:
         self.platform, self.requester, self.timeout_s = platform, requester, timeout_s
         self.owners: dict[str, Responder] = {}  # topic -> what answers for its partitions here
+        self.targets = queue.load_targets()
 
     # -- the channels' side ------------------------------------------------------------------
 
@@ -77,6 +81,18 @@ class IntakeWriter:
         reply = await self._ask(CALL_REQUESTS, stream, body)
         return int(reply["recorded"]), int(reply["duplicates"])
 
+    async def act(self, action: service.QueueAction, now: datetime) -> EventData:
+        """Claim, release or dismiss a queued contact on the replica owning its stream
+        (QueueRefused when its state does not allow it)."""
+        stream = domain.contact_stream(action.contact_id)
+        if await self._mine(CONTACTS, stream):
+            try:
+                return await service.act_on_queue(self.platform, action, self.targets, now)
+            except NotStreamOwner:
+                pass
+        body = {"op": "queue", "action": asdict(action), "now": now.isoformat()}
+        return _queue_answer(await self._ask(CONTACT_REQUESTS, stream, body))
+
     async def _mine(self, topic: str, stream: str) -> bool:
         owner = self.owners.get(topic)
         if self.requester is None or owner is None:
@@ -114,6 +130,9 @@ class IntakeWriter:
         body = json.loads(raw)
         now = datetime.fromisoformat(body["now"])
         try:
+            if body["op"] == "queue":  # a refusal appends nothing: asked again, decide again
+                result = await self._queue(body, now)
+                return Answer(json.dumps(result).encode(), recorded="event" in result)
             if body["op"] == "contact":
                 contact = domain.ContactIn.model_validate(body["contact"])
                 receipt = await service.receive_contact(self.platform, contact, body["actor"],
@@ -130,6 +149,21 @@ class IntakeWriter:
             return Answer(json.dumps({"conflict": exc.contact_id}).encode())
         except service.ClockSkew:
             return Answer(json.dumps({"clock_skew": True}).encode())
+
+
+    async def _queue(self, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+        action = service.QueueAction(**body["action"])
+        try:
+            event = await service.act_on_queue(self.platform, action, self.targets, now)
+        except queue.QueueRefused as refused:
+            return {"refused": [refused.rule, refused.detail]}
+        return {"event": event_name(event), "data": event.model_dump(mode="json")}
+
+
+def _queue_answer(reply: dict[str, Any]) -> EventData:
+    if "refused" in reply:
+        raise queue.QueueRefused(*reply["refused"])
+    return EVENTS[reply["event"]].model_validate(reply["data"])
 
 
 def call_stream(call: domain.CallIn) -> str:

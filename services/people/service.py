@@ -65,7 +65,7 @@ class PeopleService:
         if await self.people.account(account.login) is not None:
             raise AccountExists(account.login)
         await self._record(f"account-{account.login}", AccountCreated(
-            login=account.login, display_name=account.display_name, roles=account.roles,
+            login=account.login, roles=account.roles,
             unit_id=account.unit, by=by.actor), by, now)
         await self.people.create(account, hashed)
         await self._record(f"account-{account.login}", PasswordSet(
@@ -77,9 +77,9 @@ class PeopleService:
         role, or all of them on deactivation, end at once."""
         old = await self._account(new.login)
         stream = f"account-{new.login}"
-        if (new.display_name, new.roles, new.unit) != (old.display_name, old.roles, old.unit):
+        if (new.roles, new.unit) != (old.roles, old.unit):  # a new name grants nothing
             await self._record(stream, AccountChanged(
-                login=new.login, display_name=new.display_name, roles=new.roles,
+                login=new.login, roles=new.roles,
                 unit_id=new.unit, by=by.actor), by, now)
         if new.active != old.active:
             event: EventData = (AccountReactivated(login=new.login, by=by.actor) if new.active

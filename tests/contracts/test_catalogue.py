@@ -290,6 +290,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ArticlePublished": dict(article_id="kb-9", title="社保卡补办", body="携带身份证到社保大厅",
                              category=Category(level1="社会保障"), version=1),
     "ArticleRetired": dict(article_id="kb-9", version=3, reason="政策已调整"),
+    "ContactClaimed": dict(contact_id="c-1", operator="operator:wang.li",
+                           until=T0 + timedelta(minutes=10)),
+    "ContactReleased": dict(contact_id="c-1", operator="operator:wang.li"),
+    "ContactDismissed": dict(contact_id="c-1", reason="spam", note="广告短信",
+                             operator="operator:wang.li"),
+    "AccountCreated": dict(login="wang.li", roles=("operator",), by="admin:li.na"),
+    "AccountChanged": dict(login="zhang.min", roles=("unit",), unit_id=UNIT, by="admin:li.na"),
+    "AccountDeactivated": dict(login="wang.li", by="admin:li.na", reason="调岗"),
+    "AccountReactivated": dict(login="wang.li", by="admin:li.na"),
+    "PasswordSet": dict(login="wang.li", how="reset", by="admin:li.na"),
+    "KeyIssued": dict(holder="wechat-gateway", role="channel", channel="wechat",
+                      by="admin:li.na"),
+    "KeyRevoked": dict(holder="wechat-gateway", count=1, by="admin:li.na"),
 }
 
 

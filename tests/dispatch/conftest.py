@@ -34,6 +34,7 @@ from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake
 from services.intake.projections import IntakeRegister
+from services.intake.queue_board import ContactQueue
 from services.people.app import create_app as create_people
 from services.supervision.app import create_app as create_supervision
 from services.supervision.projections import SupervisionBoard
@@ -144,7 +145,7 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     intake_app = create_intake(platform, api_keys, clock=clock, manage_platform=False)
     dispatch_app = create_dispatch(platform, api_keys, clock=clock, manage_platform=False)
     people_app = create_people(platform, api_keys, clock=clock, manage_platform=False)
-    projections: list[Projection] = [IntakeRegister(), WorkOrders(),
+    projections: list[Projection] = [IntakeRegister(), ContactQueue(), WorkOrders(),
                                      DispatchRelay(log, replication_factor=1)]
     if supervised:
         projections.append(SupervisionBoard())

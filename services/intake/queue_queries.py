@@ -1,0 +1,83 @@
+"""Reads of the contact queue (services/intake/queue_board.py): the waiting contacts, oldest
+first, and the operators' figures. Times in and out are aware UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.projection import aware
+from services.intake.queue_board import queue
+
+q = queue.c
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    contact_id: str
+    channel: str
+    received_at: datetime
+    district_code: str | None
+    holder: str | None  # while the claim runs
+    held_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorFigures:
+    operator: str
+    handled: int  # registered, merged or dismissed
+    registered: int
+    dismissed: int
+    mean_claim_s: float | None  # arrival to the operator's first claim
+    mean_outcome_s: float | None  # arrival to the outcome
+
+
+async def waiting(conn: AsyncConnection, now: datetime, channel: str | None = None,
+                  limit: int = 50) -> tuple[list[Waiting], int]:
+    """The waiting contacts, oldest first (a page), and how many wait in all."""
+    open_: list[ColumnElement[bool]] = [q.outcome.is_(None), q.received_at.is_not(None)]
+    if channel is not None:
+        open_.append(q.channel == channel)
+    rows = await conn.execute(select(queue).where(*open_)
+                              .order_by(q.received_at, q.contact_id).limit(limit))
+    page = []
+    for r in rows:
+        until = aware(r.held_until)
+        held = until is not None and until > now
+        page.append(Waiting(r.contact_id, r.channel, aware(r.received_at) or now,
+                            r.district_code, r.holder if held else None,
+                            until if held else None))
+    total = (await conn.execute(select(func.count()).select_from(queue).where(*open_))).scalar()
+    return page, int(total or 0)
+
+
+async def operator_figures(conn: AsyncConnection, since: datetime,
+                           until: datetime) -> list[OperatorFigures]:
+    """Per operator, the contacts they brought to an outcome in [since, until]."""
+    rows = await conn.execute(select(q.outcome_by, q.outcome, q.received_at,
+                                     q.first_claimed_by, q.first_claimed_at, q.outcome_at)
+                              .where(q.outcome_at >= since.astimezone(UTC),
+                                     q.outcome_at <= until.astimezone(UTC),
+                                     q.received_at.is_not(None)))
+    by: dict[str, list[tuple[str, float | None, float]]] = {}
+    for r in rows:
+        arrived, done = aware(r.received_at), aware(r.outcome_at)
+        assert arrived is not None and done is not None
+        claimed = aware(r.first_claimed_at) if r.first_claimed_by == r.outcome_by else None
+        by.setdefault(r.outcome_by, []).append((
+            r.outcome, (claimed - arrived).total_seconds() if claimed else None,
+            (done - arrived).total_seconds()))
+    return [_figures(op, items) for op, items in sorted(by.items())]
+
+
+def _figures(operator: str, items: list[tuple[str, float | None, float]]) -> OperatorFigures:
+    claims = [c for _, c, _ in items if c is not None]
+    return OperatorFigures(
+        operator, len(items), sum(1 for o, _, _ in items if o in ("registered", "merged")),
+        sum(1 for o, _, _ in items if o == "dismissed"),
+        sum(claims) / len(claims) if claims else None,
+        sum(d for _, _, d in items) / len(items))
