@@ -78,6 +78,16 @@ async def read_waiting(log: EventLog, contact_id: str) -> tuple[ContactReceived 
 async def caller_phone(keys: KeyStore, contact: ContactReceived) -> str | None:
     """The caller's phone in clear: None when the contact has none or its key was erased.
     For those who must reach the citizen (the callback, a citizen proving who they are)."""
+    return await _caller_field(keys, contact, "phone")
+
+
+async def caller_channel_user(keys: KeyStore, contact: ContactReceived) -> str | None:
+    """The sender's identity on the contact's channel (a WeChat openid), in clear, for the
+    survey message; None when there is none or its key was erased."""
+    return await _caller_field(keys, contact, "channel_user")
+
+
+async def _caller_field(keys: KeyStore, contact: ContactReceived, field: str) -> str | None:
     if contact.caller is None:
         return None
     try:
@@ -85,5 +95,5 @@ async def caller_phone(keys: KeyStore, contact: ContactReceived) -> str | None:
         caller = unseal(key, contact.caller, f"{contact.contact_id}/caller")
     except Unreadable:  # erased (forgotten)
         return None
-    phone = caller.get("phone")
-    return str(phone) if phone else None
+    value = caller.get(field)
+    return str(value) if value else None

@@ -136,9 +136,10 @@ class Requester:
         future = self._waiting[request_id] = asyncio.get_running_loop().create_future()
         headers = {REQUEST_ID: request_id, REPLY_TO: self.name, DEADLINE: str(deadline_ms)}
         try:
-            await self.log.append(topic, [OutgoingRecord(
-                key, self.cipher.seal(request_id, payload), headers)])
-            sealed = await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):  # the send too: a stuck producer is no answer
+                await self.log.append(topic, [OutgoingRecord(
+                    key, self.cipher.seal(request_id, payload), headers)])
+                sealed = await future
         except TimeoutError:
             raise NoAnswer(f"no reply to {key} within {timeout_s:.0f} s") from None
         finally:

@@ -2,7 +2,8 @@
 
 The SMS gateway and the WeChat / app push services are outside the platform; a real
 deployment plugs an adapter for each behind `Outbox.send`. The embedded default,
-`FileOutbox`, appends each message as one JSON line to a file, with the phone masked:
+`FileOutbox`, appends each message as one JSON line to a file, with the phone and the
+channel identity (openid) masked:
 the file is for people to read (and tests to follow links from), not a way to leak numbers.
 A message id is the survey id, so a gateway drops a resend (delivery is at-least-once).
 """
@@ -31,11 +32,17 @@ class Message:
     sent_at: datetime
     phone: str | None = None  # SMS: the number, in clear for the gateway only
     reply_to: str | None = None  # WeChat / app / web: the citizen's message id on that channel
+    to_user: str | None = None  # WeChat / app / web: the citizen there (openid), in clear
 
 
 class Outbox(Protocol):
     async def send(self, message: Message) -> None:
         """Hand the message over; return only once the gateway has taken it."""
+
+
+def _mask_user(user: str) -> str:
+    """A channel identity as the file shows it: enough to tell two apart, not to reach one."""
+    return user[:4] + "****"
 
 
 class FileOutbox:
@@ -48,7 +55,8 @@ class FileOutbox:
     async def send(self, message: Message) -> None:
         line = json.dumps({
             "message_id": message.message_id, "channel": message.channel.value,
-            "to": mask_phone(message.phone) if message.phone else message.reply_to,
+            "to": mask_phone(message.phone) if message.phone else (
+                _mask_user(message.to_user) if message.to_user else message.reply_to),
             "text": message.text, "link": message.link,
             "sent_at": message.sent_at.isoformat(),
         }, ensure_ascii=False)

@@ -88,7 +88,8 @@ class SurveySender:
         await self.outbox.send(Message(
             message_id=survey.survey_id, channel=survey.channel, text=text, link=url,
             sent_at=now, phone=to.phone if survey.channel is SurveyChannel.SMS else None,
-            reply_to=None if survey.channel is SurveyChannel.SMS else to.reply_to))
+            reply_to=None if survey.channel is SurveyChannel.SMS else to.reply_to,
+            to_user=None if survey.channel is SurveyChannel.SMS else to.user))
         log.info("callback: survey %s of %s sent by %s", survey.survey_id,
                  ticket.ticket_number, survey.channel.value)
         return "sent"

@@ -3,22 +3,24 @@ extensions. Every command is answered once it is durable in the ticket's stream.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from contracts import commands as c
 from contracts.base import Category
 from contracts.free_text import NoteText
 from contracts.vocabulary import TicketType, Urgency
-from hotline.params import Instant, PathId
+from hotline.params import CodeQuery, Instant, PathId
 from hotline.web import problems
+from services.dispatch import queries
 from services.dispatch.api_common import (
     ClockDep,
     Operator,
     ServiceDep,
     Supervisor,
+    jsonable,
 )
 from ticketing.web import (
     RULES_BY_STATUS,
@@ -170,3 +172,15 @@ async def reject_extension(ticket_id: PathId, request_id: PathId, body: RejectIn
     cmd = c.RejectExtension(ticket_id=ticket_id, request_id=request_id, rejected_by=who.name,
                             reason=body.reason)
     return result(await service.execute(cmd, who.actor, command_id(who, key), clock()))
+
+
+@router.get("/extension-requests", responses=problems(401, 403, 422),
+            tags=["supervision 督办"])
+async def extension_requests(service: ServiceDep, clock: ClockDep, who: Supervisor,
+                             unit: CodeQuery = None,
+                             limit: Annotated[int, Query(ge=1, le=100)] = 100,
+                             ) -> dict[str, Any]:
+    """待审批延期: the units' extension requests waiting for a supervisor, oldest first,
+    each with the unit, the reason, the date asked for and the time left meanwhile."""
+    items, waiting = await service.read(queries.extension_requests, clock(), unit, limit)
+    return {"items": jsonable(items), "waiting": waiting}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
 from hotline.params import CODE_PATTERN, CodeQuery, Cursor, InstantQuery, PathId
-from hotline.web import problems
+from hotline.web import Problem, problems
 from services.dispatch import queries
 from services.dispatch.api_common import (
     ClockDep,
@@ -22,6 +22,7 @@ from services.dispatch.api_common import (
     not_found,
     visible_ticket,
 )
+from services.dispatch.service import DispatchService
 
 router = APIRouter(prefix="/v1", tags=["work orders 工单"])
 
@@ -56,11 +57,33 @@ async def list_tickets(
     return jsonable(page)  # type: ignore[no-any-return]
 
 
-@router.get("/tickets/{ticket_id}", responses=problems(404))
-async def ticket_detail(ticket_id: PathId, service: ServiceDep, who: Reader) -> dict[str, Any]:
+async def _caught_up(service: DispatchService, ticket_id: str, version: int) -> None:
+    """Return once the row shows `version` (422 for a version the ticket never had, 503
+    when the row is still behind after a short wait)."""
+    if await service.caught_up(ticket_id, version, wait_s=0):
+        return
+    stored = len(await service.tickets.history(ticket_id))
+    if version > stored:  # no command answered that version: nothing to wait for
+        raise Problem(422, "version-unknown", "工单没有该版本 (no such version)",
+                      f"The ticket has {stored} events.")
+    if not await service.caught_up(ticket_id, version):
+        raise Problem(503, "not-caught-up", "数据同步中, 请稍后重试 (catching up, retry)",
+                      f"The list has not reached version {version} yet.",
+                      headers={"Retry-After": "1"})
+
+
+@router.get("/tickets/{ticket_id}", responses=problems(404, 422, 503))
+async def ticket_detail(ticket_id: PathId, service: ServiceDep, who: Reader,
+                        min_version: Annotated[int | None, Query(
+                            ge=1, le=1_000_000, description="the `version` a command answered: "
+                            "wait (2 s at most) until the row shows it")] = None,
+                        ) -> dict[str, Any]:
     """工单详情: the ticket, its units, its timeline, and its contacts — callers' personal
-    data in clear for operators, callback staff and supervisors, masked for everyone else."""
+    data in clear for operators, callback staff and supervisors, masked for everyone else.
+    With `min_version`, never the row as it was before the reader's own command."""
     ticket = await visible_ticket(service, who, ticket_id)
+    if min_version is not None:
+        await _caught_up(service, ticket_id, min_version)
     detail = await service.read(queries.ticket_detail, ticket_id,
                                 visible_to_unit=who.unit if who.role == "unit" else None)
     if detail is None:  # registered a moment ago: the projection has not caught up yet

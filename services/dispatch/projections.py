@@ -79,6 +79,13 @@ tickets = Table(
     utc_column("reply_due_at"),  # the unit's reply (or redo) deadline; cleared on return
     Column("warning_level", String(8)),  # latest 红橙蓝单 level; cleared when the holder changes
     Column("merged_into", String(128)),
+    Column("redone", Boolean, nullable=False),  # a justified redo sent it back to its unit
+    # the extension request waiting for a supervisor (cleared when decided or moot)
+    Column("ext_request_id", String(128)),
+    Column("ext_unit", String(64)),
+    utc_column("ext_due_at"),  # the date the unit asks for
+    Column("ext_reason", Text),  # masked in the log
+    utc_column("ext_requested_at"),
     utc_column("updated_at", nullable=False),
     Column("version", Integer, nullable=False),  # stream version of the last event applied
     # Lists filter on one to three equalities and page by keyset on (sort column, ticket_id):
@@ -100,6 +107,7 @@ tickets = Table(
     Index("ix_wo_tickets_status_due", "status", "reply_due_at", "ticket_id"),  # overdue
     Index("ix_wo_tickets_district_status_due", "district_code", "status", "reply_due_at",
           "ticket_id"),
+    Index("ix_wo_tickets_extension", "ext_requested_at", "ticket_id"),  # supervisors' queue
 )
 assignments = Table(
     "wo_assignments", metadata,
@@ -128,7 +136,8 @@ timeline = Table(
 # Steps a citizen may follow on their ticket (ProgressNoted only when the unit marked it so).
 PUBLIC_EVENTS = frozenset({
     "TicketRegistered", "TicketDispatched", "TicketReassigned", "TicketAcknowledged",
-    "TicketReplied", "TicketAnsweredDirectly", "TicketClosed", "TicketReopened",
+    "TicketReturned", "TicketReplied", "TicketAnsweredDirectly", "RedoRequested",
+    "RedoAccepted", "TicketClosed", "TicketReopened",
 })
 
 
@@ -187,7 +196,7 @@ class WorkOrders(TicketBoard[_Ticket, list[dict[str, Any]]]):
     """Tickets, their assignments and timelines, as units and the hotline list them."""
 
     name: str = "workorders"
-    version: int = 1
+    version: int = 2  # 2: redo and extension columns, returns and redos public
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
@@ -252,8 +261,13 @@ def _registered(ticket_id: str, env: Envelope, ev: e.TicketRegistered) -> dict[s
         "registered_by": ev.registered_by, "dispatched_at": None, "acknowledged_at": None,
         "replied_at": None, "closed_at": None, "close_reason": None, "ack_due_at": None,
         "reply_due_at": None, "warning_level": None, "merged_into": None,
-        "updated_at": env.time, "version": env.streamversion,
+        "updated_at": env.time, "version": env.streamversion, "redone": False,
+        **NO_EXTENSION,
     }
+
+
+NO_EXTENSION: dict[str, Any] = {"ext_request_id": None, "ext_unit": None, "ext_due_at": None,
+                                "ext_reason": None, "ext_requested_at": None}
 
 
 def _dispatch(t: _Ticket, at: datetime, lead: str, assisting: tuple[str, ...], urgent: bool,
@@ -261,7 +275,7 @@ def _dispatch(t: _Ticket, at: datetime, lead: str, assisting: tuple[str, ...], u
     """派单/改派: a new round; the previous holders let go."""
     t.deactivate()
     t.set(urgent=urgent, dispatch_round=round_, dispatched_at=at, acknowledged_at=None,
-          replied_at=None)
+          replied_at=None, **NO_EXTENSION)
     t.assign(lead, round_, LEAD, at)
     for unit in assisting:
         t.assign(unit, round_, ASSISTING, at)
@@ -311,7 +325,7 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
             return ev.unit_id, None
         case e.TicketReturned():
             t.deactivate()
-            t.set(ack_due_at=None, reply_due_at=None, warning_level=None)
+            t.set(ack_due_at=None, reply_due_at=None, warning_level=None, **NO_EXTENSION)
             return ev.unit_id, ev.reason
         case e.ProgressNoted():
             return ev.unit_id, ev.note
@@ -319,14 +333,18 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
             t.replied(ev.unit_id)
             return ev.unit_id, ev.text
         case e.ExtensionRequested():
+            t.set(ext_request_id=ev.request_id, ext_unit=ev.unit_id,
+                  ext_due_at=utc(ev.requested_due_at), ext_reason=ev.reason,
+                  ext_requested_at=at)
             return ev.unit_id, ev.reason
         case e.ExtensionApproved():
-            t.set(reply_due_at=utc(ev.new_due_at))
+            t.set(reply_due_at=utc(ev.new_due_at), **NO_EXTENSION)
             return None, None
         case e.ExtensionRejected():
+            t.set(**NO_EXTENSION)
             return None, ev.reason
         case e.TicketReplied():
-            t.set(replied_at=at)
+            t.set(replied_at=at, **NO_EXTENSION)
             t.replied(ev.unit_id)
             return ev.unit_id, ev.text
         case e.WarningRaised():
@@ -344,12 +362,12 @@ def _evolve(t: _Ticket, env: Envelope, ev: EventData) -> tuple[str | None, str |
             return None, ev.reason
         case e.RedoAccepted():
             t.deactivate()
-            t.set(acknowledged_at=at, replied_at=None, warning_level=None)
+            t.set(acknowledged_at=at, replied_at=None, warning_level=None, redone=True)
             t.assign(ev.unit_id, t.row["dispatch_round"], LEAD, at)
             return ev.unit_id, ev.reason
         case e.TicketClosed():
             t.deactivate()
-            t.set(closed_at=at, close_reason=ev.reason.value)
+            t.set(closed_at=at, close_reason=ev.reason.value, **NO_EXTENSION)
             return None, ev.note
         case e.TicketReopened():
             t.deactivate()

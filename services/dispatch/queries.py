@@ -69,14 +69,18 @@ PUBLIC_TEXT_EVENTS = frozenset({"ProgressNoted", "TicketReplied", "TicketAnswere
 PUBLIC_STEP_ZH = {
     "TicketRegistered": "已受理登记",
     "TicketDispatched": "已转交承办单位",
-    "TicketReassigned": "已转交承办单位",
+    "TicketReassigned": "已改派其他承办单位",
     "TicketAcknowledged": "承办单位已签收",
+    "TicketReturned": "承办单位退回, 热线重新派单",
     "ProgressNoted": "办理进展",
     "TicketReplied": "承办单位已反馈办理结果",
     "TicketAnsweredDirectly": "已直接答复",
+    "RedoRequested": "市民对办理结果不满意, 申请重办",
+    "RedoAccepted": "重办申请已受理, 退回承办单位重新办理",
     "TicketClosed": "已办结",
     "TicketReopened": "工单已重新办理",
 }
+REPLIED_AGAIN_ZH = "承办单位已反馈重办结果"  # a reply after an accepted redo
 
 t = tickets.c
 a = assignments.c
@@ -144,6 +148,12 @@ class TicketRow:
     reply_due_at: datetime | None
     warning_level: str | None
     merged_into: str | None
+    redone: bool  # sent back to its unit after a justified redo request (重办)
+    ext_request_id: str | None  # an extension request waiting for a supervisor
+    ext_unit: str | None
+    ext_due_at: datetime | None
+    ext_reason: str | None
+    ext_requested_at: datetime | None
     updated_at: datetime
     version: int
     role: str | None = None  # lead / assisting, when listed for one unit
@@ -222,7 +232,7 @@ def _escape_like(text: str) -> str:
 
 
 TIME_COLUMNS = ("registered_at", "dispatched_at", "acknowledged_at", "replied_at", "closed_at",
-                "ack_due_at", "reply_due_at", "updated_at")
+                "ack_due_at", "reply_due_at", "ext_due_at", "ext_requested_at", "updated_at")
 ROW_COLUMNS = [c for c in tickets.columns]
 
 
@@ -479,8 +489,53 @@ async def public_timeline(conn: AsyncConnection, ticket_id: str) -> list[Timelin
         select(timeline.c.seq, timeline.c.at, timeline.c.event, timeline.c.text)
         .where(timeline.c.ticket_id == ticket_id, timeline.c.public == true())
         .order_by(timeline.c.seq))
-    return [
-        TimelineStep(r.seq, stored_at(r.at), r.event, PUBLIC_STEP_ZH.get(r.event, r.event),
-                   r.text if r.event in PUBLIC_TEXT_EVENTS else None)
-        for r in rows
-    ]
+    steps, redone = [], False
+    for r in rows:
+        redone = redone or r.event == "RedoAccepted"
+        label = REPLIED_AGAIN_ZH if redone and r.event == "TicketReplied" else \
+            PUBLIC_STEP_ZH.get(r.event, r.event)
+        steps.append(TimelineStep(r.seq, stored_at(r.at), r.event, label,
+                                  r.text if r.event in PUBLIC_TEXT_EVENTS else None))
+    return steps
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """延期申请 waiting for a supervisor, with the time the unit has left meanwhile."""
+
+    ticket_id: str
+    ticket_number: str
+    summary: str
+    unit_id: str
+    request_id: str
+    reason: str
+    requested_due_at: datetime
+    requested_at: datetime
+    reply_due_at: datetime | None
+    seconds_left: int | None  # until the current deadline (negative: overdue)
+
+
+async def extension_requests(conn: AsyncConnection, now: datetime, unit: str | None = None,
+                             limit: int = MAX_LIMIT) -> tuple[list[ExtensionRequest], int]:
+    """The waiting extension requests, oldest first (a page), and how many wait in all."""
+    where: list[ColumnElement[bool]] = [t.ext_requested_at.is_not(None)]
+    if unit is not None:
+        where.append(t.ext_unit == unit)
+    rows = await conn.execute(select(tickets).where(*where)
+                              .order_by(t.ext_requested_at, t.ticket_id).limit(limit))
+    out = []
+    for r in rows:
+        due = aware(r.reply_due_at)
+        out.append(ExtensionRequest(
+            r.ticket_id, r.ticket_number, r.summary, r.ext_unit, r.ext_request_id,
+            r.ext_reason, stored_at(r.ext_due_at), stored_at(r.ext_requested_at), due,
+            int((due - now).total_seconds()) if due else None))
+    total = (await conn.execute(select(func.count()).select_from(tickets).where(*where))
+             ).scalar()
+    return out, int(total or 0)
+
+
+async def row_version(conn: AsyncConnection, ticket_id: str) -> int | None:
+    """The stream version the ticket's row has reached (None: not there yet)."""
+    found = (await conn.execute(select(t.version).where(t.ticket_id == ticket_id))).scalar()
+    return int(found) if found is not None else None

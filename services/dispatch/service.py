@@ -142,6 +142,19 @@ class DispatchService(ReadSide):
         """The unit's dispatch topic as it grows, until `stop`."""
         return follow(self.platform.log, unit_id, after, stop)
 
+    async def caught_up(self, ticket_id: str, version: int, wait_s: float = 2.0) -> bool:
+        """Whether the work-order row reached `version` within `wait_s` (read-your-writes:
+        a command's answer carries the version its reader asks for)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            reached = await self.read(queries.row_version, ticket_id)
+            if reached is not None and reached >= version:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
     # ------------------------------------------------------------------ the operator desk
 
     async def register(self, command_id: str, contact_ids: list[str], fields: dict[str, object],

@@ -49,6 +49,10 @@ class CallerIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,19}$")] | None = None
     id_number: str | None = None
+    channel_user: Annotated[str, Field(
+        pattern=r"^[A-Za-z0-9_.@:-]{1,128}$",
+        description="The sender on the channel (WeChat openid, app or web account): sealed "
+                    "like the phone; the survey reaches the citizen there")] | None = None
 
     @field_validator("id_number")
     @classmethod

@@ -15,6 +15,7 @@ import pytest
 
 from tests.callback.conftest import cb_get, cb_post, messages, replied_ticket, work_at
 from tests.dispatch.conftest import BEIJING, Hotline
+from tests.intake.conftest import CALLER
 
 pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 UNIT, OTHER = "d01-urban-squad", "city-water"
@@ -122,3 +123,17 @@ async def test_staff_open_a_phone_survey_after_the_first_is_answered(
         "comment": "灯还是不亮"})
     r = await cb_post(h, f"/v1/tickets/{tid}/surveys", "callback", {"channel": "phone"})
     assert r.status_code == 409 and r.json()["rule"] == "redo-pending"
+
+
+async def test_a_wechat_survey_goes_to_the_senders_openid(hotline_cb: Hotline) -> None:
+    """The contact names its WeChat sender (sealed with the caller); the survey message is
+    addressed to them, not to the message id, and the outbox file shows it masked."""
+    h = hotline_cb
+    caller = {**CALLER, "channel_user": "oWx3f8Kq2Lm9Zp"}
+    tid, number = await replied_ticket(h, "wx-openid-1", caller=caller)
+    await work_at(h)
+    [sent] = messages(h, number)
+    assert sent["channel"] == "wechat" and sent["to"] == "oWx3****"
+    for role, shown in (("operator", "oWx3f8Kq2Lm9Zp"), ("analyst", "****")):
+        r = await h.get(f"/v1/tickets/{tid}", role)
+        assert r.json()["contacts"][0]["caller"]["channel_user"] == shown, role

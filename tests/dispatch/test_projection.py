@@ -216,6 +216,7 @@ async def test_lifecycle_rows_on_every_log_and_database(log: EventLog, db_url: s
         t4 = await q.ticket_detail(conn, "t4")
         t4_public = await q.public_timeline(conn, "t4")
         t1_public = await q.public_timeline(conn, "t1")
+        t2_public = await q.public_timeline(conn, "t2")
         ids = sorted((await conn.execute(select(tickets.c.ticket_id))).scalars())
     await engine.dispose()
     assert ids == ["t1", "t2", "t3", "t4"]  # no row for the number reservations
@@ -261,8 +262,10 @@ async def test_lifecycle_rows_on_every_log_and_database(log: EventLog, db_url: s
     assert events2[:4] == ["TicketRegistered", "TicketDispatched", "DeadlinesSet",
                            "TicketReturned"]
     returned = t2.timeline[3]
-    assert (returned.public, returned.text, returned.unit_id) == (False, "不属于本单位职责",
+    assert (returned.public, returned.text, returned.unit_id) == (True, "不属于本单位职责",
                                                                  "d02-water")
+    assert row2.redone and not row.redone  # the inbox marks the redo
+    assert row.ext_request_id is None  # the extension was decided: no longer waiting
 
     assert (t3.status, t3.close_reason, t3.lead_unit, t3.ticket_type) == (
         "closed", "answered", None, "consultation")
@@ -270,6 +273,11 @@ async def test_lifecycle_rows_on_every_log_and_database(log: EventLog, db_url: s
         "merged", "t1", 2)
     assert [a.active for a in t4.assignments] == [False]
     assert [s.event for s in t4_public] == ["TicketRegistered", "TicketDispatched"]
+    assert [(s.step_zh, s.text) for s in t2_public] == [  # the return's reason stays inside
+        ("已受理登记", None), ("已转交承办单位", None), ("承办单位退回, 热线重新派单", None),
+        ("已改派其他承办单位", None), ("承办单位已签收", None),
+        ("承办单位已反馈办理结果", "已处理"), ("市民对办理结果不满意, 申请重办", None),
+        ("重办申请已受理, 退回承办单位重新办理", None)]
 
 
 async def test_the_return_clears_holder_and_clocks(tmp_path: Path, db_url: str) -> None:

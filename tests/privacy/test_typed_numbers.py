@@ -182,7 +182,8 @@ async def _survey(h: Hotline, typist: Typist, ticket_id: str, handling: str) -> 
 
 
 async def _the_short_ones(h: Hotline, typist: Typist, n: int) -> None:
-    """A direct answer, a merge, and an SMS survey answered by reply codes."""
+    """A direct answer, a merge, an SMS survey answered by reply codes, and a contact
+    dismissed from the queue with a note."""
     answered = await _register(h, typist, await _contact(h, typist, n, "wechat"))
     await _on(h, typist, answered, "dispatch", "answer", "operator")
     kept = await _register(h, typist, await _contact(h, typist, n + 1, "phone"))
@@ -196,6 +197,11 @@ async def _the_short_ones(h: Hotline, typist: Typist, n: int) -> None:
     await _post(h, typist, "callback", "/v1/callback/sms-replies", "sms", {
         "message_id": f"sms-{n}", "from_phone": detail["contacts"][0]["caller"]["phone"],
         "received_at": h.clock.now.isoformat()}, prefix={"text": "13 "})
+    spam = await _contact(h, typist, n + 3, "wechat")
+    r = await h.intake.post(f"/v1/contacts/{spam}/claim", headers=h.auth("operator"))
+    assert r.status_code == 200, r.text
+    await _post(h, typist, "intake", "/v1/contacts/{contact_id}/dismiss", "operator",
+                {"reason": "spam"}, contact_id=spam)
 
 
 @settings(max_examples=3, derandomize=True, deadline=None,
