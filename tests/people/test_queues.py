@@ -82,9 +82,16 @@ async def public_steps(h: Hotline, number: str) -> list[dict[str, Any]]:
     return list((await ok(r))["steps"])
 
 
-async def test_a_redone_ticket_is_marked_in_the_units_inbox(people: People) -> None:
+async def test_the_units_inbox_rows_say_redo_and_waiting_extension(people: People) -> None:
+    """The fields the inbox marks a redo and a waiting request with (their values through
+    a redo: tests/dispatch/test_projection.py)."""
     h = people.h
     tid = await held_ticket(h, "wx-redo-1")
     await h.settle()
     [row] = (await ok(await h.dispatch.get("/v1/inbox", headers=h.auth(UNIT))))["items"]
     assert row["ticket_id"] == tid and row["redone"] is False and row["ext_request_id"] is None
+    await ok(await h.post(f"/v1/tickets/{tid}/extension-requests", UNIT, {
+        "reason": "需协调燃气公司", "requested_due_at": "2026-12-10T18:00:00+08:00"}), 201)
+    await h.settle()
+    [row] = (await ok(await h.dispatch.get("/v1/inbox", headers=h.auth(UNIT))))["items"]
+    assert row["ext_unit"] == UNIT and row["ext_request_id"] is not None
