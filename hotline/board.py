@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table, bindparam
@@ -32,7 +33,17 @@ log = logging.getLogger(__name__)
 TICKET_PREFIX = "ticket-"
 
 St = TypeVar("St")  # one ticket's state while a batch is folded
+T = TypeVar("T")
 Side = TypeVar("Side")  # the side rows a batch gathers, written after the tickets
+
+
+@dataclass
+class Folded(Generic[T]):
+    """A ticket's row while a batch is folded, beside the domain state it folds into (a
+    board's `St` when it keeps its state as JSON in the row)."""
+
+    row: dict[str, Any]
+    folded: T | None = None
 
 
 def ticket_id_of(env: Envelope) -> str:

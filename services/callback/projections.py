@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
-from hotline.board import TicketBoard, write_rows
+from hotline.board import Folded, TicketBoard, write_rows
 from hotline.projection import aware, rows_by_id, utc_column
 from services.callback.domain import (
     CallbackPolicy,
@@ -110,12 +110,7 @@ MUTABLE = ("ticket_type", "category1", "status", "stage", "lead_unit", "replied_
            "updated_at", "version", "case_json")
 
 
-@dataclass
-class _Row:
-    """A ticket's row while a batch is folded, with its case."""
-
-    row: dict[str, Any]
-    case: Case | None = None
+Row = Folded[Case]  # a ticket's row with its case, while a batch is folded
 
 
 @dataclass
@@ -126,7 +121,7 @@ class _Side:
     settled: list[dict[str, Any]] = field(default_factory=list)
 
 
-class CallbackBoard(TicketBoard[_Row, _Side]):
+class CallbackBoard(TicketBoard[Row, _Side]):
     """Stages, surveys and answers of every ticket (see the module doc)."""
 
     name: str = "callback"
@@ -137,24 +132,24 @@ class CallbackBoard(TicketBoard[_Row, _Side]):
     def __init__(self, policy: CallbackPolicy | None = None) -> None:
         self.policy = policy or load_callback_policy()
 
-    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Row]:
+    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, Row]:
         rows = await rows_by_id(conn, cases, ids)
-        return {tid: _Row(row, case_from_json(tid, json.loads(row["case_json"])))
+        return {tid: Folded(row, case_from_json(tid, json.loads(row["case_json"])))
                 for tid, row in rows.items()}
 
     def side(self) -> _Side:
         return _Side()
 
-    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> _Row:
-        return _Row({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
+    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> Row:
+        return Folded({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
                      "district_code": event.district_code, "summary": event.summary,
                      "agent": event.registered_by, "citizen_ref": event.citizen_ref,
                      "category1": event.category.level1, "reply_text": None,
                      "redo_reason": None})
 
-    def step(self, state: _Row, env: Envelope, event: Any, side: _Side) -> _Row:
-        state.case = evolve_case(state.case, event, env.time, env.streamversion)
-        assert state.case is not None
+    def step(self, state: Row, env: Envelope, event: Any, side: _Side) -> Row:
+        state.folded = evolve_case(state.folded, event, env.time, env.streamversion)
+        assert state.folded is not None
         row = state.row
         row.update(updated_at=env.time, version=env.streamversion)
         match event:
@@ -164,7 +159,7 @@ class CallbackBoard(TicketBoard[_Row, _Side]):
                 row["reply_text"] = event.text  # masked on the way into the log
             case e.RedoRequested():
                 row["redo_reason"] = event.reason
-        _survey(row, state.case, env, event, side)
+        _survey(row, state.folded, env, event, side)
         return state
 
     def _derived(self, case: Case) -> dict[str, Any]:
@@ -187,11 +182,11 @@ class CallbackBoard(TicketBoard[_Row, _Side]):
             "case_json": json.dumps(case_to_json(case), ensure_ascii=False, separators=(",", ":")),
         }
 
-    async def write(self, conn: AsyncConnection, new: list[_Row], changed: list[_Row],
+    async def write(self, conn: AsyncConnection, new: list[Row], changed: list[Row],
                     side: _Side) -> None:
         for state in (*new, *changed):
-            assert state.case is not None
-            state.row.update(self._derived(state.case))
+            assert state.folded is not None
+            state.row.update(self._derived(state.folded))
         await write_rows(conn, cases, MUTABLE, [s.row for s in new], [s.row for s in changed])
         if side.opened:
             await conn.execute(surveys.insert(), list(side.opened.values()))

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
-from hotline.board import TicketBoard, write_rows
+from hotline.board import Folded, TicketBoard, write_rows
 from hotline.projection import READ_CHUNK, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
@@ -108,12 +108,7 @@ MUTABLE = ("ticket_type", "status", "open", "lead_unit", "colour", "severity", "
            "next_check_at", "updated_at", "version", "watch")
 
 
-@dataclass
-class _Row:
-    """A ticket's row while a batch is folded, with its watch."""
-
-    row: dict[str, Any]
-    watch: Watch | None = None
+Row = Folded[Watch]  # a ticket's row with its watch, while a batch is folded
 
 
 @dataclass
@@ -126,7 +121,7 @@ class _Side:
     leads: set[tuple[str, str]] = field(default_factory=set)
 
 
-class SupervisionBoard(TicketBoard[_Row, _Side]):
+class SupervisionBoard(TicketBoard[Row, _Side]):
     """Clocks, colours and next checks of every ticket; the per-unit tally of sanctions."""
 
     name: str = "supervision"
@@ -140,23 +135,23 @@ class SupervisionBoard(TicketBoard[_Row, _Side]):
         self.policy = policy or load_policy()
         self.calendar = calendar or WorkingCalendar.load(self.policy.jurisdiction)
 
-    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, _Row]:
+    async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, Row]:
         rows = await rows_by_id(conn, board, ids)
-        return {tid: _Row(row, from_json(tid, json.loads(row["watch"])))
+        return {tid: Folded(row, from_json(tid, json.loads(row["watch"])))
                 for tid, row in rows.items()}
 
     def side(self) -> _Side:
         return _Side()
 
-    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> _Row:
-        return _Row({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
+    def start(self, ticket_id: str, env: Envelope, event: e.TicketRegistered) -> Row:
+        return Folded({"ticket_id": ticket_id, "ticket_number": event.ticket_number,
                      "category1": event.category.level1,
                      "district_code": event.district_code, "registered_at": env.time})
 
-    def step(self, state: _Row, env: Envelope, event: Any, side: _Side) -> _Row:
+    def step(self, state: Row, env: Envelope, event: Any, side: _Side) -> Row:
         tid = state.row["ticket_id"]
-        state.watch = evolve_watch(state.watch, event, env.time, tid)
-        assert state.watch is not None
+        state.folded = evolve_watch(state.folded, event, env.time, tid)
+        assert state.folded is not None
         state.row.update(updated_at=env.time, version=env.streamversion)
         if isinstance(event, e.TicketClassified):
             state.row["category1"] = event.category.level1
@@ -179,11 +174,11 @@ class SupervisionBoard(TicketBoard[_Row, _Side]):
             "watch": json.dumps(to_json(w), separators=(",", ":")),
         }
 
-    async def write(self, conn: AsyncConnection, new: list[_Row], changed: list[_Row],
+    async def write(self, conn: AsyncConnection, new: list[Row], changed: list[Row],
                     side: _Side) -> None:
         for state in (*new, *changed):
-            assert state.watch is not None
-            state.row.update(self._derived(state.watch))
+            assert state.folded is not None
+            state.row.update(self._derived(state.folded))
         await write_rows(conn, board, MUTABLE, [s.row for s in new], [s.row for s in changed])
         if side.sanctions:
             await conn.execute(escalations.insert(), side.sanctions)
