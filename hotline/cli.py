@@ -8,7 +8,8 @@
     hotline replay STREAM       one stream's history, in order, readable
     hotline verify [STREAM]     check hash chains (one stream, or every stream of a topic)
     hotline rebuild SERVICE     rebuild a service's projections from offset zero
-    hotline keys create|list|revoke    API keys of channel adapters, units and staff
+    hotline accounts …          staff accounts: create, change, deactivate, reset a password
+    hotline keys create|list|revoke    API keys of channel adapters, units and service accounts
     hotline forget --phone P    erase one citizen's key (crypto-shredding)
 
 Personal data stays sealed in every output unless `replay --as ROLE` opens it
@@ -22,14 +23,11 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,7 +35,7 @@ from contracts.envelope import DecodeError, Envelope, decode
 from contracts.personal import Sealed, identity
 from contracts.topics import stream_topic
 from hotline import redact
-from hotline.apikeys import ApiKeyStore, Principal, Role
+from hotline.cli_kit import console, run_async
 from hotline.disclosure import disclose, typed_texts
 from hotline.integrity import verify_stream
 from hotline.keystore import KeyStore
@@ -45,29 +43,7 @@ from hotline.runtime import Platform, service_specs, tune_gc
 from hotline.settings import Settings
 
 app = typer.Typer(help="12345 热线平台命令行 (12345 hotline platform)", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys of channel adapters, units and staff")
-app.add_typer(keys_app, name="keys")
-console = Console()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-T = TypeVar("T")
-
-
-@asynccontextmanager
-async def platform_from_env():  # type: ignore[no-untyped-def]
-    platform = Platform.from_settings(Settings())
-    await platform.start()
-    try:
-        yield platform
-    finally:
-        await platform.close()
-
-
-def run_async(fn: Callable[[Platform], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with platform_from_env() as platform:
-            return await fn(platform)
-
-    return asyncio.run(main())
 
 
 def main() -> None:
@@ -317,73 +293,12 @@ def forget(
         raise typer.Exit(1)
 
 
-def _with_api_keys(fn: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
-    """Run `fn` on the settings' API key store, started and closed around it."""
-    from hotline.apikeys import open_api_keys
+def _add_service_commands() -> None:
+    """The subcommands services bring (`hotline.commands` entry points: accounts, keys)."""
+    from importlib.metadata import entry_points
 
-    async def main() -> T:
-        store = open_api_keys(Settings())
-        await store.start()
-        try:
-            return await fn(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
+    for found in sorted(entry_points(group="hotline.commands"), key=lambda e: e.name):
+        app.add_typer(found.load(), name=found.name)
 
 
-def _key_holder(name: str, role: str, channel: str, unit: str) -> Principal:
-    """The holder a new key is for, checked: a known role, and a channel for a channel
-    adapter, a unit of the directory for a unit, neither for staff."""
-    from typing import get_args
-
-    from contracts.vocabulary import Channel
-    from hotline.runtime import member_unit_check
-
-    role = role or ("channel" if channel else "unit" if unit else "")
-    if role not in get_args(Role):
-        console.print(f"give --role, one of: {', '.join(get_args(Role))}" if not role
-                      else f"unknown role {role}; known: {', '.join(get_args(Role))}")
-        raise typer.Exit(2)
-    if role == "channel" and channel not in {c.value for c in Channel}:
-        console.print(f"unknown channel {channel}" if channel else "a channel key needs --channel")
-        raise typer.Exit(2)
-    if role == "unit":
-        if not unit:
-            console.print("a unit key needs --unit")
-            raise typer.Exit(2)
-        if not member_unit_check()(unit):
-            console.print(f"unknown unit {unit} (not in the member-unit directory)")
-            raise typer.Exit(2)
-    if (channel and role != "channel") or (unit and role != "unit"):
-        console.print(f"a {role} key takes no {'--channel' if channel else '--unit'}")
-        raise typer.Exit(2)
-    return Principal(name, cast(Role, role), channel=channel or None, unit=unit or None)
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="who holds it, e.g. wechat-gateway")],
-    channel: Annotated[str, typer.Option(help="the only channel it may post on")] = "",
-    role: Annotated[str, typer.Option(
-        help="channel, unit, operator, supervisor, callback, analyst or auditor (default: "
-             "channel with --channel, unit with --unit)")] = "",
-    unit: Annotated[str, typer.Option(help="the only unit whose tickets it sees")] = "",
-) -> None:
-    """Create a key for a channel adapter, a unit or a staff role; printed once, stored hashed."""
-    holder = _key_holder(name, role, channel, unit)
-    sys.stdout.write(_with_api_keys(lambda keys: keys.create(holder)) + "\n")
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """Holders of live API keys (never the keys)."""
-    for holder in _with_api_keys(lambda keys: keys.holders()):
-        console.print(f"{holder.name}\t{holder.role}\t{holder.channel or holder.unit or ''}")
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: str) -> None:
-    """Revoke every key of one holder (the rows stay, with the time, for audit)."""
-    count = _with_api_keys(lambda keys: keys.revoke(name))
-    console.print(f"{count} key(s) revoked")
+_add_service_commands()

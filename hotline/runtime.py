@@ -172,11 +172,3 @@ def service_specs() -> dict[str, ServiceSpec]:
     platform core finds them without importing them."""
     found = [entry.load() for entry in entry_points(group="hotline.services")]
     return {spec.name: spec for spec in sorted(found, key=lambda spec: spec.order)}
-
-
-def member_unit_check() -> Callable[[str], bool]:
-    """Whether a unit id is a member unit, from the installed reference data (entry point
-    `hotline.directory`), found the way services are: the core does not import it."""
-    (entry,) = entry_points(group="hotline.directory", name="is_member_unit")
-    check: Callable[[str], bool] = entry.load()
-    return check

@@ -71,16 +71,6 @@ def load_reference_data() -> ReferenceData:
     return parse_reference(**load_documents())
 
 
-def is_member_unit(unit_id: str) -> bool:
-    """Whether `unit_id` is in the member-unit directory: the platform core asks through the
-    entry point `hotline.directory` (it checks a unit key's holder without importing us)."""
-    try:
-        load_reference_data().directory.get(unit_id)
-    except UnknownUnit:
-        return False
-    return True
-
-
 # --- parsing and integrity checks -------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +15,7 @@ from services.intake.queue_board import queue
 
 q = queue.c
 MAX_PAGE = 200
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # an operator's day is the city's calendar day
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class OperatorFigures:
     dismissed: int
     mean_claim_s: float | None  # arrival to the operator's first claim
     mean_outcome_s: float | None  # arrival to the outcome
+    by_day: dict[str, int]  # handled per local day (YYYY-MM-DD), the seed's "per day" figure
 
 
 async def waiting(conn: AsyncConnection, now: datetime, channel: str | None = None,
@@ -63,21 +66,32 @@ async def operator_figures(conn: AsyncConnection, since: datetime,
                               .where(q.outcome_at >= since.astimezone(UTC),
                                      q.outcome_at <= until.astimezone(UTC),
                                      q.received_at.is_not(None)))
-    by: dict[str, list[tuple[str, float | None, float]]] = {}
+    by: dict[str, list[_Outcome]] = {}
     for r in rows:
         arrived, done = aware(r.received_at), aware(r.outcome_at)
         assert arrived is not None and done is not None
         claimed = aware(r.first_claimed_at) if r.first_claimed_by == r.outcome_by else None
-        by.setdefault(r.outcome_by, []).append((
+        by.setdefault(r.outcome_by, []).append(_Outcome(
             r.outcome, (claimed - arrived).total_seconds() if claimed else None,
-            (done - arrived).total_seconds()))
+            (done - arrived).total_seconds(), done.astimezone(SHANGHAI).date().isoformat()))
     return [_figures(op, items) for op, items in sorted(by.items())]
 
 
-def _figures(operator: str, items: list[tuple[str, float | None, float]]) -> OperatorFigures:
-    claims = [c for _, c, _ in items if c is not None]
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    outcome: str
+    to_claim_s: float | None
+    to_outcome_s: float
+    day: str
+
+
+def _figures(operator: str, items: list[_Outcome]) -> OperatorFigures:
+    claims = [i.to_claim_s for i in items if i.to_claim_s is not None]
+    days: dict[str, int] = {}
+    for i in items:
+        days[i.day] = days.get(i.day, 0) + 1
     return OperatorFigures(
-        operator, len(items), sum(1 for o, _, _ in items if o in ("registered", "merged")),
-        sum(1 for o, _, _ in items if o == "dismissed"),
+        operator, len(items), sum(1 for i in items if i.outcome in ("registered", "merged")),
+        sum(1 for i in items if i.outcome == "dismissed"),
         sum(claims) / len(claims) if claims else None,
-        sum(d for _, _, d in items) / len(items))
+        sum(i.to_outcome_s for i in items) / len(items), dict(sorted(days.items())))

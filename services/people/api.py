@@ -20,7 +20,8 @@ from hotline.apikeys import Principal
 from hotline.auth import authenticated, roles
 from hotline.people import Account, AccountExists, WeakPassword
 from hotline.web import Problem, from_state, problems
-from reference.directory import ReferenceData, UnknownUnit
+from reference.directory import ReferenceData
+from services.people import rules
 from services.people.service import PeopleService, UnknownAccount
 
 router = APIRouter(prefix="/v1", tags=["people 人员与权限"])
@@ -75,16 +76,12 @@ def _invalid(detail: str) -> Problem:
     return Problem(422, "invalid-request", "请求内容不合法 (invalid request)", detail)
 
 
-def _checked_unit(ref: ReferenceData, has_unit_role: bool, unit: str | None) -> str | None:
-    """A unit's staff (and keys) name a unit of the directory; nobody else names one."""
-    if has_unit_role != (unit is not None):
-        raise _invalid("the unit role and a unit go together")
-    if unit is not None:
-        try:
-            ref.directory.get(unit)
-        except UnknownUnit:
-            raise _invalid(f"unknown unit {unit}") from None
-    return unit
+def _account(ref: ReferenceData, login: str, name: str, roles_: tuple[str, ...],
+             unit: str | None, active: bool = True) -> Account:
+    try:
+        return rules.account(ref.directory, login, name, roles_, unit, active)
+    except rules.Invalid as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _shown(a: Account) -> dict[str, Any]:
@@ -100,8 +97,7 @@ def _missing(login: str) -> Problem:
 async def create_account(body: AccountIn, service: ServiceDep, ref: RefDep, clock: ClockDep,
                          who: Admin) -> dict[str, Any]:
     """开户: a person's account; a one-time password comes back when none was given."""
-    unit = _checked_unit(ref, "unit" in body.roles, body.unit)
-    account = Account(body.login, body.display_name, body.roles, unit)
+    account = _account(ref, body.login, body.display_name, body.roles, body.unit)
     try:
         made = await service.create(account, body.password, who, clock())
     except AccountExists:
@@ -134,9 +130,9 @@ async def change_account(login: LoginPath, body: AccountPatch, service: ServiceD
         raise _missing(login)
     roles_now = body.roles or old.roles
     unit = body.unit if "unit" in body.model_fields_set else old.unit
-    unit = _checked_unit(ref, "unit" in roles_now, unit if "unit" in roles_now else None)
-    new = Account(login, body.display_name or old.display_name, roles_now, unit,
-                  old.active if body.active is None else body.active)
+    new = _account(ref, login, body.display_name or old.display_name, roles_now,
+                   unit if "unit" in roles_now else None,
+                   old.active if body.active is None else body.active)
     try:
         return _shown(await service.change(new, who, clock()))
     except UnknownAccount:
@@ -180,14 +176,14 @@ async def change_own_password(body: PasswordIn, service: ServiceDep, clock: Cloc
 async def issue_key(body: KeyIn, service: ServiceDep, ref: RefDep, clock: ClockDep,
                     who: Admin) -> dict[str, Any]:
     """发放密钥: a key for a channel adapter, a unit's own system or a service account."""
-    if (body.role == "channel") != (body.channel is not None):
-        raise _invalid("a channel key, and only a channel key, names its channel")
-    unit = _checked_unit(ref, body.role == "unit", body.unit)
     channel = body.channel.value if body.channel else None
-    holder = Principal(body.holder, body.role, channel=channel, unit=unit)
+    try:
+        holder = rules.key_holder(ref.directory, body.holder, body.role, channel, body.unit)
+    except rules.Invalid as exc:
+        raise _invalid(str(exc)) from None
     key = await service.issue_key(holder, who, clock())
-    return {"holder": body.holder, "role": body.role, "channel": channel, "unit": unit,
-            "key": key}
+    return {"holder": holder.name, "role": holder.role, "channel": holder.channel,
+            "unit": holder.unit, "key": key}
 
 
 @router.get("/keys", responses=problems(401, 403))

@@ -142,11 +142,16 @@ async def unit_tallies(service: ServiceDep, clock: ClockDep, reference: RefDep, 
 @router.get("/supervision/orders")
 async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: CodeQuery = None,
                      open_only: Annotated[bool, Query(alias="open")] = True,
+                     kind: OrderKind | None = None,
+                     overdue: Annotated[bool, Query(description="only those past due")] = False,
                      ) -> dict[str, Any]:
-    """督办/催办 orders, the oldest due first; a unit sees the ones addressed to it."""
-    rows = await service.read(queries.order_list, clock(), unit=_own_unit(who, unit),
-                              open_only=open_only)
-    return {"items": [asdict(o) for o in rows]}
+    """督办/催办 orders awaiting an answer (or all with open=false), the oldest due first,
+    with their counts; a unit sees the ones addressed to it."""
+    now, unit_id, kind_ = clock(), _own_unit(who, unit), kind.value if kind else None
+    rows = await service.read(queries.order_list, now, unit=unit_id, open_only=open_only,
+                              kind=kind_, overdue_only=overdue)
+    counts = await service.read(queries.order_counts, now, unit=unit_id, kind=kind_)
+    return {"items": [asdict(o) for o in rows], "counts": counts}
 
 
 class OrderIn(Strict):

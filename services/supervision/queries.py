@@ -171,14 +171,26 @@ async def unit_tallies(conn: AsyncConnection, now: datetime,
     return out
 
 
+def _order_scope(now: datetime, unit: str | None, kind: str | None,
+                 overdue_only: bool) -> list[Any]:
+    o = orders.c
+    where: list[Any] = []
+    if unit is not None:
+        where.append(o.unit_id == unit)
+    if kind is not None:
+        where.append(o.kind == kind)
+    if overdue_only:
+        where += [o.answered_at.is_(None), o.due_at < now.astimezone(UTC)]
+    return where
+
+
 async def order_list(conn: AsyncConnection, now: datetime, *, unit: str | None = None,
                      ticket_id: str | None = None, open_only: bool = True,
+                     kind: str | None = None, overdue_only: bool = False,
                      limit: int = 100) -> list[OrderRow]:
     """Orders and reminders, the oldest due first."""
     o = orders.c
-    query = select(orders)
-    if unit is not None:
-        query = query.where(o.unit_id == unit)
+    query = select(orders).where(*_order_scope(now, unit, kind, overdue_only))
     if ticket_id is not None:
         query = query.where(o.ticket_id == ticket_id)
     if open_only:
@@ -194,3 +206,17 @@ async def order_list(conn: AsyncConnection, now: datetime, *, unit: str | None =
                             aware(row.issued_at) or due, due, answered, row.level,
                             answered is None and due < now, row.text))
     return out
+
+
+async def order_counts(conn: AsyncConnection, now: datetime, *, unit: str | None = None,
+                       kind: str | None = None) -> dict[str, int]:
+    """How many orders await an answer, how many of those are past due, how many were
+    answered: the counts beside the list, over the same unit and kind."""
+    o = orders.c
+    waiting = o.answered_at.is_(None)
+    late = and_(waiting, o.due_at < now.astimezone(UTC))
+    row = (await conn.execute(
+        select(func.count().filter(waiting), func.count().filter(late),
+               func.count().filter(o.answered_at.is_not(None)))
+        .where(*_order_scope(now, unit, kind, False)))).one()
+    return {"awaiting_answer": int(row[0]), "overdue": int(row[1]), "answered": int(row[2])}

@@ -61,15 +61,26 @@ def test_keys_for_a_channel_a_unit_and_a_staff_role(data_dir: Path) -> None:
     assert "squad-desk" not in hotline("keys", "list")[1]
 
 
+def test_every_issue_and_revocation_is_on_the_log_with_who_did_it(data_dir: Path) -> None:
+    assert hotline("keys", "create", "--name", "squad-desk", "--unit", "d01-urban-squad",
+                   "--by", "ops.chen")[0] == 0
+    assert hotline("keys", "revoke", "squad-desk")[0] == 0
+    code, out = hotline("keys", "history", "squad-desk")
+    issued, revoked = out.splitlines()
+    assert code == 0 and "KeyIssued.v1\tadmin:ops.chen\t" in issued and "d01-urban-squad" in issued
+    assert "KeyRevoked.v1\tadmin:cli-" in revoked and "'count': 1" in revoked
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--channel", "telegram"), "unknown channel telegram"),
     (("--unit", "d99-nowhere"), "unknown unit d99-nowhere"),
-    (("--role", "unit"), "needs --unit"),
-    (("--role", "channel"), "needs --channel"),
+    (("--role", "unit"), "needs a unit"),
+    (("--role", "channel"), "names its channel"),
     (("--role", "root"), "unknown role root"),
     ((), "give --role"),
-    (("--role", "supervisor", "--unit", "d01-urban-squad"), "takes no --unit"),
-    (("--role", "unit", "--unit", "d01-urban-squad", "--channel", "wechat"), "takes no"),
+    (("--role", "supervisor", "--unit", "d01-urban-squad"), "only the unit role names a unit"),
+    (("--role", "unit", "--unit", "d01-urban-squad", "--channel", "wechat"),
+     "only a channel key"),
 ])
 def test_a_key_for_no_one_known_is_refused(data_dir: Path, args: tuple[str, ...],
                                            message: str) -> None:

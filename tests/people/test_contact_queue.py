@@ -4,9 +4,12 @@ with one winner, registering from the queue, dismissing, expiry, and the figures
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.dispatch.conftest import LOCATION
 from tests.people.conftest import People, Person
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 REGISTER = {"ticket_type": "request", "summary": "路灯不亮",
             "category": {"level1": "urban-management", "level2": "street-lights"}}
@@ -51,6 +54,8 @@ async def test_one_claim_wins_and_the_holder_registers_from_the_queue(people: Pe
     assert (figures["operator"], figures["handled"], figures["registered"]) == (
         "operator:wang.li", 1, 1)
     assert figures["mean_claim_s"] is not None and figures["mean_outcome_s"] > 0
+    today = people.h.clock().astimezone(SHANGHAI).date().isoformat()
+    assert (figures["by_day"], figures["per_day"]) == ({today: 1}, 1.0)
 
 
 async def test_a_dismissed_contact_becomes_no_ticket(people: People) -> None:

@@ -161,6 +161,26 @@ async def test_escalation_through_two_holidays(supervised: Hotline, log: EventLo
     assert (await tick_at(h, bj(10, 16, 17, 45))).fired == 0  # later ticks add nothing
 
     await check_tally(h, ids)
+    await check_order_queue(h)
+
+
+async def check_order_queue(h: Hotline) -> None:
+    """The supervisors' queue of orders awaiting answers agrees with the unit tally, its
+    filters with its counts; a unit's queue holds its own orders only."""
+    units = (await sv_get(h, "/v1/supervision/units", "supervisor")).json()["units"]
+    open_, late = (sum(u[f] for u in units) for f in ("orders_open", "orders_overdue"))
+    body = (await sv_get(h, "/v1/supervision/orders", "supervisor")).json()
+    assert body["counts"] == {"awaiting_answer": open_, "overdue": late, "answered": 2}
+    assert len(body["items"]) == open_ and all(o["answered_at"] is None for o in body["items"])
+    overdue = (await sv_get(h, "/v1/supervision/orders", "supervisor", overdue="true")).json()
+    assert len(overdue["items"]) == late and all(o["overdue"] for o in overdue["items"])
+    reminders = (await sv_get(h, "/v1/supervision/orders", "supervisor", kind="reminder",
+                              open="false")).json()
+    assert [o["kind"] for o in reminders["items"]] == ["reminder"]
+    assert reminders["counts"] == {"awaiting_answer": 0, "overdue": 0, "answered": 1}
+    squad = (await sv_get(h, "/v1/supervision/orders", SQUAD, unit=CITY)).json()
+    assert {o["unit_id"] for o in squad["items"]} == {SQUAD}
+    assert squad["counts"]["awaiting_answer"] == 1
 
 
 async def check_tally(h: Hotline, ids: dict[str, str]) -> None:
