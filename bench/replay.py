@@ -125,7 +125,14 @@ class ClockedLog:
         return getattr(self._log, name)
 
     def consumer(self, group: str, topics: Sequence[str]) -> Any:
-        inner, clock = self._log.consumer(group, topics), self._clock
+        return self._clocked(self._log.consumer(group, topics))
+
+    def partition_consumer(self, group: str | None, topics: Sequence[str], **kw: Any) -> Any:
+        """What a read model's runner reads with (every partition, from its stored offsets)."""
+        return self._clocked(self._log.partition_consumer(group, topics, **kw))
+
+    def _clocked(self, inner: Any) -> Any:
+        clock = self._clock
 
         class Clocked:
             def __getattr__(self, name: str) -> Any:
