@@ -8,10 +8,9 @@ body-limit middleware and problem+json handlers as the intake app; it answers
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 
+from contracts.ids import new_id
 from hotline.apikeys import ApiKeys
 from hotline.web import BodyLimit, install_problem_handlers
 from services.intake.api import AdapterDep, ReceiptOut, _own_channel
@@ -26,7 +25,7 @@ def create_bare_app(api_keys: ApiKeys) -> FastAPI:
     @app.post("/v1/contacts", status_code=202, response_model=ReceiptOut)
     async def post_contact(contact: ContactIn, principal: AdapterDep) -> ReceiptOut:
         _own_channel(principal, contact.channel)
-        return ReceiptOut(contact_id=str(uuid.uuid4()), status="accepted")
+        return ReceiptOut(contact_id=new_id(), status="accepted")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -40,6 +40,7 @@ from bench.common import Result, Timer, bench_platform, rate, say, unique
 from bench.decider import CONCURRENCY, REPS, raw, registration
 from contracts import commands as c
 from contracts.base import Deadline
+from contracts.ids import new_id
 from contracts.vocabulary import (
     DeadlineKind,
     HandlingRating,
@@ -116,7 +117,7 @@ def lifecycle(ticket_id: str, survey_id: str, n: int
 async def opened(log: EventLog, links: Links, tickets: int, first: int) -> list[Opened]:
     """Tickets up to their open survey through a desk of their own, and their links."""
     desk = TicketDesk(EventStore(log))
-    ids = [str(uuid.uuid4()) for _ in range(tickets)]
+    ids = [new_id() for _ in range(tickets)]
     it = iter(enumerate(ids, first))
     out: dict[str, Opened] = {}
 
@@ -125,7 +126,7 @@ async def opened(log: EventLog, links: Links, tickets: int, first: int) -> list[
             survey_id = str(uuid.uuid5(_SURVEYS, ticket_id))
             for command, at in lifecycle(ticket_id, survey_id, n):
                 await desk.execute(command, actor="operator:op-017",
-                                   command_id=str(uuid.uuid4()), now=at)
+                                   command_id=new_id(), now=at)
             url = await links.url(SurveyLink(survey_id, ticket_id, SurveyChannel.WECHAT,
                                              SURVEYED + timedelta(hours=SURVEY_HOURS)))
             out[ticket_id] = Opened(ticket_id, url.rsplit("/s/", 1)[1], ratings_of(n))

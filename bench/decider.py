@@ -13,7 +13,6 @@ the decider, the envelopes and the hash chain.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from bench.broker import on_both_logs
 from bench.common import Result, Timer, rate, say, unique
 from contracts import commands as c
 from contracts.base import Category, Deadline
+from contracts.ids import new_id
 from contracts.vocabulary import DeadlineKind, TicketType
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, OutgoingRecord, Record, TopicSpec
@@ -60,7 +60,7 @@ def lifecycle(ticket_id: str, n: int) -> list[c.TicketCommand]:
 async def ours(log: EventLog, tickets: int) -> tuple[float, float, list[int]]:
     """(commands/s, events/s, events per command) through the decider."""
     desk = TicketDesk(EventStore(log))
-    ids = [str(uuid.uuid4()) for _ in range(tickets)]
+    ids = [new_id() for _ in range(tickets)]
     it = iter(enumerate(ids))
     sizes: list[int] = []
     events = 0
@@ -70,7 +70,7 @@ async def ours(log: EventLog, tickets: int) -> tuple[float, float, list[int]]:
         for n, ticket_id in it:
             for command in lifecycle(ticket_id, n):
                 outcome = await desk.execute(command, actor="operator:op-017",
-                                             command_id=str(uuid.uuid4()), now=NOW)
+                                             command_id=new_id(), now=NOW)
                 events += len(outcome.events)  # counted, not assumed
                 if n == 0:
                     sizes.append(len(outcome.events))

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from bench.broker import get_broker
 from bench.common import Result, Timer, percentile, rate, say, temp_dir, unique
 from bench.decider import NOW, lifecycle
 from contracts.commands import TicketCommand
+from contracts.ids import new_id
 from contracts.topics import CATALOGUE, COMMANDS, REPLIES, TICKETS
 from hotline.apikeys import Principal, open_api_keys
 from hotline.devbroker import free_port, tansu_env
@@ -76,7 +76,7 @@ async def ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float = 90)
 
 async def drive(tickets: TicketCommands, count: int) -> tuple[float, list[float]]:
     """(commands/s, latencies in ms) of `count` tickets' lifecycles, 64 callers at once."""
-    ids = iter(enumerate(str(uuid.uuid4()) for _ in range(count)))
+    ids = iter(enumerate(new_id() for _ in range(count)))
     latencies: list[float] = []
 
     async def worker() -> None:
@@ -84,7 +84,7 @@ async def drive(tickets: TicketCommands, count: int) -> tuple[float, list[float]
             for command in lifecycle(ticket_id, n):
                 started = time.perf_counter()
                 await tickets.execute(command, actor="operator:op-017",
-                                      command_id=str(uuid.uuid4()), now=NOW)
+                                      command_id=new_id(), now=NOW)
                 latencies.append((time.perf_counter() - started) * 1000)
 
     with Timer() as t:
@@ -239,14 +239,14 @@ async def answered_on(routed: RoutedTickets, partitions: list[int], log: EventLo
     pending = set(partitions)
     n = 0
     while pending:
-        ticket_id = str(uuid.uuid4())
+        ticket_id = new_id()
         p = log.partition_for(stream_of(ticket_id), 24)
         if p not in pending:
             continue
         n += 1
         try:
             await routed.execute(lifecycle(ticket_id, n)[0], actor="operator:op-017",
-                                 command_id=str(uuid.uuid4()), now=NOW)
+                                 command_id=new_id(), now=NOW)
             pending.discard(p)
         except NoAnswer:
             pass

@@ -68,6 +68,7 @@ from bench.ticket_list import PG_ADMIN, World, _sqlite_time, world
 from contracts import commands as c
 from contracts.base import Category
 from contracts.events import from_envelope
+from contracts.ids import new_id
 from contracts.vocabulary import TicketType, Urgency
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, TopicSpec
@@ -513,14 +514,14 @@ async def opened(log: EventLog, tickets: int, k: Clocks) -> list[tuple[Watch, in
     """Tickets registered, dispatched and acknowledged; each one's watch folded from its
     events, with its stream version before the escalations."""
     desk = TicketDesk(EventStore(log))
-    ids = [str(uuid.uuid4()) for _ in range(tickets)]
+    ids = [new_id() for _ in range(tickets)]
     it = iter(enumerate(ids))
 
     async def worker() -> None:
         for n, ticket_id in it:
             for command, at in opening(ticket_id, n, k):
                 await desk.execute(command, actor="operator:op-017",
-                                   command_id=str(uuid.uuid4()), now=at)
+                                   command_id=new_id(), now=at)
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     out = []

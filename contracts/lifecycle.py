@@ -8,11 +8,12 @@ beside them (clocks, surveys, rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from contracts import events as e
 from contracts.base import EventData
+from contracts.frozen import with_changes
 from contracts.vocabulary import TicketStatus
 
 S = TicketStatus
@@ -44,17 +45,17 @@ def moved(place: Place | None, event: EventData) -> Place | None:
         case e.TicketDispatched() | e.TicketReassigned():
             return Place(S.DISPATCHED, event.lead_unit)
         case e.TicketAcknowledged():
-            return replace(place, status=S.ACKNOWLEDGED)
+            return with_changes(place, status=S.ACKNOWLEDGED)
         case e.TicketReturned():
             return Place(S.RETURNED)  # back at the hotline: no unit leads it
         case e.TicketReplied():
-            return replace(place, status=S.REPLIED)
+            return with_changes(place, status=S.REPLIED)
         case e.RedoAccepted():
             return Place(S.ACKNOWLEDGED, event.unit_id)  # the redo goes back, acknowledged
         case e.TicketClosed():
-            return replace(place, status=S.CLOSED)
+            return with_changes(place, status=S.CLOSED)
         case e.TicketMergedInto():
-            return replace(place, status=S.MERGED)
+            return with_changes(place, status=S.MERGED)
         case e.TicketReopened():
             return Place(S.REGISTERED)  # the hotline decides again who handles it
     return place
@@ -82,4 +83,4 @@ def carried(state: T, event: EventData) -> T:
         return state
     place = moved(Place(state.status, state.lead_unit), event)
     assert place is not None  # a registered ticket has a place
-    return replace(state, status=place.status, lead_unit=place.lead_unit)
+    return with_changes(state, status=place.status, lead_unit=place.lead_unit)

@@ -12,7 +12,6 @@ forgot unable to leak.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from datetime import datetime
 from contracts.base import EventData
 from contracts.envelope import Envelope, dataschema_for, decode, encode, type_for
 from contracts.free_text import protect
+from contracts.ids import new_id
 from hotline.log.port import (
     GENESIS_HASH,
     EventLog,
@@ -45,16 +45,18 @@ class Context:
     @classmethod
     def new(cls, actor: str, source: str, causation_id: str | None = None) -> Context:
         """A context that starts a new correlation (an original request)."""
-        return cls(actor, source, str(uuid.uuid4()), causation_id)
+        return cls(actor, source, new_id(), causation_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Appended:
-    """What one append wrote: the envelopes and the stream's new head."""
+    """What one append wrote: the envelopes, the events as written (masked: what a reader
+    decodes from the log), and the stream's new head."""
 
     envelopes: list[Envelope]
     version: int
     head_hash: str
+    events: list[EventData]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,7 @@ class EventStore:
             # Another writer may still slip in before our append: then the log's own check
             # rejects us, so the chain can never fork.
             prev = head.head_hash
-        envelopes, records = [], []
+        envelopes, records, written = [], [], []
         for i, event in enumerate(map(protect, events)):
             name = type(event).__name__
             env = Envelope(
@@ -120,9 +122,10 @@ class EventStore:
             value = encode(env)
             prev = value_hash(value)
             envelopes.append(env)
+            written.append(event)
             records.append(OutgoingRecord(stream, value, STRUCTURED))
         await self.log.append_stream(topic, stream, records, expected_version)
-        return Appended(envelopes, expected_version + len(envelopes), prev)
+        return Appended(envelopes, expected_version + len(envelopes), prev, written)
 
     async def load(self, topic: str, stream: str) -> list[Stored]:
         """Every event of a stream, decoded, in order."""

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from contracts.ids import new_id
 from contracts.topics import REPLIES
 from hotline.keystore import KeyStore
 from hotline.log.port import EventLog, LogError, OutgoingRecord, PartitionConsumer
@@ -131,7 +132,7 @@ class Requester:
         NoAnswer."""
         await self.start()
         assert self.cipher is not None
-        request_id = str(uuid.uuid4())
+        request_id = new_id()
         deadline_ms = int((time.time() + timeout_s) * 1000)
         future = self._waiting[request_id] = asyncio.get_running_loop().create_future()
         headers = {REQUEST_ID: request_id, REPLY_TO: self.name, DEADLINE: str(deadline_ms)}

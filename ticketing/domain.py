@@ -19,13 +19,14 @@ The loop (DESIGN.md §4), status by status:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from contracts import commands as c
 from contracts import events as e
 from contracts.base import Category, EventData
+from contracts.frozen import with_changes
 from contracts.lifecycle import carried
 from contracts.vocabulary import (
     CloseReason,
@@ -140,78 +141,79 @@ def evolve(ticket: Ticket | None, event: EventData, at: datetime) -> Ticket:
 
 def _dispatched(t: Ticket, ev: Any) -> Ticket:
     lead = ev.lead_unit
-    return replace(t, assisting_units=ev.assisting_units, last_lead_unit=lead,
+    return with_changes(t, assisting_units=ev.assisting_units, last_lead_unit=lead,
                    dispatch_round=t.dispatch_round + 1,
                    units_ever=t.units_ever | {lead, *ev.assisting_units},
                    assisting_replied=frozenset(), extension=None, deadlines={})
 
 
 def _returned(t: Ticket, ev: e.TicketReturned) -> Ticket:
-    return replace(t, assisting_units=(), extension=None, deadlines={})
+    return with_changes(t, assisting_units=(), extension=None, deadlines={})
 
 
 def _deadlines(t: Ticket, ev: e.DeadlinesSet) -> Ticket:
-    return replace(t, deadlines={**t.deadlines, **{d.kind: d.due_at for d in ev.deadlines}})
+    return with_changes(t, deadlines={**t.deadlines, **{d.kind: d.due_at for d in ev.deadlines}})
 
 
 def _extension_approved(t: Ticket, ev: e.ExtensionApproved) -> Ticket:
-    return replace(t, extension=None, deadlines={**t.deadlines, reply_kind(t): ev.new_due_at})
+    return with_changes(t, extension=None, deadlines={**t.deadlines, reply_kind(t): ev.new_due_at})
 
 
 def _order_issued(t: Ticket, ev: e.SupervisionOrderIssued) -> Ticket:
-    return replace(t, orders={**t.orders, ev.order_id: Order(ev.unit_id, ev.due_at)})
+    return with_changes(t, orders={**t.orders, ev.order_id: Order(ev.unit_id, ev.due_at)})
 
 
 def _order(t: Ticket, order_id: str, **changes: Any) -> Ticket:
-    return replace(t, orders={**t.orders, order_id: replace(t.orders[order_id], **changes)})
+    order = with_changes(t.orders[order_id], **changes)
+    return with_changes(t, orders={**t.orders, order_id: order})
 
 
 def _survey_answered(t: Ticket, ev: e.SurveyAnswered) -> Ticket:
-    return replace(t, survey_id=None, last_survey_id=ev.survey_id, last_handling=ev.handling)
+    return with_changes(t, survey_id=None, last_survey_id=ev.survey_id, last_handling=ev.handling)
 
 
 def _redo_accepted(t: Ticket, ev: e.RedoAccepted) -> Ticket:
-    return replace(t, last_lead_unit=ev.unit_id,
+    return with_changes(t, last_lead_unit=ev.unit_id,
                    units_ever=t.units_ever | {ev.unit_id}, redo_pending=False, redone=True,
                    assisting_replied=frozenset(), deadlines={})
 
 
 _EVOLVE: dict[type[EventData], Callable[[Ticket, Any], Ticket]] = {
-    e.TicketClassified: lambda t, ev: replace(
+    e.TicketClassified: lambda t, ev: with_changes(
         t, ticket_type=ev.ticket_type, category=ev.category, urgency=ev.urgency),
-    e.ContactMerged: lambda t, ev: replace(t, contact_ids=(*t.contact_ids, ev.contact_id)),
-    e.TicketMergedInto: lambda t, ev: replace(t, merged_into=ev.target_ticket_id),
+    e.ContactMerged: lambda t, ev: with_changes(t, contact_ids=(*t.contact_ids, ev.contact_id)),
+    e.TicketMergedInto: lambda t, ev: with_changes(t, merged_into=ev.target_ticket_id),
     e.TicketAnsweredDirectly: lambda t, ev: t,  # the TicketClosed that follows closes it
     e.TicketDispatched: _dispatched,
     e.TicketReassigned: _dispatched,
     e.DeadlinesSet: _deadlines,
     e.TicketReturned: _returned,
-    e.AssistingUnitReplied: lambda t, ev: replace(
+    e.AssistingUnitReplied: lambda t, ev: with_changes(
         t, assisting_replied=t.assisting_replied | {ev.unit_id}),
-    e.ExtensionRequested: lambda t, ev: replace(
+    e.ExtensionRequested: lambda t, ev: with_changes(
         t, extension=Extension(ev.request_id, ev.unit_id, ev.requested_due_at)),
     e.ExtensionApproved: _extension_approved,
-    e.ExtensionRejected: lambda t, ev: replace(t, extension=None),
+    e.ExtensionRejected: lambda t, ev: with_changes(t, extension=None),
     # a new reply is surveyed afresh: what the citizen said of the last one no longer counts
-    e.TicketReplied: lambda t, ev: replace(t, extension=None,
+    e.TicketReplied: lambda t, ev: with_changes(t, extension=None,
                                            last_handling=None, last_survey_id=None,
                                            survey_unanswered=False),
-    e.WarningRaised: lambda t, ev: replace(t, warnings=t.warnings | {ev.warning_id}),
-    e.CardIssued: lambda t, ev: replace(
+    e.WarningRaised: lambda t, ev: with_changes(t, warnings=t.warnings | {ev.warning_id}),
+    e.CardIssued: lambda t, ev: with_changes(
         t, carded=t.carded | {ev.warning_id}) if ev.warning_id else t,
     e.SupervisionOrderIssued: _order_issued,
     e.SupervisionOrderAnswered: lambda t, ev: _order(t, ev.order_id, answered=True),
     e.SupervisionOrderEscalated: lambda t, ev: _order(t, ev.order_id, level=ev.level),
-    e.SurveyOpened: lambda t, ev: replace(t, survey_id=ev.survey_id, survey_round=ev.round,
+    e.SurveyOpened: lambda t, ev: with_changes(t, survey_id=ev.survey_id, survey_round=ev.round,
                                           survey_unanswered=False),
     e.SurveyAnswered: _survey_answered,
-    e.SurveyUnanswered: lambda t, ev: replace(t, survey_id=None, survey_unanswered=True),
-    e.RedoRequested: lambda t, ev: replace(t, redo_pending=True),
+    e.SurveyUnanswered: lambda t, ev: with_changes(t, survey_id=None, survey_unanswered=True),
+    e.RedoRequested: lambda t, ev: with_changes(t, redo_pending=True),
     e.RedoAccepted: _redo_accepted,
-    e.RedoRejected: lambda t, ev: replace(t, redo_pending=False),
-    e.TicketClosed: lambda t, ev: replace(t, close_reason=ev.reason, survey_id=None,
+    e.RedoRejected: lambda t, ev: with_changes(t, redo_pending=False),
+    e.TicketClosed: lambda t, ev: with_changes(t, close_reason=ev.reason, survey_id=None,
                                           extension=None),
-    e.TicketReopened: lambda t, ev: replace(t, close_reason=None, assisting_units=(),
+    e.TicketReopened: lambda t, ev: with_changes(t, close_reason=None, assisting_units=(),
                                             deadlines={}),
 }
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.ids import new_id
 from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
 from hotline.log.port import VersionConflict
@@ -47,7 +48,7 @@ def command_id(principal: Principal, idempotency_key: str | None) -> str:
     """The command id: stable for a client's retry (same actor and key), fresh otherwise."""
     if idempotency_key:
         return str(uuid.uuid5(_IDEMPOTENCY, f"{principal.actor}\n{idempotency_key}"))
-    return str(uuid.uuid4())
+    return new_id()
 
 
 class EventRef(BaseModel):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 from contracts import commands as c
 from contracts import events as e
 from contracts.base import EventData
+from contracts.frozen import with_changes
 from contracts.lifecycle import carried
 from contracts.vocabulary import (
     Channel,
@@ -158,38 +159,38 @@ def evolve_case(case: Case | None, event: EventData, at: datetime, seq: int) -> 
         return None
     moved = carried(case, event)  # status and lead unit (contracts.lifecycle)
     if moved is not case:
-        case = replace(moved, changed_at=at)
+        case = with_changes(moved, changed_at=at)
     match event:
         case e.TicketClassified():
-            return replace(case, ticket_type=event.ticket_type)
+            return with_changes(case, ticket_type=event.ticket_type)
         case e.TicketReplied():
-            return replace(case, replied_by=event.unit_id, replied_at=at,
+            return with_changes(case, replied_by=event.unit_id, replied_at=at,
                            reply_seq=seq, attempts=0, last_channel=None, survey=None,
                            answer=None, unanswered=False, skipped=False, changed_at=at)
         case e.SurveyOpened():
             survey = Survey(event.survey_id, event.channel, at, event.expires_at, event.round)
-            return replace(case, survey=survey, attempts=case.attempts + 1,
+            return with_changes(case, survey=survey, attempts=case.attempts + 1,
                            last_channel=event.channel, unanswered=False, changed_at=at)
         case e.SurveySkipped():
-            return replace(case, skipped=True, changed_at=at)
+            return with_changes(case, skipped=True, changed_at=at)
         case e.SurveyAnswered():
             answer = Answer(event.survey_id, event.hotline_service, event.handling,
                             event.comment, event.solved)
-            return replace(case, survey=None, answer=answer, changed_at=at)
+            return with_changes(case, survey=None, answer=answer, changed_at=at)
         case e.SurveyUnanswered():
-            return replace(case, survey=None, unanswered=True, changed_at=at)
+            return with_changes(case, survey=None, unanswered=True, changed_at=at)
         case e.RedoRequested():
-            return replace(case, redo_pending=True, changed_at=at)
+            return with_changes(case, redo_pending=True, changed_at=at)
         case e.RedoRejected():
-            return replace(case, redo_pending=False, changed_at=at)
+            return with_changes(case, redo_pending=False, changed_at=at)
         case e.RedoAccepted():
-            return replace(case, redo_pending=False, redone=True)
+            return with_changes(case, redo_pending=False, redone=True)
         case e.TicketClosed():
-            return replace(case, close_reason=event.reason, survey=None)
+            return with_changes(case, close_reason=event.reason, survey=None)
         case e.TicketReopened():
-            return replace(case, close_reason=None)
+            return with_changes(case, close_reason=None)
         case e.TicketMergedInto():
-            return replace(case, survey=None)
+            return with_changes(case, survey=None)
     return case
 
 

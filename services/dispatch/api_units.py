@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from pydantic import Field
 from contracts import commands as c
 from contracts.base import Attachment
 from contracts.free_text import NoteText
+from contracts.ids import new_id
 from contracts.vocabulary import TicketStatus
 from hotline.params import MAX_OFFSET, Cursor, Instant, Offset, PathId
 from services.dispatch import queries
@@ -182,7 +182,7 @@ async def request_extension(ticket_id: PathId, body: ExtensionIn, service: Servi
                             key: IdempotencyKey = None) -> CommandResult:
     """延期申请: ask a supervisor for a later reply deadline."""
     await visible_ticket(service, who, ticket_id)
-    request_id = command_id(who, key) if key else str(uuid.uuid4())
+    request_id = command_id(who, key) if key else new_id()
     cmd = c.RequestExtension(ticket_id=ticket_id, request_id=request_id, unit_id=unit_of(who),
                              **body.model_dump())
     answer = result(await service.execute(cmd, who.actor, command_id(who, key), clock()))

@@ -11,12 +11,13 @@ raise a wrong one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from contracts import events as e
 from contracts.base import EventData
+from contracts.frozen import with_changes
 from contracts.lifecycle import carried
 from contracts.vocabulary import DeadlineKind, OrderKind, TicketStatus, TicketType, WarningLevel
 
@@ -103,19 +104,21 @@ def _set_clocks(w: Watch, ev: e.DeadlinesSet, at: datetime) -> Watch:
     kinds = {d.kind for d in ev.deadlines}
     unit = w.lead_unit or ""
     kept = tuple(clock for clock in w.clocks if clock.kind not in kinds)
-    return replace(w, clocks=kept + tuple(Clock(d.kind, unit, at, d.due_at)
-                                          for d in ev.deadlines))
+    return with_changes(w, clocks=kept + tuple(Clock(d.kind, unit, at, d.due_at)
+                                               for d in ev.deadlines))
 
 
 def _extended(w: Watch, ev: e.ExtensionApproved) -> Watch:
     kind = w.reply_kind()
-    return replace(w, clocks=tuple(replace(clock, due_at=ev.new_due_at) if clock.kind is kind
-                                   else clock for clock in w.clocks))
+    clocks = tuple(with_changes(clock, due_at=ev.new_due_at) if clock.kind is kind else clock
+                   for clock in w.clocks)
+    return with_changes(w, clocks=clocks)
 
 
 def _order(w: Watch, order_id: str, **changes: Any) -> Watch:
-    return replace(w, orders=tuple(replace(o, **changes) if o.order_id == order_id else o
-                                   for o in w.orders))
+    orders = tuple(with_changes(o, **changes) if o.order_id == order_id else o
+                   for o in w.orders)
+    return with_changes(w, orders=orders)
 
 
 def evolve_watch(w: Watch | None, event: EventData, at: datetime, ticket_id: str) -> Watch | None:
@@ -128,22 +131,22 @@ def evolve_watch(w: Watch | None, event: EventData, at: datetime, ticket_id: str
     w = carried(w, event)  # status and lead unit (contracts.lifecycle)
     match event:
         case e.TicketClassified():
-            return replace(w, ticket_type=event.ticket_type)
+            return with_changes(w, ticket_type=event.ticket_type)
         case (e.TicketDispatched() | e.TicketReassigned() | e.TicketReturned()
               | e.RedoAccepted() | e.TicketReopened()):
-            return replace(w, clocks=())  # a new holder: the old clocks stop
+            return with_changes(w, clocks=())  # a new holder: the old clocks stop
         case e.DeadlinesSet():
             return _set_clocks(w, event, at)
         case e.ExtensionApproved():
             return _extended(w, event)
         case e.ContactMerged():
-            return replace(w, repeat_count=event.repeat_count)
+            return with_changes(w, repeat_count=event.repeat_count)
         case e.WarningRaised():
-            return replace(w, warnings=w.warnings | {event.warning_id})
+            return with_changes(w, warnings=w.warnings | {event.warning_id})
         case e.CardIssued() if event.warning_id:
-            return replace(w, carded=w.carded | {event.warning_id})
+            return with_changes(w, carded=w.carded | {event.warning_id})
         case e.SupervisionOrderIssued():
-            return replace(w, orders=(*w.orders, OrderWatch(
+            return with_changes(w, orders=(*w.orders, OrderWatch(
                 event.order_id, event.kind, event.unit_id, at, event.due_at)))
         case e.SupervisionOrderAnswered():
             return _order(w, event.order_id, answered=True)

@@ -7,23 +7,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from hotline.apikeys import open_api_keys
-from hotline.cli import app
 from hotline.people import Account, password_matches
 from hotline.settings import Settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
-def hotline(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+from tests.cli import hotline
 
 
 def stored(login: str, data_dir: Path) -> tuple[Account | None, str | None]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from contracts.events import (
     TicketAcknowledged,
@@ -17,11 +16,11 @@ from contracts.events import (
     TicketReplied,
 )
 from contracts.vocabulary import TicketType
-from hotline.cli import app
 from hotline.devbroker import tansu_env
 from hotline.eventstore import Context
 from hotline.runtime import Platform
 from hotline.settings import Settings
+from tests.cli import hotline
 from tests.conftest import unique
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -58,10 +57,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     asyncio.run(seed(tmp_path))
     return tmp_path
 
-
-def hotline(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def records_db(data_dir: Path) -> sqlite3.Connection:

@@ -6,22 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from hotline.apikeys import Principal, open_api_keys
-from hotline.cli import app
 from hotline.settings import Settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
-def hotline(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+from tests.cli import hotline
 
 
 def holder_of(key: str, data_dir: Path) -> Principal | None:
