@@ -35,6 +35,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -x -m "not kafka and not postgres" $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## benchmarks, each figure beside its raw engine (not part of the tests)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@# wrk drives intake over HTTP (a Python load generator saturates before the server)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+		echo "wrk not installed: the intake bench falls back to its Python load generator"
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
