@@ -23,6 +23,7 @@ from bench.common import Result
 BENCHMARKS = {  # name on the command line -> module
     "log": "bench.log_append",
     "replay": "bench.replay",
+    "replay-boards": "bench.replay_boards",
     "intake": "bench.intake",
     "decider": "bench.decider",
     "routing": "bench.routing",
@@ -30,6 +31,7 @@ BENCHMARKS = {  # name on the command line -> module
     "supervision": "bench.supervision",
     "callback": "bench.callback",
     "contact-queue": "bench.contact_queue",
+    "peer": "bench.peer",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.entropy import secure_bytes
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -63,12 +64,12 @@ def identity(*, phone: str | None = None, id_number: str | None = None) -> str |
 
 def new_key() -> bytes:
     """A fresh AES-256 data key."""
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    return secure_bytes(KEY_BYTES)
 
 
 def seal(key: bytes, kid: str, fields: dict[str, Any], context: str) -> Sealed:
     """Encrypt `fields` (a JSON object) under `key`; `context` is bound as associated data."""
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = secure_bytes(NONCE_BYTES)
     plain = json.dumps(fields, ensure_ascii=False, sort_keys=True).encode()
     ct = AESGCM(key).encrypt(nonce, plain, f"{kid}|{context}".encode())
     return Sealed(

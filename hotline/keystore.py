@@ -22,13 +22,13 @@ import asyncio
 import hashlib
 import hmac
 import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from contracts.entropy import secure_bytes
 from contracts.personal import new_key
 from hotline.kms import Kms, MasterKeyError, UnwrapError
 from hotline.sqlite_writer import GroupCommitWriter, connect
@@ -83,7 +83,7 @@ class KeyStore(Protocol):
 
 def new_kid(identity: str | None) -> str:
     """A random citizen id: nothing in it derives from the person."""
-    return ("cit-" if identity else "anon-") + secrets.token_hex(20)
+    return ("cit-" if identity else "anon-") + secure_bytes(20).hex()
 
 
 def stored_secret(kms: Kms, name: str, stored: bytes) -> bytes | None:

@@ -24,6 +24,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from contracts.entropy import secure_bytes
 from hotline.settings import Settings
 
 MAKE_ONE = "make one with `head -c32 /dev/urandom | base64`"
@@ -54,7 +55,7 @@ class LocalKms:
         self._aead = AESGCM(master_key)
 
     def wrap(self, label: str, value: bytes) -> bytes:
-        nonce = os.urandom(12)
+        nonce = secure_bytes(12)
         return nonce + self._aead.encrypt(nonce, value, label.encode())
 
     def unwrap(self, label: str, wrapped: bytes) -> bytes:

@@ -45,8 +45,11 @@ def times_outside(value: object, where: str = "") -> list[str]:
         items = enumerate(value)
     else:
         return []
-    return [path for key, item in items
+    return [path for key, item in items if isinstance(item, _NESTED)  # not per string leaf
             for path in times_outside(item, f"{where}.{key}" if where else str(key))]
+
+
+_NESTED = (datetime, BaseModel, dict, list, tuple)
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(in_platform_years)]

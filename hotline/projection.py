@@ -57,11 +57,12 @@ versions_table = Table(
     Column("projection", String(100), primary_key=True),
     Column("version", Integer, nullable=False),
 )
-applied_table = Table(
+applied_table = Table(  # a row per applied event: a clustered primary key, no rowid beside it
     "projection_applied",
     runtime_metadata,
     Column("projection", String(100), primary_key=True),
     Column("event_id", String(64), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 

@@ -31,7 +31,7 @@ import asyncio
 import hashlib
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -117,9 +117,11 @@ class TicketDesk:
             self._cache.move_to_end(stream)
             return hit
         loaded = EMPTY
-        for stored in await self.history(ticket_id):
-            loaded = _after(loaded, stored.envelope, value_hash(stored.record.value))
-        if loaded.version:
+        history = await self.history(ticket_id)
+        for stored in history:
+            loaded = _after(loaded, stored.envelope, "")
+        if loaded.version:  # the head's hash: the last stored event's, the only one needed
+            loaded = replace(loaded, head_hash=value_hash(history[-1].record.value))
             self._remember(stream, loaded)
         return loaded
 

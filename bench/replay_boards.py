@@ -1,0 +1,129 @@
+"""Replay into the real read models, beside a raw read of the same records.
+
+The log: whole tickets written through the ticket decider (register, dispatch with its
+deadline, acknowledge, reply, open the survey: `bench.callback.lifecycle`), so the mix of
+event types and sizes is the one the boards see. Ours: `hotline.projection.rebuild` of
+each real projection in turn, the work orders (dispatch), the supervision board and the
+callback board, each into its own SQLite file, every record of its topics read, decoded,
+folded and written. Raw: the same topic read by hand (sqlite3 SELECT on the embedded
+log, a plain AIOKafkaConsumer on Kafka), as in `bench.replay`.
+
+The last lines extrapolate: how long one year of a large city (about 100 million ticket
+events, see the performance issue) would take to replay into each board at the rate just
+measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.broker import get_broker, on_both_logs
+from bench.callback import _SURVEYS, CONCURRENCY, lifecycle
+from bench.common import Result, bench_platform, say, temp_dir
+from bench.replay import raw_kafka, raw_sqlite
+from contracts.ids import new_id
+from contracts.topics import CATALOGUE, TICKETS
+from hotline.eventstore import EventStore
+from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.namespaced import NamespacedLog
+from hotline.log.port import EventLog
+from hotline.projection import Projection, rebuild
+from hotline.runtime import Platform
+from reference.bundle import reference_of
+from services.callback.bootstrap import callback_policy_of
+from services.callback.projections import CallbackBoard
+from services.dispatch.projections import WorkOrders
+from services.supervision.projections import SupervisionBoard
+from ticketing.handler import TicketDesk
+
+TICKETS_N = {"embedded": 4_000, "kafka": 1_500}
+YEAR_EVENTS = 100_000_000  # a Beijing-sized year: ~20 M contacts and their tickets' events
+
+
+def boards(platform: Platform) -> list[Projection]:
+    """The real read models over hotline.tickets, built as their composition roots do."""
+    ref = reference_of(platform)
+    return [WorkOrders(), SupervisionBoard(ref.policy, ref.calendar),
+            CallbackBoard(callback_policy_of(platform))]
+
+
+async def fill(log: EventLog, tickets: int) -> int:
+    """Whole tickets through a desk, 64 at once; returns how many events they wrote."""
+    desk = TicketDesk(EventStore(log))
+    it = iter(range(tickets))
+    written = 0
+
+    async def worker() -> None:
+        nonlocal written
+        for n in it:
+            ticket_id = new_id()
+            survey_id = str(uuid.uuid5(_SURVEYS, ticket_id))
+            for command, at in lifecycle(ticket_id, survey_id, n):
+                outcome = await desk.execute(command, actor="operator:op-017",
+                                             command_id=new_id(), now=at)
+                written += len(outcome.events)
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return written
+
+
+async def replayed(log: EventLog, projection: Projection, total: int, db_dir: Any) -> float:
+    """events/s rebuilding `projection` from offset zero into a fresh SQLite file."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db_dir / (projection.name + '.db')}")
+    try:
+        start = time.perf_counter()
+        stats = await rebuild(log, engine, projection)
+        seconds = time.perf_counter() - start
+    finally:
+        await engine.dispose()
+    if sum(stats.positions.values()) != total:
+        raise AssertionError(f"{projection.name} read {sum(stats.positions.values())} of {total}")
+    return total / seconds
+
+
+async def raw_read(log: EventLog, total: int) -> float:
+    """events/s reading hotline.tickets by hand, from its first record to its last."""
+    if isinstance(log, EmbeddedEventLog):
+        return raw_sqlite(log.path, TICKETS, total).steady(total)
+    assert isinstance(log, NamespacedLog)
+    broker = get_broker()
+    clock = await raw_kafka(broker.bootstrap, log.down(TICKETS), total, broker.options())
+    return clock.steady(total)
+
+
+async def measure(log: EventLog, engine: str) -> list[Result]:
+    await log.create_topics([CATALOGUE[TICKETS].spec])
+    platform = bench_platform(log)
+    written = await fill(log, TICKETS_N[engine])
+    total = sum((await log.end_offsets(TICKETS)).values())
+    say(f"  {engine}: {TICKETS_N[engine]:,} tickets, {written:,} events on {total:,} records")
+    results: list[Result] = []
+    with temp_dir(f"replay-boards-{engine}") as tmp:
+        for projection in boards(platform):
+            raw = await raw_read(log, total)
+            ours = await replayed(log, projection, total, tmp)
+            say(f"    {projection.name}: {ours:,.0f} events/s; raw read {raw:,.0f}/s")
+            results.append(Result(
+                f"replay {engine} into {projection.name}", ours, raw, "events/s", 0.3,
+                f"{total:,} ticket events ({TICKETS_N[engine]:,} whole tickets) rebuilt into "
+                "SQLite; raw: the same topic read by hand"))
+    return results + [year_line(r) for r in results]
+
+
+def year_line(result: Result) -> Result:
+    """The measured rate stretched over one year of a large city (informative)."""
+    seconds = YEAR_EVENTS / result.ours
+    return Result(f"{result.name}: one year of a large city", seconds, None, "s", None,
+                  f"{YEAR_EVENTS:,} events at {result.ours:,.0f}/s = {seconds / 3600:.1f} h")
+
+
+async def run() -> list[Result]:
+    return await on_both_logs("replay-boards", measure)
+
+
+
