@@ -2,9 +2,11 @@
 
 A `Projection` owns some SQL tables and says how one event changes them. The
 `ProjectionRunner` polls the log, and for every batch, in ONE database
-transaction: records each event id as applied (a redelivered event is seen
-and skipped: no second effect), applies the new ones, and stores the next
-offsets. A crash before COMMIT loses the whole batch and it is read again; a
+transaction: skips the events at or below the version it last applied of their
+stream (a redelivered record, e.g. a producer's retry stored twice: no second
+effect), applies the new ones, records each stream's new head (one row per
+stream, not per event: the table grows with the streams, not the log), and
+stores the next offsets. A crash before COMMIT loses the whole batch and it is read again; a
 crash after leaves nothing to redo. The log's own consumer-group commit runs
 after the database commit and only feeds lag monitoring: on start the runner
 seeks to the offsets in the database, never to the group's.
@@ -24,7 +26,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, select, tuple_
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import DecodeError, Envelope, decode
@@ -57,11 +71,13 @@ versions_table = Table(
     Column("projection", String(100), primary_key=True),
     Column("version", Integer, nullable=False),
 )
-applied_table = Table(  # a row per applied event: a clustered primary key, no rowid beside it
-    "projection_applied",
+heads_table = Table(  # per stream, the last version applied: what a redelivery is told by
+    "projection_heads",
     runtime_metadata,
     Column("projection", String(100), primary_key=True),
-    Column("event_id", String(64), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("subject", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 
@@ -207,9 +223,9 @@ async def _ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
 
 
 async def _reset(conn: AsyncConnection, projection: Projection) -> None:
-    """Empty a projection: its tables, offsets and applied ids."""
+    """Empty a projection: its tables, offsets and stream heads."""
     await conn.run_sync(projection.metadata.drop_all)
-    for table in (offsets_table, applied_table):
+    for table in (offsets_table, heads_table):
         await conn.execute(delete(table).where(table.c.projection == projection.name))
 
 
@@ -296,7 +312,7 @@ class ProjectionRunner:
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply one batch and store its offsets in one transaction."""
-        wanted: list[Applied] = []
+        wanted: list[tuple[str, Applied]] = []
         rejects: list[OutgoingRecord] = []
         for record in records:
             try:
@@ -305,7 +321,7 @@ class ProjectionRunner:
                 rejects.append(dead_letter(record, str(exc), self.projection.name))
                 continue
             if item is not None:
-                wanted.append(item)
+                wanted.append((record.topic, item))
         if rejects:  # durable before the offsets move past them
             await self.log.append(DEADLETTER, rejects)
             self.stats.dead_lettered += len(rejects)
@@ -315,18 +331,20 @@ class ProjectionRunner:
         for record in records:
             positions[(record.topic, record.partition)] = record.offset + 1
         async with self.engine.begin() as conn:
-            seen = await self._already_applied(conn, [e.id for e, _ in wanted])
+            heads = await self._heads(conn, {(t, e.subject) for t, (e, _) in wanted})
+            known = set(heads)
             fresh: list[Applied] = []
-            for item in wanted:
-                if item[0].id in seen:
+            moved: dict[tuple[str, str], int] = {}
+            for topic, item in wanted:
+                stream, version = (topic, item[0].subject), item[0].streamversion
+                if version <= heads.get(stream, 0):  # applied before: a redelivered record
                     self.stats.duplicates += 1
                     continue
-                seen.add(item[0].id)
+                heads[stream] = moved[stream] = version
                 fresh.append(item)
             if fresh:
                 await self.projection.apply(conn, fresh)
-                await conn.execute(applied_table.insert(), [
-                    {"projection": self.projection.name, "event_id": e.id} for e, _ in fresh])
+                await self._store_heads(conn, moved, known)
             await self._store_offsets(conn, positions)
             if self.before_commit is not None:
                 await self.before_commit()
@@ -334,16 +352,39 @@ class ProjectionRunner:
         self.stats.batches += 1
         self.stats.positions = positions
 
-    async def _already_applied(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        rows = await conn.execute(
-            select(applied_table.c.event_id).where(
-                applied_table.c.projection == self.projection.name,
-                applied_table.c.event_id.in_(ids),
-            )
-        )
-        return {r[0] for r in rows}
+    async def _heads(self, conn: AsyncConnection,
+                     streams: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The last version applied of each stream in the batch (a stream's events carry
+        versions 1, 2, 3 … in log order, so anything at or below it was applied)."""
+        h = heads_table.c
+        by_topic: dict[str, list[str]] = {}
+        for topic, subject in sorted(streams):
+            by_topic.setdefault(topic, []).append(subject)
+        found: dict[tuple[str, str], int] = {}
+        for topic, subjects in by_topic.items():  # a plain IN per topic: the index's own order
+            for i in range(0, len(subjects), READ_CHUNK):
+                rows = await conn.execute(select(h.subject, h.version).where(
+                    h.projection == self.projection.name, h.topic == topic,
+                    h.subject.in_(subjects[i:i + READ_CHUNK])))
+                found |= {(topic, s): v for s, v in rows}
+        return found
+
+    async def _store_heads(self, conn: AsyncConnection, moved: dict[tuple[str, str], int],
+                           known: set[tuple[str, str]]) -> None:
+        """The batch's new heads: one row per stream, not one per event (an INSERT for the
+        streams seen first, an UPDATE for the others: cheaper than an upsert of each)."""
+        h, name = heads_table.c, self.projection.name
+        new = [{"projection": name, "topic": t, "subject": s, "version": v}
+               for (t, s), v in moved.items() if (t, s) not in known]
+        if new:
+            await conn.execute(heads_table.insert(), new)
+        if again := [{"p": name, "t": t, "s": s, "v": v}
+                     for (t, s), v in moved.items() if (t, s) in known]:
+            await conn.execute(
+                update(heads_table).where(h.projection == bindparam("p"),
+                                          h.topic == bindparam("t"),
+                                          h.subject == bindparam("s"))
+                .values(version=bindparam("v")), again)
 
     async def _store_offsets(
         self, conn: AsyncConnection, positions: dict[tuple[str, int], int]

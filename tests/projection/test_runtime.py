@@ -11,12 +11,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.topics import CATALOGUE, DEADLETTER
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, OutgoingRecord, TopicSpec
-from hotline.projection import ProjectionRunner, checksum, rebuild, stored_offsets
+from hotline.projection import (
+    ProjectionRunner,
+    checksum,
+    heads_table,
+    rebuild,
+    stored_offsets,
+)
 from tests.conftest import settings_env, unique
 from tests.projection.tally import Tally, noted_on
 
@@ -55,6 +62,27 @@ async def test_batches_apply_once_and_store_offsets(log: EventLog, db_url: str) 
     assert await stored_offsets(engine, "tally") == {
         (topic, p): e for p, e in (await log.end_offsets(topic)).items()
     }
+    await engine.dispose()
+
+
+async def test_a_record_stored_twice_is_applied_once_across_a_restart(
+        log: EventLog, db_url: str) -> None:
+    """The retry's copy lands after the consumer restarted: the stream's stored head, not
+    anything held in memory, tells it apart; one head row per stream, however long."""
+    topic = await seed(log, streams=2, per_stream=3)
+    engine = create_async_engine(db_url)
+    await run_until_caught_up(ProjectionRunner(log, engine, Tally(topic)), log, topic)
+    second = (await log.read_stream(topic, "s-1"))[1]
+    await log.append(topic, [OutgoingRecord("s-1", second.value)])  # version 2 again
+    tally = Tally(topic)
+    runner = ProjectionRunner(log, engine, tally)
+    await run_until_caught_up(runner, log, topic)
+    async with engine.connect() as conn:
+        assert await tally.counts(conn) == {"s-0": 3, "s-1": 3}
+        heads = (await conn.execute(select(heads_table.c.subject, heads_table.c.version)
+                                    .where(heads_table.c.projection == "tally"))).all()
+    assert runner.stats.duplicates == 1 and runner.stats.applied == 0
+    assert sorted(heads) == [("s-0", 3), ("s-1", 3)]
     await engine.dispose()
 
 
