@@ -6,10 +6,10 @@ transaction: skips the events at or below the version it last applied of their
 stream (a redelivered record, e.g. a producer's retry stored twice: no second
 effect), applies the new ones, records each stream's new head (one row per
 stream, not per event: the table grows with the streams, not the log), and
-stores the next offsets. A crash before COMMIT loses the whole batch and it is read again; a
-crash after leaves nothing to redo. The log's own consumer-group commit runs
-after the database commit and only feeds lag monitoring: on start the runner
-seeks to the offsets in the database, never to the group's.
+stores the next offsets. A crash before COMMIT loses the whole batch and it is
+read again; a crash after leaves nothing to redo. The log's own consumer-group
+commit runs after the database commit and only feeds lag monitoring: on start
+the runner seeks to the offsets in the database, never to the group's.
 
 Records that cannot be decoded are copied to the dead-letter topic, with the
 reason and their origin, before the offsets move past them.
@@ -76,7 +76,7 @@ heads_table = Table(  # per stream, the last version applied: what a redelivery 
     runtime_metadata,
     Column("projection", String(100), primary_key=True),
     Column("topic", String(200), primary_key=True),
-    Column("subject", String(200), primary_key=True),
+    Column("subject", String, primary_key=True),  # unbounded: any envelope's subject fits
     Column("version", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
