@@ -92,7 +92,8 @@ def canonical_json(obj: Any) -> bytes:
     """Deterministic UTF-8 JSON: sorted keys, no whitespace, Chinese kept as is.
 
     These bytes are hashed into the chain, so they may never change. msgspec writes them
-    about ten times faster than the json module and byte for byte the same for plain JSON
+    three times faster than the json module (10.6 -> 3.3 µs for a contact's envelope,
+    the check for plain values included) and byte for byte the same for plain JSON
     values (tests/contracts/test_canonical.py checks both ways), except floats printed with
     an exponent (`1e+16` there, `1e16` here) and values json needs a `default` for: those
     take the json module's path.
