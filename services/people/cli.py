@@ -39,8 +39,14 @@ Unit = Annotated[str | None, typer.Option(help="the member unit, for the unit ro
 
 
 def _admin(by: str) -> Principal:
-    name = by or "cli-" + re.sub(r"[^A-Za-z0-9._@-]", "-", getpass.getuser())
-    return Principal(name, "admin")
+    """The admin an event names: `--by`, else the shell's user, in the characters an
+    envelope's actor may hold."""
+    if not by:
+        try:
+            by = "cli-" + getpass.getuser()
+        except (KeyError, OSError):  # a container user with no name
+            by = "cli"
+    return Principal(re.sub(r"[^A-Za-z0-9._@-]", "-", by), "admin")
 
 
 def _people(fn: Callable[[PeopleService, Directory], Awaitable[T]]) -> T:
