@@ -210,7 +210,8 @@ def _after(loaded: Loaded, envelope: Envelope, head_hash: str,
            event: EventData | None = None) -> Loaded:
     """The state after one event: `event` when the caller holds it as written (its own
     append: no second validation), else decoded from the envelope."""
-    ticket = domain.evolve(loaded.ticket, event or from_envelope(envelope), envelope.time)
+    typed = event if event is not None else from_envelope(envelope)
+    ticket = domain.evolve(loaded.ticket, typed, envelope.time)
     commands = loaded.commands
     if envelope.causationid is not None and envelope.causationid not in commands:
         commands = commands | {envelope.causationid}
