@@ -31,6 +31,9 @@ def in_platform_years(value: datetime) -> datetime:
     return value
 
 
+_NESTED = (datetime, BaseModel, dict, list, tuple)  # what may hold a time
+
+
 def times_outside(value: object, where: str = "") -> list[str]:
     """The dotted paths of the times in `value` (a model, dict or list, nested) that lie
     outside 2000..2099: for a body whose model declares plain datetimes."""
@@ -47,9 +50,6 @@ def times_outside(value: object, where: str = "") -> list[str]:
         return []
     return [path for key, item in items if isinstance(item, _NESTED)  # not per string leaf
             for path in times_outside(item, f"{where}.{key}" if where else str(key))]
-
-
-_NESTED = (datetime, BaseModel, dict, list, tuple)
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(in_platform_years)]

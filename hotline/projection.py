@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     select,
     tuple_,
     update,
@@ -104,6 +105,17 @@ async def rows_by_id(conn: AsyncConnection, table: Table, ids: set[str],
         rows = await conn.execute(select(table).where(column.in_(wanted[i:i + READ_CHUNK])))
         found |= {row._mapping[key]: dict(row._mapping) for row in rows}
     return found
+
+
+async def page_and_total(conn: AsyncConnection, table: Table, where: Sequence[Any],
+                         order_by: Sequence[Any], limit: int) -> tuple[list[Any], int]:
+    """The first `limit` rows of `table` matching `where`, in `order_by` order, and how many
+    match in all: a work queue's page and the count beside it."""
+    rows = list(await conn.execute(select(table).where(*where).order_by(*order_by)
+                                   .limit(limit)))
+    total = (await conn.execute(select(func.count()).select_from(table).where(*where))
+             ).scalar_one()
+    return rows, int(total)
 
 
 P = ParamSpec("P")

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.vocabulary import TicketStatus, TicketType, Urgency
-from hotline.projection import aware
+from hotline.projection import aware, page_and_total
 from services.dispatch.keyset import (
     Sort,
     after_cursor,
@@ -521,8 +521,8 @@ async def extension_requests(conn: AsyncConnection, now: datetime, unit: str | N
     where: list[ColumnElement[bool]] = [t.ext_requested_at.is_not(None)]
     if unit is not None:
         where.append(t.ext_unit == unit)
-    rows = await conn.execute(select(tickets).where(*where)
-                              .order_by(t.ext_requested_at, t.ticket_id).limit(limit))
+    rows, total = await page_and_total(conn, tickets, where,
+                                       (t.ext_requested_at, t.ticket_id), limit)
     out = []
     for r in rows:
         due = aware(r.reply_due_at)
@@ -530,9 +530,7 @@ async def extension_requests(conn: AsyncConnection, now: datetime, unit: str | N
             r.ticket_id, r.ticket_number, r.summary, r.ext_unit, r.ext_request_id,
             r.ext_reason, stored_at(r.ext_due_at), stored_at(r.ext_requested_at), due,
             int((due - now).total_seconds()) if due else None))
-    total = (await conn.execute(select(func.count()).select_from(tickets).where(*where))
-             ).scalar()
-    return out, int(total or 0)
+    return out, total
 
 
 async def row_version(conn: AsyncConnection, ticket_id: str) -> int | None:

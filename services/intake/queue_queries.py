@@ -3,14 +3,15 @@ first, and the operators' figures. Times in and out are aware UTC."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.projection import aware
+from hotline.projection import aware, page_and_total
 from services.intake.queue_board import queue
 
 q = queue.c
@@ -45,8 +46,8 @@ async def waiting(conn: AsyncConnection, now: datetime, channel: str | None = No
     open_: list[ColumnElement[bool]] = [q.outcome.is_(None), q.received_at.is_not(None)]
     if channel is not None:
         open_.append(q.channel == channel)
-    rows = await conn.execute(select(queue).where(*open_)
-                              .order_by(q.received_at, q.contact_id).limit(limit))
+    rows, total = await page_and_total(conn, queue, open_, (q.received_at, q.contact_id),
+                                       limit)
     page = []
     for r in rows:
         until = aware(r.held_until)
@@ -54,8 +55,7 @@ async def waiting(conn: AsyncConnection, now: datetime, channel: str | None = No
         page.append(Waiting(r.contact_id, r.channel, aware(r.received_at) or now,
                             r.district_code, r.holder if held else None,
                             until if held else None))
-    total = (await conn.execute(select(func.count()).select_from(queue).where(*open_))).scalar()
-    return page, int(total or 0)
+    return page, total
 
 
 async def operator_figures(conn: AsyncConnection, since: datetime,
@@ -87,9 +87,7 @@ class _Outcome:
 
 def _figures(operator: str, items: list[_Outcome]) -> OperatorFigures:
     claims = [i.to_claim_s for i in items if i.to_claim_s is not None]
-    days: dict[str, int] = {}
-    for i in items:
-        days[i.day] = days.get(i.day, 0) + 1
+    days = Counter(i.day for i in items)
     return OperatorFigures(
         operator, len(items), sum(1 for i in items if i.outcome in ("registered", "merged")),
         sum(1 for i in items if i.outcome == "dismissed"),
