@@ -41,7 +41,14 @@ from contracts.intake_events import (
     ContactReceived,
     ContactReleased,
 )
-from contracts.knowledge_events import ArticlePublished, ArticleRetired
+from contracts.knowledge_events import (
+    ArticleApproved,
+    ArticleDrafted,
+    ArticlePublished,
+    ArticleRetired,
+    ArticleReturned,
+    ArticleSubmitted,
+)
 from contracts.oversight_events import (
     CardIssued,
     RedoAccepted,
@@ -153,7 +160,8 @@ __all__ = [
     "PeopleEvent", "AccountChanged", "AccountCreated", "AccountDeactivated",
     "AccountReactivated", "KeyIssued", "KeyRevoked", "PasswordSet",
     "Attachment", "Category", "Coordinates", "Deadline", "event_name", "event_type",
-    "event_dataschema", "to_data", "from_envelope", "ArticlePublished", "ArticleRetired",
+    "event_dataschema", "to_data", "from_envelope", "ArticleApproved", "ArticleDrafted",
+    "ArticlePublished", "ArticleRetired", "ArticleReturned", "ArticleSubmitted",
     "AssistingUnitReplied", "CallRecorded", "CardIssued", "ContactMerged", "ContactReceived",
     "ContactClaimed", "ContactDismissed", "ContactReleased",
     "DeadlinesSet", "ExtensionApproved", "ExtensionRejected", "ExtensionRequested",

@@ -157,6 +157,23 @@ class DismissReason(Vocabulary):
     NOT_FOR_HOTLINE = "not_for_hotline"
 
 
+class ArticleKind(Vocabulary):
+    """知识类型: what a knowledge-base article is."""
+
+    POLICY = "policy"
+    SERVICE_GUIDE = "service_guide"
+    FAQ = "faq"
+    NOTICE = "notice"
+    CONTACT = "contact"
+
+
+class Audience(Vocabulary):
+    """知识范围: who may read an article (public self-service, or staff only)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
 class CallOutcome(Vocabulary):
     """话务结果: what became of an offered call."""
 
@@ -208,6 +225,9 @@ LABELS_ZH: dict[type[Vocabulary], dict[str, str]] = {
         "confidential": "保密事项不回访", "not_surveyed_type": "该类工单免回访",
     },
     CallOutcome: {"answered": "接通", "abandoned": "放弃", "overflow": "溢出"},
+    ArticleKind: {"policy": "政策法规", "service_guide": "办事指南", "faq": "常见问答",
+                  "notice": "通知公告", "contact": "联系名录"},
+    Audience: {"public": "公开", "internal": "内部"},
     DismissReason: {"spam": "骚扰或广告", "test": "测试", "duplicate": "重复来件",
                     "not_for_hotline": "非热线受理范围"},
 }

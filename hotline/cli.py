@@ -243,6 +243,7 @@ def verify(
 @app.command()
 def rebuild(service: str) -> None:
     """Rebuild a service's projections from offset zero, with a progress bar."""
+    from hotline.projection import engine_of
     from hotline.projection import rebuild as rebuild_projection
     specs = service_specs()
     if service not in specs:
@@ -260,7 +261,8 @@ def rebuild(service: str) -> None:
                 def report(done: int, total: int, task: Any = task) -> None:
                     progress.update(task, completed=done, total=total)
 
-                stats = await rebuild_projection(platform.log, platform.db, projection,
+                stats = await rebuild_projection(platform.log, engine_of(projection, platform.db),
+                                                 projection,
                                                  on_progress=report)
                 progress.update(task, completed=sum(stats.positions.values()))
                 console.print(f"{projection.name}: {stats.applied} events applied, "

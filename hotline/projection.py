@@ -118,6 +118,13 @@ async def page_and_total(conn: AsyncConnection, table: Table, where: Sequence[An
     return rows, int(total)
 
 
+def engine_of(projection: Projection, default: AsyncEngine) -> AsyncEngine:
+    """Where a projection keeps its rows: an `engine` of its own (a search index in a file
+    of its own) or, as almost every one does, the platform's database."""
+    own: AsyncEngine | None = getattr(projection, "engine", None)
+    return own or default
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

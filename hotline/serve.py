@@ -18,7 +18,7 @@ from contracts.vocabulary import Channel
 from hotline import redact
 from hotline.apikeys import ApiKeyStore, Principal, Role, open_api_keys
 from hotline.devpeople import DEV_UNITS, dev_accounts, ensure_dev_accounts
-from hotline.projection import ProjectionRunner
+from hotline.projection import ProjectionRunner, engine_of
 from hotline.readiness import Readiness
 from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
 from hotline.settings import Settings
@@ -97,7 +97,8 @@ async def serve_all(settings: Settings, console: Console, names: Sequence[str] =
     keys = await dev_keys(settings, api_keys)
     servers, runners, readies = [], [], []
     for spec in specs:
-        mine = [ProjectionRunner(platform.log, platform.db, p) for p in spec.projections(platform)]
+        mine = [ProjectionRunner(platform.log, engine_of(p, platform.db), p)
+                for p in spec.projections(platform)]
         # ready once its own read models caught up; relays share their work between
         # replicas and lag without making any answer wrong
         readiness = Readiness(platform.log, spec.writes(platform), mine)

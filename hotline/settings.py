@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     supervision_tick_seconds: float = Field(
         default=30.0, gt=0, description="how often the supervision ticker looks for deadlines")
     callback_port: int = 8104
+    knowledge_port: int = 8107
+    knowledge_index: str = Field(
+        default="", description="the knowledge search index: a SQLite (FTS5) URL, default "
+        "sqlite+aiosqlite:///<data_dir>/knowledge-index.db")
+    knowledge_second_reviewer: bool = Field(
+        default=True, description="四眼原则: who drafted or submitted a knowledge article may "
+        "not approve it")
     callback_tick_seconds: float = Field(
         default=10.0, gt=0, description="how often the callback worker opens and closes surveys")
     survey_base_url: str = Field(

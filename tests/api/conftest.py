@@ -38,7 +38,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
     """Intake, dispatch, supervision and callback over one platform, projections running,
     with a ticket waiting for its survey (link sent) and one the unit holds, acknowledged,
     with an extension request pending."""
-    async with open_hotline(log, tmp_path, supervised=True, callback=True) as h:
+    async with open_hotline(log, tmp_path, supervised=True, callback=True, knowledge=True) as h:
         h.clock.now = datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)  # a Monday
         surveyed, number = await replied_ticket(h, "wx-fuzz-1", unit=UNIT)
         await work_at(h)
@@ -47,6 +47,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
         r = await h.post(f"/v1/tickets/{held}/extension-requests", UNIT, {
             "reason": "需协调燃气公司共同处理", "requested_due_at": "2026-12-10T18:00:00+08:00"})
         assert r.status_code == 201, r.text
+        article = await _published_article(h)
         await h.settle()
         assert h.callback_service is not None
         ticket = await h.callback_service.tickets.get(surveyed)
@@ -54,7 +55,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
         yield Seeded(h, {
             "ticket_id": [surveyed, held], "contact_id": list(ticket.contact_ids),
             "survey_id": [ticket.survey_id], "token": [token(sent)],
-            "request_id": [str(r.json()["request_id"])]})
+            "request_id": [str(r.json()["request_id"])], "article_id": [article]})
 
 
 async def _held_ticket(h: Hotline) -> str:
@@ -73,11 +74,28 @@ async def _held_ticket(h: Hotline) -> str:
     return tid
 
 
+async def _published_article(h: Hotline) -> str:
+    """A public article, drafted by an editor and approved by a supervisor; its id."""
+    assert h.knowledge is not None
+    r = await h.knowledge.post("/v1/knowledge/articles", headers=h.auth("editor"), json={
+        "title": "井盖缺失怎么报修", "body": "发现井盖缺失, 请拨打12345或市政热线报修。",
+        "kind": "faq", "category": {"level1": "urban-management", "level2": "manhole-covers"},
+        "audience": "public", "owning_unit": "city-urban-mgmt"})
+    assert r.status_code == 201, r.text
+    article = str(r.json()["article_id"])
+    for path, who in (("submit", "editor"), ("approve", "supervisor")):
+        r = await h.knowledge.post(f"/v1/knowledge/articles/{article}/{path}",
+                                   headers=h.auth(who), json={"version": 1})
+        assert r.status_code == 200, r.text
+    return article
+
+
 def clients(h: Hotline) -> dict[str, httpx.AsyncClient]:
     """Each service's client, by the name services.SERVICES gives it."""
     assert h.supervision is not None and h.callback is not None and h.people is not None
+    assert h.knowledge is not None
     return {"intake": h.intake, "dispatch": h.dispatch, "supervision": h.supervision,
-            "callback": h.callback, "people": h.people}
+            "callback": h.callback, "people": h.people, "knowledge": h.knowledge}
 
 
 def app_of(client: httpx.AsyncClient) -> FastAPI:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 
 EXAMPLES = 20  # Hypothesis examples per operation and admitted identity
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/v1/public/progress", "/s/{token}",
-                    "/v1/surveys/{token}", "/v1/surveys/{token}/answer"})
+                    "/v1/surveys/{token}", "/v1/surveys/{token}/answer",
+                    "/v1/public/knowledge/search", "/v1/public/knowledge/articles/{article_id}"})
 FIXED = {"wait": "0"}  # the feed's long-poll would hold each request for up to 30 s
 
 
@@ -33,7 +34,7 @@ def is_public(method: str, path: str) -> bool:
 
 
 @pytest.mark.parametrize("service", ["intake", "dispatch", "supervision", "callback",
-                                     "people"])
+                                     "people", "knowledge"])
 async def test_the_app_answers_within_its_document(every_app: Seeded, service: str) -> None:
     h = every_app.h
     app = app_of(clients(h)[service])

@@ -12,7 +12,7 @@ import copy
 import json
 import re
 import typing
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ from contracts.topics import CATALOGUE, DISPATCH_PREFIX
 from contracts.vocabulary import (
     ENUMS,
     LABELS_ZH,
+    ArticleKind,
+    Audience,
     CallOutcome,
     Channel,
     CloseReason,
@@ -290,6 +292,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ArticlePublished": dict(article_id="kb-9", title="社保卡补办", body="携带身份证到社保大厅",
                              category=Category(level1="社会保障"), version=1),
     "ArticleRetired": dict(article_id="kb-9", version=3, reason="政策已调整"),
+    "ArticleDrafted": dict(article_id="kb-9", version=2, title="社保卡补办",
+                           body="携带身份证到社保服务大厅, 当场制卡",
+                           kind=ArticleKind.SERVICE_GUIDE,
+                           category=Category(level1="labour-social-security",
+                                             level2="social-insurance"),
+                           audience=Audience.PUBLIC, keywords=("社保卡", "补办"),
+                           synonyms=("社会保障卡",), owning_unit=UNIT,
+                           effective_from=date(2026, 1, 1), review_by=date(2027, 1, 1)),
+    "ArticleSubmitted": dict(article_id="kb-9", version=2),
+    "ArticleReturned": dict(article_id="kb-9", version=2, reason="请补充办理时限"),
+    "ArticleApproved": dict(article_id="kb-9", version=2, publish_at=T0 + timedelta(hours=2)),
     "ContactClaimed": dict(contact_id="c-1", operator="operator:wang.li",
                            until=T0 + timedelta(minutes=10)),
     "ContactReleased": dict(contact_id="c-1", operator="operator:wang.li"),

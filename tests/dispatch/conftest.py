@@ -17,10 +17,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from contracts.topics import PEOPLE, TICKETS
+from contracts.topics import KNOWLEDGE, PEOPLE, TICKETS
 from hotline.apikeys import Principal, Role
 from hotline.log.port import EventLog
-from hotline.projection import Projection, ProjectionRunner
+from hotline.projection import Projection, ProjectionRunner, engine_of
 from hotline.runtime import Platform
 from services.callback.app import create_app as create_callback
 from services.callback.app import survey_links
@@ -35,6 +35,8 @@ from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake
 from services.intake.projections import IntakeRegister
 from services.intake.queue_board import ContactQueue
+from services.knowledge.app import create_app as create_knowledge
+from services.knowledge.bootstrap import projections as knowledge_projections
 from services.people.app import create_app as create_people
 from services.supervision.app import create_app as create_supervision
 from services.supervision.projections import SupervisionBoard
@@ -77,6 +79,7 @@ class Hotline:
     outbox: FileOutbox | None = None
     apps: dict[str, FastAPI] = field(default_factory=dict)  # by service name
     people: httpx.AsyncClient | None = None  # accounts and keys (admins)
+    knowledge: httpx.AsyncClient | None = None  # with `knowledge` only
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -126,10 +129,12 @@ async def hotline(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
 
 @asynccontextmanager
 async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = False,
-                       callback: bool = False) -> AsyncIterator[Hotline]:
+                       callback: bool = False, knowledge: bool = False) -> AsyncIterator[Hotline]:
     """Intake and dispatch (and supervision, its board and a hand-driven ticker, when
     `supervised`; callback, its board, the survey sender to a file outbox and a hand-driven
-    worker, when `callback`) over one platform, with their projections running. On Kafka
+    worker, when `callback`; the knowledge base, its read model, search index and a
+    hand-driven publisher, when `knowledge`) over one platform, with their projections
+    running. On Kafka
     every ticket command is routed to a decider (the tickets service's responder) over
     hotline.commands, as between services in their own processes."""
     routed = log.engine == "kafka"
@@ -153,10 +158,13 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     if callback:
         projections += [CallbackBoard(),
                         SurveySender(platform, survey_links(platform), outbox, clock)]
-    runners = [ProjectionRunner(log, platform.db, p, batch_size=200) for p in projections]
+    if knowledge:
+        projections += list(knowledge_projections(platform))
+    runners = [ProjectionRunner(log, engine_of(p, platform.db), p, batch_size=200)
+               for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
-    await platform.log.claim(TICKETS)
-    await platform.log.claim(PEOPLE)
+    for topic in (TICKETS, PEOPLE, KNOWLEDGE):
+        await platform.log.claim(topic)
     decider = await start_decider(platform) if routed else None
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app),
@@ -183,6 +191,12 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
                 transport=httpx.ASGITransport(app=app), base_url="http://callback"))
             h.worker, h.outbox = app.state.worker, outbox
             h.callback_service, h.apps["callback"] = app.state.service, app
+        if knowledge:
+            app = create_knowledge(platform, api_keys, clock=clock, manage_platform=False,
+                                   run_publisher=False)
+            h.knowledge = await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://knowledge"))
+            h.apps["knowledge"] = app
         yield h
     for r in runners:
         r.stop()

@@ -1,0 +1,1 @@
+"""知识库: the knowledge base, its review workflow and its Chinese search."""

@@ -1,0 +1,80 @@
+"""The knowledge service's app: the workflow and reading APIs, the public self-service,
+and the scheduled publisher (started with the app unless told otherwise: tests tick)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from contracts.topics import KNOWLEDGE
+from hotline.apikeys import ApiKeys
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
+from hotline.web import install_basics
+from reference.bundle import reference_of
+from services.knowledge import api, api_read, public
+from services.knowledge.domain import ReviewPolicy
+from services.knowledge.publisher import Publisher
+from services.knowledge.service import KnowledgeService
+
+BODY_LIMIT = 64 * 1024  # an article's Markdown (20,000 characters) and its details
+
+
+class IndexStore:
+    """The search index's own database (SQLite FTS5), one per process, closed with it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def index_engine(platform: Platform) -> AsyncEngine:
+    """The search index's engine: HOTLINE_KNOWLEDGE_INDEX, else a file in the data directory."""
+    settings = platform.settings
+    url = settings.knowledge_index or (
+        f"sqlite+aiosqlite:///{settings.data_dir / 'knowledge-index.db'}")
+    return platform.shared("knowledge-index", lambda: IndexStore(url)).engine
+
+
+def create_app(
+    platform: Platform,
+    api_keys: ApiKeys,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    manage_platform: bool = True,
+    readiness: Readiness | None = None,
+    run_publisher: bool = True,
+) -> FastAPI:
+    """The knowledge app; it starts and closes `platform` itself unless told it is shared."""
+    policy = ReviewPolicy(second_reviewer=platform.settings.knowledge_second_reviewer)
+    service = KnowledgeService(platform, index_engine(platform), policy)
+    publisher = Publisher(service, clock)
+    ready = app_readiness(platform, (KNOWLEDGE,), manage_platform, readiness)
+    platform_context = platform_lifespan(platform, manage_platform, ready)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform_context(app):
+            task = asyncio.create_task(publisher.run()) if run_publisher else None
+            yield
+            if task is not None:
+                publisher.stop()
+                await task
+
+    app = FastAPI(title="12345 热线 · 知识库 (knowledge)", version="1", lifespan=lifespan)
+    app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.service, app.state.publisher = service, publisher
+    app.state.reference = reference_of(platform).data
+    app.state.throttle = public.Throttle()
+    for module in (api, api_read, public):
+        app.include_router(module.router)
+    install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
+    return app

@@ -1,0 +1,216 @@
+"""The search index on the embedded default: SQLite FTS5 with BM25, a projection of the log.
+
+`KnowledgeIndex` keeps one row per published, unretired article (its current version)
+in `kb_search` (what results are filtered and shown by) and the words in the FTS5
+table `kb_fts` with the same rowid: the title and body cut into words by
+`segment.marked`, and a hidden column of search-mode sub-words, keywords and synonyms.
+It lives in a SQLite file of its own (`knowledge-index.db` in the data directory),
+whatever database the other read models use, because FTS5 is SQLite's; on
+PostgreSQL deployments Elasticsearch takes its place.
+
+Ranking: BM25 with the title weighing 6, the terms 3, the body 1 (so a word in the
+title beats the same word deep in a long body); ties by article id, so the order is
+the same on every run and on every engine.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import DDL, Column, Integer, MetaData, String, Table, Text, event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.knowledge_events import ArticlePublished, ArticleRetired
+from contracts.topics import KNOWLEDGE
+from hotline.projection import Applied
+from services.knowledge.segment import SEP, marked, plain, query_terms, search_terms
+
+WEIGHTS = (6.0, 3.0, 1.0)  # title, terms, body
+OPEN, CLOSE = "\x02", "\x03"  # highlight markers, replaced after HTML escaping
+SNIPPET_WORDS = 32
+
+metadata = MetaData()
+search_table = Table(
+    "kb_search", metadata,
+    Column("rowid", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(128), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(32)),
+    Column("level1", String(128), nullable=False),
+    Column("level2", String(128)),
+    Column("audience", String(16), nullable=False),
+    Column("owning_unit", String(64)),
+    Column("effective_from", String(10)),  # ISO dates compare as text
+    Column("expires_at", String(10)),
+    Column("source_ref", Text),
+)
+event.listen(search_table, "after_create", DDL(
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, terms, body, "
+    f"tokenize = \"unicode61 separators '{SEP}'\")"))
+event.listen(search_table, "before_drop", DDL("DROP TABLE IF EXISTS kb_fts"))
+
+
+class KnowledgeIndex:
+    """The FTS5 index of published articles: a projection of hotline.knowledge."""
+
+    name: str = "knowledge-index"
+    version: int = 1
+    topics: Sequence[str] = (KNOWLEDGE,)
+    events: frozenset[str] = frozenset({"ArticlePublished", "ArticleRetired"})
+    metadata: MetaData = metadata
+
+    def __init__(self, engine: AsyncEngine | None = None) -> None:
+        self.engine = engine  # its own SQLite file (hotline.projection.engine_of)
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        for _, payload in batch:
+            if isinstance(payload, ArticlePublished):
+                await _remove(conn, payload.article_id)
+                await _add(conn, payload)
+            elif isinstance(payload, ArticleRetired):
+                await _remove(conn, payload.article_id)
+
+
+async def _remove(conn: AsyncConnection, article_id: str) -> None:
+    rowid = (await conn.execute(text("SELECT rowid FROM kb_search WHERE article_id = :a"),
+                                {"a": article_id})).scalar()
+    if rowid is not None:
+        await conn.execute(text("DELETE FROM kb_fts WHERE rowid = :r"), {"r": rowid})
+        await conn.execute(text("DELETE FROM kb_search WHERE rowid = :r"), {"r": rowid})
+
+
+async def _add(conn: AsyncConnection, a: ArticlePublished) -> None:
+    row = {"article_id": a.article_id, "version": a.version, "title": a.title,
+           "kind": a.kind.value if a.kind else None, "level1": a.category.level1,
+           "level2": a.category.level2, "audience": a.audience.value,
+           "owning_unit": a.owning_unit, "source_ref": a.source_ref,
+           "effective_from": _iso(a.effective_from), "expires_at": _iso(a.expires_at)}
+    inserted = await conn.execute(search_table.insert().values(row))
+    rowid = inserted.inserted_primary_key[0]  # type: ignore[index]
+    terms = search_terms([a.title, a.body, *a.keywords, *a.synonyms])
+    await conn.execute(text("INSERT INTO kb_fts (rowid, title, terms, body) "
+                            "VALUES (:r, :t, :k, :b)"),
+                       {"r": rowid, "t": marked(a.title), "k": terms, "b": marked(a.body)})
+
+
+async def indexed_version(conn: AsyncConnection, article_id: str) -> int | None:
+    """The version of an article the index holds, None when it holds none."""
+    return (await conn.execute(text("SELECT version FROM kb_search WHERE article_id = :a"),
+                               {"a": article_id})).scalar()
+
+
+async def public_row(conn: AsyncConnection, article_id: str,
+                     today: date) -> dict[str, Any] | None:
+    """The index's row of a public article valid `today`, else None."""
+    where, params = _where(Filters(audiences=("public",)), today)
+    row = (await conn.execute(text(f"SELECT s.* FROM kb_search s WHERE s.article_id = :a{where}"),
+                              params | {"a": article_id})).first()
+    return dict(row._mapping) if row else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# -- searching ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a search may return: audiences, and optionally a category, kind or unit."""
+
+    audiences: tuple[str, ...] = ("public",)
+    level1: str | None = None
+    level2: str | None = None
+    kind: str | None = None
+    owning_unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One article found, with why: the words that matched, highlighted in title and snippet."""
+
+    article_id: str
+    version: int
+    title: str
+    kind: str | None
+    level1: str
+    level2: str | None
+    audience: str
+    owning_unit: str | None
+    effective_from: str | None
+    expires_at: str | None
+    source_ref: str | None
+    score: float
+    title_html: str
+    snippet_html: str
+    matched: tuple[str, ...]
+
+
+def match_expression(query: str) -> str | None:
+    """The FTS5 MATCH of a query: any word (or one of its alternatives), BM25 ranks the
+    articles that match more of them first. None when nothing searchable is left."""
+    groups = query_terms(query)
+    if not groups:
+        return None
+    quoted = ['"' + term.replace('"', '""') + '"' for group in groups for term in sorted(group)]
+    return " OR ".join(quoted)
+
+
+async def search(conn: AsyncConnection, query: str, filters: Filters, today: date,
+                 limit: int = 10) -> list[Hit]:
+    """The best `limit` valid articles for `query` (expired and not yet effective ones never)."""
+    expression = match_expression(query)
+    if expression is None:
+        return []
+    where, params = _where(filters, today)
+    params |= {"q": expression, "n": limit, "o": OPEN, "c": CLOSE, "w": SNIPPET_WORDS}
+    title_w, terms_w, body_w = WEIGHTS
+    rows = await conn.execute(text(
+        "SELECT s.*, bm25(kb_fts, " f"{title_w}, {terms_w}, {body_w}) AS score, "
+        "highlight(kb_fts, 0, :o, :c) AS title_marked, "
+        "snippet(kb_fts, 2, :o, :c, '…', :w) AS body_marked "
+        "FROM kb_fts JOIN kb_search s ON s.rowid = kb_fts.rowid "
+        f"WHERE kb_fts MATCH :q {where} ORDER BY score, s.article_id LIMIT :n"), params)
+    return [_hit(row._mapping) for row in rows]
+
+
+def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
+    clauses = ["s.audience IN (SELECT value FROM json_each(:aud))",
+               "(s.effective_from IS NULL OR s.effective_from <= :today)",
+               "(s.expires_at IS NULL OR s.expires_at > :today)"]
+    params: dict[str, Any] = {"aud": json.dumps(list(filters.audiences)),
+                              "today": today.isoformat()}
+    for name in ("level1", "level2", "kind", "owning_unit"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(f"s.{name} = :{name}")
+            params[name] = value
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+_MARKED = re.compile(f"{OPEN}(.*?){CLOSE}", re.S)
+
+
+def _html(marked_text: str) -> str:
+    """Index text with markers → escaped HTML with <mark>, separators gone."""
+    return (html.escape(plain(marked_text)).replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
+
+
+def _hit(row: Any) -> Hit:
+    found = _MARKED.findall(row["title_marked"] + row["body_marked"])
+    matched = tuple(dict.fromkeys(plain(m) for m in found))
+    return Hit(article_id=row["article_id"], version=row["version"], title=row["title"],
+               kind=row["kind"], level1=row["level1"], level2=row["level2"],
+               audience=row["audience"], owning_unit=row["owning_unit"],
+               effective_from=row["effective_from"], expires_at=row["expires_at"],
+               source_ref=row["source_ref"], score=round(-row["score"], 4),
+               title_html=_html(row["title_marked"]), snippet_html=_html(row["body_marked"]),
+               matched=matched)

@@ -1,0 +1,87 @@
+"""The knowledge service's use cases: an article's workflow on its stream, search, reads.
+
+A command loads the article's stream (`article-<id>` on hotline.knowledge), folds it,
+lets the pure domain decide, and appends with the expected version: two reviewers
+acting on one submission at once get one success and one answer naming the rule
+their command now breaks (the loser is decided again on the new state). The read
+models (projections.py, fts.py) follow the log; the API waits for them where an
+answer must show the new state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.events import from_envelope
+from contracts.topics import KNOWLEDGE
+from hotline.eventstore import Context, Stored
+from hotline.log.port import VersionConflict
+from hotline.projection import ReadSide
+from hotline.runtime import Platform
+from services.knowledge import fts
+from services.knowledge.domain import Article, Command, ReviewPolicy, decide, evolve, fold
+
+SOURCE = "/hotline/knowledge"
+IMPORTED = uuid.UUID("8f5b2c1e-4d7a-5e39-9c0b-2a6f1d3e7b48")  # namespace of imported ids
+ATTEMPTS = 5
+
+
+def stream_of(article_id: str) -> str:
+    return f"article-{article_id}"
+
+
+def imported_id(source_id: str) -> str:
+    """The same article id for the same source id, so an import can run twice."""
+    return str(uuid.uuid5(IMPORTED, source_id))
+
+
+class KnowledgeService(ReadSide):
+    """Articles through their review, and the search index's answers."""
+
+    def __init__(self, platform: Platform, index: AsyncEngine,
+                 policy: ReviewPolicy | None = None) -> None:
+        self.platform, self.db, self.index = platform, platform.db, index
+        self.policy = policy or ReviewPolicy()
+
+    async def load(self, article_id: str) -> Article:
+        """The article as its stream stands now (an empty Article if it has none)."""
+        stored = await self.history(article_id)
+        return fold(article_id, [(from_envelope(s.envelope), s.envelope.actor) for s in stored])
+
+    async def history(self, article_id: str) -> list[Stored]:
+        """Every event of the article, oldest first: the replayable record of its review."""
+        return await self.platform.store.load(KNOWLEDGE, stream_of(article_id))
+
+    async def act(self, article_id: str, command: Command, actor: str, now: datetime,
+                  *, correlation: str | None = None) -> Article:
+        """Decide and append; the article after the command (its `stream_version` is what
+        a read-your-writes wait asks the read model for)."""
+        for _ in range(ATTEMPTS):
+            article = await self.load(article_id)
+            events = decide(article, command, actor, now, self.policy)
+            context = Context.new(actor, SOURCE, causation_id=correlation)
+            try:
+                appended = await self.platform.store.append(
+                    stream_of(article_id), events, expected_version=article.stream_version,
+                    context=context, now=now)
+            except VersionConflict:
+                continue  # another reviewer or editor acted first: decide again
+            for event in appended.events:
+                article = evolve(article, event, actor)
+            return article
+        raise VersionConflict(KNOWLEDGE, stream_of(article_id), -1, -1)
+
+    async def search(self, query: str, filters: fts.Filters, today: date,
+                     limit: int = 10) -> list[fts.Hit]:
+        """The index's best articles for `query` that `filters` allow and `today` finds valid."""
+        async with self.index.connect() as conn:
+            return await fts.search(conn, query, filters, today, limit)
+
+    async def index_version(self, article_id: str) -> int | None:
+        """The version the search index holds of an article (None: not searchable)."""
+        async with self.index.connect() as conn:
+            return await fts.indexed_version(conn, article_id)
+
