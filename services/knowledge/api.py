@@ -9,22 +9,19 @@ see the article as the command left it. A refusal is problem+json naming its rul
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from contracts.base import Attachment, Category
 from contracts.ids import new_id
-from contracts.knowledge_events import ArticleDetails
-from contracts.vocabulary import ArticleKind, Audience
 from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.params import Instant
 from hotline.web import Problem, from_state, problems
 from reference.directory import ReferenceData, UnknownCategory, UnknownUnit
-from services.knowledge import queries
+from services.knowledge.article_in import ArticleIn, Strict, checked_write
 from services.knowledge.domain import (
     RULES,
     Approve,
@@ -46,37 +43,9 @@ RefDep = Annotated[ReferenceData, Depends(from_state("reference"))]
 Proposer = Annotated[Principal, Depends(roles("operator", "unit", "editor", "supervisor"))]
 Reviewer = Annotated[Principal, Depends(roles("editor", "supervisor"))]
 ArticleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
-Term = Annotated[str, Field(min_length=1, max_length=40)]
 RULE_STATUSES: dict[int, list[str]] = {}
 for _rule, (_status, _zh, _en) in RULES.items():
     RULE_STATUSES.setdefault(_status, []).append(_rule)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ArticleIn(Strict):
-    """An article's text and what it says about itself (the whole version, each time)."""
-
-    title: str = Field(min_length=1, max_length=200, examples=["租房提取住房公积金"])
-    body: str = Field(min_length=1, max_length=20000, description="Markdown")
-    kind: ArticleKind
-    category: Category
-    audience: Audience = Audience.INTERNAL
-    keywords: tuple[Term, ...] = Field(default=(), max_length=30)
-    synonyms: tuple[Term, ...] = Field(default=(), max_length=30)
-    owning_unit: str | None = Field(default=None, max_length=64,
-                                    description="Default: a unit's own unit; required otherwise")
-    effective_from: date | None = None
-    review_by: date | None = None
-    expires_at: date | None = None
-    source_ref: str | None = Field(default=None, min_length=1, max_length=200)
-    attachments: tuple[Attachment, ...] = Field(default=(), max_length=20)
-    from_ticket: str | None = Field(default=None, min_length=1, max_length=128,
-                                    description="The ticket whose answer this drafts")
-    source_id: str | None = Field(default=None, min_length=1, max_length=128,
-                                  description="Id in an imported collection (idempotent)")
 
 
 class VersionIn(Strict):
@@ -100,24 +69,15 @@ def invalid(detail: str) -> Problem:
 
 
 def write_of(body: ArticleIn, who: Principal, ref: ReferenceData) -> Write:
-    """The domain's Write, with category and unit checked against the directory."""
+    """The domain's Write for a person: unit staff write for their own unit only."""
     unit = body.owning_unit or (who.unit if who.role == "unit" else None)
     if who.role == "unit" and unit != who.unit:
         raise Problem(403, "other-unit", "只能起草本单位的知识 (own unit only)",
                       "Unit staff draft articles of their own unit only.")
-    if unit is None:
-        raise invalid("owning_unit is required")
-    if body.expires_at and body.effective_from and body.expires_at <= body.effective_from:
-        raise invalid("expires_at must come after effective_from")
     try:
-        ref.taxonomy.validate(body.category.level1, body.category.level2)
-        ref.directory.get(unit)
-    except (UnknownCategory, UnknownUnit) as exc:
+        return checked_write(body, unit, ref)
+    except (ValueError, UnknownCategory, UnknownUnit) as exc:
         raise invalid(str(exc)) from None
-    fields = body.model_dump(include=set(ArticleDetails.model_fields))
-    details = ArticleDetails(**{**fields, "owning_unit": unit})
-    return Write(title=body.title, body=body.body, category=body.category, details=details,
-                 from_ticket=body.from_ticket, source_id=body.source_id)
 
 
 def refused(exc: Refused) -> Problem:
@@ -145,14 +105,12 @@ async def run(service: KnowledgeService, article_id: str, command: Command, who:
 
 
 async def _mine(service: KnowledgeService, article_id: str, who: Principal) -> None:
-    """Unit staff act only on their own unit's articles (404 for another's: not theirs
-    to know of)."""
+    """Unit staff act only on their own unit's articles (404 for another's: not theirs to
+    know of), told by the article's own stream, not by a read model that may lag."""
     if who.role != "unit":
         return
-    row = await service.read(queries.article, article_id)
-    if row is None or row["owning_unit"] != who.unit:
-        raise Problem(404, "article-unknown", "知识条目不存在 (article-unknown)",
-                      "There is no such article.")
+    if (await service.load(article_id)).owning_unit != who.unit:
+        raise refused(Refused("article-unknown", *RULES["article-unknown"]))
 
 
 COMMAND_PROBLEMS = problems(403, 404, 409, 422, 503, rules=RULE_STATUSES)

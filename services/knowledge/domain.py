@@ -73,6 +73,12 @@ class Article:
         return self.stream_version > 0
 
     @property
+    def owning_unit(self) -> str | None:
+        """The unit answerable for it: as the version under work says, else the live one."""
+        latest = self.draft.event if self.draft else self.published
+        return latest.owning_unit if latest else None
+
+    @property
     def next_version(self) -> int:
         return (self.published.version + 1) if self.published else 1
 
@@ -154,11 +160,19 @@ class PublishDue:
 
 
 @dataclass(frozen=True, slots=True)
+class Import:
+    """An article reviewed where it came from (its `source_ref` names the document):
+    drafted, submitted, approved and published in one append by the importing editor."""
+
+    write: Write
+
+
+@dataclass(frozen=True, slots=True)
 class Retire:
     reason: str | None = None
 
 
-Command = Write | Submit | Return | Approve | PublishDue | Retire
+Command = Write | Submit | Return | Approve | PublishDue | Retire | Import
 
 
 def decide(article: Article, command: Command, actor: str, now: datetime,
@@ -168,6 +182,11 @@ def decide(article: Article, command: Command, actor: str, now: datetime,
         raise _refuse("article-retired")
     if isinstance(command, Write):
         return [_write(article, command, actor)]
+    if isinstance(command, Import):
+        drafted = _write(article, command.write, actor)
+        at = article.article_id, drafted.version
+        return [drafted, ArticleSubmitted(article_id=at[0], version=at[1]),
+                ArticleApproved(article_id=at[0], version=at[1]), published(at[0], drafted)]
     if not article.exists:
         raise _refuse("article-unknown")
     if isinstance(command, Retire):
