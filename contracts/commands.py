@@ -112,6 +112,13 @@ class AnswerDirectly(TicketCommand):
 
     answer: Text
     knowledge_article_id: Id | None = None
+    knowledge_article_version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _cited_whole(self) -> AnswerDirectly:
+        if (self.knowledge_article_id is None) != (self.knowledge_article_version is None):
+            raise ValueError("cite an article by its id and version together")
+        return self
 
 
 class DispatchTicket(TicketCommand):

@@ -90,6 +90,8 @@ class TicketAnsweredDirectly(TicketEvent):
 
     answer: Text
     knowledge_article_id: Id | None = None
+    knowledge_article_version: int | None = Field(
+        default=None, ge=1, description="The version of the article the answer came from")
 
 
 class TicketDispatched(TicketEvent):

@@ -282,7 +282,8 @@ def _merge_ticket(t: Ticket, cmd: c.MergeTicket, now: datetime) -> list[EventDat
 def _answer(t: Ticket, cmd: c.AnswerDirectly, now: datetime) -> list[EventData]:
     _in(t, AT_HOTLINE, "Answering directly")  # a unit holds it: reassign or wait for a return
     return [e.TicketAnsweredDirectly(answer=cmd.answer,
-                                     knowledge_article_id=cmd.knowledge_article_id),
+                                     knowledge_article_id=cmd.knowledge_article_id,
+                                     knowledge_article_version=cmd.knowledge_article_version),
             e.TicketClosed(reason=CloseReason.ANSWERED)]
 
 

@@ -62,13 +62,17 @@ async def register(body: RegisterIn, service: ServiceDep, clock: ClockDep, who: 
 
 class AnswerIn(Strict):
     answer: NoteText = Field(min_length=1, max_length=20000)
-    knowledge_article_id: str | None = None
+    knowledge_article_id: str | None = Field(default=None, min_length=1, max_length=128)
+    knowledge_article_version: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="With knowledge_article_id: the version the answer came from")
 
 
 @router.post("/tickets/{ticket_id}/answer", response_model=CommandResult, responses=COMMAND)
 async def answer(ticket_id: PathId, body: AnswerIn, service: ServiceDep, clock: ClockDep,
                  who: Operator, key: IdempotencyKey = None) -> CommandResult:
-    """直接答复: answer from the knowledge base and close at once."""
+    """直接答复: answer from the knowledge base (citing the article's id and version, as
+    the recommendation showed them) and close at once."""
     cmd = c.AnswerDirectly(ticket_id=ticket_id, **body.model_dump())
     return result(await service.execute(cmd, who.actor, command_id(who, key), clock()))
 

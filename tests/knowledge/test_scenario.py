@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.dispatch.conftest import LOCATION
 from tests.knowledge.conftest import UNIT, Knowledge
 
 V1 = {
@@ -61,6 +62,7 @@ async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> 
         "category": {"level1": "housing-provident-fund"}}))
     assert tips["items"][0]["article_id"] == article
     assert {"公积金", "住房公积金", "房租"} & set(tips["items"][0]["matched"])
+    ticket = await answered_from(k, article, tips["items"][0]["version"])
 
     v2 = edited(title="租房提取住房公积金办理指南 (2027年版)",
                 body="自2027年起, 租房提取每年可办理一次。所需材料: 居民身份证。")
@@ -69,7 +71,10 @@ async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> 
     await ok(await k.post(f"{base}/submit", "operator", {"version": 2}))
     await ok(await k.post(f"{base}/approve", "supervisor", {"version": 2}))
     await k.settle()
-    old = await ok(await k.get(f"{base}/versions/1", "callback"))
+    cited = await ok_list(await k.h.get(f"/v1/tickets/{ticket}/history", "auditor"))
+    [answer] = [e["data"] for e in cited if e["type"] == "hotline.TicketAnsweredDirectly.v1"]
+    assert (answer["knowledge_article_id"], answer["knowledge_article_version"]) == (article, 1)
+    old = await ok(await k.get(f"{base}/versions/1", "callback"))  # what that citizen was told
     assert "租房合同" in old["body"] and old["published_at"] is not None
     live = await ok(await k.get(f"/v1/public/knowledge/articles/{article}"))
     assert (live["version"], live["title"]) == (2, v2["title"])
@@ -89,6 +94,20 @@ async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> 
         "ArticleSubmitted", "ArticleApproved", "ArticlePublished", "ArticleRetired"]
     assert history[0]["actor"] == "operator:operator-01"
     assert history[5]["actor"] == "editor:editor-01"
+
+
+async def answered_from(k: Knowledge, article: str, version: int) -> str:
+    """A contact registered and answered directly from the article; the ticket's id."""
+    contact = await k.h.contact("wx-kb-1", content="我租房子住, 想把公积金取出来交房租",
+                                location=LOCATION)
+    r = await k.h.post("/v1/tickets", "operator", {
+        "contact_ids": [contact], "ticket_type": "consultation", "summary": "租房提取公积金",
+        "category": {"level1": "housing-provident-fund", "level2": "hpf-withdrawal"}})
+    ticket = str((await ok(r, 201))["ticket_id"])
+    await ok(await k.h.post(f"/v1/tickets/{ticket}/answer", "operator", {
+        "answer": "可通过公众号申请租房提取, 需本人身份证", "knowledge_article_id": article,
+        "knowledge_article_version": version}))
+    return ticket
 
 
 async def ok_list(response: Any) -> list[dict[str, Any]]:

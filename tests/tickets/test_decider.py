@@ -429,15 +429,17 @@ def test_a_merged_ticket_rejects_everything(command: c.TicketCommand) -> None:
 def test_answer_directly_closes_the_ticket(history: tuple[EventData, ...]) -> None:
     ticket = state(*history)
     command = c.AnswerDirectly(ticket_id=TID, answer="夜间施工须取得许可, 已告知举报渠道",
-                               knowledge_article_id="kb-0042")
+                               knowledge_article_id="kb-0042", knowledge_article_version=3)
     events = when(ticket, command)
     assert events == [
         e.TicketAnsweredDirectly(answer="夜间施工须取得许可, 已告知举报渠道",
-                                 knowledge_article_id="kb-0042"),
+                                 knowledge_article_id="kb-0042", knowledge_article_version=3),
         e.TicketClosed(reason=CloseReason.ANSWERED),
     ]
     after = then(ticket, events)
     assert (after.status, after.close_reason) == (TicketStatus.CLOSED, CloseReason.ANSWERED)
+    with pytest.raises(ValueError, match="id and version together"):
+        c.AnswerDirectly(ticket_id=TID, answer="已答复", knowledge_article_id="kb-0042")
 
 
 @pytest.mark.parametrize("history", [AT_UNIT, HANDLING, REPLIED_H],
