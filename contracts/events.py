@@ -42,12 +42,14 @@ from contracts.intake_events import (
     ContactReleased,
 )
 from contracts.knowledge_events import (
+    AnswerOffered,
     ArticleApproved,
     ArticleDrafted,
     ArticlePublished,
     ArticleRetired,
     ArticleReturned,
     ArticleSubmitted,
+    OfferAnswered,
 )
 from contracts.oversight_events import (
     CardIssued,
@@ -162,6 +164,7 @@ __all__ = [
     "Attachment", "Category", "Coordinates", "Deadline", "event_name", "event_type",
     "event_dataschema", "to_data", "from_envelope", "ArticleApproved", "ArticleDrafted",
     "ArticlePublished", "ArticleRetired", "ArticleReturned", "ArticleSubmitted",
+    "AnswerOffered", "OfferAnswered",
     "AssistingUnitReplied", "CallRecorded", "CardIssued", "ContactMerged", "ContactReceived",
     "ContactClaimed", "ContactDismissed", "ContactReleased",
     "DeadlinesSet", "ExtensionApproved", "ExtensionRejected", "ExtensionRequested",

@@ -8,6 +8,10 @@ knowledge → a reviewer checks it → it reaches every operator):
       → ArticleApproved → ArticlePublished (version N) → ArticleDrafted (version N+1) → …
       → ArticleRetired
 
+A chat contact may be answered from a public FAQ before it reaches an operator: the
+offer and the citizen's answer are the stream `offer-<id>` (AnswerOffered →
+OfferAnswered); "not solved" sends the contact on to intake as usual.
+
 Every version's text stays in the log for ever, so a ticket that cites an article
 cites its id and version, and what the citizen was told can always be shown.
 `ArticlePublished` carries the whole published version: the search index and the
@@ -32,7 +36,7 @@ from contracts.base import (
     Timestamp,
     UnitId,
 )
-from contracts.vocabulary import ArticleKind, Audience
+from contracts.vocabulary import ArticleKind, Audience, Channel
 
 Term = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -107,3 +111,23 @@ class ArticleRetired(KnowledgeEvent):
     article_id: Id
     version: int = Field(ge=1, description="The last published version")
     reason: Reason | None = None
+
+
+class AnswerOffered(KnowledgeEvent):
+    """自助答复: a chat contact was offered a public FAQ's answer ("是否解决了您的问题?").
+    Nothing the citizen typed is kept here: if it is not solved, the contact itself goes
+    to intake."""
+
+    offer_id: Id
+    channel: Channel
+    channel_message_id: Id
+    article_id: Id
+    version: int = Field(ge=1)
+    confidence: float = Field(ge=0, le=1, description="Share of the message's words matched")
+
+
+class OfferAnswered(KnowledgeEvent):
+    """自助答复结果: the citizen said whether the offered answer solved it."""
+
+    offer_id: Id
+    solved: bool

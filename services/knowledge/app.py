@@ -17,7 +17,7 @@ from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
-from services.knowledge import api, api_read, public
+from services.knowledge import api, api_offers, api_read, public
 from services.knowledge.domain import ReviewPolicy
 from services.knowledge.publisher import Publisher
 from services.knowledge.service import KnowledgeService
@@ -73,7 +73,7 @@ def create_app(
     app.state.service, app.state.publisher = service, publisher
     app.state.reference = reference_of(platform).data
     app.state.throttle = public.Throttle()
-    for module in (api, api_read, public):
+    for module in (api, api_read, api_offers, public):
         app.include_router(module.router)
     install_basics(app, BODY_LIMIT)
     install_readiness(app, ready)

@@ -106,6 +106,17 @@ async def indexed_version(conn: AsyncConnection, article_id: str) -> int | None:
                                {"a": article_id})).scalar()
 
 
+async def words_of(conn: AsyncConnection, article_id: str) -> set[str]:
+    """Every word the index holds for an article (title, body, sub-words, synonyms)."""
+    row = (await conn.execute(text(
+        "SELECT f.title, f.terms, f.body FROM kb_fts f JOIN kb_search s ON s.rowid = f.rowid "
+        "WHERE s.article_id = :a"), {"a": article_id})).first()
+    if row is None:
+        return set()
+    title, terms, body = row
+    return {*title.split(SEP), *terms.split(" "), *body.split(SEP)}
+
+
 async def public_row(conn: AsyncConnection, article_id: str,
                      today: date) -> dict[str, Any] | None:
     """The index's row of a public article valid `today`, else None."""

@@ -4,7 +4,8 @@
 live published version, the owning unit, dates the reminders need (review by,
 submitted at) — what the review queue, the lists and the maintenance figures read.
 `kb_versions`: one row per (article, version) with its whole text as last drafted,
-and when it was published: what an old ticket's citation opens.
+and when it was published: what an old ticket's citation opens. `kb_offers`: the
+self-service offers on chat channels and whether they solved the citizen's question.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, and_, update
+from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
 from contracts.knowledge_events import (
+    AnswerOffered,
     ArticleApproved,
     ArticleDrafted,
     ArticlePublished,
     ArticleRetired,
     ArticleReturned,
     ArticleSubmitted,
+    OfferAnswered,
 )
 from contracts.topics import KNOWLEDGE
 from hotline.projection import Applied, utc_column
@@ -65,16 +68,27 @@ versions = Table(
     utc_column("published_at"),
     utc_column("submitted_at"),  # first submission of this version
 )
+offers = Table(  # self-service on chat channels: what was offered, and did it solve it
+    "kb_offers", metadata,
+    Column("offer_id", String(64), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("article_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("confidence", Float, nullable=False),
+    utc_column("offered_at", nullable=False),
+    Column("solved", Boolean),  # None: not answered (yet)
+)
 
 
 class Articles:
     """kb_articles and kb_versions, from hotline.knowledge."""
 
     name: str = "knowledge-articles"
-    version: int = 1
+    version: int = 2
     topics: Sequence[str] = (KNOWLEDGE,)
     events: frozenset[str] = frozenset({"ArticleDrafted", "ArticleSubmitted", "ArticleReturned",
-                        "ArticleApproved", "ArticlePublished", "ArticleRetired"})
+                        "ArticleApproved", "ArticlePublished", "ArticleRetired",
+                        "AnswerOffered", "OfferAnswered"})
     metadata: MetaData = metadata
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
@@ -83,6 +97,15 @@ class Articles:
 
 
 async def _apply_one(conn: AsyncConnection, env: Envelope, e: Any) -> None:
+    if isinstance(e, AnswerOffered):
+        await conn.execute(offers.insert().values(
+            offer_id=e.offer_id, channel=e.channel.value, article_id=e.article_id,
+            version=e.version, confidence=e.confidence, offered_at=env.time))
+        return
+    if isinstance(e, OfferAnswered):
+        await conn.execute(update(offers).where(offers.c.offer_id == e.offer_id)
+                           .values(solved=e.solved))
+        return
     if isinstance(e, ArticleDrafted):
         await _drafted(conn, env, e)
         return

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.projection import aware, page_and_total
-from services.knowledge.projections import articles, versions
+from services.knowledge.projections import articles, offers, versions
 
 REVIEW_WITHIN = timedelta(days=3)  # a submission reviewed later than this is late (及时率)
 WAITING_TOO_LONG = timedelta(days=2)  # the review queue flags submissions older than this
@@ -123,3 +123,24 @@ async def due_for_publication(conn: AsyncConnection, now: datetime) -> list[tupl
     rows = await conn.execute(select(a.article_id, a.draft_version).where(
         a.stage == "approved", a.publish_at <= now).order_by(a.publish_at).limit(500))
     return [(article_id, version) for article_id, version in rows]
+
+
+async def self_service(conn: AsyncConnection, since: datetime) -> dict[str, Any]:
+    """自助答复 since `since`: offers per channel, how many solved, not solved, unanswered,
+    and the articles that solved most."""
+    o = offers.c
+    rows = (await conn.execute(select(o.channel, o.solved, func.count())
+                               .where(o.offered_at >= since).group_by(o.channel, o.solved))).all()
+    channels: dict[str, dict[str, int]] = {}
+    for channel, solved, n in rows:
+        key = {True: "solved", False: "not_solved", None: "unanswered"}[solved]
+        figures = channels.setdefault(channel, {"offered": 0, "solved": 0, "not_solved": 0,
+                                                "unanswered": 0})
+        figures[key] += n
+        figures["offered"] += n
+    top = await conn.execute(
+        select(o.article_id, func.count().label("n")).where(o.offered_at >= since,
+                                                            o.solved.is_(True))
+        .group_by(o.article_id).order_by(func.count().desc(), o.article_id).limit(10))
+    return {"channels": channels, "top_articles": [{"article_id": a, "solved": n}
+                                                   for a, n in top]}

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import from_envelope
+from contracts.knowledge_events import AnswerOffered, OfferAnswered
 from contracts.topics import KNOWLEDGE
+from contracts.vocabulary import ArticleKind
 from hotline.eventstore import Context, Stored
 from hotline.log.port import VersionConflict
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
-from services.knowledge import fts
+from services.knowledge import fts, offers, queries
 from services.knowledge.domain import Article, Command, ReviewPolicy, decide, evolve, fold
+from services.knowledge.segment import query_terms
 
 SOURCE = "/hotline/knowledge"
 IMPORTED = uuid.UUID("8f5b2c1e-4d7a-5e39-9c0b-2a6f1d3e7b48")  # namespace of imported ids
@@ -79,6 +83,57 @@ class KnowledgeService(ReadSide):
         """The index's best articles for `query` that `filters` allow and `today` finds valid."""
         async with self.index.connect() as conn:
             return await fts.search(conn, query, filters, today, limit)
+
+    async def offer(self, channel: str, message_id: str, content: str, actor: str,
+                    now: datetime, today: date) -> tuple[AnswerOffered, dict[str, Any]] | None:
+        """A public FAQ's answer (the event and the FAQ's text) for a chat message, when one
+        is sure enough (offers.py); recorded once per message, so a retry gets it back."""
+        stream = f"offer-{offers.offer_id(channel, message_id)}"
+        earlier = await self.platform.store.load(KNOWLEDGE, stream)
+        if earlier:
+            first = from_envelope(earlier[0].envelope)
+            assert isinstance(first, AnswerOffered)
+            text = await self.read(queries.version_text, first.article_id, first.version)
+            return (first, text) if text else None
+        faq = fts.Filters(audiences=("public",), kind=ArticleKind.FAQ.value)
+        hits = await self.search(content, faq, today, limit=2)
+        if not hits:
+            return None
+        async with self.index.connect() as conn:
+            words = await fts.words_of(conn, hits[0].article_id)
+        covered = offers.coverage(query_terms(content), words)
+        text = await self.read(queries.version_text, hits[0].article_id, hits[0].version)
+        if text is None or not offers.worth_offering([h.score for h in hits], covered):
+            return None
+        event = AnswerOffered(offer_id=stream.removeprefix("offer-"), channel=channel,
+                              channel_message_id=message_id, article_id=hits[0].article_id,
+                              version=hits[0].version, confidence=round(covered, 3))
+        try:
+            await self.platform.store.append(stream, [event], expected_version=0,
+                                             context=Context.new(actor, SOURCE), now=now)
+        except VersionConflict:  # the same message twice at once: the first offer stands
+            return await self.offer(channel, message_id, content, actor, now, today)
+        return event, text
+
+    async def answer_offer(self, offer_id: str, solved: bool, actor: str,
+                           now: datetime) -> bool | None:
+        """Record the citizen's answer; None for no such offer, False when it was answered
+        otherwise before (a retry of the same answer is fine)."""
+        stream = f"offer-{offer_id}"
+        stored = await self.platform.store.load(KNOWLEDGE, stream)
+        if not stored:
+            return None
+        if len(stored) > 1:
+            return from_envelope(stored[1].envelope) == OfferAnswered(offer_id=offer_id,
+                                                                      solved=solved)
+        try:
+            await self.platform.store.append(stream, [OfferAnswered(offer_id=offer_id,
+                                                                    solved=solved)],
+                                             expected_version=1,
+                                             context=Context.new(actor, SOURCE), now=now)
+        except VersionConflict:
+            return await self.answer_offer(offer_id, solved, actor, now)
+        return True
 
     async def index_version(self, article_id: str) -> int | None:
         """The version the search index holds of an article (None: not searchable)."""

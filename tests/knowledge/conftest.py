@@ -13,8 +13,12 @@ import pytest
 
 from hotline.apikeys import Principal
 from hotline.log.port import EventLog
+from services.knowledge.domain import Import
+from services.knowledge.importer import read_rows
 from services.knowledge.publisher import Publisher
+from services.knowledge.service import imported_id
 from tests.dispatch.conftest import Hotline, open_hotline
+from tests.knowledge.corpus import SAMPLE
 
 UNIT = "city-hpf"
 
@@ -43,6 +47,21 @@ class Knowledge:
 
     async def settle(self) -> None:
         await self.h.settle()
+
+    async def import_sample(self) -> None:
+        """The sample corpus (260 articles), imported as `hotline knowledge import` does."""
+        service = self.client_app.state.service
+        now = self.h.clock()
+        for path in sorted(SAMPLE.glob("*.jsonl")):
+            for row in read_rows(path, self.client_app.state.reference):
+                assert row.write is not None and row.write.source_id is not None
+                await service.act(imported_id(row.write.source_id), Import(row.write),
+                                  "editor:import", now)
+        await self.settle()
+
+    @property
+    def client_app(self) -> Any:
+        return self.h.apps["knowledge"]
 
 
 @pytest.fixture
