@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.events import from_envelope
 from contracts.knowledge_events import AnswerOffered, OfferAnswered
 from contracts.topics import KNOWLEDGE
-from contracts.vocabulary import ArticleKind
+from contracts.vocabulary import ArticleKind, Channel
 from hotline.eventstore import Context, Stored
 from hotline.log.port import VersionConflict
 from hotline.projection import ReadSide
@@ -105,7 +105,7 @@ class KnowledgeService(ReadSide):
         text = await self.read(queries.version_text, hits[0].article_id, hits[0].version)
         if text is None or not offers.worth_offering([h.score for h in hits], covered):
             return None
-        event = AnswerOffered(offer_id=stream.removeprefix("offer-"), channel=channel,
+        event = AnswerOffered(offer_id=stream.removeprefix("offer-"), channel=Channel(channel),
                               channel_message_id=message_id, article_id=hits[0].article_id,
                               version=hits[0].version, confidence=round(covered, 3))
         try:
