@@ -50,6 +50,7 @@ from contracts.knowledge_events import (
     ArticleReturned,
     ArticleSubmitted,
     OfferAnswered,
+    RecommendationRated,
 )
 from contracts.oversight_events import (
     CardIssued,
@@ -164,7 +165,7 @@ __all__ = [
     "Attachment", "Category", "Coordinates", "Deadline", "event_name", "event_type",
     "event_dataschema", "to_data", "from_envelope", "ArticleApproved", "ArticleDrafted",
     "ArticlePublished", "ArticleRetired", "ArticleReturned", "ArticleSubmitted",
-    "AnswerOffered", "OfferAnswered",
+    "AnswerOffered", "OfferAnswered", "RecommendationRated",
     "AssistingUnitReplied", "CallRecorded", "CardIssued", "ContactMerged", "ContactReceived",
     "ContactClaimed", "ContactDismissed", "ContactReleased",
     "DeadlinesSet", "ExtensionApproved", "ExtensionRejected", "ExtensionRequested",

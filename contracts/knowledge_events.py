@@ -131,3 +131,13 @@ class OfferAnswered(KnowledgeEvent):
 
     offer_id: Id
     solved: bool
+
+
+class RecommendationRated(KnowledgeEvent):
+    """推荐评价: an operator marked a recommended article helpful or not for a contact
+    (stream `rating-<id>`, one per operator, article and contact)."""
+
+    article_id: Id
+    version: int = Field(ge=1)
+    helpful: bool
+    contact_id: Id | None = Field(default=None, description="The contact it was recommended for")

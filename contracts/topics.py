@@ -101,7 +101,7 @@ def core_specs() -> list[TopicSpec]:
 
 
 STREAM_PREFIXES = {"contact-": CONTACTS, "ticket-": TICKETS, "call-": CALLS, "article-": KNOWLEDGE,
-                   "offer-": KNOWLEDGE, "account-": PEOPLE, "key-": PEOPLE}
+                   "offer-": KNOWLEDGE, "rating-": KNOWLEDGE, "account-": PEOPLE, "key-": PEOPLE}
 
 
 def stream_topic(stream: str) -> str:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from contracts.base import Category
+from contracts.knowledge_events import RecommendationRated
 from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.web import Problem, problems
@@ -154,6 +155,25 @@ async def recommendations(body: RecommendIn, service: ServiceDep, who: Operator,
     filters = Filters(audiences=("public", "internal"), level1=level1)
     hits = await service.search(body.content, filters, local_day(clock()), RECOMMENDED)
     return {"items": [hit_json(h) for h in hits]}
+
+
+class RatingIn(Strict):
+    version: int = Field(ge=1, le=1_000_000)
+    helpful: bool
+    contact_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+@router.post("/articles/{article_id}/feedback", responses=problems(404, 422))
+async def feedback(article_id: ArticleId, body: RatingIn, service: ServiceDep, who: Operator,
+                   clock: ClockDep) -> dict[str, Any]:
+    """推荐评价: was the recommended article helpful for this contact? Once per operator,
+    article and contact; counted in the week's figures."""
+    article = await service.load(article_id)
+    if article.published is None or not 1 <= body.version <= article.published.version:
+        raise not_found(f"{article_id} v{body.version}")
+    recorded = await service.rate(RecommendationRated(article_id=article_id, **body.model_dump()),
+                                  who.actor, clock())
+    return {"article_id": article_id, "helpful": body.helpful, "recorded": recorded}
 
 
 @router.get("/maintenance", responses=problems(422))

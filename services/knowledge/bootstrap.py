@@ -16,6 +16,7 @@ from hotline.runtime import Platform, ServiceSpec
 from services.knowledge.app import create_app, index_engine
 from services.knowledge.fts import KnowledgeIndex
 from services.knowledge.projections import Articles
+from services.knowledge.usage import KnowledgeUse
 
 
 def _knowledge_example(base: str, keys: dict[str, str]) -> str:
@@ -25,7 +26,7 @@ def _knowledge_example(base: str, keys: dict[str, str]) -> str:
 
 
 def projections(platform: Platform) -> Sequence[Projection]:
-    return [Articles(), KnowledgeIndex(index_engine(platform))]
+    return [Articles(), KnowledgeUse(), KnowledgeIndex(index_engine(platform))]
 
 
 def _writes(platform: Platform) -> Sequence[str]:

@@ -21,6 +21,7 @@ from reference.directory import ReferenceData, UnknownUnit
 from services.knowledge import fts, queries
 from services.knowledge.api import ArticleId, ClockDep, RefDep, ServiceDep
 from services.knowledge.api_read import hit_json, local_day, not_found
+from services.knowledge.usage import most_used
 
 router = APIRouter(prefix="/v1/public/knowledge", tags=["citizens 市民"])
 PER_MINUTE = 60
@@ -75,6 +76,27 @@ async def public_search(service: ServiceDep, clock: ClockDep, ref: RefDep, _: Li
                                 limit)
     return {"query": q, "items": [hit_json(h) | {"owning_unit_zh": _unit_zh(ref, h.owning_unit)}
                                   for h in hits]}
+
+
+@router.get("/hot", responses=problems(429))
+async def hot(service: ServiceDep, clock: ClockDep, ref: RefDep, _: Limited,
+              limit: Annotated[int, Query(ge=1, le=20)] = 10) -> dict[str, Any]:
+    """热点问答: this week's most used public articles (cited in answers, offered on chat
+    channels, marked helpful), valid today."""
+    today = local_day(clock())
+    used = await service.read(most_used, today)
+    items = []
+    async with service.index.connect() as conn:
+        for row in used:
+            live = await fts.public_row(conn, row["article_id"], today)
+            if live is not None:
+                items.append({"article_id": live["article_id"], "version": live["version"],
+                              "title": live["title"], "kind": live["kind"],
+                              "owning_unit_zh": _unit_zh(ref, live["owning_unit"]),
+                              "uses": row["uses"]})
+            if len(items) == limit:
+                break
+    return {"week_ending": today.isoformat(), "items": items}
 
 
 @router.get("/articles/{article_id}", responses=problems(404, 422, 429))

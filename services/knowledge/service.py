@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import from_envelope
-from contracts.knowledge_events import AnswerOffered, OfferAnswered
+from contracts.knowledge_events import AnswerOffered, OfferAnswered, RecommendationRated
 from contracts.topics import KNOWLEDGE
 from contracts.vocabulary import ArticleKind, Channel
 from hotline.eventstore import Context, Stored
@@ -30,6 +30,7 @@ from services.knowledge.segment import query_terms
 
 SOURCE = "/hotline/knowledge"
 IMPORTED = uuid.UUID("8f5b2c1e-4d7a-5e39-9c0b-2a6f1d3e7b48")  # namespace of imported ids
+RATINGS = uuid.UUID("5c0e8a2d-91b4-5f67-8d3a-7e2b4c6f1a09")
 ATTEMPTS = 5
 
 
@@ -133,6 +134,18 @@ class KnowledgeService(ReadSide):
                                              context=Context.new(actor, SOURCE), now=now)
         except VersionConflict:
             return await self.answer_offer(offer_id, solved, actor, now)
+        return True
+
+    async def rate(self, rating: RecommendationRated, actor: str, now: datetime) -> bool:
+        """Record an operator's mark of a recommendation, once per (operator, article,
+        contact); False when they had marked it already."""
+        key = f"{actor}\n{rating.article_id}\n{rating.contact_id or ''}"
+        stream = f"rating-{uuid.uuid5(RATINGS, key)}"
+        try:
+            await self.platform.store.append(stream, [rating], expected_version=0,
+                                             context=Context.new(actor, SOURCE), now=now)
+        except VersionConflict:
+            return False
         return True
 
     async def index_version(self, article_id: str) -> int | None:

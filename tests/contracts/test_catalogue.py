@@ -304,6 +304,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "AnswerOffered": dict(offer_id="o-1", channel=Channel.WECHAT, channel_message_id="wx-1",
                           article_id="kb-9", version=2, confidence=0.8),
     "OfferAnswered": dict(offer_id="o-1", solved=False),
+    "RecommendationRated": dict(article_id="kb-9", version=2, helpful=True, contact_id="c-1"),
     "ArticleReturned": dict(article_id="kb-9", version=2, reason="请补充办理时限"),
     "ArticleApproved": dict(article_id="kb-9", version=2, publish_at=T0 + timedelta(hours=2)),
     "ContactClaimed": dict(contact_id="c-1", operator="operator:wang.li",
