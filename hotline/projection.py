@@ -242,7 +242,11 @@ async def _ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
 
 
 async def _reset(conn: AsyncConnection, projection: Projection) -> None:
-    """Empty a projection: its tables, offsets and stream heads."""
+    """Empty a projection: its tables, offsets and stream heads, and what it keeps outside
+    SQL (a search engine's index) through its own `reset()`, if it has one."""
+    outside = getattr(projection, "reset", None)
+    if outside is not None:
+        await outside()
     await conn.run_sync(projection.metadata.drop_all)
     for table in (offsets_table, heads_table):
         await conn.execute(delete(table).where(table.c.projection == projection.name))

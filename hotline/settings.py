@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     knowledge_index: str = Field(
         default="", description="the knowledge search index: a SQLite (FTS5) URL, default "
         "sqlite+aiosqlite:///<data_dir>/knowledge-index.db")
+    elasticsearch_url: str = Field(
+        default="", description="the knowledge search index on Elasticsearch (e.g. "
+        "https://user:pass@es:9200); empty: SQLite FTS5 in the data directory")
+    elasticsearch_index: str = "hotline-knowledge"
     knowledge_second_reviewer: bool = Field(
         default=True, description="四眼原则: who drafted or submitted a knowledge article may "
         "not approve it")

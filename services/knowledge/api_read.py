@@ -19,7 +19,7 @@ from hotline.auth import roles
 from hotline.web import Problem, problems
 from services.knowledge import queries
 from services.knowledge.api import ArticleId, ClockDep, ServiceDep, Strict
-from services.knowledge.fts import Filters, Hit
+from services.knowledge.search import Filters, Hit
 from services.knowledge.service import KnowledgeService
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge 知识库"])

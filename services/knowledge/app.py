@@ -8,18 +8,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.topics import KNOWLEDGE
 from hotline.apikeys import ApiKeys
+from hotline.projection import Projection
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
 from services.knowledge import api, api_offers, api_read, public
 from services.knowledge.domain import ReviewPolicy
+from services.knowledge.es import EsIndexer, EsSearch
+from services.knowledge.fts import FtsSearch, KnowledgeIndex
 from services.knowledge.publisher import Publisher
+from services.knowledge.search import SearchIndex
 from services.knowledge.service import KnowledgeService
 
 BODY_LIMIT = 64 * 1024  # an article's Markdown (20,000 characters) and its details
@@ -35,12 +40,34 @@ class IndexStore:
         await self.engine.dispose()
 
 
+class EsStore:
+    """The Elasticsearch client, one per process, closed with it."""
+
+    def __init__(self, url: str) -> None:
+        self.client = AsyncElasticsearch(url)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
 def index_engine(platform: Platform) -> AsyncEngine:
-    """The search index's engine: HOTLINE_KNOWLEDGE_INDEX, else a file in the data directory."""
+    """The FTS5 index's engine: HOTLINE_KNOWLEDGE_INDEX, else a file in the data directory."""
     settings = platform.settings
     url = settings.knowledge_index or (
         f"sqlite+aiosqlite:///{settings.data_dir / 'knowledge-index.db'}")
     return platform.shared("knowledge-index", lambda: IndexStore(url)).engine
+
+
+def search_of(platform: Platform) -> tuple[SearchIndex, Projection]:
+    """The search index and the projection that feeds it: Elasticsearch when
+    HOTLINE_ELASTICSEARCH_URL is set, else FTS5 in a SQLite file of its own."""
+    settings = platform.settings
+    if settings.elasticsearch_url:
+        url, name = settings.elasticsearch_url, settings.elasticsearch_index
+        client = platform.shared("knowledge-es", lambda: EsStore(url)).client
+        return EsSearch(client, name), EsIndexer(client, name)
+    engine = index_engine(platform)
+    return FtsSearch(engine), KnowledgeIndex(engine)
 
 
 def create_app(
@@ -54,7 +81,7 @@ def create_app(
 ) -> FastAPI:
     """The knowledge app; it starts and closes `platform` itself unless told it is shared."""
     policy = ReviewPolicy(second_reviewer=platform.settings.knowledge_second_reviewer)
-    service = KnowledgeService(platform, index_engine(platform), policy)
+    service = KnowledgeService(platform, search_of(platform)[0], policy)
     publisher = Publisher(service, clock)
     ready = app_readiness(platform, (KNOWLEDGE,), manage_platform, readiness)
     platform_context = platform_lifespan(platform, manage_platform, ready)

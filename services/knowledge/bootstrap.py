@@ -1,9 +1,10 @@
 """知识库 knowledge's composition root: what `hotline run` and `hotline serve knowledge` start.
 
 Registered as the entry point `hotline.services:knowledge` (pyproject.toml). Its read
-model (articles and versions) lives in the platform's database; its search index in a
-SQLite file of its own (FTS5), which the runner is pointed at by the projection's
-`engine`. It writes hotline.knowledge: one replica on Kubernetes, like people.
+model (articles, versions, offers, use) lives in the platform's database; its search
+index in a SQLite file of its own (FTS5, the runner pointed at it by the projection's
+`engine`) or, with HOTLINE_ELASTICSEARCH_URL, in Elasticsearch. It writes
+hotline.knowledge: one replica on Kubernetes, like people.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from collections.abc import Sequence
 from contracts.topics import KNOWLEDGE
 from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec
-from services.knowledge.app import create_app, index_engine
-from services.knowledge.fts import KnowledgeIndex
+from services.knowledge.app import create_app, search_of
 from services.knowledge.projections import Articles
 from services.knowledge.usage import KnowledgeUse
 
@@ -26,7 +26,7 @@ def _knowledge_example(base: str, keys: dict[str, str]) -> str:
 
 
 def projections(platform: Platform) -> Sequence[Projection]:
-    return [Articles(), KnowledgeUse(), KnowledgeIndex(index_engine(platform))]
+    return [Articles(), KnowledgeUse(), search_of(platform)[1]]
 
 
 def _writes(platform: Platform) -> Sequence[str]:

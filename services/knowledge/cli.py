@@ -23,7 +23,7 @@ from contracts.topics import KNOWLEDGE
 from hotline.cli_kit import console, run_async
 from hotline.runtime import Platform
 from reference.bundle import reference_of
-from services.knowledge.app import index_engine
+from services.knowledge.app import search_of
 from services.knowledge.domain import Import, Refused
 from services.knowledge.importer import Row, read_rows, same_text
 from services.knowledge.service import KnowledgeService, imported_id
@@ -54,7 +54,7 @@ def import_(
         ref = reference_of(platform).data
         await platform.log.claim(KNOWLEDGE)  # on Kafka: while the knowledge service is stopped
         rows = [row for path in files for row in read_rows(path, ref)]
-        service = KnowledgeService(platform, index_engine(platform))
+        service = KnowledgeService(platform, search_of(platform)[0])
         bad = [row for row in rows if row.write is None]
         for row in bad:
             console.print(f"[red]✗ line {row.line}[/red]: " + "; ".join(row.errors))

@@ -15,11 +15,8 @@ the same on every run and on every engine.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -29,10 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
 from hotline.projection import Applied
-from services.knowledge.segment import SEP, marked, plain, query_terms, search_terms
+from services.knowledge.search import CLOSE, OPEN, ROW_FIELDS, WEIGHTS, Filters, Hit, hit_of
+from services.knowledge.segment import SEP, marked, query_terms, search_terms
 
-WEIGHTS = (6.0, 3.0, 1.0)  # title, terms, body
-OPEN, CLOSE = "\x02", "\x03"  # highlight markers, replaced after HTML escaping
 SNIPPET_WORDS = 32
 
 metadata = MetaData()
@@ -123,46 +119,11 @@ async def public_row(conn: AsyncConnection, article_id: str,
     where, params = _where(Filters(audiences=("public",)), today)
     row = (await conn.execute(text(f"SELECT s.* FROM kb_search s WHERE s.article_id = :a{where}"),
                               params | {"a": article_id})).first()
-    return dict(row._mapping) if row else None
+    return {k: row._mapping[k] for k in ROW_FIELDS} if row else None
 
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-# -- searching ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """What a search may return: audiences, and optionally a category, kind or unit."""
-
-    audiences: tuple[str, ...] = ("public",)
-    level1: str | None = None
-    level2: str | None = None
-    kind: str | None = None
-    owning_unit: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One article found, with why: the words that matched, highlighted in title and snippet."""
-
-    article_id: str
-    version: int
-    title: str
-    kind: str | None
-    level1: str
-    level2: str | None
-    audience: str
-    owning_unit: str | None
-    effective_from: str | None
-    expires_at: str | None
-    source_ref: str | None
-    score: float
-    title_html: str
-    snippet_html: str
-    matched: tuple[str, ...]
 
 
 def match_expression(query: str) -> str | None:
@@ -190,7 +151,7 @@ async def search(conn: AsyncConnection, query: str, filters: Filters, today: dat
         "snippet(kb_fts, 2, :o, :c, '…', :w) AS body_marked "
         "FROM kb_fts JOIN kb_search s ON s.rowid = kb_fts.rowid "
         f"WHERE kb_fts MATCH :q {where} ORDER BY score, s.article_id LIMIT :n"), params)
-    return [_hit(row._mapping) for row in rows]
+    return [hit_of(dict(r._mapping), -r.score, r.title_marked, r.body_marked) for r in rows]
 
 
 def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
@@ -207,21 +168,25 @@ def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-_MARKED = re.compile(f"{OPEN}(.*?){CLOSE}", re.S)
+class FtsSearch:
+    """The SearchIndex port on the FTS5 file (search.py)."""
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
-def _html(marked_text: str) -> str:
-    """Index text with markers → escaped HTML with <mark>, separators gone."""
-    return (html.escape(plain(marked_text)).replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
+    async def search(self, query: str, filters: Filters, today: date,
+                     limit: int = 10) -> list[Hit]:
+        async with self.engine.connect() as conn:
+            return await search(conn, query, filters, today, limit)
 
+    async def words_of(self, article_id: str) -> set[str]:
+        async with self.engine.connect() as conn:
+            return await words_of(conn, article_id)
 
-def _hit(row: Any) -> Hit:
-    found = _MARKED.findall(row["title_marked"] + row["body_marked"])
-    matched = tuple(dict.fromkeys(plain(m) for m in found))
-    return Hit(article_id=row["article_id"], version=row["version"], title=row["title"],
-               kind=row["kind"], level1=row["level1"], level2=row["level2"],
-               audience=row["audience"], owning_unit=row["owning_unit"],
-               effective_from=row["effective_from"], expires_at=row["expires_at"],
-               source_ref=row["source_ref"], score=round(-row["score"], 4),
-               title_html=_html(row["title_marked"]), snippet_html=_html(row["body_marked"]),
-               matched=matched)
+    async def public_row(self, article_id: str, today: date) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            return await public_row(conn, article_id, today)
+
+    async def indexed_version(self, article_id: str) -> int | None:
+        async with self.engine.connect() as conn:
+            return await indexed_version(conn, article_id)

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from hotline.web import Problem, problems
 from reference.directory import ReferenceData, UnknownUnit
-from services.knowledge import fts, queries
+from services.knowledge import queries
 from services.knowledge.api import ArticleId, ClockDep, RefDep, ServiceDep
 from services.knowledge.api_read import hit_json, local_day, not_found
+from services.knowledge.search import Filters
 from services.knowledge.usage import most_used
 
 router = APIRouter(prefix="/v1/public/knowledge", tags=["citizens 市民"])
@@ -72,7 +73,7 @@ async def public_search(service: ServiceDep, clock: ClockDep, ref: RefDep, _: Li
                         q: Annotated[str, Query(min_length=1, max_length=100)],
                         limit: Annotated[int, Query(ge=1, le=20)] = 10) -> dict[str, Any]:
     """知识自助查询: public articles valid today, best first."""
-    hits = await service.search(q, fts.Filters(audiences=("public",)), local_day(clock()),
+    hits = await service.search(q, Filters(audiences=("public",)), local_day(clock()),
                                 limit)
     return {"query": q, "items": [hit_json(h) | {"owning_unit_zh": _unit_zh(ref, h.owning_unit)}
                                   for h in hits]}
@@ -86,16 +87,15 @@ async def hot(service: ServiceDep, clock: ClockDep, ref: RefDep, _: Limited,
     today = local_day(clock())
     used = await service.read(most_used, today)
     items = []
-    async with service.index.connect() as conn:
-        for row in used:
-            live = await fts.public_row(conn, row["article_id"], today)
-            if live is not None:
-                items.append({"article_id": live["article_id"], "version": live["version"],
-                              "title": live["title"], "kind": live["kind"],
-                              "owning_unit_zh": _unit_zh(ref, live["owning_unit"]),
-                              "uses": row["uses"]})
-            if len(items) == limit:
-                break
+    for row in used:
+        live = await service.index.public_row(row["article_id"], today)
+        if live is not None:
+            items.append({"article_id": live["article_id"], "version": live["version"],
+                          "title": live["title"], "kind": live["kind"],
+                          "owning_unit_zh": _unit_zh(ref, live["owning_unit"]),
+                          "uses": row["uses"]})
+        if len(items) == limit:
+            break
     return {"week_ending": today.isoformat(), "items": items}
 
 
@@ -103,8 +103,7 @@ async def hot(service: ServiceDep, clock: ClockDep, ref: RefDep, _: Limited,
 async def public_article(article_id: ArticleId, service: ServiceDep, clock: ClockDep,
                          ref: RefDep, _: Limited) -> dict[str, Any]:
     """A public article as published now, with its validity and owning unit."""
-    async with service.index.connect() as conn:
-        live = await fts.public_row(conn, article_id, local_day(clock()))
+    live = await service.index.public_row(article_id, local_day(clock()))
     text = await service.read(queries.version_text, article_id, live["version"]) if live else None
     if live is None or text is None:
         raise not_found(article_id)

@@ -4,7 +4,7 @@ A command loads the article's stream (`article-<id>` on hotline.knowledge), fold
 lets the pure domain decide, and appends with the expected version: two reviewers
 acting on one submission at once get one success and one answer naming the rule
 their command now breaks (the loser is decided again on the new state). The read
-models (projections.py, fts.py) follow the log; the API waits for them where an
+models (projections.py, the search index) follow the log; the API waits for them where an
 answer must show the new state.
 """
 
@@ -14,8 +14,6 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from contracts.events import from_envelope
 from contracts.knowledge_events import AnswerOffered, OfferAnswered, RecommendationRated
 from contracts.topics import KNOWLEDGE
@@ -24,8 +22,9 @@ from hotline.eventstore import Context, Stored
 from hotline.log.port import VersionConflict
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
-from services.knowledge import fts, offers, queries
+from services.knowledge import offers, queries
 from services.knowledge.domain import Article, Command, ReviewPolicy, decide, evolve, fold
+from services.knowledge.search import Filters, Hit, SearchIndex
 from services.knowledge.segment import query_terms
 
 SOURCE = "/hotline/knowledge"
@@ -46,7 +45,7 @@ def imported_id(source_id: str) -> str:
 class KnowledgeService(ReadSide):
     """Articles through their review, and the search index's answers."""
 
-    def __init__(self, platform: Platform, index: AsyncEngine,
+    def __init__(self, platform: Platform, index: SearchIndex,
                  policy: ReviewPolicy | None = None) -> None:
         self.platform, self.db, self.index = platform, platform.db, index
         self.policy = policy or ReviewPolicy()
@@ -79,11 +78,10 @@ class KnowledgeService(ReadSide):
             return article
         raise VersionConflict(KNOWLEDGE, stream_of(article_id), -1, -1)
 
-    async def search(self, query: str, filters: fts.Filters, today: date,
-                     limit: int = 10) -> list[fts.Hit]:
+    async def search(self, query: str, filters: Filters, today: date,
+                     limit: int = 10) -> list[Hit]:
         """The index's best articles for `query` that `filters` allow and `today` finds valid."""
-        async with self.index.connect() as conn:
-            return await fts.search(conn, query, filters, today, limit)
+        return await self.index.search(query, filters, today, limit)
 
     async def offer(self, channel: str, message_id: str, content: str, actor: str,
                     now: datetime, today: date) -> tuple[AnswerOffered, dict[str, Any]] | None:
@@ -96,12 +94,11 @@ class KnowledgeService(ReadSide):
             assert isinstance(first, AnswerOffered)
             text = await self.read(queries.version_text, first.article_id, first.version)
             return (first, text) if text else None
-        faq = fts.Filters(audiences=("public",), kind=ArticleKind.FAQ.value)
+        faq = Filters(audiences=("public",), kind=ArticleKind.FAQ.value)
         hits = await self.search(content, faq, today, limit=2)
         if not hits:
             return None
-        async with self.index.connect() as conn:
-            words = await fts.words_of(conn, hits[0].article_id)
+        words = await self.index.words_of(hits[0].article_id)
         covered = offers.coverage(query_terms(content), words)
         text = await self.read(queries.version_text, hits[0].article_id, hits[0].version)
         if text is None or not offers.worth_offering([h.score for h in hits], covered):
@@ -150,6 +147,5 @@ class KnowledgeService(ReadSide):
 
     async def index_version(self, article_id: str) -> int | None:
         """The version the search index holds of an article (None: not searchable)."""
-        async with self.index.connect() as conn:
-            return await fts.indexed_version(conn, article_id)
+        return await self.index.indexed_version(article_id)
 

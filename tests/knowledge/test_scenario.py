@@ -44,7 +44,7 @@ async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> 
     row = await ok(await k.get(base, "operator", min_version=back["stream_version"]))
     assert (row["stage"], row["returned_reason"]) == ("returned", "请补充办理时限")
 
-    fixed = edited(body=V1["body"] + "\n\n**办理时限**: 材料齐全的, 3个工作日内到账。")
+    fixed = edited(body=str(V1["body"]) + "\n\n**办理时限**: 材料齐全的, 3个工作日内到账。")
     await ok(await k.put(f"{base}/draft", "operator", fixed))
     await ok(await k.post(f"{base}/submit", "operator", {"version": 1}))
     refused = await k.post(f"{base}/approve", "operator", {"version": 1})
