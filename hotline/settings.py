@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how often the supervision ticker looks for deadlines")
     callback_port: int = 8104
     knowledge_port: int = 8107
+    knowledge_url: str = Field(
+        default="", description="where dispatch asks for knowledge recommendations (default "
+        "http://host:knowledge_port)")
     knowledge_index: str = Field(
         default="", description="the knowledge search index: a SQLite (FTS5) URL, default "
         "sqlite+aiosqlite:///<data_dir>/knowledge-index.db")
@@ -110,6 +113,8 @@ class Settings(BaseSettings):
             self.log = f"sqlite:///{self.data_dir / 'log.db'}"
         if not self.db:
             self.db = f"sqlite+aiosqlite:///{self.data_dir / 'projections.db'}"
+        if not self.knowledge_url:
+            self.knowledge_url = f"http://{self.host}:{self.knowledge_port}"
         if not self.survey_base_url:
             self.survey_base_url = f"http://{self.host}:{self.callback_port}"
         if not self.keys_db:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from contracts.vocabulary import Channel, TicketStatus, TicketType, Urgency
 from hotline.params import CODE_PATTERN, CodeQuery, Cursor, InstantQuery, PathId
@@ -22,6 +22,7 @@ from services.dispatch.api_common import (
     not_found,
     visible_ticket,
 )
+from services.dispatch.knowledge_link import KnowledgeLink, credentials_of
 from services.dispatch.service import DispatchService
 
 router = APIRouter(prefix="/v1", tags=["work orders 工单"])
@@ -134,6 +135,32 @@ async def duplicates(contact_id: PathId, service: ServiceDep, clock: ClockDep,
     return [{"ticket_id": c.ticket.ticket_id, "ticket_number": c.ticket.ticket_number,
              "summary": c.ticket.summary, "registered_at": c.ticket.registered_at,
              "score": round(c.score, 3), "reasons": list(c.reasons)} for c in found]
+
+
+@router.get("/contacts/{contact_id}/recommendations", responses=problems(422))
+async def contact_recommendations(contact_id: PathId, request: Request, service: ServiceDep,
+                                  who: Operator, level1: CodeQuery = None) -> dict[str, Any]:
+    """知识推荐 for a contact, from the knowledge service, asked with the operator's own
+    credentials (within a first-level category once chosen); `available: false` when the
+    knowledge service cannot answer now."""
+    contact = await service.contact(contact_id)
+    return await _recommended(request, contact.content, level1)
+
+
+@router.get("/tickets/{ticket_id}/recommendations", responses=problems(404))
+async def ticket_recommendations(ticket_id: PathId, request: Request, service: ServiceDep,
+                                 who: Operator) -> dict[str, Any]:
+    """知识推荐 for a registered ticket: its summary, within its category."""
+    ticket = await service.tickets.get(ticket_id)
+    if ticket is None:
+        raise not_found(ticket_id)
+    return await _recommended(request, ticket.summary, ticket.category.level1)
+
+
+async def _recommended(request: Request, text: str, level1: str | None) -> dict[str, Any]:
+    link: KnowledgeLink = request.app.state.knowledge
+    items = await link.recommend(text, level1, credentials_of(request.headers))
+    return {"available": items is not None, "items": items or []}
 
 
 @router.get("/tickets/{ticket_id}/suggestions", responses=problems(404))

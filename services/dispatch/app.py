@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -16,6 +17,7 @@ from reference.bundle import reference_of
 from services.dispatch import api_desk, api_public, api_read, api_units
 from services.dispatch.guesses import GuessLimit
 from services.dispatch.keyset import BadCursor
+from services.dispatch.knowledge_link import KnowledgeLink
 from services.dispatch.service import ContactTaken, DispatchService, InvalidReference
 from ticketing.client import ticket_claims
 from ticketing.web import install_rule_handlers
@@ -66,6 +68,8 @@ def create_app(
         duplicate_window=timedelta(days=settings.duplicate_window_days),
         similarity_threshold=settings.duplicate_similarity)
     app.state.guesses = GuessLimit()
+    app.state.knowledge = platform.shared("knowledge-link", lambda: KnowledgeLink(
+        httpx.AsyncClient(base_url=settings.knowledge_url)))
     for module in (api_desk, api_units, api_read, api_public):
         app.include_router(module.router)
     install_dispatch_handlers(app)

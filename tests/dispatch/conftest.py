@@ -30,6 +30,7 @@ from services.callback.sender import SurveySender
 from services.callback.service import CallbackService
 from services.callback.worker import CallbackWorker
 from services.dispatch.app import create_app as create_dispatch
+from services.dispatch.knowledge_link import KnowledgeLink
 from services.dispatch.projections import WorkOrders
 from services.dispatch.relay import DispatchRelay
 from services.intake.app import create_app as create_intake
@@ -197,6 +198,8 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
             h.knowledge = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://knowledge"))
             h.apps["knowledge"] = app
+            dispatch_app.state.knowledge = KnowledgeLink(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://knowledge"))
         yield h
     for r in runners:
         r.stop()

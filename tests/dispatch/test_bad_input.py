@@ -352,3 +352,11 @@ async def test_a_malformed_body_is_invalid(hotline: Hotline, raw: bytes) -> None
             r = await h.dispatch.post(path, content=raw,
                                       headers=h.auth(who) | {"content-type": "application/json"})
             problem(r, 422, "invalid-request")
+
+
+async def test_recommendations_without_a_knowledge_service_say_so(hotline: Hotline) -> None:
+    """Nothing listens where dispatch would ask: the desk answers at once, without them."""
+    contact = await hotline.contact("wx-kb-none", location=LOCATION)
+    r = await hotline.get(f"/v1/contacts/{contact}/recommendations", "operator")
+    assert r.status_code == 200 and r.json() == {"available": False, "items": []}
+    assert (await hotline.get("/v1/contacts/nope/recommendations", "operator")).status_code == 422

@@ -100,6 +100,8 @@ async def answered_from(k: Knowledge, article: str, version: int) -> str:
     """A contact registered and answered directly from the article; the ticket's id."""
     contact = await k.h.contact("wx-kb-1", content="我租房子住, 想把公积金取出来交房租",
                                 location=LOCATION)
+    tips = await ok(await k.h.get(f"/v1/contacts/{contact}/recommendations", "operator"))
+    assert tips["available"] and tips["items"][0]["article_id"] == article  # at the desk
     r = await k.h.post("/v1/tickets", "operator", {
         "contact_ids": [contact], "ticket_type": "consultation", "summary": "租房提取公积金",
         "category": {"level1": "housing-provident-fund", "level2": "hpf-withdrawal"}})
