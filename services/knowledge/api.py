@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
 from contracts.ids import new_id
+from contracts.vocabulary import ArticleKind, Audience
 from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.params import Instant
@@ -123,6 +124,29 @@ async def create(body: ArticleIn, service: ServiceDep, who: Proposer, ref: RefDe
     write = write_of(body, who, ref)
     article_id = imported_id(body.source_id) if body.source_id else new_id()
     return await run(service, article_id, write, who, clock())
+
+
+class FromTicketIn(Strict):
+    ticket_id: str = Field(min_length=1, max_length=128)
+    kind: ArticleKind = ArticleKind.FAQ
+    owning_unit: str | None = Field(default=None, max_length=64,
+                                    description="Default: the unit that replied, else required")
+
+
+@router.post("/articles/from-ticket", status_code=201, responses=COMMAND_PROBLEMS)
+async def from_ticket(body: FromTicketIn, service: ServiceDep, who: Proposer, ref: RefDep,
+                      clock: ClockDep) -> dict[str, Any]:
+    """一键转知识: a draft from a ticket's answer in one step — its summary as the title,
+    the answer (as the log holds it, numbers masked) as the body, its category; internal
+    until a reviewer decides otherwise."""
+    found = await service.from_ticket(body.ticket_id)
+    if found is None:
+        raise invalid(f"ticket {body.ticket_id} has no answer to draft from")
+    draft = ArticleIn(title=found.title, body=found.body, kind=body.kind,
+                      category=found.category, audience=Audience.INTERNAL,
+                      owning_unit=body.owning_unit or found.replying_unit,
+                      from_ticket=body.ticket_id)
+    return await run(service, new_id(), write_of(draft, who, ref), who, clock())
 
 
 @router.put("/articles/{article_id}/draft", responses=COMMAND_PROBLEMS)

@@ -11,12 +11,20 @@ answer must show the new state.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from contracts.base import Category
 from contracts.events import from_envelope
 from contracts.knowledge_events import AnswerOffered, OfferAnswered, RecommendationRated
-from contracts.topics import KNOWLEDGE
+from contracts.ticket_events import (
+    TicketAnsweredDirectly,
+    TicketClassified,
+    TicketRegistered,
+    TicketReplied,
+)
+from contracts.topics import KNOWLEDGE, TICKETS
 from contracts.vocabulary import ArticleKind, Channel
 from hotline.eventstore import Context, Stored
 from hotline.log.port import VersionConflict
@@ -28,6 +36,18 @@ from services.knowledge.search import Filters, Hit, SearchIndex
 from services.knowledge.segment import query_terms
 
 SOURCE = "/hotline/knowledge"
+FROM_TICKET = frozenset({"TicketRegistered", "TicketClassified", "TicketAnsweredDirectly",
+                         "TicketReplied"})
+
+
+@dataclass(frozen=True, slots=True)
+class FromTicket:
+    """A ticket's answer as the text of a draft (masked as the log holds it)."""
+
+    title: str
+    body: str
+    category: Category
+    replying_unit: str | None
 IMPORTED = uuid.UUID("8f5b2c1e-4d7a-5e39-9c0b-2a6f1d3e7b48")  # namespace of imported ids
 RATINGS = uuid.UUID("5c0e8a2d-91b4-5f67-8d3a-7e2b4c6f1a09")
 ATTEMPTS = 5
@@ -82,6 +102,27 @@ class KnowledgeService(ReadSide):
                      limit: int = 10) -> list[Hit]:
         """The index's best articles for `query` that `filters` allow and `today` finds valid."""
         return await self.index.search(query, filters, today, limit)
+
+    async def from_ticket(self, ticket_id: str) -> FromTicket | None:
+        """What a ticket's answer says, read from its stream: the summary (a title), the
+        last answer — the operator's direct answer or the unit's last reply — and the
+        category as last classified; None when the ticket has no answer yet."""
+        stored = await self.platform.store.load(TICKETS, f"ticket-{ticket_id}")
+        summary = answer = category = unit = None
+        for s in stored:
+            if s.envelope.event_name not in FROM_TICKET:
+                continue
+            e = from_envelope(s.envelope)
+            if isinstance(e, TicketRegistered | TicketClassified):
+                category = e.category
+                summary = e.summary if isinstance(e, TicketRegistered) else summary
+            elif isinstance(e, TicketAnsweredDirectly):
+                answer = e.answer
+            elif isinstance(e, TicketReplied):
+                answer, unit = e.text, e.unit_id
+        if summary is None or answer is None or category is None:
+            return None
+        return FromTicket(summary[:200], answer, category, unit)
 
     async def offer(self, channel: str, message_id: str, content: str, actor: str,
                     now: datetime, today: date) -> tuple[AnswerOffered, dict[str, Any]] | None:

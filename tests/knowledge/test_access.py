@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.knowledge.conftest import UNIT, Knowledge
-from tests.knowledge.test_scenario import V1, edited, ok
+from tests.knowledge.test_scenario import V1, answered_from, edited, ok
 
 pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 
@@ -121,3 +121,21 @@ async def test_a_scheduled_publication_and_the_maintenance_figures(knowledge: Kn
     assert unit["owning_unit"] == UNIT and unit["published"] == 1
     assert unit["mean_hours_to_publish"] == pytest.approx(54.0)  # 30 h + 1 day
     assert unit["on_time_share"] == 1.0  # within three days
+
+
+async def test_a_draft_from_a_tickets_answer_in_one_step(knowledge: Knowledge) -> None:
+    k = knowledge
+    article = await publish(k, V1)
+    ticket = await answered_from(k, article, 1)
+    made = await ok(await k.post("/v1/knowledge/articles/from-ticket", "operator",
+                                 {"ticket_id": ticket, "owning_unit": UNIT}), 201)
+    row = await ok(await k.get(f"/v1/knowledge/articles/{made['article_id']}", "editor",
+                               min_version=made["stream_version"]))
+    assert (row["stage"], row["audience"], row["from_ticket"]) == ("draft", "internal", ticket)
+    assert row["draft"]["body"] == "可通过公众号申请租房提取, 需本人身份证"  # the answer given
+    assert row["draft"]["title"] == "租房提取公积金"  # the ticket's summary
+    assert row["draft"]["category"] == {"level1": "housing-provident-fund",
+                                        "level2": "hpf-withdrawal"}
+    unanswered = await k.post("/v1/knowledge/articles/from-ticket", "operator",
+                              {"ticket_id": "no-such-ticket", "owning_unit": UNIT})
+    assert unanswered.status_code == 422
