@@ -30,7 +30,7 @@ from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
 from hotline.projection import Applied
 from services.knowledge.search import CLOSE, OPEN, ROW_FIELDS, WEIGHTS, Filters, Hit, hit_of
-from services.knowledge.segment import SEP, marked, query_terms, search_terms
+from services.knowledge.segment import SEP, marked, query_alternatives, search_terms
 
 WORDS = {"type": "text", "analyzer": "words"}
 KEYWORD = {"type": "keyword"}
@@ -50,8 +50,9 @@ SNIPPET_CHARS = 100
 def document(a: ArticlePublished) -> dict[str, Any]:
     """The indexed document of a published version."""
     return {"article_id": a.article_id, "version": a.version, "retired": False,
-            "title": marked(a.title), "terms": search_terms([a.title, a.body, *a.keywords,
-                                                             *a.synonyms]),
+            "title": marked(a.title),
+            "terms": search_terms([a.title, a.body, *a.keywords, *a.synonyms],
+                                  [a.title, *a.keywords]),
             "body": marked(a.body), "display_title": a.title,
             "kind": a.kind.value if a.kind else None, "level1": a.category.level1,
             "level2": a.category.level2, "audience": a.audience.value,
@@ -113,7 +114,7 @@ class EsSearch:
 
     async def search(self, query: str, filters: Filters, today: date,
                      limit: int = 10) -> list[Hit]:
-        terms = sorted({t for group in query_terms(query) for t in group})
+        terms = query_alternatives(query)
         if not terms:
             return []
         title_w, terms_w, body_w = WEIGHTS

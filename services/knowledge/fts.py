@@ -27,7 +27,7 @@ from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
 from hotline.projection import Applied
 from services.knowledge.search import CLOSE, OPEN, ROW_FIELDS, WEIGHTS, Filters, Hit, hit_of
-from services.knowledge.segment import SEP, marked, query_terms, search_terms
+from services.knowledge.segment import SEP, marked, query_alternatives, search_terms
 
 SNIPPET_WORDS = 32
 
@@ -90,7 +90,7 @@ async def _add(conn: AsyncConnection, a: ArticlePublished) -> None:
            "effective_from": _iso(a.effective_from), "expires_at": _iso(a.expires_at)}
     inserted = await conn.execute(search_table.insert().values(row))
     rowid = inserted.inserted_primary_key[0]  # type: ignore[index]
-    terms = search_terms([a.title, a.body, *a.keywords, *a.synonyms])
+    terms = search_terms([a.title, a.body, *a.keywords, *a.synonyms], [a.title, *a.keywords])
     await conn.execute(text("INSERT INTO kb_fts (rowid, title, terms, body) "
                             "VALUES (:r, :t, :k, :b)"),
                        {"r": rowid, "t": marked(a.title), "k": terms, "b": marked(a.body)})
@@ -129,10 +129,10 @@ def _iso(day: date | None) -> str | None:
 def match_expression(query: str) -> str | None:
     """The FTS5 MATCH of a query: any word (or one of its alternatives), BM25 ranks the
     articles that match more of them first. None when nothing searchable is left."""
-    groups = query_terms(query)
-    if not groups:
+    terms = query_alternatives(query)
+    if not terms:
         return None
-    quoted = ['"' + term.replace('"', '""') + '"' for group in groups for term in sorted(group)]
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
     return " OR ".join(quoted)
 
 

@@ -14,7 +14,10 @@ across word boundaries (公积金提取 contains 金提).
 - `search_terms(text)`: the extra sub-words of search mode (居民身份证 → 身份证, 身份)
   so a short query finds a long word and the other way round;
 - `query_terms(query)`: what a caller's words become: each word with its synonyms
-  (社保 ⇄ 社会保险, data in `data/synonyms.json`), stop words dropped.
+  (社保 ⇄ 社会保险, data in `data/synonyms.json`), stop words dropped;
+- `sound(word)`: how a word sounds (pypinyin, tones dropped), indexed for the title's
+  and keywords' words and looked for with the query's, so a homophone typo — the
+  commonest kind when callers' words are typed — still finds the article.
 
 The dictionary is jieba's own plus the synonym terms, loaded once at import, never
 from articles at run time: the same text must always cut the same way, or a rebuilt
@@ -31,10 +34,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import rjieba
+from pypinyin import lazy_pinyin
 
 SEP = "\u2063"  # INVISIBLE SEPARATOR: a word boundary the index splits on, never typed
 DATA = Path(__file__).parent / "data"
 _WORDISH = re.compile(r"[\w]", re.UNICODE)
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
 STOP_WORDS = frozenset(
     line.strip() for line in (DATA / "stopwords.txt").read_text("utf-8").splitlines()
     if line.strip() and not line.startswith("#"))
@@ -86,9 +91,10 @@ def _meaningful(word: str) -> bool:
     return bool(_WORDISH.search(word)) and word not in STOP_WORDS
 
 
-def search_terms(texts: Iterable[str]) -> str:
-    """The sub-words of search mode and the synonyms of every word, space-separated:
-    indexed beside the text, so 身份证 finds 居民身份证 and 社保 finds 社会保险."""
+def search_terms(texts: Iterable[str], sounding: Iterable[str] = ()) -> str:
+    """The sub-words of search mode and the synonyms of every word of `texts`, and how the
+    words of `sounding` (title, keywords) sound, space-separated: indexed beside the
+    text, so 身份证 finds 居民身份证, 社保 finds 社会保险, and 公基金 (gong ji jin) 公积金."""
     _dictionary()
     found: dict[str, None] = {}
     groups = synonym_groups()
@@ -97,7 +103,32 @@ def search_terms(texts: Iterable[str]) -> str:
             if _meaningful(word):
                 found[word] = None
                 found.update(dict.fromkeys(groups.get(word, ())))
+    for text in sounding:
+        found.update(dict.fromkeys(filter(None, map(sound, words(text)))))
     return " ".join(found)
+
+
+@functools.lru_cache(maxsize=200_000)
+def sound(word: str) -> str | None:
+    """How a word of two to six Chinese characters sounds, tones dropped (公积金 → gongjijin):
+    the key a homophone typo (公基金, 身分证, 燃汽) shares with the word meant."""
+    if not 2 <= len(word) <= 6 or not _HAN.fullmatch(word):
+        return None
+    return "".join(lazy_pinyin(word))
+
+
+def query_alternatives(query: str) -> list[str]:
+    """Every term a search looks for: the query's words with their alternatives, and how
+    each word, and each run of two or three words (a typo often splits one: 公基金 → 公 基金),
+    sounds; sorted, so both engines build the same query."""
+    found = {term for group in query_terms(query) for term in group}
+    pieces = [w for w in words(query) if _HAN.fullmatch(w)]
+    for size in (1, 2, 3):
+        for i in range(len(pieces) - size + 1):
+            key = sound("".join(pieces[i:i + size]))
+            if key:
+                found.add(key)
+    return sorted(found)
 
 
 def query_terms(query: str, limit: int = 24) -> list[frozenset[str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from contracts.topics import CATALOGUE, dispatch_topic
-from tests.deploy.layout import K8S, OVERLAYS, Doc, of_kind, setting_names
+from tests.deploy.layout import K8S, OVERLAYS, SERVICES, Doc, of_kind, setting_names
 
 
 def documents(path: Path) -> list[Doc]:
@@ -59,3 +59,11 @@ def test_every_unit_is_listed_and_reads_only_its_own_dispatch_topic() -> None:
         topics = [a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic"]
         assert topics == [dispatch_topic(unit)]
         assert all("Write" not in a["operations"] for a in acls)
+
+
+def test_base_and_readme_have_every_service_with_its_port() -> None:
+    (kustomization,) = documents(K8S / "base" / "kustomization.yaml")
+    readme = (K8S / "README.md").read_text()
+    for service, port in SERVICES.items():
+        assert f"{service}.yaml" in kustomization["resources"], service
+        assert f"| {service} | {port} |" in readme, f"README.md services table: {service}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +14,7 @@ from contracts.topics import CATALOGUE
 from tests.deploy.kustomize import Kustomize, extract_packaged_kubectl
 from tests.deploy.layout import (
     K8S,
+    ONE_REPLICA,
     OVERLAYS,
     SERVICES,
     Doc,
@@ -25,6 +27,9 @@ from tests.deploy.layout import (
 )
 
 SECRET_SETTINGS = {"HOTLINE_MASTER_KEY", "HOTLINE_DB", "HOTLINE_KEYS_DB", "HOTLINE_API_KEYS_DB"}
+# what one service alone gets from a Secret, besides SECRET_SETTINGS (a URL with credentials)
+SERVICE_SECRET_SETTINGS = {"knowledge": {"HOTLINE_ELASTICSEARCH_URL"}}
+ALL_SECRET_SETTINGS = SECRET_SETTINGS.union(*SERVICE_SECRET_SETTINGS.values())
 SECRET_WORDS = ("MASTER_KEY", "PASSWORD", "SECRET")
 URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]+:[^/@\s]*@")
 DEV_ONLY = "hotline/development-only"
@@ -183,11 +188,12 @@ def test_no_secret_values_in_any_configmap(overlay: tuple[str, list[Doc]]) -> No
     for config_name, config in of_kind(docs, "ConfigMap").items():
         for key, value in config.get("data", {}).items():
             assert not any(word in key.upper() for word in SECRET_WORDS), (name, key)
+            assert key not in ALL_SECRET_SETTINGS, (name, config_name, key)
             assert not URL_WITH_PASSWORD.search(str(value)), (name, config_name, key)
     for workload, _, container in workloads(docs):
         for env in container.get("env", []):
             if "value" in env:  # a literal: never a secret, never a URL with a password
-                assert env["name"] not in SECRET_SETTINGS, (workload, env["name"])
+                assert env["name"] not in ALL_SECRET_SETTINGS, (workload, env["name"])
                 assert not URL_WITH_PASSWORD.search(str(env["value"])), (workload, env["name"])
 
 
@@ -197,8 +203,9 @@ def test_secrets_only_by_reference(overlay: tuple[str, list[Doc]]) -> None:
     references: set[tuple[str, str]] = set()
     for workload, _, container in workloads(docs):
         env = {e["name"]: e for e in container.get("env", [])}
-        assert set(env) >= SECRET_SETTINGS, (workload, SECRET_SETTINGS - set(env))
-        for setting in SECRET_SETTINGS:
+        expected = SECRET_SETTINGS | SERVICE_SECRET_SETTINGS.get(workload, set())
+        assert set(env) >= expected, (workload, expected - set(env))
+        for setting in expected:
             ref = env[setting]["valueFrom"]["secretKeyRef"]
             references.add((ref["name"], ref["key"]))
         for source in container.get("envFrom", []):
@@ -219,15 +226,45 @@ def test_replicas_per_overlay(overlay: tuple[str, list[Doc]]) -> None:
     name, docs = overlay
     floors = {d: replica_floor(dep, docs) for d, dep in of_kind(docs, "Deployment").items()}
     if name == "production":
-        # people answers admins only (everyone signs in on every service): one replica
-        assert all(floors[s] > 1 for s in SERVICES if s != "people"), floors
-        assert floors["tickets"] == 3 and floors["people"] == 1
+        # people and knowledge append as the owners of their topic's partitions: one replica
+        assert all(floors[s] > 1 for s in SERVICES if s not in ONE_REPLICA), floors
+        assert floors["tickets"] == 3
+        assert all(floors[s] == 1 for s in ONE_REPLICA), floors
         assert {h["spec"]["scaleTargetRef"]["name"]
                 for h in of_kind(docs, "HorizontalPodAutoscaler").values()} == {
                     "intake", "dispatch"}
     else:
         assert floors == {"intake": 1, "dispatch": 1, "supervision": 1, "callback": 1,
-                          "tickets": 2, "people": 1}
+                          "tickets": 2, "people": 1, "knowledge": 1}
+
+
+def test_dispatch_is_told_where_knowledge_is(overlay: tuple[str, list[Doc]]) -> None:
+    """Dispatch asks knowledge for recommendations at HOTLINE_KNOWLEDGE_URL; its default
+    (http://HOTLINE_HOST:port, HOST being 0.0.0.0 here) would be dispatch's own pod."""
+    name, docs = overlay
+    deployments, services = of_kind(docs, "Deployment"), of_kind(docs, "Service")
+    dispatch = deployments["dispatch"]
+    (container,) = containers(dispatch)
+    settings = config_maps_used(dispatch, of_kind(docs, "ConfigMap"))
+    settings |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    assert "HOTLINE_KNOWLEDGE_URL" in settings, name
+    url = urlsplit(settings["HOTLINE_KNOWLEDGE_URL"])
+    assert url.scheme == "http" and url.path in ("", "/"), url
+    # a Service of the namespace, by its short or its cluster name
+    host = str(url.hostname)
+    service_name = host.split(".")[0]
+    assert host in (service_name, f"{service_name}.hotline", f"{service_name}.hotline.svc",
+                    f"{service_name}.hotline.svc.cluster.local"), host
+    assert service_name in services, (name, host)
+    spec = services[service_name]["spec"]
+    (port,) = [p for p in spec["ports"] if p["port"] == (url.port or 80)]
+    # ... that selects the knowledge pods, on their http port (8107)
+    knowledge = deployments["knowledge"]
+    assert selects({"matchLabels": spec["selector"]}, pod_labels(knowledge)), service_name
+    (knowledge_container,) = containers(knowledge)
+    assert port["targetPort"] in [p["name"] for p in knowledge_container["ports"]]
+    assert knowledge_container["ports"] == [{"name": "http",
+                                             "containerPort": SERVICES["knowledge"]}]
 
 
 def test_the_platform_and_the_units_reach_the_kafka_cluster(

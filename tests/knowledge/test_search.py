@@ -26,8 +26,8 @@ from tests.knowledge.corpus import TODAY, judged_queries, sample_articles, valid
 BOTH = ("public", "internal")
 # floors from the measured figures (see the closing note of the knowledge issue), a little
 # below them so that noise-free changes do not trip them, far above a broken index
-MRR_FLOOR = 0.80  # measured 0.858 (176 queries, 2026-12-04)
-RECALL5_FLOOR = 0.87  # measured 0.913
+MRR_FLOOR = 0.88  # measured 0.916 (176 queries, 2026-12-04)
+RECALL5_FLOOR = 0.91  # measured 0.944
 
 
 class FtsIndex:
