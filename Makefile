@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
-run: $(STAMP)  ## start every service on the embedded defaults
+run: $(STAMP)  ## start every service on the embedded defaults (with the sample knowledge base)
+	@# the sample articles (idempotent: a second run imports nothing)
+	$(BIN)/hotline knowledge import --by dev.editor services/knowledge/data/sample/*.jsonl
 	$(BIN)/hotline run
 
 run-kafka: $(STAMP)  ## start every service against HOTLINE_LOG=kafka://host:port

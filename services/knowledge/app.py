@@ -89,7 +89,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with platform_context(app):
-            task = asyncio.create_task(publisher.run()) if run_publisher else None
+            task = asyncio.create_task(publisher.run(ready)) if run_publisher else None
             yield
             if task is not None:
                 publisher.stop()

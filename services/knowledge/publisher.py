@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from hotline.readiness import Readiness
 from services.knowledge import queries
 from services.knowledge.domain import PublishDue, Refused
 from services.knowledge.service import KnowledgeService
@@ -41,8 +42,10 @@ class Publisher:
                 log.info("article %s v%s not published: %s", article_id, version, exc.rule)
         return done
 
-    async def run(self) -> None:
-        """Tick until `stop()`; a failed tick is logged and tried again next time."""
+    async def run(self, readiness: Readiness) -> None:
+        """Tick until `stop()`, the first once the service is ready (its read model made
+        and caught up); a failed tick is logged and tried again next time."""
+        await readiness.wait()
         while not self._stop.is_set():
             try:
                 await self.tick()

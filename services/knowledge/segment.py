@@ -78,8 +78,11 @@ def words(text: str) -> list[str]:
 
 
 def marked(text: str) -> str:
-    """The text with SEP between its words: what the index stores and highlights."""
-    return SEP.join(words(text))
+    """The text as written, with SEP between its words: what the index stores and
+    highlights (not normalised: a highlight must read exactly as the article; the
+    normalised words are in the terms beside it)."""
+    _dictionary()
+    return SEP.join(rjieba.cut(text))
 
 
 def plain(text: str) -> str:
