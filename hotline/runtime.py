@@ -8,6 +8,7 @@ their own settings.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -127,6 +128,33 @@ def app_readiness(platform: Platform, writes: Sequence[str], manage: bool,
     if given is not None:
         return given
     return Readiness(platform.log, writes) if manage else Readiness.assumed()
+
+
+class Background(Protocol):
+    """Work an app runs beside its routes from start to shutdown (a ticker, a worker)."""
+
+    async def run(self, readiness: Readiness) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def lifespan_with(platform: Platform, manage: bool, readiness: Readiness,
+                  background: Background | None
+                  ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """`platform_lifespan`, running `background` (once ready: its own `run` waits) until
+    shutdown, when it is stopped and awaited."""
+    context = platform_lifespan(platform, manage, readiness)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with context(app):
+            task = asyncio.create_task(background.run(readiness)) if background else None
+            yield
+            if task is not None and background is not None:
+                background.stop()
+                await task
+
+    return lifespan
 
 
 def platform_lifespan(

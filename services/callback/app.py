@@ -4,16 +4,14 @@ told otherwise: tests tick by hand). The survey sender runs as a relay (services
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI
 
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
-from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
+from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
 from services.callback import api, public
@@ -51,16 +49,7 @@ def create_app(
     worker = CallbackWorker(platform, policy, clock=clock,
                             interval_s=platform.settings.callback_tick_seconds)
     ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
-    platform_context = platform_lifespan(platform, manage_platform, ready)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with platform_context(app):
-            task = asyncio.create_task(worker.run(ready)) if run_worker else None
-            yield
-            if task is not None:
-                worker.stop()
-                await task
+    lifespan = lifespan_with(platform, manage_platform, ready, worker if run_worker else None)
 
     app = FastAPI(title="12345 热线 · 回访 (callback)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock

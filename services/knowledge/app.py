@@ -3,9 +3,7 @@ and the scheduled publisher (started with the app unless told otherwise: tests t
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 from elasticsearch import AsyncElasticsearch
@@ -16,7 +14,7 @@ from contracts.topics import KNOWLEDGE
 from hotline.apikeys import ApiKeys
 from hotline.projection import Projection
 from hotline.readiness import Readiness, install_readiness
-from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
+from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
 from services.knowledge import api, api_offers, api_read, public
@@ -84,16 +82,7 @@ def create_app(
     service = KnowledgeService(platform, search_of(platform)[0], policy)
     publisher = Publisher(service, clock)
     ready = app_readiness(platform, (KNOWLEDGE,), manage_platform, readiness)
-    platform_context = platform_lifespan(platform, manage_platform, ready)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with platform_context(app):
-            task = asyncio.create_task(publisher.run(ready)) if run_publisher else None
-            yield
-            if task is not None:
-                publisher.stop()
-                await task
+    lifespan = lifespan_with(platform, manage_platform, ready, publisher if run_publisher else None)
 
     app = FastAPI(title="12345 热线 · 知识库 (knowledge)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock

@@ -3,16 +3,14 @@ escalations (started with the app unless told otherwise: tests tick by hand)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI
 
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
-from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
+from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
 from services.supervision import api
@@ -39,16 +37,7 @@ def create_app(
     ticker = Ticker(platform, policy, calendar, clock=clock,
                     interval_s=platform.settings.supervision_tick_seconds)
     ready = app_readiness(platform, ticket_claims(platform), manage_platform, readiness)
-    platform_context = platform_lifespan(platform, manage_platform, ready)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with platform_context(app):
-            task = asyncio.create_task(ticker.run(ready)) if run_ticker else None
-            yield
-            if task is not None:
-                ticker.stop()
-                await task
+    lifespan = lifespan_with(platform, manage_platform, ready, ticker if run_ticker else None)
 
     app = FastAPI(title="12345 热线 · 督办 (supervision)", version="1", lifespan=lifespan)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
