@@ -31,6 +31,7 @@ BENCHMARKS = {  # name on the command line -> module
     "supervision": "bench.supervision",
     "callback": "bench.callback",
     "contact-queue": "bench.contact_queue",
+    "knowledge": "bench.knowledge",
     "peer": "bench.peer",
 }
 ALIASES = {"log_append": "log", "append": "log"}

@@ -31,6 +31,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import rjieba
@@ -120,31 +121,58 @@ def sound(word: str) -> str | None:
     return "".join(lazy_pinyin(word))
 
 
-def query_alternatives(query: str) -> list[str]:
-    """Every term a search looks for: the query's words with their alternatives, and how
-    each word, and each run of two or three words (a typo often splits one: 公基金 → 公 基金),
-    sounds; sorted, so both engines build the same query."""
-    found = {term for group in query_terms(query) for term in group}
-    pieces = [w for w in words(query) if _HAN.fullmatch(w)]
-    for size in (1, 2, 3):
-        for i in range(len(pieces) - size + 1):
-            key = sound("".join(pieces[i:i + size]))
-            if key:
-                found.add(key)
-    return sorted(found)
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One word of a query: itself and its synonyms (`core`), and what else may stand for
+    it (`extra`: its sub-words, `sounds`: how the core sounds)."""
+
+    core: frozenset[str]
+    extra: frozenset[str] = frozenset()
+    sounds: frozenset[str] = frozenset()
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.core | self.extra | self.sounds
+
+    @property
+    def written(self) -> frozenset[str]:
+        """Its terms as written (no sounds): what an offer's coverage compares."""
+        return self.core | self.extra
 
 
-def query_terms(query: str, limit: int = 24) -> list[frozenset[str]]:
-    """A query's words, each with its alternatives (sub-words are alternatives of the
-    long word they come from), stop words and punctuation dropped, at most `limit`."""
+def query_groups(query: str, limit: int = 24) -> list[Group]:
+    """What a search looks for: each word with its synonyms, sub-words and sound, and the
+    sound of each run of two or three words (a typo often splits one: 公基金 → 公 基金,
+    which sounds like 公积金) as a group of its own (`core` empty)."""
     _dictionary()
-    groups = synonym_groups()
-    found: dict[str, frozenset[str]] = {}
+    synonyms = synonym_groups()
+    found: dict[str, Group] = {}
     for word in words(query):
         if not _meaningful(word) or word in found:
             continue
-        alternatives = {word} | set(groups.get(word, ()))
-        if len(word) > 2:
-            alternatives |= {w for w in rjieba.cut_for_search(word) if len(w) > 1}
-        found[word] = frozenset(alternatives)
-    return list(found.values())[:limit]
+        core = frozenset({word} | set(synonyms.get(word, ())))
+        subwords = ({w for w in rjieba.cut_for_search(word) if len(w) > 1} if len(word) > 2
+                    else set())
+        found[word] = Group(core, frozenset(subwords - core),
+                            frozenset(s for s in map(sound, core) if s))
+    groups = list(found.values())[:limit]
+    pieces = [w for w in words(query) if _HAN.fullmatch(w)]
+    seen = {t for g in groups for t in g.terms}
+    for size in (2, 3):
+        for i in range(len(pieces) - size + 1):
+            key = sound("".join(pieces[i:i + size]))
+            if key and key not in seen:
+                seen.add(key)
+                groups.append(Group(frozenset(), sounds=frozenset({key})))
+    return groups
+
+
+def query_alternatives(query: str) -> list[str]:
+    """Every term of every group, sorted: the query both engines can run as one OR."""
+    return sorted({term for group in query_groups(query) for term in group.terms})
+
+
+def query_terms(query: str) -> list[frozenset[str]]:
+    """A query's words, each with its synonyms and sub-words (no sounds): what an offer's
+    coverage counts (offers.py)."""
+    return [g.written for g in query_groups(query) if g.core]
