@@ -9,8 +9,8 @@ whatever database the other read models use, because FTS5 is SQLite's; on
 PostgreSQL deployments Elasticsearch takes its place.
 
 Ranking: BM25 with the title weighing 6, the terms 3, the body 1 (so a word in the
-title beats the same word deep in a long body); ties by article id, so the order is
-the same on every run and on every engine.
+title beats the same word deep in a long body), over the query's most telling words
+(`plan`); ties by article id, so the order is the same on every run.
 """
 
 from __future__ import annotations
