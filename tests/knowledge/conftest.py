@@ -48,11 +48,12 @@ class Knowledge:
     async def settle(self) -> None:
         await self.h.settle()
 
-    async def import_sample(self) -> None:
-        """The sample corpus (260 articles), imported as `hotline knowledge import` does."""
+    async def import_sample(self, pattern: str = "*.jsonl") -> None:
+        """The sample corpus (260 articles, or the files `pattern` names), imported as
+        `hotline knowledge import` does."""
         service = self.client_app.state.service
         now = self.h.clock()
-        for path in sorted(SAMPLE.glob("*.jsonl")):
+        for path in sorted(SAMPLE.glob(pattern)):
             for row in read_rows(path, self.client_app.state.reference):
                 assert row.write is not None and row.write.source_id is not None
                 await service.act(imported_id(row.write.source_id), Import(row.write),

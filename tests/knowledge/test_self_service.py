@@ -14,11 +14,12 @@ from tests.knowledge.test_scenario import edited, ok
 pytestmark = pytest.mark.parametrize("log", ["embedded"], indirect=True)
 
 GAS = imported_id("KB-C-021")  # 家里闻到燃气味怎么办? (a public FAQ of the sample)
+CITY_LIFE = "city-life.jsonl"  # its half of the sample (130 articles): enough rivals
 
 
 async def test_a_sure_answer_is_offered_and_its_outcome_recorded(knowledge: Knowledge) -> None:
     k = knowledge
-    await k.import_sample()
+    await k.import_sample(CITY_LIFE)
     asked = {"channel_message_id": "wx-100", "content": "家里闻到一股燃气味, 怎么办?"}
     offered = await ok(await k.post("/v1/knowledge/offers", "wechat", asked))
     offer = offered["offer"]
@@ -50,7 +51,7 @@ async def test_a_sure_answer_is_offered_and_its_outcome_recorded(knowledge: Know
 ])
 async def test_no_offer_without_a_sure_answer(knowledge: Knowledge, content: str) -> None:
     k = knowledge
-    await k.import_sample()
+    await k.import_sample(CITY_LIFE)
     r = await ok(await k.post("/v1/knowledge/offers", "wechat",
                               {"channel_message_id": "wx-200", "content": content}))
     assert r["offer"] is None
