@@ -25,6 +25,7 @@ from reference.directory import ReferenceData, UnknownCategory, UnknownUnit
 from services.knowledge.article_in import ArticleIn, Strict, checked_write
 from services.knowledge.domain import (
     RULES,
+    STAGE_ZH,
     Approve,
     Article,
     Command,
@@ -90,6 +91,7 @@ def answer(article: Article) -> dict[str, Any]:
     draft = article.draft
     return {"article_id": article.article_id, "stream_version": article.stream_version,
             "stage": draft.stage.value if draft else None,
+            "stage_zh": STAGE_ZH[draft.stage] if draft else None,
             "draft_version": draft.version if draft else None,
             "published_version": article.published.version if article.published else None,
             "publish_at": draft.publish_at.isoformat() if draft and draft.publish_at else None,
@@ -106,11 +108,10 @@ async def run(service: KnowledgeService, article_id: str, command: Command, who:
 
 
 async def _mine(service: KnowledgeService, article_id: str, who: Principal) -> None:
-    """Unit staff act only on their own unit's articles (404 for another's: not theirs to
-    know of), told by the article's own stream, not by a read model that may lag."""
-    if who.role != "unit":
-        return
-    if (await service.load(article_id)).owning_unit != who.unit:
+    """An article that exists, and for unit staff one of their own unit (404 for another's:
+    not theirs to know of), told by the article's own stream, not a read model that may lag."""
+    article = await service.load(article_id)
+    if not article.exists or (who.role == "unit" and article.owning_unit != who.unit):
         raise refused(Refused("article-unknown", *RULES["article-unknown"]))
 
 
@@ -153,9 +154,7 @@ async def from_ticket(body: FromTicketIn, service: ServiceDep, who: Proposer, re
 async def edit(article_id: ArticleId, body: ArticleIn, service: ServiceDep, who: Proposer,
                ref: RefDep, clock: ClockDep) -> dict[str, Any]:
     """修改: the version under work rewritten, or a published article's next version begun."""
-    await _mine(service, article_id, who)
-    if not (await service.load(article_id)).exists:
-        raise refused(Refused("article-unknown", *RULES["article-unknown"]))
+    await _mine(service, article_id, who)  # a PUT never makes an article of a caller's id
     return await run(service, article_id, write_of(body, who, ref), who, clock())
 
 

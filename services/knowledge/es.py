@@ -149,10 +149,6 @@ class EsSearch:
         hits = found["hits"]["hits"]
         return _row(hits[0]["_source"]) if hits else None
 
-    async def indexed_version(self, article_id: str) -> int | None:
-        source = await self._source(article_id)
-        return None if source is None or source.get("retired") else int(source["version"])
-
     async def _source(self, article_id: str) -> dict[str, Any] | None:
         try:
             found = await self.client.get(index=self.index, id=article_id)

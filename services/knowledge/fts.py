@@ -126,12 +126,6 @@ def _words(rowid: int, a: ArticlePublished) -> dict[str, Any]:
     return {"r": rowid, "t": marked(a.title), "k": terms, "b": marked(a.body)}
 
 
-async def indexed_version(conn: AsyncConnection, article_id: str) -> int | None:
-    """The version of an article the index holds, None when it holds none."""
-    return (await conn.execute(text("SELECT version FROM kb_search WHERE article_id = :a"),
-                               {"a": article_id})).scalar()
-
-
 async def words_of(conn: AsyncConnection, article_id: str) -> set[str]:
     """Every word the index holds for an article (title, body, sub-words, synonyms)."""
     row = (await conn.execute(text(
@@ -284,7 +278,3 @@ class FtsSearch:
     async def public_row(self, article_id: str, today: date) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             return await public_row(conn, article_id, today)
-
-    async def indexed_version(self, article_id: str) -> int | None:
-        async with self.engine.connect() as conn:
-            return await indexed_version(conn, article_id)

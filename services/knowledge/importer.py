@@ -25,7 +25,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.base import Category
 from reference.directory import ReferenceData, UnknownCategory, UnknownUnit
 from services.knowledge.article_in import ArticleIn, checked_write
 from services.knowledge.domain import Write
@@ -95,6 +94,6 @@ def same_text(write: Write, current: dict[str, Any] | None) -> bool:
     if current is None:
         return False
     wanted = {"title": write.title, "body": write.body,
-              "category": Category.model_validate(write.category).model_dump(mode="json"),
+              "category": write.category.model_dump(mode="json"),
               **write.details.model_dump(mode="json")}
     return all(current.get(key) == value for key, value in wanted.items())

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.projection import aware, page_and_total
+from services.knowledge.domain import STAGE_ZH, Stage
 from services.knowledge.projections import articles, offers, versions
 
 REVIEW_WITHIN = timedelta(days=3)  # a submission reviewed later than this is late (及时率)
@@ -22,6 +23,7 @@ def article_row(row: Any) -> dict[str, Any]:
     found = dict(row._mapping)
     for key in ("drafted_at", "submitted_at", "publish_at", "published_at"):
         found[key] = _iso(aware(found[key]))
+    found["stage_zh"] = STAGE_ZH[Stage(found["stage"])] if found["stage"] else None
     return found
 
 

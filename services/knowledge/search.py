@@ -75,10 +75,6 @@ class SearchIndex(Protocol):
         """The index's row (ROW_FIELDS) of a public article valid `today`, else None."""
         ...
 
-    async def indexed_version(self, article_id: str) -> int | None:
-        """The version the index holds of an article, None when it holds none."""
-        ...
-
 
 def as_html(marked_text: str) -> str:
     """Index text with markers → escaped HTML with <mark>, word separators gone."""

@@ -185,8 +185,3 @@ class KnowledgeService(ReadSide):
         except VersionConflict:
             return False
         return True
-
-    async def index_version(self, article_id: str) -> int | None:
-        """The version the search index holds of an article (None: not searchable)."""
-        return await self.index.indexed_version(article_id)
-
