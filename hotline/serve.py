@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Sequence
 
@@ -77,6 +78,21 @@ def chosen(names: Sequence[str]) -> list[ServiceSpec]:
     return [spec for name, spec in specs.items() if not names or name in names]
 
 
+def refuse_taken_ports(specs: Sequence[ServiceSpec], settings: Settings) -> None:
+    """Stop before anything starts when a service's port is held (often a platform left
+    running): one line naming the setting to change, not a traceback per server."""
+    for spec in specs:
+        port = spec.port(settings)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((settings.host, port))
+            except OSError as error:
+                raise SystemExit(f"{spec.name}: cannot listen on {settings.host}:{port} "
+                                 f"({error.strerror}); stop what holds it or set "
+                                 f"HOTLINE_{spec.name.upper()}_PORT") from None
+
+
 async def serve_all(settings: Settings, console: Console, names: Sequence[str] = ()) -> None:
     """Start the named installed services (`service_specs`; every one for none) in this
     process; returns on Ctrl-C or SIGTERM.
@@ -90,6 +106,7 @@ async def serve_all(settings: Settings, console: Console, names: Sequence[str] =
         logging.getLogger(__name__).warning(warning)
     started = time.monotonic()
     specs = chosen(names)
+    refuse_taken_ports(specs, settings)
     platform = Platform.from_settings(settings)
     await platform.start()
     api_keys = open_api_keys(settings)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,16 +16,20 @@ import httpx
 import pytest
 
 from hotline.devbroker import free_port, tansu_env
+from hotline.runtime import service_specs
 from tests.conftest import unique
 from tests.intake.conftest import ADDRESS, CALLER, contact
 
 
+def free_ports() -> dict[str, str]:
+    """A free port for every installed service: a test never binds a default port (8100-8107)
+    that another process on the machine, or a platform left running, may hold."""
+    return {f"HOTLINE_{name.upper()}_PORT": str(free_port()) for name in service_specs()}
+
+
 def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_INTAKE_PORT": str(port),
-           "HOTLINE_DISPATCH_PORT": str(free_port()),
-           "HOTLINE_SUPERVISION_PORT": str(free_port()),
-           "HOTLINE_CALLBACK_PORT": str(free_port()), "HOTLINE_TICKETS_PORT": str(free_port()),
-           "HOTLINE_PEOPLE_PORT": str(free_port()), **extra}
+    env = {**os.environ, **free_ports(), "HOTLINE_DATA_DIR": str(data_dir),
+           "HOTLINE_INTAKE_PORT": str(port), **extra}
     # the output goes to a file, not a pipe: nobody reads a pipe while the test runs, and a
     # full one (64 KiB of logs) would block the platform's event loop on its next log line
     output = data_dir / "run.out"
@@ -176,7 +181,9 @@ async def test_every_accepted_contact_survives_a_kill(
 
     async with httpx.AsyncClient(timeout=10) as client:
         burst = [asyncio.create_task(post(client, i)) for i in range(200)]
+        deadline = time.monotonic() + 30
         while len(accepted) < 20:
+            assert time.monotonic() < deadline, proc.output.read_text(encoding="utf-8")  # type: ignore[attr-defined]
             await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         await asyncio.gather(*burst)
@@ -194,7 +201,7 @@ async def test_every_accepted_contact_survives_a_kill(
 
 SERVICE_READS = {"intake": None, "dispatch": "/v1/tickets",
                  "supervision": "/v1/supervision/tickets", "callback": "/v1/callback/tasks",
-                 "tickets": None, "people": None}
+                 "tickets": None, "people": None, "knowledge": "/v1/knowledge/articles"}
 
 
 def watch_start(proc: subprocess.Popen[str], ports: dict[str, int],
@@ -282,3 +289,19 @@ def test_forwarded_for_is_ignored_from_untrusted_clients(tmp_path: Path) -> None
         assert codes == [404] * 10 + [429]
     finally:
         stop(proc)
+
+
+def test_a_held_port_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """A platform left running holds the ports: the second start says which setting to
+    change and exits, instead of a traceback per server."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        env = {**os.environ, **free_ports(), "HOTLINE_DATA_DIR": str(tmp_path),
+               "HOTLINE_KNOWLEDGE_PORT": str(held)}
+        done = subprocess.run([sys.executable, "-m", "hotline", "run"], env=env, timeout=60,
+                              capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"knowledge: cannot listen on 127.0.0.1:{held}" in done.stderr
+    assert "HOTLINE_KNOWLEDGE_PORT" in done.stderr and "Traceback" not in done.stderr
