@@ -104,7 +104,7 @@ _NOT_PERSONAL = re.compile(
     r"(?:19|20)\d\d([-.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)"
     r"|12345-\d{8}-\d{6}(?!\d)")
 _MIN_DIGITS = 7  # a local landline number; shorter runs are house numbers, amounts, counts
-_COUNTRY = re.compile(r"^(?:0086|86)(?=1[3-9]\d{9}$)")
+_COUNTRY = re.compile(r"^(?:0086|086|86)(?=1[3-9]\d{9}$)")
 
 
 def _masked_digits(digits: str) -> str:
@@ -136,7 +136,7 @@ def mask_numbers(text: str) -> str:
     """Free text with every phone, ID, card or other number of 7+ digits masked.
 
     Conservative on purpose (a false mask in a note costs little, a leaked number a lot):
-    country prefixes (+86, 86, 0086), separators inside, full-width digits and old 15-digit
+    country prefixes (+86, 86, 086, 0086), separators inside, full-width digits and old 15-digit
     ID numbers are all caught; only dates and ticket numbers are left alone.
     """
     folded = text.translate(_FOLD)
@@ -152,6 +152,24 @@ def mask_numbers(text: str) -> str:
             last = run.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def personal_numbers(text: str) -> list[str]:
+    """The numbers in a text that can only be a person's, masked: mobiles, ID and card
+    numbers (11 digits or more, not starting with 0), in every form `mask_numbers` reads.
+
+    What a published text (a knowledge article) must refuse, where masking would publish
+    nonsense. Landlines start with an area code's 0 and stay allowed (offices publish theirs,
+    with an extension up to 16 digits); a longer run from 0 is two numbers written together.
+    """
+    found = []
+    for run in _RUN.finditer(text.translate(_FOLD)):
+        for piece in _NOT_PERSONAL.sub("|", run.group()).split("|"):
+            digits = _COUNTRY.sub("", re.sub(r"[^0-9Xx]", "", piece).upper())
+            long = len(digits) >= (17 if digits.startswith("0") else 11)
+            if long and sum(ch.isdigit() for ch in digits) >= 11:
+                found.append(_masked_digits(digits))
+    return found
 
 
 def mask_phone(phone: str | None) -> str | None:

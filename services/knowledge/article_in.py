@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Attachment, Category
 from contracts.knowledge_events import ArticleDetails
+from contracts.personal import personal_numbers
 from contracts.vocabulary import ArticleKind, Audience
 from reference.directory import ReferenceData
 from services.knowledge.domain import Write
@@ -44,6 +45,20 @@ class ArticleIn(Strict):
                                   description="Id in an imported collection (idempotent)")
 
 
+def refuse_personal_numbers(body: ArticleIn) -> None:
+    """ValueError when a field holds a mobile, ID or card number: an article goes to every
+    operator and perhaps the public, so a citizen's number from the call it was drafted from
+    must be taken out by its writer (masking would publish 138****5678 as advice)."""
+    texts = {"title": body.title, "body": body.body, "source_ref": body.source_ref or "",
+             "keywords": " ".join(body.keywords), "synonyms": " ".join(body.synonyms),
+             "attachments": " ".join(a.filename for a in body.attachments)}
+    for field, text in texts.items():
+        if found := personal_numbers(text):
+            raise ValueError(f"{field} holds a personal number ({', '.join(found)}): an "
+                             "article may give an office's landline, never a mobile, ID or "
+                             "card number")
+
+
 def checked_write(body: ArticleIn, unit: str | None, ref: ReferenceData) -> Write:
     """The domain's Write owned by `unit`; ValueError, UnknownCategory or UnknownUnit when the
     directory does not know what it names."""
@@ -51,6 +66,7 @@ def checked_write(body: ArticleIn, unit: str | None, ref: ReferenceData) -> Writ
         raise ValueError("owning_unit is required")
     if body.expires_at and body.effective_from and body.expires_at <= body.effective_from:
         raise ValueError("expires_at must come after effective_from")
+    refuse_personal_numbers(body)
     ref.taxonomy.validate(body.category.level1, body.category.level2)
     ref.directory.get(unit)
     fields = body.model_dump(include=set(ArticleDetails.model_fields))

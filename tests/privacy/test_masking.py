@@ -11,10 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.free_text import masked_copy, text_fields
-from contracts.personal import mask_numbers
+from contracts.personal import mask_numbers, personal_numbers
 from contracts.ticket_events import TicketReplied
 from hotline import redact
-from tests.privacy.numbers import CHINESE, Number, leaks, numbers, typed_text
+from tests.privacy.numbers import (
+    CHINESE,
+    Number,
+    id_numbers,
+    landlines,
+    leaks,
+    mobiles,
+    numbers,
+    typed_text,
+)
 
 
 @settings(max_examples=2000, derandomize=True)
@@ -36,6 +45,24 @@ def test_every_written_form_is_masked_never_longer_and_stays_masked(
 ])
 def test_the_masked_forms(written: str, shown: str) -> None:
     assert mask_numbers(f"电话{written}谢谢") == f"电话{shown}谢谢"
+
+
+@settings(max_examples=1000, derandomize=True)
+@given(st.one_of(mobiles(), id_numbers()).flatmap(lambda n: st.tuples(st.just(n),
+                                                                      typed_text(n))))
+def test_a_mobile_or_id_in_any_written_form_is_a_personal_number(
+        drawn: tuple[Number, str]) -> None:
+    """What a knowledge article refuses: found however it is written, and named masked."""
+    number, text = drawn
+    [found] = personal_numbers(text)
+    assert not leaks(found, number) and found == mask_numbers(number.digits)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(landlines().flatmap(typed_text))
+def test_a_landline_is_no_personal_number(text: str) -> None:
+    """Offices publish their landlines; an article may carry them."""
+    assert personal_numbers(text) == []
 
 
 @settings(max_examples=300, derandomize=True)
