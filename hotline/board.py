@@ -107,14 +107,17 @@ class TicketBoard(ABC, Generic[St, Side]):
 
 async def write_rows(conn: AsyncConnection, table: Table, mutable: Iterable[str],
                      new: list[dict[str, Any]], changed: list[dict[str, Any]],
-                     key: str = "ticket_id") -> None:
+                     key: str | tuple[str, ...] = "ticket_id") -> None:
     """Insert `new` rows and update `changed` ones, one executemany each; an update sets
-    every `mutable` column, so one statement serves all the changed rows."""
+    every `mutable` column, so one statement serves all the changed rows. `key` names the
+    primary key's column (or columns)."""
     if new:
         await conn.execute(table.insert(), new)
     if changed:
         columns = tuple(mutable)
+        keys = (key,) if isinstance(key, str) else key
         await conn.execute(
-            table.update().where(table.c[key] == bindparam("b_key"))
+            table.update().where(*(table.c[k] == bindparam(f"b_{k}") for k in keys))
             .values({c: bindparam(c) for c in columns}),
-            [{**{c: row[c] for c in columns}, "b_key": row[key]} for row in changed])
+            [{**{c: row[c] for c in columns}, **{f"b_{k}": row[k] for k in keys}}
+             for row in changed])

@@ -10,11 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.apikeys import Principal
 from hotline.log.port import EventLog
+from hotline.projection import checksum, rebuild
 from services.knowledge.domain import Import
 from services.knowledge.importer import read_rows
+from services.knowledge.projections import Articles, metadata
 from services.knowledge.publisher import Publisher
 from services.knowledge.service import imported_id
 from tests.dispatch.conftest import Hotline, open_hotline
@@ -63,6 +66,19 @@ class Knowledge:
     @property
     def client_app(self) -> Any:
         return self.h.apps["knowledge"]
+
+    async def assert_rebuilds_the_same(self, where: Path) -> None:
+        """The read model rebuilt from the log in large batches equals the one the runner
+        kept as events arrived: folding a batch in memory gives what one event at a time
+        gave."""
+        await self.settle()
+        engine = create_async_engine(f"sqlite+aiosqlite:///{where / 'rebuilt.db'}")
+        try:
+            await rebuild(self.h.platform.log, engine, Articles())
+            assert await checksum(engine, metadata) == await checksum(self.h.platform.db,
+                                                                      metadata)
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture

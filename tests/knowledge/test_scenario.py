@@ -5,6 +5,7 @@ retired and no longer found; the log holds every step."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.dispatch.conftest import LOCATION
@@ -31,7 +32,8 @@ async def ok(response: Any, status: int = 200) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> None:
+async def test_draft_review_publish_find_update_retire(knowledge: Knowledge,
+                                                       tmp_path: Path) -> None:
     k = knowledge
     made = await ok(await k.post("/v1/knowledge/articles", "operator", V1), 201)
     article = made["article_id"]
@@ -94,6 +96,7 @@ async def test_draft_review_publish_find_update_retire(knowledge: Knowledge) -> 
         "ArticleSubmitted", "ArticleApproved", "ArticlePublished", "ArticleRetired"]
     assert history[0]["actor"] == "operator:operator-01"
     assert history[5]["actor"] == "editor:editor-01"
+    await k.assert_rebuilds_the_same(tmp_path)
 
 
 async def answered_from(k: Knowledge, article: str, version: int) -> str:

@@ -4,6 +4,8 @@ or non-FAQ article, or a phone call is never offered one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.knowledge.service import imported_id
@@ -17,7 +19,8 @@ GAS = imported_id("KB-C-021")  # 家里闻到燃气味怎么办? (a public FAQ o
 CITY_LIFE = "city-life.jsonl"  # its half of the sample (130 articles): enough rivals
 
 
-async def test_a_sure_answer_is_offered_and_its_outcome_recorded(knowledge: Knowledge) -> None:
+async def test_a_sure_answer_is_offered_and_its_outcome_recorded(knowledge: Knowledge,
+                                                                 tmp_path: Path) -> None:
     k = knowledge
     await k.import_sample(CITY_LIFE)
     asked = {"channel_message_id": "wx-100", "content": "家里闻到一股燃气味, 怎么办?"}
@@ -42,6 +45,7 @@ async def test_a_sure_answer_is_offered_and_its_outcome_recorded(knowledge: Know
     assert figures["channels"]["wechat"] == {"offered": 2, "solved": 1, "not_solved": 1,
                                              "unanswered": 0}
     assert figures["top_articles"] == [{"article_id": GAS, "solved": 1}]
+    await k.assert_rebuilds_the_same(tmp_path)
 
 
 @pytest.mark.parametrize("content", [
