@@ -168,6 +168,27 @@ async def test_filters_by_category_kind_and_unit(index: Index) -> None:
     assert hits and all(h.owning_unit == "city-water" for h in hits)
 
 
+@pytest.mark.parametrize(("query", "narrow"), [
+    ("办理需要什么材料", Filters(("public",))),  # most candidates pass
+    ("办理需要什么材料", Filters(BOTH, level1="utilities")),  # few do: ranked again, filtered
+    ("投诉", Filters(BOTH, kind="contact")),
+    ("拖欠工资", Filters(("internal",), level1="labour-social-security")),
+])
+@pytest.mark.parametrize("limit", [1, 3, 10])
+async def test_a_filtered_page_is_the_best_of_what_the_filters_allow(
+        index: Index, query: str, narrow: Filters, limit: int) -> None:
+    """Ranking first and filtering the best candidates (or ranking again with the filters
+    when they leave too few) gives exactly the first `limit` of the whole ranking that the
+    filters allow."""
+    everything = await index.search(query, Filters(BOTH), limit=1000)
+    allowed = [h for h in everything if h.audience in narrow.audiences
+               and all(getattr(narrow, f) in (None, getattr(h, f))
+                       for f in ("level1", "level2", "kind", "owning_unit"))]
+    found = await index.search(query, narrow, limit=limit)
+    assert [(h.article_id, h.score) for h in found] == [
+        (h.article_id, h.score) for h in allowed[:limit]]
+
+
 async def test_a_new_version_replaces_the_old_and_retiring_removes_it(
         index: Index, articles: list[ArticlePublished]) -> None:
     first = next(a for a in articles if valid_on(a, TODAY) and a.audience is Audience.PUBLIC)
@@ -180,6 +201,16 @@ async def test_a_new_version_replaces_the_old_and_retiring_removes_it(
     assert [h.version for h in again if h.article_id == first.article_id] in ([], [2])
     await index.feed([ArticleRetired(article_id=first.article_id, version=2)])
     assert first.article_id not in ids(await index.search("熊猫基地", Filters(BOTH)))
+
+
+async def test_a_word_nobody_wrote_is_found_once_published(
+        index: Index, articles: list[ArticlePublished]) -> None:
+    """A search for a word no article holds (remembered as absent by the FTS5 index's
+    counts) finds the article that brings it as soon as it is published."""
+    assert await index.search("Xylophone", Filters(BOTH)) == []
+    first = next(a for a in articles if valid_on(a, TODAY) and a.audience is Audience.PUBLIC)
+    await index.feed([first.model_copy(update={"version": 2, "title": "Xylophone 乐器培训"})])
+    assert ids(await index.search("xylophone", Filters(BOTH))) == [first.article_id]
 
 
 async def test_highlights_read_as_the_original_text(
