@@ -73,6 +73,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how often the supervision ticker looks for deadlines")
     callback_port: int = 8104
     knowledge_port: int = 8107
+    analytics_port: int = 8108
     knowledge_url: str = Field(
         default="", description="where dispatch asks for knowledge recommendations (default "
         "http://host:knowledge_port)")

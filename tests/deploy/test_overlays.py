@@ -235,7 +235,7 @@ def test_replicas_per_overlay(overlay: tuple[str, list[Doc]]) -> None:
                     "intake", "dispatch"}
     else:
         assert floors == {"intake": 1, "dispatch": 1, "supervision": 1, "callback": 1,
-                          "tickets": 2, "people": 1, "knowledge": 1}
+                          "tickets": 2, "people": 1, "knowledge": 1, "analytics": 1}
 
 
 def test_dispatch_is_told_where_knowledge_is(overlay: tuple[str, list[Doc]]) -> None:

@@ -1,0 +1,155 @@
+"""Analytics: the ticket facts rebuilt from the log beside a raw read, and KPI queries.
+
+Replay: whole tickets written through the ticket decider (`bench.replay_boards.fill`: the
+event mix the boards see), then `hotline.projection.rebuild` of `an_ticket_facts` into a
+fresh SQLite file, beside the same topic read by hand (target: 30 % of raw, the issue's).
+
+Queries: a year of synthetic fact rows (`HOTLINE_BENCH_ANALYTICS_ROWS`, default 200,000:
+random registration times, units, districts, categories, channels, types and outcomes) in
+SQLite, then every KPI of the catalogue by month and one dimension, each dimension in turn,
+`RUNS` times: the p95 of one request's query (target ≤ 50 ms), beside a bare
+`SELECT key, count(*) … GROUP BY key` over the same rows.
+
+Run alone with `python -m bench.analytics` (`--rows N` for a smaller table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.broker import on_both_logs
+from bench.common import Result, percentile, say, temp_dir
+from bench.replay_boards import TICKETS_N, fill, raw_read, replayed
+from contracts.topics import CATALOGUE, TICKETS
+from contracts.vocabulary import Channel, TicketType
+from hotline.log.port import EventLog
+from reference.calendar import WorkingCalendar
+from services.analytics import queries
+from services.analytics.facts import COUNTERS, period_keys
+from services.analytics.kpi import DIMENSIONS, KPIS, Dimension
+from services.analytics.projections import metadata, ticket_facts
+
+ROWS = int(os.environ.get("HOTLINE_BENCH_ANALYTICS_ROWS", "200000"))
+RUNS = 30
+CITY = ZoneInfo("Asia/Shanghai")
+YEAR = datetime(2026, 1, 1, tzinfo=CITY)
+
+
+async def replay(log: EventLog, engine: str) -> list[Result]:
+    await log.create_topics([CATALOGUE[TICKETS].spec])
+    written = await fill(log, TICKETS_N[engine])
+    total = sum((await log.end_offsets(TICKETS)).values())
+    say(f"  {engine}: {TICKETS_N[engine]:,} tickets, {written:,} events")
+    calendar = WorkingCalendar.load("cn")
+    from services.analytics.projections import TicketFacts
+
+    with temp_dir(f"analytics-{engine}") as tmp:
+        raw = await raw_read(log, total)
+        ours = await replayed(log, TicketFacts(calendar), total, tmp)
+    say(f"    an_ticket_facts: {ours:,.0f} events/s; raw read {raw:,.0f}/s")
+    return [Result(f"replay {engine} into an_ticket_facts", ours, raw, "events/s", 0.3,
+                   f"{total:,} ticket events rebuilt into SQLite; raw: the topic read by hand")]
+
+
+def synthetic(n: int, calendar: WorkingCalendar, seed: int = 12345) -> list[dict[str, Any]]:
+    """`n` fact rows spread over a year, with every column a KPI reads filled plausibly."""
+    rnd = random.Random(seed)
+    units = [f"unit-{k:03d}" for k in range(121)]
+    districts = [f"9901{k:02d}" for k in range(1, 13)]
+    categories = [f"cat-{k:02d}" for k in range(24)]
+    good = ("satisfied", "basically_satisfied", "dissatisfied_with_result")
+    rows = []
+    for k in range(n):
+        at = YEAR + timedelta(seconds=rnd.randrange(365 * 86400))
+        dispatched, direct = rnd.random() < 0.7, rnd.random() < 0.25
+        replied = dispatched and rnd.random() < 0.9
+        rating = rnd.choice(good) if replied and rnd.random() < 0.6 else None
+        rows.append({
+            "ticket_id": f"t-{k}", "ticket_number": f"12345-{at:%Y%m%d}-{k % 999999:06d}",
+            "registered_at": at, **period_keys(at, calendar),
+            "channel": rnd.choice(list(Channel)).value,
+            "ticket_type": rnd.choice(list(TicketType)).value,
+            "category1": rnd.choice(categories), "category2": None,
+            "district_code": rnd.choice(districts), "urgency": "normal", "status": "closed",
+            "first_unit": None, "lead_unit": rnd.choice(units) if dispatched else None,
+            "assisting_units": "", "assisting_count": 0, "contacts": 1,
+            "dispatched": dispatched, "answered_directly": direct and not dispatched,
+            "article_id": None, "article_version": None, "merged": False,
+            "responded": rnd.random() < 0.9, "close_reason": None,
+            **{c: None for c in ("dispatched_at", "acknowledged_at", "replied_at", "closed_at",
+                                 "ack_due_at", "reply_due_at", "dispatch_s", "dispatch_work_s",
+                                 "ack_s", "close_s", "close_work_s", "reply_s")},
+            "ack_work_s": rnd.randrange(7200) if dispatched else None,
+            "reply_work_s": rnd.randrange(5 * 7 * 3600) if replied else None,
+            "ack_on_time": (rnd.random() < 0.95) if dispatched else None,
+            "reply_on_time": (rnd.random() < 0.9) if replied else None,
+            **dict.fromkeys(COUNTERS, 0), "returns": int(dispatched and rnd.random() < 0.05),
+            "redos": int(replied and rnd.random() < 0.03),
+            "hotline_service": rating, "handling": rating, "rating": rating,
+            "solved": (rating != "dissatisfied_with_result") if rating else None,
+            "after_redo_handling": None, "version": 6,
+        })
+        if replied:
+            rows[-1]["replied_at"] = at + timedelta(days=2)
+    return rows
+
+
+async def kpi_queries(rows: int) -> list[Result]:
+    calendar = WorkingCalendar.load("cn")
+    results = []
+    with temp_dir("analytics-queries") as tmp:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'facts.db'}")
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            data = synthetic(rows, calendar)
+            for i in range(0, len(data), 5000):
+                await conn.execute(ticket_facts.insert(), data[i:i + 5000])
+        say(f"  {rows:,} fact rows over 2026")
+        scope = queries.Scope(YEAR, YEAR.replace(year=2027))
+        for dim in Dimension:
+            ours, raw = [], []
+            column = ticket_facts.c[DIMENSIONS[dim.value]]
+            for _ in range(RUNS):
+                async with engine.connect() as conn:
+                    t0 = time.perf_counter()
+                    await queries.figures(conn, KPIS, scope, period="month", by=dim.value)
+                    ours.append((time.perf_counter() - t0) * 1000)
+                    t0 = time.perf_counter()
+                    list(await conn.execute(select(column, func.count()).where(
+                        *scope.where()).group_by(column)))
+                    raw.append((time.perf_counter() - t0) * 1000)
+            p95, raw95 = percentile(ours, 95), percentile(raw, 95)
+            say(f"    by {dim.value}: p95 {p95:,.1f} ms; bare GROUP BY {raw95:,.1f} ms")
+            results.append(Result(
+                f"KPIs ({len(KPIS)}) by month and {dim.value}, {rows:,} rows: p95", p95, raw95,
+                "ms", None, "every KPI of the catalogue in one query; raw: a bare count "
+                "grouped by the same column", max_ours=50))
+        await engine.dispose()
+    return results
+
+
+async def run(rows: int = ROWS) -> list[Result]:
+    return [*await on_both_logs("analytics", replay), *await kpi_queries(rows)]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--queries-only", action="store_true")
+    args = parser.parse_args()
+    found = asyncio.run(kpi_queries(args.rows) if args.queries_only else run(args.rows))
+    for r in found:
+        print(f"{r.name}: {r.ours:,.1f} {r.unit} (raw {r.raw or 0:,.1f}) {r.verdict}")
+    sys.exit(0)

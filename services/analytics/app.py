@@ -1,0 +1,40 @@
+"""The analytics app: KPI definitions and figures, and the fact rows behind them (read-only:
+it writes nothing to the log, so it claims no topic)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from hotline.apikeys import ApiKeys
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
+from hotline.web import install_basics
+from reference.bundle import reference_of
+from services.analytics import api
+from services.analytics.service import AnalyticsService
+
+BODY_LIMIT = 16 * 1024  # every route is a GET
+
+
+def create_app(
+    platform: Platform,
+    api_keys: ApiKeys,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    manage_platform: bool = True,
+    readiness: Readiness | None = None,
+) -> FastAPI:
+    """The analytics app; it starts and closes `platform` itself unless told it is shared."""
+    ready = app_readiness(platform, (), manage_platform, readiness)
+    lifespan = lifespan_with(platform, manage_platform, ready, None)
+    app = FastAPI(title="12345 热线 · 数据分析 (analytics)", version="1", lifespan=lifespan)
+    app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.service = AnalyticsService(platform)
+    app.state.reference = reference_of(platform).data
+    app.include_router(api.router)
+    install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
+    return app

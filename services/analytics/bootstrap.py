@@ -1,0 +1,38 @@
+"""数据分析 analytics' composition root: what `hotline run` and `hotline serve analytics` start.
+
+Registered as the entry point `hotline.services:analytics` (pyproject.toml). Its fact
+tables are read models of hotline.tickets and hotline.contacts in its own HOTLINE_DB,
+rebuilt from the log by every replica; it appends to no topic, so any number of replicas
+may serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hotline.projection import Projection
+from hotline.runtime import Platform, ServiceSpec
+from reference.bundle import reference_of
+from services.analytics.app import create_app
+from services.analytics.contacts import ContactFacts
+from services.analytics.projections import TicketFacts
+
+
+def _analytics_example(base: str, keys: dict[str, str]) -> str:
+    return (f"curl -sS '{base}/v1/analytics/kpis?period=month&by=district' -H "
+            f"'Authorization: Bearer {keys['analyst']}'")
+
+
+def projections(platform: Platform) -> Sequence[Projection]:
+    calendar = reference_of(platform).calendar
+    return [TicketFacts(calendar), ContactFacts(calendar)]
+
+
+def _writes(platform: Platform) -> Sequence[str]:
+    return ()
+
+
+SERVICE = ServiceSpec(
+    name="analytics", title="数据分析 analytics", order=7, port=lambda s: s.analytics_port,
+    create_app=create_app, projections=projections, writes=_writes,
+    example=_analytics_example)

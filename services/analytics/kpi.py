@@ -1,0 +1,222 @@
+"""The KPIs (考核指标) as data: each an id, a Chinese label, what its numerator and
+denominator count, and its unit, over the ticket fact rows (services/analytics/facts.py).
+
+Pure. A numerator or denominator is a `Count` of the fact rows meeting every condition, or
+a `Total` of one column over them; the query module turns them into SQL sums (so a figure
+is one GROUP BY on either engine), and `tally` computes the same figure over rows in
+memory. Every figure travels with its numerator and denominator, so it can be checked by
+hand and reproduced from the rows behind it (`GET /v1/analytics/facts/tickets`).
+
+Tickets are counted in the period they were registered in, whatever happened to them later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from services.analytics.facts import DISSATISFIED, GOOD
+
+Op = Literal["eq", "in", "true", "false", "not_null", "gt"]
+Unit = Literal["%", "hours", "count"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """One condition on a fact column: `column op value`."""
+
+    column: str
+    op: Op
+    value: Any = None
+
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        v = row[self.column]
+        match self.op:
+            case "eq":
+                return bool(v == self.value)
+            case "in":
+                return v in self.value
+            case "true":
+                return v is True
+            case "false":
+                return v is False
+            case "not_null":
+                return v is not None
+            case "gt":
+                return v is not None and v > self.value
+        raise AssertionError(self.op)
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """How many fact rows meet every condition."""
+
+    where: tuple[Cond, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """The sum of `column` over the fact rows meeting every condition (NULLs left out)."""
+
+    column: str
+    where: tuple[Cond, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    id: str
+    label_zh: str
+    unit: Unit
+    definition_zh: str
+    numerator: Count | Total
+    denominator: Count | None = None  # None: the figure is the numerator itself
+    scale: float = 1.0  # a Total's unit to the KPI's (seconds → hours)
+
+
+def _c(column: str, op: Op, value: Any = None) -> Cond:
+    return Cond(column, op, value)
+
+
+NOT_MERGED = _c("merged", "false")
+DISPATCHED = _c("dispatched", "true")
+REPLIED = _c("replied_at", "not_null")
+HOUR = 1 / 3600
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("tickets", "工单量", "count", "登记的工单数(按登记时间计入期间)。", Count()),
+    Kpi("direct_answer_rate", "直接答复率", "%",
+        "分子: 由话务员直接答复(即时办结)的工单数; 分母: 登记的工单数(不含被并入其他工单的)。",
+        Count((_c("answered_directly", "true"), NOT_MERGED)), Count((NOT_MERGED,))),
+    Kpi("dispatch_accuracy", "派单准确率", "%",
+        "分子: 派出后从未被承办单位退回的工单数; 分母: 派出过的工单数。",
+        Count((DISPATCHED, _c("returns", "eq", 0))), Count((DISPATCHED,))),
+    Kpi("on_time_ack_rate", "按时签收率", "%",
+        "分子: 首次签收在当时签收时限内的工单数; 分母: 已签收且设有签收时限的工单数。",
+        Count((_c("ack_on_time", "true"),)), Count((_c("ack_on_time", "not_null"),))),
+    Kpi("on_time_reply_rate", "按时办结率", "%",
+        "分子: 首次办结反馈在当时办结时限(含批准的延期)内的工单数; "
+        "分母: 已办结反馈且设有办结时限的工单数。",
+        Count((_c("reply_on_time", "true"),)), Count((_c("reply_on_time", "not_null"),))),
+    Kpi("extension_rate", "延期率", "%",
+        "分子: 至少获批一次延期的工单数; 分母: 派出过的工单数。",
+        Count((DISPATCHED, _c("extensions_approved", "gt", 0))), Count((DISPATCHED,))),
+    Kpi("return_rate", "退单率", "%",
+        "分子: 至少被退回一次的工单数; 分母: 派出过的工单数。",
+        Count((DISPATCHED, _c("returns", "gt", 0))), Count((DISPATCHED,))),
+    Kpi("redo_rate", "重办率", "%",
+        "分子: 回访不满意且经审核同意重办的工单数; 分母: 已办结反馈的工单数。",
+        Count((REPLIED, _c("redos", "gt", 0))), Count((REPLIED,))),
+    Kpi("satisfaction_handling", "满意率(办理)", "%",
+        "分子: 最后一次回访对单位办理评价为满意或基本满意的工单数; "
+        "分母: 最后一次回访对办理作出评价的工单数。",
+        Count((_c("handling", "in", GOOD),)), Count((_c("handling", "not_null"),))),
+    Kpi("satisfaction_hotline", "满意率(热线服务)", "%",
+        "分子: 最后一次回访对热线服务评价为满意或基本满意的工单数; 分母: 回访有应答的工单数。",
+        Count((_c("hotline_service", "in", GOOD),)),
+        Count((_c("hotline_service", "not_null"),))),
+    Kpi("response_rate", "响应率(三率)", "%",
+        "三率之一。分子: 及时响应的工单数, 即直接答复的, 或承办单位在签收时限内首次签收的"
+        "(未设时限的签收也算及时); 分母: 登记的工单数(不含被并入其他工单的)。"
+        "尚未签收的工单计为未响应。",
+        Count((_c("responded", "true"), NOT_MERGED)), Count((NOT_MERGED,))),
+    Kpi("resolution_rate", "解决率(三率)", "%",
+        "三率之一。分子: 最后一次回访中市民表示问题已解决的工单数; "
+        "分母: 最后一次回访中对是否解决作出回答的工单数。",
+        Count((_c("solved", "true"),)), Count((_c("solved", "not_null"),))),
+    Kpi("satisfaction_rate", "满意率(三率)", "%",
+        "三率之一。分子: 最后一次回访评价为满意或基本满意的工单数(有单位办理的看办理评价, "
+        "直接答复的看热线服务评价); 分母: 回访有应答的工单数。",
+        Count((_c("rating", "in", GOOD),)), Count((_c("rating", "not_null"),))),
+    Kpi("unsatisfied_after_redo", "重办后仍不满意率", "%",
+        "分子: 重办后回访对办理仍不满意的工单数; 分母: 重办后回访对办理作出评价的工单数。",
+        Count((_c("after_redo_handling", "in", DISSATISFIED),)),
+        Count((_c("after_redo_handling", "not_null"),))),
+    Kpi("avg_reply_work_hours", "平均办结用时(工作小时)", "hours",
+        "分子: 各工单自首次派单至首次办结反馈的工作时间之和(按工作日历, 小时); "
+        "分母: 已办结反馈且工作时间可计的工单数。",
+        Total("reply_work_s"), Count((_c("reply_work_s", "not_null"),)), HOUR),
+    Kpi("avg_ack_work_hours", "平均签收用时(工作小时)", "hours",
+        "分子: 各工单自首次派单至首次签收的工作时间之和(小时); "
+        "分母: 已签收且工作时间可计的工单数。",
+        Total("ack_work_s"), Count((_c("ack_work_s", "not_null"),)), HOUR),
+)
+BY_ID: dict[str, Kpi] = {k.id: k for k in KPIS}
+
+
+
+class Dimension(StrEnum):
+    """What a figure is broken down or filtered by (the unit is the last lead unit)."""
+
+    UNIT = "unit"
+    DISTRICT = "district"
+    CATEGORY1 = "category1"
+    CHANNEL = "channel"
+    TICKET_TYPE = "ticket_type"
+
+
+class Period(StrEnum):
+    """The periods a figure is grouped by, in the jurisdiction's local time."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+# dimension → the fact column it reads
+DIMENSIONS: dict[str, str] = {"unit": "lead_unit", "district": "district_code",
+                              "category1": "category1", "channel": "channel",
+                              "ticket_type": "ticket_type"}
+# period → the column holding the ticket's local period key
+PERIODS: dict[str, str] = {"day": "reg_day", "week": "reg_week", "month": "reg_month",
+                           "quarter": "reg_quarter", "year": "reg_year"}
+assert set(DIMENSIONS) == set(Dimension) and set(PERIODS) == set(Period)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One KPI's value for one group: reproducible from its numerator and denominator."""
+
+    numerator: float
+    denominator: int | None
+    value: float | None  # None when the denominator is 0
+
+
+def value_of(kpi: Kpi, numerator: float, denominator: int | None) -> Figure:
+    """The figure from its two counts: a share in % (two decimals), a mean in the KPI's
+    unit (two decimals), or the count itself."""
+    numerator = numerator * kpi.scale if isinstance(kpi.numerator, Total) else numerator
+    if kpi.denominator is None:
+        return Figure(numerator, None, numerator)
+    if not denominator:
+        return Figure(numerator, denominator, None)
+    ratio = numerator / denominator
+    return Figure(numerator, denominator, round(ratio * 100 if kpi.unit == "%" else ratio, 2))
+
+
+def _meets(where: tuple[Cond, ...], row: Mapping[str, Any]) -> bool:
+    return all(cond.holds(row) for cond in where)
+
+
+def tally(kpi: Kpi, rows: Iterable[Mapping[str, Any]]) -> Figure:
+    """The KPI over fact rows in memory (what the SQL query computes, for checks)."""
+    num: float = 0
+    den = 0
+    for row in rows:
+        if _meets(kpi.numerator.where, row):
+            if isinstance(kpi.numerator, Total):
+                num += row[kpi.numerator.column] or 0
+            else:
+                num += 1
+        if kpi.denominator is not None and _meets(kpi.denominator.where, row):
+            den += 1
+    return value_of(kpi, num, den if kpi.denominator is not None else None)
+
+
+def definitions() -> list[dict[str, Any]]:
+    """Every KPI as the API lists it."""
+    return [{"id": k.id, "label_zh": k.label_zh, "unit": k.unit,
+             "definition_zh": k.definition_zh} for k in KPIS]
