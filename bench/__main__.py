@@ -32,6 +32,7 @@ BENCHMARKS = {  # name on the command line -> module
     "callback": "bench.callback",
     "contact-queue": "bench.contact_queue",
     "knowledge": "bench.knowledge",
+    "analytics": "bench.analytics",
     "peer": "bench.peer",
 }
 ALIASES = {"log_append": "log", "append": "log"}
