@@ -13,7 +13,7 @@ from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
-from services.analytics import api
+from services.analytics import api, api_tiers
 from services.analytics.service import AnalyticsService
 
 BODY_LIMIT = 16 * 1024  # every route is a GET
@@ -35,6 +35,7 @@ def create_app(
     app.state.service = AnalyticsService(platform)
     app.state.reference = reference_of(platform).data
     app.include_router(api.router)
+    api_tiers.attach(app, app.state.reference)
     install_basics(app, BODY_LIMIT)
     install_readiness(app, ready)
     return app

@@ -146,6 +146,21 @@ async def test_kpis_equal_the_hand_count(hotline_an: Hotline, log: EventLog,
         named = {g["key"]: g["key_zh"] for g in r.json()["groups"]}
         assert named[key] and named[key] != key, (by, named)  # its Chinese name
 
+    # unit tiers: each unit among its peers, its score from its figures (with the shipped
+    # weights 15/25/30/15/10/5: on-time ack, on-time reply, handling satisfaction,
+    # resolution, returns and redos lower-better); too few tickets to be ranked
+    r = await an_get(h, "/v1/analytics/tiers", "analyst", **{
+        "from": MONDAY.isoformat(), "to": at(23).isoformat()})
+    assert r.status_code == 200, r.text
+    units = {u["unit_id"]: (g["id"], u) for g in r.json()["groups"] for u in g["units"]}
+    assert set(units) == {SQUAD, URBAN}
+    group, standing = units[SQUAD]  # 100, 100, 50, 50, 100 - 50, 100 - 50
+    assert group == "stations" and standing["tickets"] == 2
+    assert standing["score"] == (15 * 100 + 25 * 100 + 30 * 50 + 15 * 50 + 10 * 50 + 5 * 50) / 100
+    assert standing["rank"] is None and "样本不足" in standing["note_zh"]
+    group, standing = units[URBAN]  # acknowledged late, not returned: (15 x 0 + 10 x 100) / 25
+    assert group == "departments" and standing["score"] == 40.0
+
     # the drill-down lists the tickets a figure counts
     r = await an_get(h, "/v1/analytics/facts/tickets", "analyst", kpi="dispatch_accuracy",
                      side="numerator")
@@ -184,7 +199,8 @@ async def test_who_may_read(hotline_an: Hotline) -> None:
     h = hotline_an
     for who in ("analyst", "supervisor", "auditor"):
         for path in ("/v1/analytics/kpis/definitions", "/v1/analytics/kpis",
-                     "/v1/analytics/contacts", "/v1/analytics/facts/tickets"):
+                     "/v1/analytics/contacts", "/v1/analytics/facts/tickets",
+                     "/v1/analytics/tiers/policy"):
             r = await an_get(h, path, who)
             assert r.status_code == 200, (who, path, r.text)
     for who in ("operator", "callback", "editor", "d01-urban-squad", "wechat"):
@@ -201,7 +217,9 @@ async def test_who_may_read(hotline_an: Hotline) -> None:
         assert r.headers["content-type"].startswith("application/problem+json")
     for path, params in (("facts/tickets", {"side": "both"}), ("facts/tickets", {"limit": 0}),
                          ("facts/tickets", {"offset": 10**12}), ("facts/tickets", {"kpi": "x"}),
-                         ("contacts", {"by": "unit"}), ("contacts", {"channel": "fax"})):
+                         ("contacts", {"by": "unit"}), ("contacts", {"channel": "fax"}),
+                         ("tiers", {}), ("tiers", {"from": "2026-11-24T00:00:00+08:00",
+                                                   "to": "2026-11-23T00:00:00+08:00"})):
         r = await an_get(h, f"/v1/analytics/{path}", "analyst", **params)
         assert r.status_code == 422, (path, params, r.text)
     definitions = (await an_get(h, "/v1/analytics/kpis/definitions", "analyst")).json()
