@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -58,11 +58,12 @@ class Filters:
 FiltersDep = Annotated[Filters, Depends()]
 
 
-def _scope(since: datetime | None, until: datetime | None, filters: Filters) -> queries.Scope:
+def _scope(since: datetime | None, until: datetime | None, filters: Filters,
+           zone: tzinfo | None = None) -> queries.Scope:
     if since is not None and until is not None and until <= since:
         raise Problem(422, "invalid-request", "结束时间须晚于开始时间 (to must be after from)",
                       "Ask for tickets registered in [from, to): to after from.")
-    return queries.Scope(since, until, filters.values)
+    return queries.Scope(since, until, filters.values, zone)
 
 
 def _kpis(ids: list[str] | None) -> list[Kpi]:
@@ -116,7 +117,7 @@ async def kpi_figures(service: ServiceDep, reference: RefDep, who: Analyst,
     period (day, week, month, quarter, year) and/or one dimension; each figure with its
     numerator and denominator."""
     kpis = _kpis(kpi)
-    scope = _scope(since, until, filters)
+    scope = _scope(since, until, filters, service.zone)
     groups = await service.read(queries.figures, kpis, scope,
                                 period.value if period else None, by.value if by else None)
     name = _namer(reference, by)
@@ -124,7 +125,7 @@ async def kpi_figures(service: ServiceDep, reference: RefDep, who: Analyst,
         "from": since, "to": until, "period": period, "by": by, "filters": filters.values,
         "kpis": [d for d in definitions() if d["id"] in {k.id for k in kpis}],
         "groups": [{"period": g.period, "key": g.key, "key_zh": name(g.key),
-                    "figures": {i: asdict(f) for i, f in g.figures.items()}} for g in groups],
+                    "figures": {i: f._asdict() for i, f in g.figures.items()}} for g in groups],
     }
 
 

@@ -15,6 +15,7 @@ from reference.directory import ReferenceData
 from services.analytics import queries
 from services.analytics.api import Analyst, RefDep, ServiceDep
 from services.analytics.kpi import BY_ID
+from services.analytics.service import AnalyticsService
 from services.analytics.tiers import Policy, evaluate
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics 数据分析"],
@@ -51,10 +52,11 @@ async def unit_tiers(service: ServiceDep, reference: RefDep, policy: PolicyDep, 
                        for g in policy.peer_groups]}
 
 
-async def _by_unit(service: Any, policy: Policy, since: datetime,
+async def _by_unit(service: AnalyticsService, policy: Policy, since: datetime,
                    until: datetime) -> dict[str, dict[str, Any]]:
     kpis = [BY_ID["tickets"], *(BY_ID[w.kpi] for w in policy.weights)]
-    groups = await service.read(queries.figures, kpis, queries.Scope(since, until), None, "unit")
+    groups = await service.read(queries.figures, kpis,
+                                queries.Scope(since, until, zone=service.zone), None, "unit")
     return {g.key: g.figures for g in groups if g.key is not None}
 
 

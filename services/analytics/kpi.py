@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from services.analytics.facts import DISSATISFIED, GOOD
 
@@ -176,9 +176,10 @@ PERIODS: dict[str, str] = {"day": "reg_day", "week": "reg_week", "month": "reg_m
 assert set(DIMENSIONS) == set(Dimension) and set(PERIODS) == set(Period)
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One KPI's value for one group: reproducible from its numerator and denominator."""
+class Figure(NamedTuple):
+    """One KPI's value for one group: reproducible from its numerator and denominator. A
+    named tuple: a year by unit and month is 23,000 of them, made in a third of the time
+    a frozen dataclass takes."""
 
     numerator: float
     denominator: int | None
@@ -201,18 +202,22 @@ def _meets(where: tuple[Cond, ...], row: Mapping[str, Any]) -> bool:
     return all(cond.holds(row) for cond in where)
 
 
+def parts(kpi: Kpi, row: Mapping[str, Any]) -> tuple[float, int]:
+    """What one fact row adds to the KPI's numerator and denominator."""
+    num: float = 0
+    if _meets(kpi.numerator.where, row):
+        num = (row[kpi.numerator.column] or 0) if isinstance(kpi.numerator, Total) else 1
+    den = int(kpi.denominator is not None and _meets(kpi.denominator.where, row))
+    return num, den
+
+
 def tally(kpi: Kpi, rows: Iterable[Mapping[str, Any]]) -> Figure:
     """The KPI over fact rows in memory (what the SQL query computes, for checks)."""
     num: float = 0
     den = 0
     for row in rows:
-        if _meets(kpi.numerator.where, row):
-            if isinstance(kpi.numerator, Total):
-                num += row[kpi.numerator.column] or 0
-            else:
-                num += 1
-        if kpi.denominator is not None and _meets(kpi.denominator.where, row):
-            den += 1
+        n, d = parts(kpi, row)
+        num, den = num + n, den + d
     return value_of(kpi, num, den if kpi.denominator is not None else None)
 
 

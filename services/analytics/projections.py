@@ -1,5 +1,6 @@
 """The analytics fact tables, folded from `hotline.tickets`: `an_ticket_facts`, one row per
-ticket (services/analytics/facts.py says what each column means).
+ticket (services/analytics/facts.py says what each column means), and `an_kpi_cube`, the
+KPIs' sums per day, month and dimension kept beside it (services/analytics/cube.py).
 
 `TicketFacts` is a `TicketBoard`: a batch loads the rows of the tickets it touches in a few
 `IN (...)` reads, folds every event in memory and writes with one executemany per table, so
@@ -33,7 +34,7 @@ from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
 from hotline.projection import aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
-from services.analytics import facts
+from services.analytics import cube, facts
 
 metadata = MetaData()
 
@@ -105,14 +106,16 @@ MUTABLE = tuple(c.name for c in ticket_facts.columns
                 if c.name not in ("ticket_id", "ticket_number", "registered_at")
                 and not c.name.startswith("reg_") and c.name != "district_code")
 
-Row = Folded[None]
+kpi_cube = cube.table_in(metadata)
+
+Row = Folded[cube.Counted]  # the row, and what it counted in the cube when loaded
 
 
 class TicketFacts(TicketBoard[Row, None]):
     """`an_ticket_facts`: one row per ticket, its dimensions and measures."""
 
     name: str = "analytics_ticket_facts"
-    version: int = 1
+    version: int = 2
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
@@ -125,7 +128,7 @@ class TicketFacts(TicketBoard[Row, None]):
             row["registered_at"] = aware(row["registered_at"])
             for name in TIMES:
                 row[name] = aware(row[name])
-        return {tid: Folded(row) for tid, row in rows.items()}
+        return {tid: Folded(row, cube.contribution(row)) for tid, row in rows.items()}
 
     def side(self) -> None:
         return None
@@ -142,3 +145,11 @@ class TicketFacts(TicketBoard[Row, None]):
                     side: None) -> None:
         await write_rows(conn, ticket_facts, MUTABLE, [s.row for s in new],
                          [s.row for s in changed])
+        deltas = cube.Deltas()
+        for state in new:
+            deltas.add(cube.contribution(state.row), +1)
+        for state in changed:  # out of the cells it was counted in, into its cells now
+            assert state.folded is not None
+            deltas.add(state.folded, -1)
+            deltas.add(cube.contribution(state.row), +1)
+        await deltas.write(conn, kpi_cube)

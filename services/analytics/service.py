@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
+from reference.bundle import reference_of
 
 
 class AnalyticsService(ReadSide):
@@ -12,3 +13,4 @@ class AnalyticsService(ReadSide):
 
     def __init__(self, platform: Platform) -> None:
         self.db = platform.db
+        self.zone = reference_of(platform).calendar.zone  # whole local days: from the cube

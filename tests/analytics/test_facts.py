@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,21 @@ async def test_every_kpi_equals_a_recount_of_the_log(bench: Bench,
         by_unit = await queries.figures(conn, KPIS, queries.Scope(first, until),
                                         period="month", by="unit")
         rows, _ = await queries.fact_rows(conn, queries.Scope(first, until), limit=500)
+        # the same from the daily cube: whole local days, one dimension
+        days = queries.Scope(first, until, zone=BJ)
+        cubed = await queries.figures(conn, KPIS, days)
+        cubed_by_unit = await queries.figures(conn, KPIS, days, period="month", by="unit")
+        one_unit = {"unit": UNITS[0]}
+        cubed_unit = await queries.figures(conn, KPIS, replace(days, filters=one_unit))
+        [unit_group] = await queries.figures(conn, KPIS, queries.Scope(first, until, one_unit))
+        month = first.replace(day=1)  # whole months: the cube's month grain
+        months = queries.Scope(month, (month + timedelta(days=62)).replace(day=1))
+        by_month = [await queries.figures(conn, KPIS, replace(months, zone=zone), "month", by)
+                    for zone in (None, BJ) for by in (None, "district")]
+    assert by_month[:2] == by_month[2:]
+    assert cubed == [group] and cubed_unit == [unit_group]
+    assert {(g.period, g.key): g for g in cubed_by_unit} == {(g.period, g.key): g
+                                                             for g in by_unit}
     for kpi in KPIS:
         got = group.figures[kpi.id]
         num, den = expected[kpi.id]
