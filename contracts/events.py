@@ -13,13 +13,19 @@ event already in the log needs a new major version.
 
 The models are defined in contracts/intake_events.py (contacts, calls),
 contracts/ticket_events.py, contracts/oversight_events.py (tickets) and
-contracts/knowledge_events.py and contracts/people_events.py; import them from here.
+contracts/knowledge_events.py, contracts/people_events.py and contracts/analytics_events.py;
+import them from here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from contracts.analytics_events import (
+    HotspotCleared,
+    HotspotDetected,
+    PeriodicDemandForeseen,
+)
 from contracts.base import (
     ABSTRACT_EVENTS,
     Attachment,
@@ -175,4 +181,5 @@ __all__ = [
     "TicketClassified", "TicketClosed", "TicketDispatched", "TicketMergedInto",
     "TicketNumberReserved", "TicketReassigned",
     "TicketRegistered", "TicketReopened", "TicketReplied", "TicketReturned", "WarningRaised",
+    "HotspotDetected", "HotspotCleared", "PeriodicDemandForeseen",
 ]

@@ -50,6 +50,7 @@ CALL_REQUESTS = "hotline.calls.requests"
 KNOWLEDGE = "hotline.knowledge"
 PEOPLE = "hotline.people"
 DEADLETTER = "hotline.deadletter"
+ANALYTICS = "hotline.analytics"
 DISPATCH_PREFIX = "hotline.dispatch."
 
 CATALOGUE: dict[str, TopicEntry] = {
@@ -75,6 +76,8 @@ CATALOGUE: dict[str, TopicEntry] = {
         _entry(KNOWLEDGE, 3, FOREVER, "article id", "knowledge-base article events"),
         _entry(PEOPLE, 3, FOREVER, "account-<login> or key-<holder>",
                "who was given which access, by whom, when: staff accounts and API keys"),
+        _entry(ANALYTICS, 3, FOREVER, "hotspot-<id> or foresight-<id>",
+               "hotspots detected and cleared, periodic demands foreseen, with their evidence"),
         _entry(DEADLETTER, 3, 90 * DAY_MS, "original key",
                "records that failed to decode, with source topic/partition/offset and reason"),
     ]
@@ -101,7 +104,8 @@ def core_specs() -> list[TopicSpec]:
 
 
 STREAM_PREFIXES = {"contact-": CONTACTS, "ticket-": TICKETS, "call-": CALLS, "article-": KNOWLEDGE,
-                   "offer-": KNOWLEDGE, "rating-": KNOWLEDGE, "account-": PEOPLE, "key-": PEOPLE}
+                   "offer-": KNOWLEDGE, "rating-": KNOWLEDGE, "account-": PEOPLE, "key-": PEOPLE,
+                   "hotspot-": ANALYTICS, "foresight-": ANALYTICS}
 
 
 def stream_topic(stream: str) -> str:

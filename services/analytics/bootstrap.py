@@ -2,19 +2,22 @@
 
 Registered as the entry point `hotline.services:analytics` (pyproject.toml). Its fact
 tables are read models of hotline.tickets and hotline.contacts in its own HOTLINE_DB,
-rebuilt from the log by every replica; it appends to no topic, so any number of replicas
-may serve.
+rebuilt from the log by every replica. It appends only hotspots to hotline.analytics, each
+at a derived id and version, so any number of replicas may serve (each writes the hotspot
+streams of the partitions it owns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contracts.topics import ANALYTICS
 from hotline.projection import Projection
 from hotline.runtime import Platform, ServiceSpec
 from reference.bundle import reference_of
 from services.analytics.app import create_app
 from services.analytics.contacts import ContactFacts
+from services.analytics.hotspot_board import HotspotBoard
 from services.analytics.projections import TicketFacts
 
 
@@ -25,11 +28,11 @@ def _analytics_example(base: str, keys: dict[str, str]) -> str:
 
 def projections(platform: Platform) -> Sequence[Projection]:
     calendar = reference_of(platform).calendar
-    return [TicketFacts(calendar), ContactFacts(calendar)]
+    return [TicketFacts(calendar), ContactFacts(calendar), HotspotBoard()]
 
 
 def _writes(platform: Platform) -> Sequence[str]:
-    return ()
+    return (ANALYTICS,)  # the hotspot runner's streams (services/analytics/hotspot_runner.py)
 
 
 SERVICE = ServiceSpec(

@@ -320,6 +320,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "KeyIssued": dict(holder="wechat-gateway", role="channel", channel="wechat",
                       by="admin:li.na"),
     "KeyRevoked": dict(holder="wechat-gateway", count=1, by="admin:li.na"),
+    "HotspotDetected": dict(
+        hotspot_id="3f2a", dimension="category2", key="category2:370202/城市管理/路灯照明",
+        district_code="370202", category=CATEGORY, window_seconds=3600, window_start=T0,
+        window_end=T0 + timedelta(hours=1), count=21, baseline=1.25, score=14.2, z=17.7,
+        ticket_numbers=("12345-20261122-000123",)),
+    "HotspotCleared": dict(hotspot_id="3f2a", key="category2:370202/城市管理/路灯照明",
+                           window_seconds=3600, window_start=T0 + timedelta(hours=1),
+                           window_end=T0 + timedelta(hours=2), count=2, baseline=1.25),
+    "PeriodicDemandForeseen": dict(
+        signal_id="9c1e", dimension="category1", key="category1:370202/城市管理",
+        district_code="370202", category=Category(level1="城市管理"),
+        expected_from=T0 + timedelta(days=7), expected_to=T0 + timedelta(days=14),
+        last_year_from=T0 - timedelta(days=357), last_year_count=60, last_year_baseline=21.0,
+        score=10.2),
 }
 
 

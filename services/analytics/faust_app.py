@@ -1,0 +1,128 @@
+"""The hotspot job on faust-streaming (Kafka): the same pure detector as the embedded runner
+(services/analytics/hotspots.py), fed by faust agents over `hotline.tickets` and
+`hotline.contacts`, appending the same events to `hotline.analytics`.
+
+    HOTLINE_LOG=kafka://127.0.0.1:9092 \
+        python -m faust -A services.analytics.faust_app:app worker -l info --without-web
+
+Designed around what the issue measured of faust on the test broker:
+
+- window expiry follows the wall clock: the job keeps its own event-time windows (the
+  detector's, closed by the partitions' watermark) and its table `hotspot-counts` is a plain
+  table keyed `<key>|<window size>|<window start>` with no faust expiry, so a replay of old
+  events is never dropped as expired;
+- undeclared source topics get the wrong partition count: each source is declared with its
+  catalogue partition count (contracts/topics.py);
+- events must be keyed: findings are appended through the event store on a KafkaEventLog
+  (key = the hotspot's stream, at its version, hash-chained), exactly as the embedded
+  runner appends them, so the two write the same streams and a finding is written once.
+
+Like the embedded runner, the job reads its sources from the beginning (a consumer group of
+its own per start) and rebuilds its windows by event time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from contracts.topics import ANALYTICS, CATALOGUE, CONTACTS, TICKETS
+from hotline.eventstore import EventStore
+from hotline.log.factory import open_log
+from hotline.log.port import EventLog
+from hotline.settings import Settings
+from services.analytics.burst import load_policy
+from services.analytics.hotspot_runner import SOURCES, append_findings, sighting_of
+from services.analytics.hotspots import Detector, Finding, Sighting
+
+
+class Job:
+    """The detector, the partitions' ends at start and the log the findings go to."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.store = EventStore(log)
+        self.detector = Detector(load_policy())
+        self.ends: dict[tuple[str, int], int] = {}
+        self.appended = 0
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.log.start()
+        await self.log.claim(ANALYTICS)
+        for topic in SOURCES:
+            self.ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
+        for source, end in self.ends.items():
+            self.detector.expect(source)
+            if end == 0:
+                self.detector.rest(source)
+        self.ready.set()
+
+    async def handle(self, topic: str, partition: int, offset: int, value: bytes,
+                     counts: Any) -> None:
+        """One record: count it (the table and the detector), append what closes."""
+        await self.ready.wait()
+        source = (topic, partition)
+        sighting = sighting_of(value)
+        found: list[Finding] = []
+        if sighting is not None:
+            for name in window_keys(self.detector, sighting):
+                counts[name] += 1
+            found += self.detector.observe(sighting, source)
+        if offset + 1 >= self.ends.get(source, 0):
+            self.detector.rest(source)
+        found += self.detector.close()
+        if found:
+            self.appended += await append_findings(self.store, found, datetime.now(UTC),
+                                                   "urn:hotline:analytics:faust")
+
+
+def window_keys(detector: Detector, s: Sighting) -> list[str]:
+    """The table's keys a sighting counts in: its category keys in each event-time window."""
+    epoch = int(s.at.timestamp())
+    return [f"{key.name()}|{w.size}|{detector.align(epoch, w.size)}"
+            for w in detector.windows for key in detector.keys_of(s)]
+
+
+def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
+    """The faust app over the Kafka log the settings name (HOTLINE_LOG, its topic prefix and
+    its group timings: on tansu a join completes after half the session timeout)."""
+    if not settings.log.startswith("kafka://"):
+        raise SystemExit("the faust hotspot job runs on Kafka: set HOTLINE_LOG=kafka://host:port "
+                         "(the embedded engine runs services/analytics/hotspot_runner.py)")
+    prefix = settings.topic_prefix
+    job = Job(open_log(settings))
+    app = faust.App(app_id, broker=settings.log, store="memory://", web_enabled=False,
+                    consumer_auto_offset_reset="earliest",
+                    topic_replication_factor=settings.kafka_replication_factor,
+                    broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
+                    broker_heartbeat_interval=settings.kafka_heartbeat_interval_ms / 1000)
+    counts = app.Table("hotspot-counts", default=int,
+                       partitions=CATALOGUE[TICKETS].spec.partitions)
+    for name in (TICKETS, CONTACTS):
+        topic = app.topic(prefix + name, partitions=CATALOGUE[name].spec.partitions,
+                          key_type=bytes, value_type=bytes, key_serializer="raw",
+                          value_serializer="raw", internal=False)
+
+        async def process(stream: Any, _name: str = name) -> None:
+            async for event in stream.events():
+                message = event.message
+                await job.handle(_name, message.partition, message.offset, event.value,
+                                 counts)
+
+        app.agent(topic, name=f"hotspots-{name}")(process)
+
+    @app.task
+    async def open_log_task() -> None:
+        await job.start()
+
+    return app, job
+
+
+app, job = build(Settings(), os.environ.get("HOTLINE_FAUST_ID",
+                                            f"hotline-hotspots-{uuid.uuid4().hex[:8]}"))

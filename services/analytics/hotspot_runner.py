@@ -1,0 +1,213 @@
+"""The embedded hotspot runner: reads `hotline.tickets` and `hotline.contacts`, feeds the
+pure detector (services/analytics/hotspots.py) and appends what it finds to
+`hotline.analytics` through the event store.
+
+Its state is the detector's windows, in memory: on every start it reads both topics from
+offset zero, so the windows are rebuilt by event time exactly as they were (no wall clock
+anywhere), and every finding is appended to a stream named by its derived id at the
+version it must have (`HotspotDetected` and `PeriodicDemandForeseen` first, `HotspotCleared`
+second): a finding already in the log is a `VersionConflict` and is skipped, so a restart
+or a second replica appends nothing twice. On Kafka a replica writes only the hotspot
+streams of the `hotline.analytics` partitions it owns (`NotStreamOwner`: another replica
+running the same detector writes it). Replaying from zero costs a read of both topics per
+start; keeping the windows in tables is the step after this one.
+
+`findings_of` and `events_of` are shared with the faust job (services/analytics/faust_app.py),
+so both turn records into sightings and findings into events the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from contracts import events as e
+from contracts.analytics_events import HotspotCleared, HotspotDetected, PeriodicDemandForeseen
+from contracts.base import Category, EventData
+from contracts.envelope import DecodeError, decode
+from contracts.topics import ANALYTICS, CONTACTS, TICKETS
+from hotline.eventstore import Context, EventStore
+from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
+from hotline.readiness import Readiness
+from hotline.runtime import Background
+from services.analytics.hotspots import Detector, Finding, Sighting
+
+log = logging.getLogger(__name__)
+
+SOURCES = (TICKETS, CONTACTS)
+WANTED = frozenset({"TicketRegistered", "ContactReceived"})
+ACTOR = "system:analytics-hotspots"
+
+
+def sighting_of(value: bytes) -> Sighting | None:
+    """The sighting a record's event makes (None for every other event, and for a record
+    that does not decode: the projections dead-letter those, the detector just skips)."""
+    try:
+        env = decode(value)
+        if env.event_name not in WANTED:
+            return None
+        data = e.from_envelope(env)
+    except (DecodeError, KeyError, ValueError):
+        return None
+    match data:
+        case e.TicketRegistered():
+            return Sighting(data.ticket_number, env.time, data.district_code,
+                            data.category.level1, data.category.level2)
+        case e.ContactReceived():
+            return Sighting(data.contact_id, data.received_at, data.district_code,
+                            text=data.content)
+    return None
+
+
+def _category(f: Finding) -> Category | None:
+    return Category(level1=f.category1, level2=f.category2) if f.category1 else None
+
+
+def event_of(f: Finding) -> tuple[str, int, EventData]:
+    """A finding as (stream, expected version, event)."""
+    if f.kind == "foreseen":
+        assert f.last_year_from is not None and f.category1 is not None
+        return f"foresight-{f.hotspot_id}", 0, PeriodicDemandForeseen(
+            signal_id=f.hotspot_id, dimension="category2" if f.category2 else "category1",
+            key=f.key, district_code=f.district, category=Category(
+                level1=f.category1, level2=f.category2),
+            expected_from=f.start, expected_to=f.end, last_year_from=f.last_year_from,
+            last_year_count=f.count, last_year_baseline=f.baseline, score=f.score)
+    stream = f"hotspot-{f.hotspot_id}"
+    if f.kind == "cleared":
+        return stream, 1, HotspotCleared(
+            hotspot_id=f.hotspot_id, key=f.key, window_seconds=f.window_s,
+            window_start=f.start, window_end=f.end, count=f.count, baseline=f.baseline)
+    text = f.dimension == "text"
+    return stream, 0, HotspotDetected(
+        hotspot_id=f.hotspot_id, dimension=f.dimension,  # type: ignore[arg-type]
+        key=f.key, district_code=f.district, category=_category(f),
+        window_seconds=f.window_s, window_start=f.start, window_end=f.end, count=f.count,
+        baseline=f.baseline, score=f.score, z=f.z,
+        ticket_numbers=() if text else f.refs, contact_ids=f.refs if text else ())
+
+
+async def append_findings(store: EventStore, found: Sequence[Finding], now: datetime,
+                          source: str) -> int:
+    """Append each finding at its version; those already there (or owned by another
+    replica) are skipped. Returns how many were appended."""
+    appended = 0
+    for f in found:
+        stream, version, event = event_of(f)
+        try:
+            await store.append(stream, [event], expected_version=version,
+                               context=Context.new(ACTOR, source), now=now)
+            appended += 1
+        except VersionConflict:
+            continue  # already appended: a replay, a restart or another replica
+        except NotStreamOwner:
+            continue  # its partition is another replica's: it appends the same finding
+    return appended
+
+
+@dataclass
+class RunnerStats:
+    """What the runner did (for tests and logs)."""
+
+    records: int = 0
+    sightings: int = 0
+    found: list[Finding] = field(default_factory=list)
+    appended: int = 0
+
+
+class HotspotRunner:
+    """The detector over the log, as a background task of the analytics app."""
+
+    def __init__(self, log_: EventLog, detector: Detector, clock: Callable[[], datetime],
+                 batch: int = 500) -> None:
+        self.log, self.clock, self.batch = log_, clock, batch
+        self.detector = detector
+        self.store = EventStore(log_)
+        self.stats = RunnerStats()
+        self.caught_up = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    async def run(self, readiness: Readiness | None = None) -> None:
+        """Read both topics from zero, then follow them until `stop()`."""
+        if readiness is not None:
+            await readiness.wait()
+        await self.log.claim(ANALYTICS)  # on Kafka: the hotspot streams this replica writes
+        consumer = self.log.partition_consumer(None, SOURCES)
+        ends: dict[tuple[str, int], int] = {}
+        for topic in SOURCES:
+            ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
+        await consumer.assign(set(ends))
+        await consumer.seek(dict.fromkeys(ends, 0))
+        for source, end in ends.items():
+            self.detector.expect(source)
+            if end == 0:
+                self.detector.rest(source)
+        try:
+            while not self._stop.is_set():
+                await self.step(await consumer.poll(self.batch, timeout_s=0.2), ends)
+        finally:
+            await consumer.close()
+
+    async def step(self, records: list[Record], ends: dict[tuple[str, int], int]) -> None:
+        """One batch: sightings in, findings out (appended), then rest the partitions that
+        reached the end they had at start, and close what that lets close."""
+        found: list[Finding] = []
+        for record in records:
+            self.stats.records += 1
+            source = (record.topic, record.partition)
+            sighting = sighting_of(record.value)
+            if sighting is not None:
+                self.stats.sightings += 1
+                found += self.detector.observe(sighting, source)
+            if record.offset + 1 >= ends.get(source, 0):
+                self.detector.rest(source)
+        if not records:
+            for source in ends:
+                self.detector.rest(source)
+            self.caught_up.set()
+        found += self.detector.close()
+        if found:
+            self.stats.found += found
+            await self._append(found)
+
+    async def _append(self, found: list[Finding]) -> None:
+        """Append a batch's findings, retrying while the log is unavailable (the detector
+        has moved on: these findings exist nowhere else until appended)."""
+        while True:
+            try:
+                self.stats.appended += await append_findings(
+                    self.store, found, self.clock(), "urn:hotline:analytics")
+                return
+            except LogError:
+                if self._stop.is_set():
+                    raise
+                log.warning("hotspot runner: appending %d findings failed; retrying",
+                            len(found), exc_info=True)
+                await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Together:
+    """Several backgrounds as one (an app runs one): started together, stopped together."""
+
+    def __init__(self, parts: Sequence[Background]) -> None:
+        self.parts = list(parts)
+
+    async def run(self, readiness: Readiness) -> None:
+        await asyncio.gather(*(p.run(readiness) for p in self.parts))
+
+    def stop(self) -> None:
+        for p in self.parts:
+            p.stop()
+
+
+async def settle(runner: HotspotRunner, timeout_s: float = 30.0) -> None:
+    """Wait until the runner has read everything there was (tests)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(runner.caught_up.wait(), timeout_s)
