@@ -28,9 +28,9 @@ from contracts.vocabulary import Channel, TicketType
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
-from services.analytics.burst import load_policy
-from services.analytics.hotspot_runner import HotspotRunner, settle
-from services.analytics.hotspots import Detector
+from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.detector import Detector
+from services.analytics.hotspots.runner import HotspotRunner, settle
 
 WEEKS = int(os.environ.get("HOTLINE_BENCH_HOTSPOT_WEEKS", "4"))
 T0 = datetime(2026, 3, 1, 16, tzinfo=UTC)

@@ -14,7 +14,10 @@ from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
 from hotline.web import install_basics
 from reference.bundle import reference_of
-from services.analytics import api, api_hotspots, api_reports, api_tiers, report_jobs
+from services.analytics import api, api_tiers
+from services.analytics.hotspots import api as hotspots_api
+from services.analytics.reports import api as reports_api
+from services.analytics.reports import jobs as report_jobs
 from services.analytics.service import AnalyticsService
 
 BODY_LIMIT = 16 * 1024  # every route is a GET
@@ -32,7 +35,7 @@ def create_app(
     """The analytics app; it starts and closes `platform` itself unless told it is shared."""
     ready = app_readiness(platform, (), manage_platform, readiness)
     reports, schedule = report_jobs.reports_of(platform, clock)
-    hotspots, background = api_hotspots.background(
+    hotspots, background = hotspots_api.background(
         platform, clock, schedule if run_reports else None)
     lifespan = lifespan_with(platform, manage_platform, ready, background)
     app = FastAPI(title="12345 热线 · 数据分析 (analytics)", version="1", lifespan=lifespan)
@@ -42,8 +45,8 @@ def create_app(
     app.include_router(api.router)
     api_tiers.attach(app, app.state.reference)
     app.state.reports = reports
-    app.include_router(api_reports.router)
-    api_hotspots.attach(app, hotspots)
+    app.include_router(reports_api.router)
+    hotspots_api.attach(app, hotspots)
     install_basics(app, BODY_LIMIT)
     install_readiness(app, ready)
     return app

@@ -17,7 +17,7 @@ from hotline.runtime import Platform, ServiceSpec
 from reference.bundle import reference_of
 from services.analytics.app import create_app
 from services.analytics.contacts import ContactFacts
-from services.analytics.hotspot_board import HotspotBoard
+from services.analytics.hotspots.board import HotspotBoard
 from services.analytics.projections import TicketFacts
 
 
@@ -32,7 +32,7 @@ def projections(platform: Platform) -> Sequence[Projection]:
 
 
 def _writes(platform: Platform) -> Sequence[str]:
-    return (ANALYTICS,)  # the hotspot runner's streams (services/analytics/hotspot_runner.py)
+    return (ANALYTICS,)  # the hotspot runner's streams (services/analytics/hotspots/runner.py)
 
 
 SERVICE = ServiceSpec(

@@ -19,7 +19,7 @@ from contracts.base import Category, EventData
 from contracts.events import ContactReceived, TicketRegistered
 from contracts.vocabulary import Channel, TicketType
 from hotline.eventstore import Context, EventStore
-from services.analytics.hotspots import Sighting
+from services.analytics.hotspots.detector import Sighting
 
 T0 = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # Monday 2026-03-02 00:00 in Asia/Shanghai
 KEYS = [("990101", "urban-management", "street-lights"), ("990101", "transport", "bus-service"),

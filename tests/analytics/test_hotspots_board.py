@@ -15,15 +15,15 @@ from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import OutgoingRecord
 from hotline.projection import checksum, rebuild
 from services.analytics import contacts, projections
-from services.analytics.burst import load_policy
-from services.analytics.hotspot_board import (
+from services.analytics.hotspots.board import (
     HotspotBoard,
     HotspotFilter,
     hotspot_detail,
     hotspot_list,
 )
-from services.analytics.hotspot_runner import append_findings
-from services.analytics.hotspots import Detector
+from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.detector import Detector
+from services.analytics.hotspots.runner import append_findings
 from tests.analytics.hotspot_stream import Plan, stream
 
 

@@ -22,9 +22,9 @@ from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.kafka import KafkaEventLog, KafkaOptions
 from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
-from services.analytics.burst import load_policy
-from services.analytics.hotspot_runner import HotspotRunner, settle
-from services.analytics.hotspots import Detector
+from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.detector import Detector
+from services.analytics.hotspots.runner import HotspotRunner, settle
 from tests.analytics.hotspot_stream import Plan, append_all, stream
 from tests.conftest import settings_env
 
@@ -78,7 +78,7 @@ async def test_faust_job_finds_what_the_embedded_runner_finds(
                "HOTLINE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
         with (tmp_path / "faust.log").open("wb") as out:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "faust", "-A", "services.analytics.faust_app:app",
+                [sys.executable, "-m", "faust", "-A", "services.analytics.hotspots.faust_app:app",
                  "worker", "-l", "info", "--without-web"],
                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
         got: list[tuple[str, str]] = []

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from services.analytics.burst import BurstPolicy, load_policy, poisson_tail
-from services.analytics.hotspots import Detector, Finding, Sighting
-from services.analytics.similar import Member, clusters, signature
+from services.analytics.hotspots.burst import BurstPolicy, load_policy, poisson_tail
+from services.analytics.hotspots.detector import Detector, Finding, Sighting
+from services.analytics.hotspots.similar import Member, clusters, signature
 from tests.analytics.hotspot_stream import (
     BURST_KEY,
     CLUSTER_TEXT,

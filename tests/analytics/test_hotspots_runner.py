@@ -18,10 +18,10 @@ from hotline.log.port import EventLog
 from hotline.projection import ProjectionRunner
 from services.analytics.app import create_app
 from services.analytics.bootstrap import projections
-from services.analytics.burst import BurstPolicy, load_policy
-from services.analytics.hotspot_board import HotspotFilter, hotspot_list
-from services.analytics.hotspot_runner import HotspotRunner, settle
-from services.analytics.hotspots import Detector, Finding, Sighting
+from services.analytics.hotspots.board import HotspotFilter, hotspot_list
+from services.analytics.hotspots.burst import BurstPolicy, load_policy
+from services.analytics.hotspots.detector import Detector, Finding, Sighting
+from services.analytics.hotspots.runner import HotspotRunner, settle
 from tests.analytics.hotspot_stream import BURST_KEY, T0, Plan, append_all, number, stream
 from tests.intake.conftest import make_platform, open_test_api_keys
 

@@ -28,8 +28,8 @@ from hotline.log.port import EventLog
 from hotline.readiness import Readiness
 from services.analytics import queries
 from services.analytics.kpi import KPIS, Figure, tally
-from services.analytics.report_jobs import ReportMaker, ReportScheduler
-from services.analytics.report_render import from_csv, value
+from services.analytics.reports.jobs import ReportMaker, ReportScheduler
+from services.analytics.reports.render import from_csv, value
 from tests.analytics.conftest import an_get
 from tests.analytics.test_scenario import answer_survey, ok
 from tests.conftest import open_engine

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.analytics.report_periods import (
+from services.analytics.reports.periods import (
     BadPeriod,
     grain_keys,
     last_complete,

@@ -15,9 +15,9 @@ from hotline.projection import ReadSide
 from reference.bundle import load_reference
 from services.analytics.contacts import metadata as contact_metadata
 from services.analytics.projections import metadata as fact_metadata
-from services.analytics.report_jobs import Order, ReportMaker, ReportScheduler
-from services.analytics.report_periods import parse
-from services.analytics.report_store import ReportStore
+from services.analytics.reports.jobs import Order, ReportMaker, ReportScheduler
+from services.analytics.reports.periods import parse
+from services.analytics.reports.store import ReportStore
 
 BJ = ZoneInfo("Asia/Shanghai")
 REF = load_reference()

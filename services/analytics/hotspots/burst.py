@@ -1,7 +1,7 @@
 """The burst test (突增判定): is one window's count too high for its baseline?
 
 Pure arithmetic, no I/O. A window's count is compared with the mean of earlier windows of
-the same key (the baseline, computed by services/analytics/hotspots.py): under "nothing
+the same key (the baseline, computed by services/analytics/hotspots/detector.py): under "nothing
 happened" the count is a Poisson draw with that mean, so the upper tail probability
 P(X >= count) says how surprising it is. Small counts are never a hotspot, whatever the
 tail says (three noise complaints in a street that never calls are not an incident):
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 NORMAL_ABOVE = 1000.0  # baseline above which the normal approximation is used
-POLICY_FILE = Path(__file__).parent / "data" / "hotspot-policy.json"
+POLICY_FILE = Path(__file__).parent.parent / "data" / "hotspot-policy.json"
 
 
 @dataclass(frozen=True, slots=True)

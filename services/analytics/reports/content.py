@@ -3,14 +3,14 @@ quarterly, annual or special report, read from the fact tables through the KPI q
 (`queries.figures`, `queries.contact_counts`), so a report says exactly what the KPI API
 says for the same scope, and any figure in it can be recounted from `facts/tickets`.
 
-Content is plain data (no charts, no markup): the charts (report_charts.py) and the HTML,
-PDF, CSV and XLSX (report_render.py) are all drawn from the same `Report`, so the tables
+Content is plain data (no charts, no markup): the charts (charts.py) and the HTML,
+PDF, CSV and XLSX (render.py) are all drawn from the same `Report`, so the tables
 exported are the tables behind the charts and the text.
 
 Adding a section: read its figures in `gather` (a `queries.figures` breakdown), give it a
-`Table` in `tables_of` (then it is in the CSV and XLSX), a chart in report_charts.CHARTS if
+`Table` in `tables_of` (then it is in the CSV and XLSX), a chart in charts.CHARTS if
 it has one, and its heading in templates/report.html. Adding a kind of report: its period
-syntax, label and comparison period in report_periods.py (and `PERIODIC` if the schedule
+syntax, label and comparison period in periods.py (and `PERIODIC` if the schedule
 makes it).
 """
 
@@ -28,8 +28,8 @@ from contracts.vocabulary import Channel, TicketType
 from reference.directory import ReferenceData, UnknownUnit
 from services.analytics import queries
 from services.analytics.kpi import BY_ID, KPIS, Figure
-from services.analytics.report_hotspots import hotspot_rows
-from services.analytics.report_periods import KINDS_ZH, Span, grain_keys, trend_grain
+from services.analytics.reports.hotspot_section import hotspot_rows
+from services.analytics.reports.periods import KINDS_ZH, Span, grain_keys, trend_grain
 
 CITY_ZH = "示例市"
 TOP = 10  # categories listed

@@ -23,9 +23,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from services.analytics.kpi import Figure
-from services.analytics.reports import Report, Table
+from services.analytics.reports.content import Report, Table
 
-_ENV = Environment(loader=PackageLoader("services.analytics", "templates"),
+_ENV = Environment(loader=PackageLoader("services.analytics.reports", "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True,
                    lstrip_blocks=True)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -3,7 +3,7 @@
 Tickets (from their `TicketRegistered`) and contacts (from their `ContactReceived`) come in
 as `Sighting`s; `Detector.observe` counts them in tumbling windows per key — (district,
 level-1 category), (district, level-1/level-2 category) and, for contacts, clusters of
-near-duplicate texts (services/analytics/similar.py) — and returns what closing windows
+near-duplicate texts (services/analytics/hotspots/similar.py) — and returns what closing windows
 found: a hotspot detected, a hotspot cleared, a periodic demand foreseen (未诉先办).
 
 Everything runs on event time, never the wall clock. A window closes when the watermark
@@ -29,10 +29,16 @@ from dataclasses import dataclass, field
 
 from datasketch import MinHash
 
-from services.analytics.burst import BurstPolicy, judge
-from services.analytics.hotspot_model import Finding, Key, Sighting, at, derived_id
-from services.analytics.periodic import foresee
-from services.analytics.similar import Member, clusters, count_similar, signature, similar
+from services.analytics.hotspots.burst import BurstPolicy, judge
+from services.analytics.hotspots.model import Finding, Key, Sighting, at, derived_id
+from services.analytics.hotspots.periodic import foresee
+from services.analytics.hotspots.similar import (
+    Member,
+    clusters,
+    count_similar,
+    signature,
+    similar,
+)
 
 DAY = 86400
 __all__ = ["DAY", "Detector", "Finding", "Key", "Sighting", "Windows", "at", "derived_id"]

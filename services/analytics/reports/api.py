@@ -24,12 +24,12 @@ from hotline.apikeys import Principal
 from hotline.auth import roles
 from hotline.params import CODE_PATTERN
 from hotline.web import Problem, from_state, problems
-from services.analytics.report_jobs import Order, ReportMaker
-from services.analytics.report_periods import BadPeriod, Kind, last_complete, parse, special
-from services.analytics.report_periods import special_of as special_period
-from services.analytics.report_render import TYPES
-from services.analytics.report_store import Stored
-from services.analytics.reports import check_filters
+from services.analytics.reports.content import check_filters
+from services.analytics.reports.jobs import Order, ReportMaker
+from services.analytics.reports.periods import BadPeriod, Kind, last_complete, parse, special
+from services.analytics.reports.periods import special_of as special_period
+from services.analytics.reports.render import TYPES
+from services.analytics.reports.store import Stored
 
 router = APIRouter(prefix="/v1/analytics/reports", tags=["analytics 数据分析"],
                    responses=problems(401, 403, 422))

@@ -1,5 +1,5 @@
 """The embedded hotspot runner: reads `hotline.tickets` and `hotline.contacts`, feeds the
-pure detector (services/analytics/hotspots.py) and appends what it finds to
+pure detector (services/analytics/hotspots/detector.py) and appends what it finds to
 `hotline.analytics` through the event store.
 
 Its state is the detector's windows, in memory: on every start it reads both topics from
@@ -12,8 +12,8 @@ streams of the `hotline.analytics` partitions it owns (`NotStreamOwner`: another
 running the same detector writes it). Replaying from zero costs a read of both topics per
 start; keeping the windows in tables is the step after this one.
 
-`findings_of` and `events_of` are shared with the faust job (services/analytics/faust_app.py),
-so both turn records into sightings and findings into events the same way.
+`findings_of` and `events_of` are shared with the faust job (hotspots/faust_app.py), so
+both turn records into sightings and findings into events the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
 from hotline.readiness import Readiness
 from hotline.runtime import Background
-from services.analytics.hotspots import Detector, Finding, Sighting
+from services.analytics.hotspots.detector import Detector, Finding, Sighting
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,11 @@ from hotline.readiness import Readiness
 from hotline.runtime import Platform
 from reference.bundle import reference_of
 from reference.directory import ReferenceData
-from services.analytics import report_charts, report_render, reports
-from services.analytics.report_periods import PERIODIC, Kind, Span, last_complete, previous
-from services.analytics.report_store import ReportStore, Stored
+from services.analytics.reports import charts as charting
+from services.analytics.reports import content
+from services.analytics.reports import render as rendering
+from services.analytics.reports.periods import PERIODIC, Kind, Span, last_complete, previous
+from services.analytics.reports.store import ReportStore, Stored
 from services.analytics.service import AnalyticsService
 
 log = logging.getLogger(__name__)
@@ -50,13 +52,13 @@ class Order:
     filters: dict[str, str] = field(default_factory=dict)
 
 
-def render(report: reports.Report) -> dict[str, bytes]:
+def render(report: content.Report) -> dict[str, bytes]:
     """Every file of a report by name (CPU-bound: run it in a thread)."""
-    charts = report_charts.draw(report)
-    page = report_render.html(report, charts)
-    files = {NAMES["html"]: page.encode(), NAMES["pdf"]: report_render.pdf(page),
-             NAMES["csv"]: report_render.to_csv(report.tables),
-             NAMES["xlsx"]: report_render.to_xlsx(report)}
+    charts = charting.draw(report)
+    page = rendering.html(report, charts)
+    files = {NAMES["html"]: page.encode(), NAMES["pdf"]: rendering.pdf(page),
+             NAMES["csv"]: rendering.to_csv(report.tables),
+             NAMES["xlsx"]: rendering.to_xlsx(report)}
     files |= {f"chart-{name}.svg": svg.encode() for name, svg in charts.items()}
     return files
 
@@ -76,7 +78,7 @@ class ReportMaker:
             if schedule_key is not None and await self.store.scheduled(schedule_key):
                 return None
             report = await self.service.read(
-                reports.gather, order.kind, order.span, previous(order.span), order.filters,
+                content.gather, order.kind, order.span, previous(order.span), order.filters,
                 self.reference, self.zone, now)
             files = await asyncio.to_thread(render, report)
             report_id = uuid.uuid4().hex

@@ -1,9 +1,9 @@
 """The hotspot job on faust-streaming (Kafka): the same pure detector as the embedded runner
-(services/analytics/hotspots.py), fed by faust agents over `hotline.tickets` and
+(services/analytics/hotspots/detector.py), fed by faust agents over `hotline.tickets` and
 `hotline.contacts`, appending the same events to `hotline.analytics`.
 
     HOTLINE_LOG=kafka://127.0.0.1:9092 \
-        python -m faust -A services.analytics.faust_app:app worker -l info --without-web
+        python -m faust -A services.analytics.hotspots.faust_app:app worker -l info --without-web
 
 Designed around what the issue measured of faust on the test broker:
 
@@ -36,9 +36,9 @@ from hotline.eventstore import EventStore
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.settings import Settings
-from services.analytics.burst import load_policy
-from services.analytics.hotspot_runner import SOURCES, append_findings, sighting_of
-from services.analytics.hotspots import Detector, Finding, Sighting
+from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.detector import Detector, Finding, Sighting
+from services.analytics.hotspots.runner import SOURCES, append_findings, sighting_of
 
 
 class Job:
@@ -94,7 +94,7 @@ def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
     its group timings: on tansu a join completes after half the session timeout)."""
     if not settings.log.startswith("kafka://"):
         raise SystemExit("the faust hotspot job runs on Kafka: set HOTLINE_LOG=kafka://host:port "
-                         "(the embedded engine runs services/analytics/hotspot_runner.py)")
+                         "(the embedded engine runs services/analytics/hotspots/runner.py)")
     prefix = settings.topic_prefix
     job = Job(open_log(settings))
     app = faust.App(app_id, broker=settings.log, store="memory://", web_enabled=False,

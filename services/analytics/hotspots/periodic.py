@@ -4,7 +4,7 @@ time last year, so the units can act before the calls come.
 Pure. When a day window closes, the period starting `periodic_lead_days` ahead is looked
 up 52 weeks earlier (the same weekdays): last year's count over `periodic_span_days` is
 tested against last year's own baseline, the `periodic_base_days` before it, scaled to the
-span (services/analytics/burst.py). A key signalled is quiet until its foreseen period
+span (services/analytics/hotspots/burst.py). A key signalled is quiet until its foreseen period
 has passed, so a season rising over two weeks gives one signal, not fourteen.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from services.analytics.burst import BurstPolicy, Verdict, judge
+from services.analytics.hotspots.burst import BurstPolicy, Verdict, judge
 
 DAY = 86400
 YEAR = 364 * DAY  # 52 weeks: last year's same weekdays

@@ -6,7 +6,7 @@ personal: a hotspot carries codes, counts, a baseline, a score, ticket numbers a
 ids; the texts that were clustered never left the detector.
 
 `attach` puts the routes on the analytics app and gives it the runner that appends the
-hotspots (services/analytics/hotspot_runner.py), to be run beside the app's other work.
+hotspots (services/analytics/hotspots/runner.py), to be run beside the app's other work.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from hotline.runtime import Background, Platform
 from hotline.web import Problem, problems
 from reference.directory import ReferenceData
 from services.analytics.api import Analyst, RefDep, ServiceDep
-from services.analytics.burst import load_policy
-from services.analytics.hotspot_board import HotspotFilter, hotspot_detail, hotspot_list
-from services.analytics.hotspot_runner import HotspotRunner, Together
-from services.analytics.hotspots import Detector
+from services.analytics.hotspots.board import HotspotFilter, hotspot_detail, hotspot_list
+from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.detector import Detector
+from services.analytics.hotspots.runner import HotspotRunner, Together
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics 数据分析"],
                    responses=problems(401, 403, 422))

@@ -1,4 +1,4 @@
-"""What the hotspot detector (services/analytics/hotspots.py) takes and gives: `Sighting`s
+"""What the hotspot detector (services/analytics/hotspots/detector.py) takes and gives: `Sighting`s
 in, `Finding`s out, the `Key`s it counts, and ids derived from what they name (a replay
 makes the same ids, so appending a finding twice is a no-op)."""
 

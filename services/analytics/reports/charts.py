@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.ticker import MaxNLocator
 
-from services.analytics.reports import Report
+from services.analytics.reports.content import Report
 
 FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "Source Han Sans SC",
          "DejaVu Sans"]
