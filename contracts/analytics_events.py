@@ -5,7 +5,7 @@ tickets (per district and category) or of near-duplicate contacts was a burst ov
 baseline, then `HotspotCleared` when a later window no longer was. A periodic demand
 foreseen for 未诉先办 is a stream `foresight-<id>` of one `PeriodicDemandForeseen`.
 
-The ids are derived from the key and the window (services/analytics/hotspots.py), so a
+The ids are derived from the key and the window (services/analytics/hotspots/detector.py), so a
 replay of the same events appends nothing new. The evidence is counts, the baseline, the
 score and ticket numbers or contact ids: never a text, a name or a phone.
 """
