@@ -299,12 +299,32 @@ async def rebuild_part(tmp: Path, rows: Sequence[dict[str, Any]]) -> list[Result
     return results
 
 
-async def run() -> list[Result]:
+async def run(parts: Sequence[str] = ("search", "rebuild"), rebuilt: int = REBUILD_N
+              ) -> list[Result]:
     tune_gc()  # as `hotline rebuild` and `hotline run` do
     with Timer() as t:
-        rows = list(articles(SEARCH_N))
+        rows = list(articles(SEARCH_N if "search" in parts else rebuilt))
     say(f"  {len(rows):,} articles generated in {t.seconds:.1f} s")
+    results = []
     with temp_dir("knowledge") as tmp:
-        results = await search_part(tmp, rows)
-        results += await rebuild_part(tmp, rows[:REBUILD_N])
+        if "search" in parts:
+            results += await search_part(tmp, rows)
+        if "rebuild" in parts:
+            results += await rebuild_part(tmp, rows[:rebuilt])
     return results
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench.__main__ import table
+
+    parser = argparse.ArgumentParser(description="knowledge search, index build and rebuild "
+                                     "(the whole run takes about half an hour)")
+    parser.add_argument("parts", nargs="*", choices=["search", "rebuild"],
+                        default=["search", "rebuild"])
+    parser.add_argument("--articles", type=int, default=REBUILD_N,
+                        help="articles imported for the rebuild part")
+    args = parser.parse_args()
+    found = asyncio.run(run(args.parts, args.articles))
+    print(table([("knowledge", r) for r in found]))
