@@ -276,7 +276,8 @@ async def search(conn: AsyncConnection, query: str, filters: Filters, today: dat
     to filter it first cost as much again as ranking. The best `OVERFETCH` x `limit` (+ 10)
     are ranked, their rows read and filtered; only when the filters leave fewer than
     `limit` of a full page (a narrow category, say) is the search run again with the
-    filters inside, which is exact whatever they leave. Ties keep article id order."""
+    filters inside, which is exact whatever they leave. Equal scores on a page are in
+    article id order."""
     groups = await planned(conn, query)
     if not groups:
         return []
