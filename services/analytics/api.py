@@ -58,11 +58,16 @@ class Filters:
 FiltersDep = Annotated[Filters, Depends()]
 
 
-def _scope(since: datetime | None, until: datetime | None, filters: Filters,
-           zone: tzinfo | None = None) -> queries.Scope:
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    """422 for a range [from, to) that ends before it starts (every analytics read)."""
     if since is not None and until is not None and until <= since:
         raise Problem(422, "invalid-request", "结束时间须晚于开始时间 (to must be after from)",
-                      "Ask for tickets registered in [from, to): to after from.")
+                      "Ask for [from, to): to after from.")
+
+
+def _scope(since: datetime | None, until: datetime | None, filters: Filters,
+           zone: tzinfo | None = None) -> queries.Scope:
+    check_range(since, until)
     return queries.Scope(since, until, filters.values, zone)
 
 
@@ -75,7 +80,7 @@ def _kpis(ids: list[str] | None) -> list[Kpi]:
     return [BY_ID[i] for i in dict.fromkeys(ids)] if ids else list(KPIS)
 
 
-def _namer(reference: ReferenceData, by: Dimension | None) -> Callable[[str | None], str | None]:
+def namer(reference: ReferenceData, by: Dimension | None) -> Callable[[str | None], str | None]:
     """The Chinese name of a dimension's value, for the table a person reads."""
     directory = reference.directory
 
@@ -120,7 +125,7 @@ async def kpi_figures(service: ServiceDep, reference: RefDep, who: Analyst,
     scope = _scope(since, until, filters, service.zone)
     groups = await service.read(queries.figures, kpis, scope,
                                 period.value if period else None, by.value if by else None)
-    name = _namer(reference, by)
+    name = namer(reference, by)
     return {
         "from": since, "to": until, "period": period, "by": by, "filters": filters.values,
         "kpis": [d for d in definitions() if d["id"] in {k.id for k in kpis}],
@@ -165,6 +170,6 @@ async def contact_counts(service: ServiceDep, reference: RefDep, who: Analyst,
     groups = await service.read(queries.contact_counts, since, until,
                                 period.value if period else None, by.value if by else None,
                                 filters)
-    name = _namer(reference, Dimension(by.value) if by else None)
+    name = namer(reference, Dimension(by.value) if by else None)
     return {"from": since, "to": until, "period": period, "by": by, "filters": filters,
             "groups": [{**asdict(g), "key_zh": name(g.key)} for g in groups]}

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from hotline.params import Instant
-from hotline.web import Problem, from_state, problems
+from hotline.web import from_state, problems
 from reference.directory import ReferenceData
 from services.analytics import queries
-from services.analytics.api import Analyst, RefDep, ServiceDep
+from services.analytics.api import Analyst, RefDep, ServiceDep, check_range
 from services.analytics.kpi import BY_ID
 from services.analytics.service import AnalyticsService
 from services.analytics.tiers import Policy, evaluate
@@ -40,9 +40,7 @@ async def unit_tiers(service: ServiceDep, reference: RefDep, policy: PolicyDep, 
     """Every peer group's units for tickets registered in [from, to): score, rank, tier,
     the components behind the score, and the change from the period of the same length
     just before."""
-    if until <= since:
-        raise Problem(422, "invalid-request", "结束时间须晚于开始时间 (to must be after from)",
-                      "Ask for tickets registered in [from, to): to after from.")
+    check_range(since, until)
     now = await _by_unit(service, policy, since, until)
     before = await _by_unit(service, policy, since - (until - since), since)
     standings = evaluate(policy, reference.directory.units(), now, before)

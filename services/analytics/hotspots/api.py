@@ -22,11 +22,12 @@ from hotline.params import CodeQuery, InstantQuery, PathId
 from hotline.runtime import Background, Platform
 from hotline.web import Problem, problems
 from reference.directory import ReferenceData
-from services.analytics.api import Analyst, RefDep, ServiceDep
+from services.analytics.api import Analyst, RefDep, ServiceDep, check_range, namer
 from services.analytics.hotspots.board import HotspotFilter, hotspot_detail, hotspot_list
 from services.analytics.hotspots.burst import load_policy
 from services.analytics.hotspots.detector import Detector
 from services.analytics.hotspots.runner import HotspotRunner, Together
+from services.analytics.kpi import Dimension
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics 数据分析"],
                    responses=problems(401, 403, 422))
@@ -44,11 +45,7 @@ class Kind(StrEnum):
 def _labelled(row: dict[str, Any], reference: ReferenceData) -> dict[str, Any]:
     """A row with the Chinese names a person reads: kind, dimension, status, district and
     category (the code itself when the directory does not know it)."""
-    district = row["district_code"]
-    try:
-        district_zh = reference.directory.district(district).name_zh if district else None
-    except (KeyError, LookupError, ValueError):
-        district_zh = district
+    district_zh = namer(reference, Dimension.DISTRICT)(row["district_code"])
     try:
         category_zh = (reference.taxonomy.label_zh(row["category1"], row["category2"])
                        if row["category1"] else None)
@@ -77,9 +74,7 @@ async def list_hotspots(
 ) -> dict[str, Any]:
     """热点列表: hotspots (and foreseen periodic demands) whose window starts in [from, to),
     newest first, with their counts, baselines and scores."""
-    if since is not None and until is not None and until <= since:
-        raise Problem(422, "invalid-request", "结束时间须晚于开始时间 (to must be after from)",
-                      "Ask for windows starting in [from, to): to after from.")
+    check_range(since, until)
     rows, total = await service.read(hotspot_list, HotspotFilter(
         since, until, district, category, kind.value if kind else None, active), limit, offset)
     return {"items": [_labelled(r, reference) for r in rows], "total": total, "limit": limit,
