@@ -9,7 +9,6 @@ crash, or planned again from a lagging board, is answered from the log or refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import commands as c
 from hotline.readiness import Readiness
+from hotline.ticking import every
 from ticketing.client import TicketCommands
 from ticketing.handler import IdempotencyConflict
 from ticketing.rules import Rejected
@@ -154,17 +154,12 @@ class Timer:
         board made and caught up) and one interval has passed; an error is logged, the next
         tick retries."""
         await readiness.wait()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-            if self._stop.is_set():
-                return
-            try:
-                report = await self.tick(self.clock())
-                if report.fired or report.failed:
-                    log.info("%s tick: %s", self.name, report)
-            except Exception:
-                log.exception("%s tick failed", self.name)
+        await every(self.interval_s, self._stop, self._logged_tick, self.name)
+
+    async def _logged_tick(self) -> None:
+        report = await self.tick(self.clock())
+        if report.fired or report.failed:
+            log.info("%s tick: %s", self.name, report)
 
     def stop(self) -> None:
         self._stop.set()

@@ -8,12 +8,12 @@ once (the loser's command finds nothing approved any more and is refused quietly
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from hotline.readiness import Readiness
+from hotline.ticking import every
 from services.knowledge import queries
 from services.knowledge.domain import PublishDue, Refused
 from services.knowledge.service import KnowledgeService
@@ -46,13 +46,8 @@ class Publisher:
         """Tick until `stop()`, the first once the service is ready (its read model made
         and caught up); a failed tick is logged and tried again next time."""
         await readiness.wait()
-        while not self._stop.is_set():
-            try:
-                await self.tick()
-            except Exception:  # the next tick retries; the app keeps serving
-                log.exception("scheduled publication failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+        await every(self.interval_s, self._stop, self.tick, "scheduled publication",
+                    at_once=True)
 
     def stop(self) -> None:
         self._stop.set()

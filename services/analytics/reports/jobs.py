@@ -17,7 +17,6 @@ tick that comes early never makes one twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from zoneinfo import ZoneInfo
 from hotline.projection import ReadSide
 from hotline.readiness import Readiness
 from hotline.runtime import Platform
+from hotline.ticking import every
 from reference.bundle import reference_of
 from reference.directory import ReferenceData
 from services.analytics.reports import charts as charting
@@ -123,15 +123,8 @@ class ReportScheduler:
         """Tick every `interval_s` until `stop()`, once the service is ready (its facts
         caught up); an error is logged and the next tick tries again."""
         await readiness.wait()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-            if self._stop.is_set():
-                return
-            try:
-                await self.tick(self.clock())
-            except Exception:
-                log.exception("report schedule tick failed")
+        await every(self.interval_s, self._stop, lambda: self.tick(self.clock()),
+                    "report schedule")
 
     def stop(self) -> None:
         self._stop.set()
