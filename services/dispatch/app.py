@@ -14,7 +14,7 @@ from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics, problem_response
 from reference.bundle import reference_of
-from services.dispatch import api_desk, api_public, api_read, api_units
+from services.dispatch import api_audit, api_desk, api_public, api_read, api_units
 from services.dispatch.guesses import GuessLimit
 from services.dispatch.keyset import BadCursor
 from services.dispatch.knowledge_link import KnowledgeLink
@@ -70,7 +70,7 @@ def create_app(
     app.state.guesses = GuessLimit()
     app.state.knowledge = platform.shared("knowledge-link", lambda: KnowledgeLink(
         httpx.AsyncClient(base_url=settings.knowledge_url)))
-    for module in (api_desk, api_units, api_read, api_public):
+    for module in (api_desk, api_units, api_read, api_audit, api_public):
         app.include_router(module.router)
     install_dispatch_handlers(app)
     install_basics(app, BODY_LIMIT)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from contracts import commands as c
@@ -20,10 +21,13 @@ from contracts.base import Category
 from contracts.envelope import Envelope
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
 from contracts.personal import normalise_phone
+from contracts.topics import TICKETS
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.contacts import caller_phone, read_contact, read_waiting
 from hotline.disclosure import disclose, typed_texts
 from hotline.eventstore import Context
+from hotline.integrity import Finding, verify_stream
+from hotline.log.port import StreamHead
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
 from reference.bundle import Reference
@@ -31,8 +35,8 @@ from reference.directory import UnknownCategory, UnknownDistrict
 from services.dispatch import aid_queries, domain, queries
 from services.dispatch.feed import FeedItem, FeedPage, follow, read_feed
 from ticketing.client import TicketCommands, tickets_of
-from ticketing.domain import Ticket
-from ticketing.handler import Outcome, request_id
+from ticketing.domain import Ticket, fold
+from ticketing.handler import Outcome, request_id, stream_of
 from ticketing.rules import Rejected
 
 SOURCE = "/hotline/dispatch"
@@ -61,6 +65,25 @@ class Progress:
 
     row: queries.TicketRow
     steps: list[queries.TimelineStep]
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf:
+    """A ticket as it stood at an instant: the state after its first `version` events."""
+
+    ticket: Ticket
+    version: int
+    last_event_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """A ticket stream's integrity check: its stored events, the log's head, what broke."""
+
+    stream: str
+    events: int
+    head: StreamHead
+    findings: list[Finding]
 
 
 class DispatchService(ReadSide):
@@ -133,6 +156,25 @@ class DispatchService(ReadSide):
     async def as_typed(self, envelope: Envelope, role: str) -> dict[str, str] | None:
         """The free text of an event before its numbers were masked, for the roles that may."""
         return await typed_texts(self.platform.keys, envelope, role)
+
+    async def as_of(self, ticket_id: str, at: datetime) -> AsOf | None:
+        """The ticket as it stood at `at`: the decider's own fold over its stored events in
+        stream order, up to the first one after `at`; None when it was not registered yet."""
+        history = await self.tickets.history(ticket_id)
+        upto = list(takewhile(lambda s: s.envelope.time <= at, history))
+        ticket = fold([(from_envelope(s.envelope), s.envelope.time) for s in upto])
+        if ticket is None:
+            return None
+        return AsOf(ticket, len(upto), upto[-1].envelope.time)
+
+    async def verification(self, ticket_id: str) -> Verification:
+        """The hash-chain check of the ticket's stream over its stored bytes and the log's
+        head (hotline.integrity, as `hotline verify` does)."""
+        stream, log = stream_of(ticket_id), self.platform.log
+        records = await log.read_stream(TICKETS, stream)
+        head = await log.stream_head(TICKETS, stream)
+        return Verification(stream, len(records), head,
+                            verify_stream(stream, [r.value for r in records], head))
 
     async def feed(self, unit_id: str, after: int, limit: int, wait: float) -> FeedPage:
         """A page of the unit's dispatch topic (long-polled up to `wait` seconds)."""

@@ -14,7 +14,7 @@ from hotline.readiness import Readiness, install_readiness
 from hotline.requests import requester_of
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
-from services.intake import api_queue
+from services.intake import api_contact, api_queue
 from services.intake.api import router
 from services.intake.writer import IntakeWriter
 
@@ -54,8 +54,10 @@ def create_app(
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
     app.state.writer = writer
     app.state.desk = api_queue.ContactDesk(platform, writer)
+    app.state.contacts = api_contact.ContactReader(platform)
     app.include_router(router)
     app.include_router(api_queue.router)
+    app.include_router(api_contact.router)
     install_basics(app, SINGLE_LIMIT,
                    per_path={"/v1/contacts/batch": BATCH_LIMIT, "/v1/calls": BATCH_LIMIT})
     install_readiness(app, ready)

@@ -1,0 +1,83 @@
+"""The console's composition root: pages over the services' APIs, its static files, and
+the error pages every refusal becomes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from hotline.apikeys import ApiKeys
+from hotline.readiness import Readiness, install_readiness
+from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
+from hotline.web import install_basics
+from services.console import (
+    pages_auth,
+    pages_desk,
+    pages_oversight,
+    pages_ticket,
+    pages_units,
+)
+from services.console.upstream import Refused, Upstream, service_urls
+from services.console.web import SignInNeeded, render, sign_in_page, signed_in
+
+BODY_LIMIT = 64 * 1024
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    platform: Platform,
+    api_keys: ApiKeys,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    manage_platform: bool = True,
+    readiness: Readiness | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The console app; `transport` lets a test reach the services without sockets."""
+    ready = app_readiness(platform, (), manage_platform, readiness)
+    upstream = Upstream(service_urls(platform.settings), transport=transport)
+    inner = platform_lifespan(platform, manage_platform, ready)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            yield
+        await upstream.close()
+
+    app = FastAPI(title="12345 热线 · 工作台 (console)", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
+    app.state.upstream = upstream
+    for pages in (pages_auth, pages_desk, pages_units, pages_ticket, pages_oversight):
+        app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_basics(app, BODY_LIMIT)
+    install_readiness(app, ready)
+    _install_pages_errors(app)
+    return app
+
+
+def _install_pages_errors(app: FastAPI) -> None:
+    """A refusal is a page with the service's Chinese message; no session, the sign-in."""
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        return sign_in_page(request)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        if exc.status == 401:
+            return sign_in_page(request)
+        try:
+            person = await signed_in(request)
+        except SignInNeeded:
+            person = None
+        return render(request, "error.html", person, code=exc.status, status=exc.status,
+                      message=exc.message)

@@ -1,0 +1,10 @@
+// The console's only script beyond htmx: live lists. An element with data-live="<url>"
+// listens to that server-sent-event stream and reloads itself (hx-get, trigger "refresh")
+// whenever the stream says its list changed.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-live]").forEach(function (el) {
+    var source = new EventSource(el.getAttribute("data-live"));
+    source.addEventListener("changed", function () { htmx.trigger(el, "refresh"); });
+    window.addEventListener("beforeunload", function () { source.close(); });
+  });
+});
