@@ -35,6 +35,7 @@ BENCHMARKS = {  # name on the command line -> module
     "analytics": "bench.analytics",
     "hotspots": "bench.hotspots",
     "peer": "bench.peer",
+    "console": "bench.console",
 }
 ALIASES = {"log_append": "log", "append": "log"}
 

@@ -51,6 +51,8 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 SPAN = timedelta(days=730)
 S = TicketStatus
 T = TypeVar("T")
+NO_EXTENSION = {"ext_request_id": None, "ext_unit": None, "ext_due_at": None, "ext_reason": None,
+                "ext_requested_at": None}  # no extension waiting for a supervisor
 
 TYPES: list[tuple[TicketType, float]] = [
     (TicketType.REQUEST, 35), (TicketType.COMPLAINT, 25), (TicketType.CONSULTATION, 20),
@@ -166,6 +168,7 @@ def generate(n: int, w: World, seed: int = 12345) -> Iterator[tuple[list[dict[st
             "merged_into": str(uuid.UUID(int=rng.getrandbits(128), version=4))
             if status is S.MERGED else None,
             "updated_at": updated, "version": rng.randint(2, 14),
+            "redone": rng.random() < 0.02, **NO_EXTENSION,
         })
         if dispatched and dispatched_at:
             if round_ == 2:  # the first unit returned it

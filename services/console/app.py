@@ -17,13 +17,19 @@ from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
+from reference.bundle import reference_of
 from services.console import (
+    pages_admin,
+    pages_analytics,
     pages_auth,
     pages_desk,
+    pages_dispute,
+    pages_knowledge,
     pages_oversight,
     pages_ticket,
     pages_units,
 )
+from services.console.names import Names
 from services.console.upstream import Refused, Upstream, service_urls
 from services.console.web import SignInNeeded, render, sign_in_page, signed_in
 
@@ -54,8 +60,9 @@ def create_app(
     app = FastAPI(title="12345 热线 · 工作台 (console)", version="1", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.platform, app.state.api_keys, app.state.clock = platform, api_keys, clock
-    app.state.upstream = upstream
-    for pages in (pages_auth, pages_desk, pages_units, pages_ticket, pages_oversight):
+    app.state.upstream, app.state.names = upstream, Names(reference_of(platform).data)
+    for pages in (pages_auth, pages_desk, pages_units, pages_ticket, pages_oversight,
+                  pages_dispute, pages_knowledge, pages_analytics, pages_admin):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_basics(app, BODY_LIMIT)

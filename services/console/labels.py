@@ -19,15 +19,15 @@ ROLE_ZH = {"operator": "话务员", "unit": "承办单位", "supervisor": "督�
            "editor": "知识编辑", "admin": "管理员"}
 # each role's pages, first its home: (path, label)
 MENUS: dict[str, list[tuple[str, str]]] = {
-    "operator": [("/desk", "话务员工作台"), ("/tickets", "工单")],
+    "operator": [("/desk", "话务员工作台"), ("/tickets", "工单"), ("/knowledge", "知识库")],
     "unit": [("/inbox", "承办单位收件箱"), ("/tickets", "工单")],
     "supervisor": [("/supervision", "督办"), ("/tickets", "工单"), ("/desk", "话务员工作台"),
-                   ("/callback", "回访")],
+                   ("/callback", "回访"), ("/knowledge", "知识库"), ("/analytics", "数据分析")],
     "callback": [("/callback", "回访"), ("/tickets", "工单")],
-    "analyst": [("/tickets", "工单")],
-    "auditor": [("/tickets", "工单")],
-    "editor": [("/tickets", "工单")],
-    "admin": [("/tickets", "工单")],
+    "analyst": [("/analytics", "数据分析"), ("/tickets", "工单")],
+    "auditor": [("/tickets", "工单"), ("/analytics", "数据分析")],
+    "editor": [("/knowledge", "知识库"), ("/tickets", "工单")],
+    "admin": [("/admin", "管理"), ("/tickets", "工单")],
 }
 ENUMS = {enum.__name__: enum for enum in vocabulary.ENUMS}
 # each event's Chinese name: the catalogue's docstrings begin with it (`退单: …`)

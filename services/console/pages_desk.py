@@ -78,15 +78,14 @@ async def contact_page(contact_id: str, request: Request, person: Signed) -> HTM
     and the registration form."""
     need(person, *DESK)
     up, who = upstream(request), person.caller()
-    contact, duplicates, recommended, categories, districts = await asyncio.gather(
+    contact, duplicates, recommended = await asyncio.gather(
         up.get("intake", f"/v1/contacts/{contact_id}", who),
         up.get("dispatch", f"/v1/contacts/{contact_id}/duplicates", who),
-        up.get("dispatch", f"/v1/contacts/{contact_id}/recommendations", who),
-        up.get("dispatch", "/v1/directory/categories", who),
-        up.get("dispatch", "/v1/directory/districts", who))
+        up.get("dispatch", f"/v1/contacts/{contact_id}/recommendations", who))
+    names = request.app.state.names
     return render(request, "desk_contact.html", person, contact=contact,
-                  duplicates=duplicates, recommended=recommended, categories=categories,
-                  districts=districts)
+                  duplicates=duplicates, recommended=recommended,
+                  categories=names.category_choices, districts=names.district_choices)
 
 
 @router.post("/desk/contacts/{contact_id}/register", response_model=None)
@@ -128,13 +127,13 @@ async def dispatch_page(ticket_id: str, request: Request, person: Signed,
     every unit to choose from, and the knowledge base's answers."""
     need(person, *DESK)
     up, who = upstream(request), person.caller()
-    detail, suggestions, units, recommended = await asyncio.gather(
+    detail, suggestions, recommended = await asyncio.gather(
         up.get("dispatch", f"/v1/tickets/{ticket_id}", who, {"min_version": v}),
         up.get("dispatch", f"/v1/tickets/{ticket_id}/suggestions", who),
-        up.get("dispatch", "/v1/directory/units", who),
         up.get("dispatch", f"/v1/tickets/{ticket_id}/recommendations", who))
     return render(request, "desk_dispatch.html", person, detail=detail, t=detail["ticket"],
-                  suggestions=suggestions, units=units, recommended=recommended)
+                  suggestions=suggestions, units=request.app.state.names.unit_choices,
+                  recommended=recommended)
 
 
 @router.post("/desk/tickets/{ticket_id}/dispatch", response_model=None)

@@ -55,9 +55,12 @@ class Person:
     def login(self) -> str:
         return self.principal.person or self.principal.name
 
-    def caller(self, csrf: str = "") -> Caller:
-        """Credentials for a read (no CSRF token), or for a form's change (its token)."""
-        return Caller(self.token, csrf)
+    def caller(self, csrf: str | None = None) -> Caller:
+        """Credentials for a read, or for a form's change with the token the form carried
+        (the service checks it: a forged form fails there too). A read carries the
+        session's own token: a service may ask another on the person's behalf with a POST
+        (dispatch asks knowledge for recommendations), which needs it."""
+        return Caller(self.token, self.csrf if csrf is None else csrf)
 
 
 async def signed_in(request: Request) -> Person:
@@ -89,8 +92,9 @@ def upstream(request: Request) -> Upstream:
 def render(request: Request, template: str, person: Person | None, *, code: int = 200,
            **context: Any) -> HTMLResponse:
     """A page in the frame: the person, their menu, the outcome of the last form."""
-    query = request.query_params
+    query, names = request.query_params, request.app.state.names
     return TEMPLATES.TemplateResponse(request, template, {
+        "unit_zh": names.unit, "district_zh": names.district, "category_zh": names.category,
         "person": person, "menu": labels.menu(person.role) if person else [],
         "ok": query.get("ok"), "error": query.get("error"), "idem": new_id(),
         **context}, status_code=code)

@@ -15,6 +15,7 @@ On the way: masked personal data for a unit handler and an analyst, CSRF refused
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from pypdf import PdfReader
 
 from hotline.devbroker import free_port
 from services.console.labels import BEIJING
@@ -255,6 +257,20 @@ def test_the_whole_loop_through_the_console(platform: Platform, browser: Browser
     auditor.page.wait_for_load_state()
     assert auditor.page.locator(".as-of .status").get_attribute("data-status") == "returned"
     auditor.shot("as-of")
+
+    # the dispute report, as a page and as the PDF an auditor hands over
+    auditor.go(f"/tickets/{ticket_id}/dispute")
+    report = auditor.page.inner_text("body")
+    assert "核验通过" in report and "共 19 个事件" in report and PHONE not in report
+    head = re.search(r"链头哈希 \(SHA-256\) ([0-9a-f]{64})", report).group(1)  # type: ignore[union-attr]
+    assert head in report.split("本事件哈希")[-1]  # the last event's own hash is the head
+    auditor.shot("dispute")
+    with auditor.page.expect_download() as download:
+        auditor.go(f"/tickets/{ticket_id}/audit")
+        auditor.page.click("a:text-is('PDF 下载')")
+    pdf = PdfReader(download.value.path())
+    text = "".join(page.extract_text() for page in pdf.pages)
+    assert "核验通过" in text and head[:16] in text.replace("\n", "") and PHONE not in text
 
     for person in (operator, first, second, supervisor, agent, analyst, auditor):
         person.check()

@@ -15,7 +15,7 @@ OVERLAYS = ("development", "production")
 # Every service `hotline serve <name>` runs, with the port its setting gives it.
 SERVICES = {"intake": 8101, "dispatch": 8102, "supervision": 8103, "callback": 8104,
             "tickets": 8105, "people": 8106, "knowledge": 8107,
-            "analytics": 8108}
+            "analytics": 8108, "console": 8100}
 
 # Services that run one replica everywhere: each appends to its topic as the owner of the
 # partition (a writer group), so a second replica would answer half the changes with 503.

