@@ -22,6 +22,7 @@ class Names:
                            for node in (top, *ref.taxonomy.children(top.code))}
         self.unit_choices = [(u.id, u.name_zh) for u in ref.directory.units()]
         self.district_choices = [(d.code, d.name_zh) for d in ref.directory.districts()]
+        self.level1_choices = [(top.code, top.name_zh) for top in ref.taxonomy.level1()]
         # for one <select>: (level-1 name, [("level1/level2", name), …]) per group
         self.category_choices = [
             (top.name_zh, [(f"{top.code}/{c.code}", c.name_zh)

@@ -5,6 +5,7 @@ with the catalogue's suggestion and assisting units, returned tickets to reassig
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -70,6 +71,36 @@ async def release(contact_id: str, request: Request, person: Signed) -> Redirect
     except Refused as refused:
         return back(f"/desk/contacts/{contact_id}", error=refused.message)
     return back("/desk", ok="已释放, 来件回到队列")
+
+
+@router.post("/desk/contacts/{contact_id}/dismiss", response_model=None)
+async def dismiss(contact_id: str, request: Request, person: Signed) -> RedirectResponse:
+    """无效来件: spam, a test, a repeat, not for the hotline (the holder only)."""
+    form = await posted(request, person)
+    try:
+        await upstream(request).send("intake", f"/v1/contacts/{contact_id}/dismiss",
+                                     person.caller(form.get("csrf")),
+                                     {"reason": form.get("reason"),
+                                      "note": form.get("note") or None})
+    except Refused as refused:
+        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    return back("/desk", ok="已作无效来件处理")
+
+
+@router.post("/desk/contacts/{contact_id}/rate", response_model=None)
+async def rate(contact_id: str, request: Request, person: Signed) -> RedirectResponse:
+    """推荐评价: was a recommended article helpful for this contact?"""
+    form = await posted(request, person)
+    article, _, version = form.get("article").partition("@")
+    try:
+        await upstream(request).send(
+            "knowledge", f"/v1/knowledge/articles/{quote(article, safe='')}/feedback",
+            person.caller(form.get("csrf")),
+            {"version": int(version) if version.isdigit() else 0,
+             "helpful": form.get("helpful") == "yes", "contact_id": contact_id})
+    except Refused as refused:
+        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    return back(f"/desk/contacts/{contact_id}", ok="已记录推荐评价")
 
 
 @router.get("/desk/contacts/{contact_id}", response_model=None)

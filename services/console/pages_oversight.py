@@ -31,7 +31,10 @@ async def board(request: Request, person: Signed, colour: str = "", unit: str = 
         up.get("callback", "/v1/callback/redo-requests", who),
         up.get("supervision", "/v1/supervision/orders", who, {"open": "true"}))
     totals = {c: sum(g[c] for g in by_unit["groups"]) for c in (*COLOURS, "none", "total")}
+    names = request.app.state.names
     return render(request, "supervision.html", person, tickets=tickets["items"],
+                  units=names.unit_choices, districts=names.district_choices,
+                  categories=names.level1_choices,
                   groups=by_unit["groups"], totals=totals, extensions=extensions,
                   redos=redos["items"], orders=orders,
                   filters={"colour": colour, "unit": unit, "district": district,

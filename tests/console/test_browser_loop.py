@@ -189,6 +189,12 @@ def test_the_whole_loop_through_the_console(platform: Platform, browser: Browser
     second.shot("extension-requested")
 
     supervisor = open_person(browser, base, "supervisor", "dev.supervisor", pw)
+    assert supervisor.page.url.endswith("/supervision")
+    shown_after_reload(supervisor, "待审批延期 (1)", "the extension request on the board")
+    supervisor.shot("board")
+    supervisor.go("/supervision/units/d01-urban-squad")
+    assert "东湖区城管执法中队" in supervisor.page.inner_text("h1")
+    supervisor.shot("unit")
     supervisor.go(f"/tickets/{ticket_id}")
     assert PHONE in supervisor.page.inner_text("main")  # supervisors see the caller
     assert submit(supervisor, "form[action$='/act/approve-extension']") == "已批准延期"
@@ -227,6 +233,9 @@ def test_the_whole_loop_through_the_console(platform: Platform, browser: Browser
 
     # the callback agent calls the citizen (the number is theirs to see) and records it
     agent = open_person(browser, base, "callback", "dev.callback", pw)
+    assert agent.page.url.endswith("/callback")
+    shown_after_reload(agent, "小区门口路灯损坏一个多月", "the ticket on the callback work list")
+    agent.shot("work-list")
     agent.go(f"/tickets/{ticket_id}")
     shown_after_reload(agent, "记录回访结果", "the second survey open")
     assert PHONE in agent.page.inner_text(".phone")
@@ -291,3 +300,22 @@ def test_a_form_without_its_csrf_token_changes_nothing(platform: Platform,
     claim = operator.page.locator(f"form[action='/desk/contacts/{contact_id}/claim']")
     until(lambda: (operator.page.reload(), claim.count())[1], "the contact still unclaimed")
     operator.check()
+
+
+def test_a_refusal_is_shown_in_the_services_chinese_words(platform: Platform,
+                                                          browser: Browser) -> None:
+    """Two people claim the same contact: the second reads why, as intake put it."""
+    contact_id = platform.contact("wx-console-race", "楼道灯不亮")
+    form = f"form[action='/desk/contacts/{contact_id}/claim']"
+    people = [open_person(browser, platform.console, name, login, platform.password)
+              for name, login in (("operator-race", "dev.operator"),
+                                  ("supervisor-race", "dev.supervisor"))]
+    for person in people:
+        person.go("/desk")
+        until(lambda p=person: (p.page.reload(), p.page.locator(form).count())[1],  # type: ignore[misc]
+              "the contact in the queue")
+    assert submit(people[0], form) == "已认领"
+    assert submit(people[1], form).startswith("该来件已被其他话务员认领")
+    people[1].shot("claimed-by-another")
+    for person in people:
+        person.check()
