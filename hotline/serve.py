@@ -24,6 +24,8 @@ from hotline.readiness import Readiness
 from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
 from hotline.settings import Settings
 
+SHUTDOWN_GRACE_S = 5  # after SIGTERM; a client cut off retries with its Idempotency-Key
+
 DEV_STAFF: tuple[Role, ...] = ("operator", "supervisor", "callback", "analyst", "auditor",
                               "editor", "admin")
 
@@ -62,9 +64,13 @@ def server(app: FastAPI, settings: Settings, port: int) -> uvicorn.Server:
     """A uvicorn server for one app. Forwarding headers (X-Forwarded-For) are believed only
     from the proxies in HOTLINE_TRUSTED_PROXIES: anyone else could claim any address."""
     trusted = settings.trusted_proxies
+    # on SIGTERM, requests in flight get SHUTDOWN_GRACE_S to finish; then the connections
+    # still open (live lists over server-sent events never finish by themselves) are cut,
+    # so a rolling update or `hotline run` stopping is never held by a browser left open
     config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
                             access_log=False, proxy_headers=bool(trusted),
-                            forwarded_allow_ips=trusted or None)
+                            forwarded_allow_ips=trusted or None,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return uvicorn.Server(config)
 
 

@@ -31,7 +31,14 @@ from services.console import (
 )
 from services.console.names import Names
 from services.console.upstream import Refused, Upstream, service_urls
-from services.console.web import SignInNeeded, render, sign_in_page, signed_in
+from services.console.web import (
+    Bounced,
+    SignInNeeded,
+    back,
+    render,
+    sign_in_page,
+    signed_in,
+)
 
 BODY_LIMIT = 64 * 1024
 STATIC = Path(__file__).parent / "static"
@@ -73,6 +80,10 @@ def create_app(
 
 def _install_pages_errors(app: FastAPI) -> None:
     """A refusal is a page with the service's Chinese message; no session, the sign-in."""
+
+    @app.exception_handler(Bounced)
+    async def _bounced(request: Request, exc: Bounced) -> Response:
+        return back(exc.to, error=exc.message)
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:

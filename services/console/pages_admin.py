@@ -21,7 +21,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contracts.vocabulary import Channel
 from services.console.labels import ROLE_ZH
 from services.console.upstream import Refused
-from services.console.web import Form, Person, Signed, back, need, posted, render, upstream
+from services.console.web import (
+    Form,
+    Person,
+    Signed,
+    back,
+    command,
+    need,
+    posted,
+    render,
+    upstream,
+)
 
 router = APIRouter(include_in_schema=False)
 ADMIN = ("admin",)
@@ -110,12 +120,8 @@ async def create_account(request: Request, person: Signed) -> Response:
     body = {"login": form.get("login"), "display_name": form.get("display_name"),
             "roles": roles, "unit": form.get("unit") or None,
             "password": form.get("password") or None}
-    try:
-        made = await upstream(request).send("people", "/v1/accounts",
-                                            person.caller(form.get("csrf")), body,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back("/admin", error=refused.message)
+    made = await command(request, person, form, "people", "/v1/accounts", body,
+                         back_to="/admin")
     return _secret(request, person, what="账号已开通", login=made["login"],
                    name=made.get("display_name"), secret=made.get("password"),
                    secret_label="初始密码 (一次性, 首次登录后请本人修改)")
@@ -148,11 +154,8 @@ async def set_roles(login: str, request: Request, person: Signed) -> RedirectRes
 
 async def _change(request: Request, person: Person, form: Form, login: str,
                   body: dict[str, Any], done: str, there: str = "/admin") -> RedirectResponse:
-    try:
-        await upstream(request).send("people", _login(login), person.caller(form.get("csrf")),
-                                     body, key=form.get("idem"), method="PATCH")
-    except Refused as refused:
-        return back(there, error=refused.message)
+    await command(request, person, form, "people", _login(login), body, back_to=there,
+                  method="PATCH")
     return back(there, ok=f"{login}: {done}")
 
 
@@ -161,12 +164,8 @@ async def reset_password(login: str, request: Request, person: Signed) -> Respon
     """重置密码: a one-time password shown once; the person's sessions end."""
     need(person, *ADMIN)
     form = await posted(request, person)
-    try:
-        made = await upstream(request).send("people", f"{_login(login)}/password-reset",
-                                            person.caller(form.get("csrf")), None,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back("/admin", error=refused.message)
+    made = await command(request, person, form, "people", f"{_login(login)}/password-reset",
+                         None, back_to="/admin")
     return _secret(request, person, what="密码已重置", login=made["login"], name=None,
                    secret=made["password"], secret_label="新的一次性密码 (其原有会话均已退出)")
 
@@ -180,12 +179,8 @@ async def issue_key(request: Request, person: Signed) -> Response:
     body = {"holder": form.get("holder"), "role": role,
             "channel": (form.get("channel") or None) if role == "channel" else None,
             "unit": (form.get("unit") or None) if role == "unit" else None}
-    try:
-        made = await upstream(request).send("people", "/v1/keys",
-                                            person.caller(form.get("csrf")), body,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back("/admin/keys", error=refused.message)
+    made = await command(request, person, form, "people", "/v1/keys", body,
+                         back_to="/admin/keys")
     return _secret(request, person, tab="keys", what="密钥已发放", login=made["holder"],
                    name=KEY_ROLE_ZH.get(made["role"], made["role"]), secret=made["key"],
                    secret_label="密钥 (仅显示这一次, 请立即配置到对方系统)")
@@ -196,10 +191,6 @@ async def revoke_key(holder: str, request: Request, person: Signed) -> RedirectR
     """吊销: every live key of the holder stops working."""
     need(person, *ADMIN)
     form = await posted(request, person)
-    try:
-        done = await upstream(request).send("people", _holder(holder),
-                                            person.caller(form.get("csrf")), None,
-                                            key=form.get("idem"), method="DELETE")
-    except Refused as refused:
-        return back("/admin/keys", error=refused.message)
+    done = await command(request, person, form, "people", _holder(holder), None,
+                         back_to="/admin/keys", method="DELETE")
     return back("/admin/keys", ok=f"{holder}: 已吊销 {done.get('revoked', '')} 个密钥")

@@ -14,13 +14,14 @@ import asyncio
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.labels import BEIJING
 from services.console.upstream import Refused
-from services.console.web import Signed, back, need, posted, render, upstream
+from services.console.web import Signed, back, command, need, posted, render, upstream
 
 router = APIRouter(include_in_schema=False)
 READERS = ("analyst", "supervisor", "auditor")
@@ -136,12 +137,28 @@ async def hotspots(request: Request, person: Signed, since: str = Query("", alia
     need(person, *READERS)
     today = _today()
     first, last, problem = _days(since, until, (today - timedelta(days=30), today))
-    found = await upstream(request).get("analytics", "/v1/analytics/hotspots", person.caller(), {
-        "from": _instant(first), "to": _instant(last + timedelta(days=1)),
-        "active": {"yes": "true", "no": "false"}.get(active), "limit": 200})
+    window = _hotspot_window(first, last, active)
+    found = await upstream(request).get("analytics", "/v1/analytics/hotspots", person.caller(),
+                                        {**window, "limit": 200})
     return render(request, "analytics_hotspots.html", person, tab="hotspots", found=found,
                   first=first.isoformat(), last=last.isoformat(), active=active,
-                  problem=problem)
+                  problem=problem, map_query=urlencode(window))
+
+
+def _hotspot_window(first: date, last: date, active: str) -> dict[str, Any]:
+    return {"from": _instant(first), "to": _instant(last + timedelta(days=1)),
+            "active": {"yes": "true", "no": "false"}.get(active, "")}
+
+
+@router.get("/analytics/hotspots/map.svg", response_model=None)
+async def hotspot_map(request: Request, person: Signed, since: str = Query("", alias="from"),
+                      until: str = Query("", alias="to"), active: str = "") -> Response:
+    """热点分布图 (the analytics service draws it): districts shaded by their hotspots."""
+    need(person, *READERS)
+    answer = await upstream(request).raw("analytics", "/v1/analytics/hotspots/map.svg",
+                                         person.caller(),
+                                         {"from": since, "to": until, "active": active})
+    return _passed_on(answer.content, "image/svg+xml", None)
 
 
 @router.get("/analytics/reports", response_model=None)
@@ -190,12 +207,8 @@ async def make_report(request: Request, person: Signed) -> RedirectResponse:
                      "to": (last + timedelta(days=1)).isoformat()}
         except ValueError:
             return back("/analytics/reports", error="专题报告需要期间 (如 2026-11) 或起止日期")
-    try:
-        entry = await upstream(request).send("analytics", "/v1/analytics/reports",
-                                             person.caller(form.get("csrf")), body,
-                                             key=form.get("idem"))
-    except Refused as refused:
-        return back("/analytics/reports", error=refused.message)
+    entry = await command(request, person, form, "analytics", "/v1/analytics/reports", body,
+                          back_to="/analytics/reports")
     return back(f"/analytics/reports/{entry['report_id']}", ok=f"已生成: {entry['title']}")
 
 

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from services.console.live import changes
-from services.console.upstream import Refused
-from services.console.web import Signed, back, need, posted, render, upstream
+from services.console.web import Signed, back, command, need, posted, render, upstream
 
 router = APIRouter(include_in_schema=False)
 DESK = ("operator", "supervisor")
@@ -54,22 +53,16 @@ async def queue_events(request: Request, person: Signed) -> StreamingResponse:
 @router.post("/desk/contacts/{contact_id}/claim", response_model=None)
 async def claim(contact_id: str, request: Request, person: Signed) -> RedirectResponse:
     form = await posted(request, person)
-    try:
-        await upstream(request).send("intake", f"/v1/contacts/{contact_id}/claim",
-                                     person.caller(form.get("csrf")), None)
-    except Refused as refused:
-        return back("/desk", error=refused.message)
+    await command(request, person, form, "intake", f"/v1/contacts/{contact_id}/claim", None,
+                  back_to="/desk")
     return back(f"/desk/contacts/{contact_id}", ok="已认领")
 
 
 @router.post("/desk/contacts/{contact_id}/release", response_model=None)
 async def release(contact_id: str, request: Request, person: Signed) -> RedirectResponse:
     form = await posted(request, person)
-    try:
-        await upstream(request).send("intake", f"/v1/contacts/{contact_id}/release",
-                                     person.caller(form.get("csrf")), None)
-    except Refused as refused:
-        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    await command(request, person, form, "intake", f"/v1/contacts/{contact_id}/release", None,
+                  back_to=f"/desk/contacts/{contact_id}")
     return back("/desk", ok="已释放, 来件回到队列")
 
 
@@ -77,13 +70,9 @@ async def release(contact_id: str, request: Request, person: Signed) -> Redirect
 async def dismiss(contact_id: str, request: Request, person: Signed) -> RedirectResponse:
     """无效来件: spam, a test, a repeat, not for the hotline (the holder only)."""
     form = await posted(request, person)
-    try:
-        await upstream(request).send("intake", f"/v1/contacts/{contact_id}/dismiss",
-                                     person.caller(form.get("csrf")),
-                                     {"reason": form.get("reason"),
-                                      "note": form.get("note") or None})
-    except Refused as refused:
-        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    body = {"reason": form.get("reason"), "note": form.get("note") or None}
+    await command(request, person, form, "intake", f"/v1/contacts/{contact_id}/dismiss", body,
+                  back_to=f"/desk/contacts/{contact_id}")
     return back("/desk", ok="已作无效来件处理")
 
 
@@ -92,14 +81,11 @@ async def rate(contact_id: str, request: Request, person: Signed) -> RedirectRes
     """推荐评价: was a recommended article helpful for this contact?"""
     form = await posted(request, person)
     article, _, version = form.get("article").partition("@")
-    try:
-        await upstream(request).send(
-            "knowledge", f"/v1/knowledge/articles/{quote(article, safe='')}/feedback",
-            person.caller(form.get("csrf")),
-            {"version": int(version) if version.isdigit() else 0,
-             "helpful": form.get("helpful") == "yes", "contact_id": contact_id})
-    except Refused as refused:
-        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    body = {"version": int(version) if version.isdigit() else 0,
+            "helpful": form.get("helpful") == "yes", "contact_id": contact_id}
+    await command(request, person, form, "knowledge",
+                  f"/v1/knowledge/articles/{quote(article, safe='')}/feedback", body,
+                  back_to=f"/desk/contacts/{contact_id}")
     return back(f"/desk/contacts/{contact_id}", ok="已记录推荐评价")
 
 
@@ -127,12 +113,8 @@ async def register(contact_id: str, request: Request, person: Signed) -> Redirec
             "category": {"level1": level1, "level2": level2},
             "urgency": form.get("urgency") or "normal", "summary": form.get("summary"),
             "district_code": form.get("district_code") or None}
-    try:
-        done = await upstream(request).send("dispatch", "/v1/tickets",
-                                            person.caller(form.get("csrf")), body,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    done = await command(request, person, form, "dispatch", "/v1/tickets",
+                         body, back_to=f"/desk/contacts/{contact_id}")
     return back(f"/desk/tickets/{done['ticket_id']}", v=done["version"],
                 ok=f"已登记 {done['ticket_number']}")
 
@@ -142,12 +124,8 @@ async def merge(contact_id: str, request: Request, person: Signed) -> RedirectRe
     """合并来电: the contact joins an open ticket it repeats."""
     form = await posted(request, person)
     target = form.get("ticket_id")
-    try:
-        done = await upstream(request).send(
-            "dispatch", f"/v1/tickets/{target}/contacts", person.caller(form.get("csrf")),
-            {"contact_id": contact_id}, key=form.get("idem"))
-    except Refused as refused:
-        return back(f"/desk/contacts/{contact_id}", error=refused.message)
+    done = await command(request, person, form, "dispatch", f"/v1/tickets/{target}/contacts",
+                         {"contact_id": contact_id}, back_to=f"/desk/contacts/{contact_id}")
     return back(f"/tickets/{target}", v=done["version"], ok="已合并到该工单")
 
 
@@ -176,12 +154,8 @@ async def dispatch(ticket_id: str, request: Request, person: Signed) -> Redirect
                                 if u != form.get("lead_unit")],
             "note": form.get("note") or None, "urgent": form.get("urgent") == "on"}
     verb = "reassign" if form.get("reassign") else "dispatch"
-    try:
-        done = await upstream(request).send("dispatch", f"/v1/tickets/{ticket_id}/{verb}",
-                                            person.caller(form.get("csrf")), body,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back(f"/desk/tickets/{ticket_id}", error=refused.message)
+    done = await command(request, person, form, "dispatch", f"/v1/tickets/{ticket_id}/{verb}",
+                         body, back_to=f"/desk/tickets/{ticket_id}")
     return back(f"/tickets/{ticket_id}", v=done["version"],
                 ok="已改派" if verb == "reassign" else "已派单")
 
@@ -193,12 +167,8 @@ async def answer(ticket_id: str, request: Request, person: Signed) -> RedirectRe
     article, _, version = form.get("article").partition("@")
     body = {"answer": form.get("answer"), "knowledge_article_id": article or None,
             "knowledge_article_version": int(version) if version.isdigit() else None}
-    try:
-        done = await upstream(request).send("dispatch", f"/v1/tickets/{ticket_id}/answer",
-                                            person.caller(form.get("csrf")), body,
-                                            key=form.get("idem"))
-    except Refused as refused:
-        return back(f"/desk/tickets/{ticket_id}", error=refused.message)
+    done = await command(request, person, form, "dispatch", f"/v1/tickets/{ticket_id}/answer",
+                         body, back_to=f"/desk/tickets/{ticket_id}")
     return back(f"/tickets/{ticket_id}", v=done["version"], ok="已直接答复并办结")
 
 

@@ -24,7 +24,17 @@ from markupsafe import Markup, escape
 from contracts.vocabulary import ArticleKind, Audience
 from services.console.labels import BEIJING
 from services.console.upstream import Refused
-from services.console.web import Form, Person, Signed, back, need, posted, render, upstream
+from services.console.web import (
+    Form,
+    Person,
+    Signed,
+    back,
+    command,
+    need,
+    posted,
+    render,
+    upstream,
+)
 
 router = APIRouter(include_in_schema=False)
 READERS = ("editor", "operator", "supervisor", "unit")
@@ -132,12 +142,8 @@ def _beijing(moment: str) -> str | None:
 async def _command(request: Request, person: Person, article_id: str, verb: str,
                    body: dict[str, Any], form: Form, done: str, there: str) -> RedirectResponse:
     """One review command; back to `there` with what happened (or the rule it broke)."""
-    try:
-        answer = await upstream(request).send(
-            "knowledge", f"{article_path(article_id)}/{verb}", person.caller(form.get("csrf")),
-            body, key=form.get("idem"))
-    except Refused as refused:
-        return back(there, error=refused.message)
+    answer = await command(request, person, form, "knowledge",
+                           f"{article_path(article_id)}/{verb}", body, back_to=there)
     if there.startswith("/knowledge/articles/"):
         return back(there, ok=done, v=answer.get("stream_version"))
     with suppress(Refused):  # the queue from the same read model: shown once it holds this

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from services.console.actions import ACTIONS
 from services.console.live import changes
 from services.console.upstream import Refused
-from services.console.web import Signed, back, need, posted, render, upstream
+from services.console.web import Signed, back, command, need, posted, render, upstream
 
 router = APIRouter(include_in_schema=False)
 INBOX_LIMIT = 100
@@ -59,11 +59,8 @@ async def act(ticket_id: str, verb: str, request: Request, person: Signed) -> Re
     action = ACTIONS.get(verb)
     if action is None:
         raise Refused(404, "没有该操作 (no such action)")
-    try:
-        done = await upstream(request).send(
-            action.service, f"/v1/tickets/{ticket_id}/{action.path(form)}",
-            person.caller(form.get("csrf")), action.body(form), key=form.get("idem"))
-    except Refused as refused:
-        return back(f"/tickets/{ticket_id}", error=refused.message)
+    done = await command(request, person, form, action.service,
+                         f"/v1/tickets/{ticket_id}/{action.path(form)}", action.body(form),
+                         back_to=f"/tickets/{ticket_id}")
     version = (done.get("follow_up") or done).get("version") if isinstance(done, dict) else None
     return back(f"/tickets/{ticket_id}", v=version, ok=action.done)

@@ -84,9 +84,12 @@ class Upstream:
         """A change, with the form's idempotency key (a double submit is one command)."""
         return await self._call(method, service, path, who, json=body, key=key)
 
-    async def raw(self, service: str, path: str, who: Caller) -> httpx.Response:
+    async def raw(self, service: str, path: str, who: Caller,
+                  params: dict[str, Any] | None = None) -> httpx.Response:
         """A download (a report's PDF, a chart), passed on as the service answered it."""
-        response = await self.client.get(self.urls[service] + path, headers=who.headers())
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        response = await self.client.get(self.urls[service] + path, params=clean,
+                                         headers=who.headers())
         if response.status_code >= 400:
             raise _refusal(response)
         return response

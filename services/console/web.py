@@ -130,6 +130,27 @@ async def posted(request: Request, person: Person) -> Form:
     return form
 
 
+class Bounced(Exception):
+    """A form's command refused: the person goes back to `to` and reads why (the app turns
+    this into that redirect)."""
+
+    def __init__(self, to: str, message: str) -> None:
+        super().__init__(message)
+        self.to, self.message = to, message
+
+
+async def command(request: Request, person: Person, form: Form, service: str, path: str,
+                  body: dict[str, Any] | None, *, back_to: str, method: str = "POST") -> Any:
+    """Send one form's command on the person's behalf, with the form's CSRF token and
+    idempotency key; the service's answer, or `Bounced` back to `back_to` with the
+    service's Chinese words when it refuses."""
+    try:
+        return await upstream(request).send(service, path, person.caller(form.get("csrf")), body,
+                                            key=form.get("idem") or None, method=method)
+    except Refused as refused:
+        raise Bounced(back_to, refused.message) from None
+
+
 def back(path: str, *, ok: str = "", error: str = "", **params: Any) -> RedirectResponse:
     """After a form: back to a page, with what happened to show there."""
     query = {k: v for k, v in {"ok": ok, "error": error, **params}.items() if v}

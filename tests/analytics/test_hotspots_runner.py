@@ -133,6 +133,16 @@ async def _api(platform: object, tmp_path: Path, expected: set[Finding]) -> None
             r = await client.get("/v1/analytics/hotspots", headers=auth("analyst"), params={
                 "from": "2026-03-05T00:00:00Z", "to": "2026-03-04T00:00:00Z"})
             assert r.status_code == 422
+            # the districts shaded by their hotspots: the burst's district differs from none
+            found = await client.get("/v1/analytics/hotspots/map.svg", headers=auth("analyst"))
+            assert found.status_code == 200, found.text
+            assert found.headers["content-type"].startswith("image/svg+xml")
+            assert found.text.startswith("<svg")
+            none = await client.get("/v1/analytics/hotspots/map.svg", headers=auth("analyst"),
+                                    params={"from": "2030-01-01T00:00:00Z"})
+            assert none.status_code == 200 and none.text != found.text
+            r = await client.get("/v1/analytics/hotspots/map.svg", headers=auth("operator"))
+            assert r.status_code == 403
             r = await client.get("/v1/analytics/hotspots", headers=auth("operator"))
             assert r.status_code == 403
             assert r.headers["content-type"].startswith("application/problem+json")

@@ -54,7 +54,20 @@ class Person:
         return found.first.inner_text() if found.count() else ""
 
     def check(self) -> None:
+        """No JavaScript error and no failed request on any page; then the browser context
+        closes (its live lists' streams with it)."""
+        self.page.context.close()
         assert not self.problems, f"{self.name}: {self.problems}"
+
+
+def submit(person: Person, form: str, button: str | None = None) -> str:
+    """Press the form's button (the one labelled `button`, else its first); the outcome
+    line of the page it led to."""
+    target = person.page.locator(form)
+    (target.locator(f"button:has-text('{button}')") if button else
+     target.locator("button")).first.click()
+    person.page.wait_for_load_state()
+    return person.flash()
 
 
 def open_person(browser: Browser, base: str, name: str, login: str, password: str,

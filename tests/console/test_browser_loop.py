@@ -14,99 +14,23 @@ On the way: masked personal data for a unit handler and an analyst, CSRF refused
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from pypdf import PdfReader
 
-from hotline.devbroker import free_port
 from services.console.labels import BEIJING
-from tests.console.browser import ARGS, CHROMIUM, Person, open_person
-from tests.e2e.test_run import start, stop
-
-PHONE = "13912345678"
-MASKED = "139****5678"
-
-
-class Platform:
-    """`hotline run` in a temporary directory, and what a test needs of it."""
-
-    def __init__(self, data: Path, proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
-        self.data, self.proc, self.ports = data, proc, ports
-        self.password = json.loads((data / "dev-accounts.json").read_text())["password"]
-        self.keys = json.loads((data / "dev-keys.json").read_text())
-
-    @property
-    def console(self) -> str:
-        return f"http://127.0.0.1:{self.ports['console']}"
-
-    def contact(self, message_id: str, content: str) -> str:
-        """A WeChat message, as the channel adapter posts it."""
-        answer = httpx.post(
-            f"http://127.0.0.1:{self.ports['intake']}/v1/contacts",
-            headers={"Authorization": f"Bearer {self.keys['wechat']}"},
-            json={"channel": "wechat", "channel_message_id": message_id,
-                  "received_at": datetime.now(BEIJING).isoformat(),
-                  "caller": {"name": "张三", "phone": PHONE}, "content": content,
-                  "location": {"address": "东湖区幸福路18号", "district_code": "990101"}})
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["contact_id"])
-
-    def survey_links(self) -> list[str]:
-        outbox = self.data / "outbox.jsonl"
-        if not outbox.exists():
-            return []
-        return [json.loads(line)["link"] for line in outbox.read_text().splitlines() if line]
+from tests.console.browser import Person, open_person, submit
+from tests.console.platform import MASKED, PHONE, Platform, running, until
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data = tmp_path_factory.mktemp("console")
-    ports = {"intake": free_port(), "console": free_port(), "callback": free_port()}
-    proc = start(data, ports["intake"], {
-        "HOTLINE_CONSOLE_PORT": str(ports["console"]),
-        "HOTLINE_CALLBACK_PORT": str(ports["callback"]),
-        "HOTLINE_CALLBACK_TICK_SECONDS": "0.5"})
-    try:  # the development accounts are written once every service is ready
-        until(lambda: (data / "dev-accounts.json").exists(), "the development accounts")
-        until(lambda: _ready(ports["console"]), "the console")
-        yield Platform(data, proc, ports)
-    finally:
-        stop(proc)
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def until(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    """`check()`'s first truthy answer (the read models and the workers catch up)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
+    with running(tmp_path_factory.mktemp("console")) as platform:
+        yield platform
 
 
 def shown_after_reload(person: Person, text: str, what: str) -> None:
@@ -115,15 +39,6 @@ def shown_after_reload(person: Person, text: str, what: str) -> None:
         person.page.reload()
         return text in person.page.inner_text("main")
     until(there, what)
-
-
-def submit(person: Person, form: str, button: str | None = None) -> str:
-    """Press the form's button; the outcome line of the page it led to."""
-    target = person.page.locator(form)
-    (target.locator(f"button:has-text('{button}')") if button else
-     target.locator("button")).first.click()
-    person.page.wait_for_load_state()
-    return person.flash()
 
 
 def test_the_whole_loop_through_the_console(platform: Platform, browser: Browser) -> None:

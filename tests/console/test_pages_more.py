@@ -14,71 +14,19 @@ refused the analysts' and the admin's pages.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from hotline.devbroker import free_port
-from tests.console.browser import ARGS, CHROMIUM, Person, open_person
-from tests.e2e.test_run import start, stop
-
-SAMPLE = Path(__file__).parents[2] / "services" / "knowledge" / "data" / "sample"
-
-
-class Platform:
-    """`hotline run` in a temporary directory, and the dev accounts' password."""
-
-    def __init__(self, data: Path, proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
-        self.data, self.proc, self.ports = data, proc, ports
-        self.password = json.loads((data / "dev-accounts.json").read_text())["password"]
-
-    @property
-    def console(self) -> str:
-        return f"http://127.0.0.1:{self.ports['console']}"
+from tests.console.browser import Person, open_person, submit
+from tests.console.platform import Platform, running
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data = tmp_path_factory.mktemp("console-more")
-    imported = subprocess.run(
-        [sys.executable, "-m", "hotline", "knowledge", "import", "--by", "dev.editor",
-         str(SAMPLE / "people-services.jsonl")],
-        env={**os.environ, "HOTLINE_DATA_DIR": str(data)}, capture_output=True, text=True,
-        timeout=120)
-    assert imported.returncode == 0, imported.stdout + imported.stderr
-    ports = {"intake": free_port(), "console": free_port()}
-    proc = start(data, ports["intake"], {"HOTLINE_CONSOLE_PORT": str(ports["console"])})
-    deadline = time.monotonic() + 30  # the accounts file is written once every server is up
-    while not (data / "dev-accounts.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        yield Platform(data, proc, ports)
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def submit(person: Person, form: str, button: str | None = None) -> str:
-    """Press the form's button; the outcome line of the page it led to."""
-    target = person.page.locator(form)
-    (target.locator(f"button:has-text('{button}')") if button else
-     target.locator("button")).first.click()
-    person.page.wait_for_load_state()
-    return person.flash()
+    with running(tmp_path_factory.mktemp("console-more"), "people-services.jsonl") as platform:
+        yield platform
 
 
 def main_text(person: Person) -> str:
@@ -186,6 +134,7 @@ def test_analytics_pages_reports_and_charts(platform: Platform, browser: Browser
     analyst.shot("analytics-tiers")
     analyst.go("/analytics/hotspots")
     assert "热点与周期性诉求预警" in main_text(analyst)
+    assert analyst.page.locator("img[alt='热点分布图']").evaluate("i => i.naturalWidth") > 0
     analyst.shot("analytics-hotspots")
 
     analyst.go("/analytics/reports")

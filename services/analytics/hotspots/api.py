@@ -11,12 +11,14 @@ hotspots (services/analytics/hotspots/runner.py), to be run beside the app's oth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from hotline.params import CodeQuery, InstantQuery, PathId
 from hotline.runtime import Background, Platform
@@ -28,6 +30,7 @@ from services.analytics.hotspots.burst import load_policy
 from services.analytics.hotspots.detector import Detector
 from services.analytics.hotspots.runner import HotspotRunner, Together
 from services.analytics.kpi import Dimension
+from services.analytics.reports import charts
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics 数据分析"],
                    responses=problems(401, 403, 422))
@@ -79,6 +82,25 @@ async def list_hotspots(
         since, until, district, category, kind.value if kind else None, active), limit, offset)
     return {"items": [_labelled(r, reference) for r in rows], "total": total, "limit": limit,
             "offset": offset}
+
+
+@router.get("/hotspots/map.svg", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}}}})
+async def hotspot_map(
+    service: ServiceDep, who: Analyst,
+    since: Annotated[InstantQuery, Query(alias="from", description="window starts at or after")
+                     ] = None,
+    until: Annotated[InstantQuery, Query(alias="to", description="window starts before")
+                     ] = None,
+    active: Annotated[bool | None, Query(description="still active (not cleared)")] = None,
+) -> Response:
+    """热点分布图: the city's districts shaded by the hotspots found in [from, to)."""
+    check_range(since, until)
+    rows, _ = await service.read(hotspot_list, HotspotFilter(
+        since, until, None, None, Kind.HOTSPOT.value, active), MAX_PAGE, 0)
+    counts = Counter(r["district_code"] for r in rows if r["district_code"])
+    svg = await run_in_threadpool(charts.hotspot_map, dict(counts))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/hotspots/{hotspot_id}", responses=problems(404))

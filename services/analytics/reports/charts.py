@@ -5,8 +5,8 @@ is a document that is filed, mailed and printed, so its charts must exist withou
 browser — in the PDF (WeasyPrint draws SVG, runs no JavaScript) and in the archived HTML
 opened years later offline. SVG keeps them sharp in print and small; matplotlib writes
 text as outlines (`svg.fonttype: path`), so a chart shows its Chinese labels on a machine
-without the font. The console's ECharts options come from the same tables
-(`Report.tables`), so both show the same numbers. The CJK font (Noto Sans CJK, Debian's
+without the font. The web console shows these same SVGs (through its own routes), so a
+page and the filed report never draw a figure two ways. The CJK font (Noto Sans CJK, Debian's
 fonts-noto-cjk) is installed by the Makefile; a glyph missing from every font is a
 matplotlib warning, which the tests turn into a failure, so a tofu box cannot ship.
 
@@ -110,14 +110,26 @@ def categories(r: Report) -> Figure:
 
 def districts(r: Report) -> Figure:
     """The city's districts (data/districts.geojson), shaded by tickets, each labelled."""
+    return district_map({d[0]: (d[1], d[2]) for d in r.districts}, "工单量(件)")
+
+
+def hotspot_map(counts: dict[str, int]) -> str:
+    """热点分布: the districts shaded by how many hotspots each has, as SVG (the console's
+    hotspot page shows it beside the list)."""
+    with _STYLED, matplotlib.rc_context(STYLE):
+        return _svg(district_map({code: ("", n) for code, n in counts.items()}, "热点数(个)"))
+
+
+def district_map(counts: dict[str, tuple[str, int]], label: str) -> Figure:
+    """The districts shaded by `counts` (code → (name or "", number)), each labelled."""
     fig = Figure(figsize=(5.6, 3.6))
     ax = fig.subplots()
-    counts = {d[0]: (d[1], d[2]) for d in r.districts}
     top = max((n for _, n in counts.values()), default=0)
     norm, cmap = Normalize(0, max(top, 1)), matplotlib.colormaps["Blues"]
     for feature in city_map()["features"]:
         code = feature["properties"]["code"]
-        name, n = counts.get(code, (feature["properties"]["name_zh"], 0))
+        name, n = counts.get(code, ("", 0))
+        name = name or feature["properties"]["name_zh"]
         ring = feature["geometry"]["coordinates"][0]
         ax.add_patch(Polygon(ring, closed=True, facecolor=cmap(0.08 + 0.85 * norm(n)),
                              edgecolor="white", linewidth=1.2))
@@ -129,7 +141,7 @@ def districts(r: Report) -> Figure:
     ax.set_aspect(1.24)  # a degree of longitude is shorter than one of latitude at 36°N
     ax.set_axis_off()
     fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7,
-                 label="工单量(件)")
+                 label=label)
     return fig
 
 
