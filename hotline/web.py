@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,6 +63,18 @@ def validation_errors(errors: Any) -> list[dict[str, str]]:
     return out
 
 
+async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own errors (no such path, wrong method, unparsable body) as problem+json."""
+    if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8)
+        return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
+                                "The request body is not valid JSON.", request.url.path,
+                                errors=[{"field": "(body)", "reason": "not valid JSON"}])
+    kind = {401: "unauthenticated", 403: "forbidden", 404: "not-found",
+            405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem_response(exc.status_code, kind, str(exc.detail), "", request.url.path,
+                            headers=getattr(exc, "headers", None))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` a problem+json response."""
 
@@ -100,16 +112,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 "This instance does not own the stream's partition.",
                                 request.url.path, headers={"Retry-After": "1"})
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8)
-            return problem_response(422, "invalid-request", "请求内容不合法 (invalid request)",
-                                    "The request body is not valid JSON.", request.url.path,
-                                    errors=[{"field": "(body)", "reason": "not valid JSON"}])
-        kind = {401: "unauthenticated", 403: "forbidden", 404: "not-found",
-                405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, kind, str(exc.detail), "", request.url.path,
-                                headers=getattr(exc, "headers", None))
+    app.exception_handler(StarletteHTTPException)(http_problem)
 
 
 class BodyLimit:
@@ -156,6 +159,17 @@ class _TooLarge(Exception):
     pass
 
 
+CRASH_PAGE = ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>服务内部错误"
+              "</title><h1>服务内部错误</h1><p>出现了意外错误, 已记录供运维人员处理。请返回上一页"
+              "重试; 重复提交同一表单不会重复办理。</p></html>")
+
+
+def _browser(scope: Scope) -> bool:
+    """A browser navigating (it asks for HTML first), not a program calling the API."""
+    accept = dict(scope.get("headers") or ()).get(b"accept", b"")
+    return bool(accept.startswith(b"text/html"))
+
+
 class CrashGuard:
     """Pure ASGI middleware, outermost: any exception becomes a problem+json 500.
 
@@ -187,6 +201,9 @@ class CrashGuard:
             endpoint = getattr(scope.get("endpoint"), "__qualname__", "no route")
             log.exception("unhandled error in %s %s", scope.get("method"), endpoint)
             if started:  # the status is out: the server closes the connection, the body cut
+                return
+            if _browser(scope):  # a page navigation (the console, a survey link): a page
+                await HTMLResponse(CRASH_PAGE, status_code=500)(scope, receive, send)
                 return
             await problem_response(
                 500, "internal-error", "服务内部错误 (internal error)",

@@ -12,11 +12,12 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hotline.apikeys import ApiKeys
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
-from hotline.web import install_basics
+from hotline.web import http_problem, install_basics
 from reference.bundle import reference_of
 from services.console import (
     pages_admin,
@@ -88,6 +89,15 @@ def _install_pages_errors(app: FastAPI) -> None:
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
         return sign_in_page(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        """A path or method no page has: for a browser a page saying so, in the frame; for
+        a program (the session API the console shares) the usual problem+json."""
+        if not request.headers.get("accept", "").startswith("text/html"):
+            return await http_problem(request, exc)
+        title = "页面不存在 (not found)" if exc.status_code == 404 else f"无法完成 ({exc.detail})"
+        return await _refused(request, Refused(exc.status_code, title))
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:

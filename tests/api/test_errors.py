@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -73,6 +74,19 @@ async def test_an_unexpected_error_is_a_500_problem_and_the_connection_lives_on(
     assert logged and logged[0].exc_info is not None
     assert "boom" in logged[0].getMessage() and "/boom" not in logged[0].getMessage()
     assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
+
+
+async def test_a_browser_navigating_gets_a_page_not_json() -> None:
+    """The console and the survey links are opened in browsers: a crash there is a page in
+    Chinese, still without the exception's text."""
+    transport = httpx.ASGITransport(app=crashing_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        page = await client.get("/boom", headers={"Accept": "text/html,application/xhtml+xml"})
+        program = await client.get("/boom", headers={"Accept": "application/json"})
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "服务内部错误" in page.text and "13812345678" not in page.text
+    assert "RuntimeError" not in page.text
+    assert program.status_code == 500 and program.headers["content-type"].startswith(PROBLEM_JSON)
 
 
 @EMBEDDED

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 from playwright.sync_api import Browser
 from pypdf import PdfReader
@@ -234,3 +235,17 @@ def test_a_refusal_is_shown_in_the_services_chinese_words(platform: Platform,
     people[1].shot("claimed-by-another")
     for person in people:
         person.check()
+
+
+def test_a_wrong_address_is_a_page_for_a_browser_and_json_for_a_program(
+        platform: Platform, browser: Browser) -> None:
+    operator = open_person(browser, platform.console, "operator-404", "dev.operator",
+                           platform.password)
+    operator.go("/no-such-page")
+    assert "页面不存在" in operator.page.inner_text("main")
+    operator.shot("not-found")
+    operator.problems.clear()  # the 404 itself is what this test asked for
+    operator.check()
+    answer = httpx.get(platform.console + "/v1/no-such-route")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
