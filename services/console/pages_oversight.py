@@ -56,10 +56,13 @@ async def unit_page(unit_id: str, request: Request, person: Signed) -> HTMLRespo
 
 
 @router.get("/callback", response_model=None)
-async def work_list(request: Request, person: Signed, stage: str = "") -> HTMLResponse:
-    """回访工作台: tickets waiting for their callback, earliest due first, by stage."""
+async def work_list(request: Request, person: Signed, stage: str = "",
+                    channel: str = "") -> HTMLResponse:
+    """回访工作台: tickets waiting for their callback, earliest due first, by stage;
+    `channel=phone&stage=survey_open` is the calls to make."""
     need(person, "callback", "supervisor")
     tasks = await upstream(request).get(
         "callback", "/v1/callback/tasks", person.caller(),
-        {"stage": stage if stage in CALLBACK_STAGES else None, "limit": 100})
-    return render(request, "callback.html", person, tasks=tasks, stage=stage)
+        {"stage": stage if stage in CALLBACK_STAGES else None,
+         "channel": "phone" if channel == "phone" else None, "limit": 100})
+    return render(request, "callback.html", person, tasks=tasks, stage=stage, channel=channel)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -23,13 +24,16 @@ CALLBACK_READERS = ("callback", "supervisor")
 
 @router.get("/tickets", response_model=None)
 async def ticket_list(request: Request, person: Signed, status: str = "", text: str = "",
-                      cursor: str = "") -> HTMLResponse:
+                      district: str = "", overdue: str = "", cursor: str = "") -> HTMLResponse:
     """工单列表, newest first; a unit sees its own tickets only (the service decides)."""
-    params = {"status": status if status in STATUSES else None, "text": text or None,
-              "cursor": cursor or None, "limit": 50}
-    page = await upstream(request).get("dispatch", "/v1/tickets", person.caller(), params)
-    return render(request, "tickets.html", person, page=page, status=status, text=text,
-                  statuses=STATUSES)
+    names = request.app.state.names
+    shown = {"status": status if status in STATUSES else "", "text": text,
+             "district": district if district in names.districts else "",
+             "overdue": "true" if overdue == "true" else ""}
+    page = await upstream(request).get("dispatch", "/v1/tickets", person.caller(),
+                                       {**shown, "cursor": cursor, "limit": 50})
+    return render(request, "tickets.html", person, page=page, statuses=STATUSES,
+                  districts=names.district_choices, shown=shown, query=urlencode(shown))
 
 
 @router.get("/tickets/{ticket_id}", response_model=None)

@@ -165,7 +165,13 @@ def test_the_whole_loop_through_the_console(platform: Platform, browser: Browser
 
     # an analyst reads the ticket masked
     analyst = open_person(browser, base, "analyst", "dev.analyst", pw)
-    analyst.go(f"/tickets/{ticket_id}")
+    analyst.go("/tickets?status=closed&district=990101")
+    listed = analyst.page.inner_text("main")
+    assert "小区门口路灯损坏一个多月" in listed and "已办结" in listed
+    analyst.shot("tickets-closed")
+    analyst.page.click("main table a")
+    analyst.page.wait_for_load_state()
+    assert f"/tickets/{ticket_id}" in analyst.page.url
     shown = analyst.page.inner_text("main")
     assert PHONE not in shown and "张三" not in shown
     analyst.shot("ticket-masked")
