@@ -1,5 +1,6 @@
 """The analysts' API (数据分析): KPI definitions, KPI figures by period and one dimension,
-the fact rows behind a figure, and contact volumes by channel or district.
+the fact rows behind a figure, contact volumes by channel or district, and the call KPIs
+(话务: 接通率, 15秒接通率, 放弃率, 平均等待时长) by period and queue with the call rows behind them.
 
 Analysts, supervisors and auditors only: operators, units and channel adapters get 403.
 Nothing here is personal: fact rows carry ticket numbers, codes, times, counts and
@@ -25,7 +26,19 @@ from hotline.params import CodeQuery, InstantQuery
 from hotline.web import Problem, from_state, problems
 from reference.directory import ReferenceData, UnknownUnit
 from services.analytics import queries
-from services.analytics.kpi import BY_ID, KPIS, PERIODS, Dimension, Kpi, Period, definitions
+from services.analytics.kpi import (
+    BY_ID,
+    CALL_BY_ID,
+    CALL_DIMENSIONS,
+    CALL_KPIS,
+    KPIS,
+    PERIODS,
+    Dimension,
+    Kpi,
+    Period,
+    call_definitions,
+    definitions,
+)
 from services.analytics.service import AnalyticsService
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics 数据分析"],
@@ -35,6 +48,7 @@ Analyst = Annotated[Principal, Depends(roles("analyst", "supervisor", "auditor")
 ServiceDep = Annotated[AnalyticsService, Depends(from_state("service"))]
 RefDep = Annotated[ReferenceData, Depends(from_state("reference"))]
 KPI_PATTERN = "^(" + "|".join(k.id for k in KPIS) + ")$"
+CALL_KPI_PATTERN = "^(" + "|".join(k.id for k in CALL_KPIS) + ")$"
 From = Annotated[InstantQuery, Query(alias="from", description="registered at or after")]
 To = Annotated[InstantQuery, Query(alias="to", description="registered before")]
 KpiIds = Annotated[list[str] | None, Query(
@@ -71,13 +85,23 @@ def _scope(since: datetime | None, until: datetime | None, filters: Filters,
     return queries.Scope(since, until, filters.values, zone)
 
 
-def _kpis(ids: list[str] | None) -> list[Kpi]:
-    unknown = sorted(set(ids or ()) - set(BY_ID))
+def _kpis(ids: list[str] | None, known: dict[str, Kpi] = BY_ID,
+          every: tuple[Kpi, ...] = KPIS) -> list[Kpi]:
+    """The KPIs asked for (default: all of `every`); 422 naming the unknown ids. A call KPI
+    asked of the ticket figures (or the other way round) is unknown there, and says where
+    it is."""
+    unknown = sorted(set(ids or ()) - set(known))
     if unknown:
+        elsewhere = [i for i in unknown if i in (CALL_BY_ID if known is BY_ID else BY_ID)]
+        hint = "" if not elsewhere else (
+            f" {', '.join(elsewhere)}: "
+            + ("call KPIs, read from /v1/analytics/calls." if known is BY_ID
+               else "ticket KPIs, read from /v1/analytics/kpis."))
+        pattern = KPI_PATTERN if known is BY_ID else CALL_KPI_PATTERN
         raise Problem(422, "invalid-request", "未知的指标 (unknown KPI)",
                       f"Unknown KPI ids: {', '.join(unknown)}; see /v1/analytics/kpis/"
-                      "definitions.", errors=[{"loc": ["query", "kpi"], "msg": KPI_PATTERN}])
-    return [BY_ID[i] for i in dict.fromkeys(ids)] if ids else list(KPIS)
+                      f"definitions.{hint}", errors=[{"loc": ["query", "kpi"], "msg": pattern}])
+    return [known[i] for i in dict.fromkeys(ids)] if ids else list(every)
 
 
 def namer(reference: ReferenceData, by: Dimension | None) -> Callable[[str | None], str | None]:
@@ -108,9 +132,12 @@ def namer(reference: ReferenceData, by: Dimension | None) -> Callable[[str | Non
 
 @router.get("/kpis/definitions")
 async def kpi_definitions(who: Analyst) -> dict[str, Any]:
-    """Every KPI: id, Chinese label, unit, and what its numerator and denominator count."""
+    """Every KPI: id, Chinese label, unit, and what its numerator and denominator count;
+    the ticket KPIs (`kpis`, figures at `/kpis`) and the call KPIs (`call_kpis`, with their
+    norm as `target` in %, figures at `/calls`, by period and `call_dimensions` only)."""
     return {"kpis": definitions(), "dimensions": [d.value for d in Dimension],
-            "periods": list(PERIODS)}
+            "periods": list(PERIODS), "call_kpis": call_definitions(),
+            "call_dimensions": list(CALL_DIMENSIONS)}
 
 
 @router.get("/kpis")
@@ -173,3 +200,70 @@ async def contact_counts(service: ServiceDep, reference: RefDep, who: Analyst,
     name = namer(reference, Dimension(by.value) if by else None)
     return {"from": since, "to": until, "period": period, "by": by, "filters": filters,
             "groups": [{**asdict(g), "key_zh": name(g.key)} for g in groups]}
+
+
+class CallBy(StrEnum):
+    """What call figures break down by: calls have no unit, district, category, channel or
+    ticket type (a `by` of those is 422)."""
+
+    QUEUE = "queue"
+
+
+QueueQuery = Annotated[str | None, Query(
+    pattern=r"^[^\x00-\x1f\x7f]{1,128}$", description="the queue (skill group) calls waited in")]
+OfferedFrom = Annotated[InstantQuery, Query(alias="from", description="offered at or after")]
+OfferedTo = Annotated[InstantQuery, Query(alias="to", description="offered before")]
+
+
+def _call_scope(since: datetime | None, until: datetime | None,
+                queue: str | None) -> queries.CallScope:
+    check_range(since, until)
+    return queries.CallScope(since, until, queue)
+
+
+@router.get("/calls")
+async def call_figures(service: ServiceDep, who: Analyst, since: OfferedFrom = None,
+                       until: OfferedTo = None, kpi: KpiIds = None,
+                       period: Period | None = None, by: CallBy | None = None,
+                       queue: QueueQuery = None) -> dict[str, Any]:
+    """话务: the call KPIs (呼入量, 接通率 with its norm ≥ 95 %, 15秒接通率, 放弃率,
+    平均等待时长) of the calls offered in [from, to), grouped by period (day, week, month,
+    quarter, year, in the city's local time) and/or queue; each figure with its numerator
+    and denominator, and a share with a norm says whether it `meets` it."""
+    kpis = _kpis(kpi, CALL_BY_ID, CALL_KPIS)
+    scope = _call_scope(since, until, queue)
+    groups = await service.read(queries.call_figures, kpis, scope,
+                                period.value if period else None, by.value if by else None)
+    ids = {k.id for k in kpis}
+
+    def figure(kpi_id: str, f: Any) -> dict[str, Any]:
+        target = CALL_BY_ID[kpi_id].target
+        meets = None if target is None or f.value is None else f.value >= target
+        return {**f._asdict(), **({"meets": meets} if target is not None else {})}
+
+    return {
+        "from": since, "to": until, "period": period, "by": by,
+        "filters": {"queue": queue} if queue is not None else {},
+        "kpis": [d for d in call_definitions() if d["id"] in ids],
+        "groups": [{"period": g.period, "key": g.key,
+                    "figures": {i: figure(i, f) for i, f in g.figures.items()}}
+                   for g in groups],
+    }
+
+
+@router.get("/facts/calls")
+async def call_facts(service: ServiceDep, who: Analyst, since: OfferedFrom = None,
+                     until: OfferedTo = None, queue: QueueQuery = None,
+                     kpi: Annotated[str | None, Query(pattern=CALL_KPI_PATTERN)] = None,
+                     side: Annotated[queries.Side, Query(
+                         description="the calls the KPI's numerator or denominator "
+                         "counts")] = "denominator",
+                     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100,
+                     offset: Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)] = 0,
+                     ) -> dict[str, Any]:
+    """The call fact rows behind a call figure (drill-down): the same scope as `/calls`,
+    and a call KPI's numerator or denominator; first offered first, with the total."""
+    scope = _call_scope(since, until, queue)
+    items, total = await service.read(queries.call_rows, scope,
+                                      CALL_BY_ID[kpi] if kpi else None, side, limit, offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

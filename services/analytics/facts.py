@@ -135,6 +135,8 @@ def fold(row: dict[str, Any], at: datetime, event: EventData,
                        article_version=event.knowledge_article_version)
         case e.TicketMergedInto():
             row["merged"] = True
+        case e.ContactMerged():  # a repeat contact (合并来电) joined the open ticket
+            row["contacts"] += 1
         case e.WarningRaised():
             row[f"warnings_{event.level.value}"] += 1
         case e.CardIssued():

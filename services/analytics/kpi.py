@@ -1,5 +1,8 @@
 """The KPIs (考核指标) as data: each an id, a Chinese label, what its numerator and
-denominator count, and its unit, over the ticket fact rows (services/analytics/facts.py).
+denominator count, and its unit, over the ticket fact rows (services/analytics/facts.py);
+and the call KPIs (话务指标, `CALL_KPIS`) the same way over the call fact rows
+(services/analytics/calls.py), kept apart because calls have no unit, district, category,
+channel or ticket type and are not in the ticket cube.
 
 Pure. A numerator or denominator is a `Count` of the fact rows meeting every condition, or
 a `Total` of one column over them; the query module turns them into SQL sums (so a figure
@@ -7,7 +10,8 @@ is one GROUP BY on either engine), and `tally` computes the same figure over row
 memory. Every figure travels with its numerator and denominator, so it can be checked by
 hand and reproduced from the rows behind it (`GET /v1/analytics/facts/tickets`).
 
-Tickets are counted in the period they were registered in, whatever happened to them later.
+Tickets are counted in the period they were registered in, whatever happened to them later;
+calls in the period they were offered in.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 from services.analytics.facts import DISSATISFIED, GOOD
 
 Op = Literal["eq", "in", "true", "false", "not_null", "gt"]
-Unit = Literal["%", "hours", "count"]
+Unit = Literal["%", "hours", "seconds", "count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class Kpi:
     numerator: Count | Total
     denominator: Count | None = None  # None: the figure is the numerator itself
     scale: float = 1.0  # a Total's unit to the KPI's (seconds → hours)
+    target: float | None = None  # the norm (考核标准) a share must reach, in %, if any
 
 
 def _c(column: str, op: Op, value: Any = None) -> Cond:
@@ -80,6 +85,7 @@ def _c(column: str, op: Op, value: Any = None) -> Cond:
 
 
 NOT_MERGED = _c("merged", "false")
+COMPLAINT = _c("ticket_type", "eq", "complaint")
 DISPATCHED = _c("dispatched", "true")
 REPLIED = _c("replied_at", "not_null")
 HOUR = 1 / 3600
@@ -133,6 +139,11 @@ KPIS: tuple[Kpi, ...] = (
         "分子: 重办后回访对办理仍不满意的工单数; 分母: 重办后回访对办理作出评价的工单数。",
         Count((_c("after_redo_handling", "in", DISSATISFIED),)),
         Count((_c("after_redo_handling", "not_null"),))),
+    Kpi("repeat_complaint_rate", "重复投诉率", "%",
+        "分子: 投诉类工单中有重复来电来信的工单数, 即由两件及以上来件登记的, 或登记后又有"
+        "同一诉求的来电来信并入(合并来电)的; 分母: 登记的投诉类工单数(不含被并入其他工单的)。"
+        "工单类型以最后一次分类为准。",
+        Count((COMPLAINT, NOT_MERGED, _c("contacts", "gt", 1))), Count((COMPLAINT, NOT_MERGED))),
     Kpi("avg_reply_work_hours", "平均办结用时(工作小时)", "hours",
         "分子: 各工单自首次派单至首次办结反馈的工作时间之和(按工作日历, 小时); "
         "分母: 已办结反馈且工作时间可计的工单数。",
@@ -143,6 +154,35 @@ KPIS: tuple[Kpi, ...] = (
         Total("ack_work_s"), Count((_c("ack_work_s", "not_null"),)), HOUR),
 )
 BY_ID: dict[str, Kpi] = {k.id: k for k in KPIS}
+
+ANSWERED = _c("answered", "true")
+ANSWER_TARGET_SECONDS = 15  # 15秒接通率: answered after at most this long in the queue
+
+# the call KPIs, over the call fact rows (an_call_facts): calls count in the local period
+# they were offered in; an overflowed call (溢出转出) is offered, neither answered nor abandoned
+CALL_KPIS: tuple[Kpi, ...] = (
+    Kpi("calls_offered", "呼入量", "count",
+        "话务系统报告的呼入来电数(按来电进入排队的时间计入期间), 含接通、放弃和溢出转出的。",
+        Count()),
+    Kpi("connect_rate", "接通率", "%",
+        "分子: 人工接通的来电数; 分母: 呼入来电数(接通、放弃与溢出转出之和)。"
+        "考核标准: 不低于95%。",
+        Count((ANSWERED,)), Count(), target=95.0),
+    Kpi("answered_15s_rate", "15秒接通率", "%",
+        f"分子: 排队等待不超过{ANSWER_TARGET_SECONDS}秒即接通的来电数; 分母: 接通的来电数"
+        "(热线通行口径: 15秒内接通量 / 接通总量, 衡量接通的及时性; 未接通的来电由接通率和"
+        "放弃率反映)。",
+        Count((_c("answered_in_target", "true"),)), Count((ANSWERED,))),
+    Kpi("abandon_rate", "放弃率", "%",
+        "分子: 接通前来电人挂断(放弃)的来电数; 分母: 呼入来电数。溢出转出的来电既不计接通, "
+        "也不计放弃。",
+        Count((_c("abandoned", "true"),)), Count()),
+    Kpi("avg_wait_seconds", "平均等待时长", "seconds",
+        "分子: 接通来电的排队等待时长之和(秒); 分母: 接通的来电数。",
+        Total("wait_seconds", (ANSWERED,)), Count((ANSWERED,))),
+)
+CALL_BY_ID: dict[str, Kpi] = {k.id: k for k in CALL_KPIS}
+CALL_DIMENSIONS: dict[str, str] = {"queue": "queue"}  # what call figures break down by
 
 
 
@@ -225,3 +265,9 @@ def definitions() -> list[dict[str, Any]]:
     """Every KPI as the API lists it."""
     return [{"id": k.id, "label_zh": k.label_zh, "unit": k.unit,
              "definition_zh": k.definition_zh} for k in KPIS]
+
+
+def call_definitions() -> list[dict[str, Any]]:
+    """Every call KPI as the API lists it, with its norm (`target`, in %) where it has one."""
+    return [{"id": k.id, "label_zh": k.label_zh, "unit": k.unit,
+             "definition_zh": k.definition_zh, "target": k.target} for k in CALL_KPIS]

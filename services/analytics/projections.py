@@ -70,7 +70,8 @@ ticket_facts = Table(
     Column("lead_unit", String(64)),  # the last unit to lead it
     Column("assisting_units", Text, nullable=False),  # comma-separated unit ids
     Column("assisting_count", Integer, nullable=False),
-    Column("contacts", Integer, nullable=False),  # contacts on the ticket (repeats merged in)
+    # contacts on the ticket: those it was registered from, and each repeat merged in since
+    Column("contacts", Integer, nullable=False),
     # what became of it
     Column("dispatched", Boolean, nullable=False),
     Column("answered_directly", Boolean, nullable=False),
@@ -115,7 +116,7 @@ class TicketFacts(TicketBoard[Row, None]):
     """`an_ticket_facts`: one row per ticket, its dimensions and measures."""
 
     name: str = "analytics_ticket_facts"
-    version: int = 2
+    version: int = 3  # 3: repeat contacts counted (ContactMerged); repeat_complaint_rate
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 

@@ -1,7 +1,8 @@
 """Reads of the fact tables: KPI figures by period and one dimension, and the fact rows
-behind a figure (drill-down). Each KPI's numerator and denominator (services/analytics/kpi.py)
-become `SUM(CASE WHEN … THEN 1 ELSE 0 END)` columns of one GROUP BY, so every KPI of a
-request is one query over the registration-time index, on SQLite and PostgreSQL alike."""
+behind a figure (drill-down); the call KPIs the same way over the call facts. Each KPI's
+numerator and denominator (services/analytics/kpi.py) become `SUM(CASE WHEN … THEN 1 ELSE 0
+END)` columns of one GROUP BY, so every KPI of a request is one query over the time index,
+on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, select, true
+from sqlalchemy import ColumnElement, Table, and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.projection import aware
+from services.analytics.calls import call_facts
 from services.analytics.contacts import contact_facts
 from services.analytics.cube import cube_query
-from services.analytics.kpi import DIMENSIONS, PERIODS, Cond, Count, Figure, Kpi, Total, value_of
+from services.analytics.kpi import (
+    CALL_DIMENSIONS,
+    DIMENSIONS,
+    PERIODS,
+    Cond,
+    Count,
+    Figure,
+    Kpi,
+    Total,
+    value_of,
+)
 from services.analytics.projections import TIMES, kpi_cube, ticket_facts
 
 MAX_PAGE = 500
@@ -45,8 +57,8 @@ class Scope:
         return found
 
 
-def _cond(cond: Cond) -> ColumnElement[bool]:
-    column = T[cond.column]
+def _cond(cond: Cond, table: Table = ticket_facts) -> ColumnElement[bool]:
+    column = table.c[cond.column]
     match cond.op:
         case "eq":
             return column == cond.value
@@ -63,17 +75,19 @@ def _cond(cond: Cond) -> ColumnElement[bool]:
     raise AssertionError(cond.op)
 
 
-def _all(where: tuple[Cond, ...]) -> ColumnElement[bool]:
-    return and_(*(_cond(c) for c in where)) if where else true()
+def _all(where: tuple[Cond, ...], table: Table = ticket_facts) -> ColumnElement[bool]:
+    return and_(*(_cond(c, table) for c in where)) if where else true()
 
 
-def _sum(part: Count | Total) -> ColumnElement[Any]:
-    """A numerator or denominator as one aggregate column."""
+def _sum(part: Count | Total, table: Table = ticket_facts) -> ColumnElement[Any]:
+    """A numerator or denominator as one aggregate column (over the ticket facts unless
+    another fact table is named)."""
     if isinstance(part, Count):
         if not part.where:
             return func.count()
-        return func.coalesce(func.sum(case((_all(part.where), 1), else_=0)), 0)
-    value = case((_all(part.where), T[part.column]), else_=0) if part.where else T[part.column]
+        return func.coalesce(func.sum(case((_all(part.where, table), 1), else_=0)), 0)
+    column = table.c[part.column]
+    value = case((_all(part.where, table), column), else_=0) if part.where else column
     return func.coalesce(func.sum(value), 0)
 
 
@@ -201,3 +215,76 @@ async def contact_counts(conn: AsyncConnection, since: datetime | None, until: d
                                                         "dismissed", "pending",
                                                         "answered_directly")))
             for r in await conn.execute(query)]
+
+
+C = call_facts.c
+
+
+@dataclass(frozen=True, slots=True)
+class CallScope:
+    """Which calls a call figure covers: offered in [since, until), in `queue` if given."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    queue: str | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            found.append(C.offered_at >= aware(self.since))
+        if self.until is not None:
+            found.append(C.offered_at < aware(self.until))
+        if self.queue is not None:
+            found.append(C.queue == self.queue)
+        return found
+
+
+async def call_figures(conn: AsyncConnection, kpis: Sequence[Kpi], scope: CallScope,
+                       period: str | None = None, by: str | None = None) -> list[Group]:
+    """Every call KPI for every (period, queue) group of the scope's calls, summed from the
+    call fact rows in one GROUP BY; one group in all when neither is asked for."""
+    keys: list[ColumnElement[Any]] = []
+    if period is not None:
+        keys.append(C[PERIODS[period]].label("period"))
+    if by is not None:
+        keys.append(C[CALL_DIMENSIONS[by]].label("key"))
+    columns: list[ColumnElement[Any]] = []
+    for k in kpis:
+        columns.append(_sum(k.numerator, call_facts).label(f"n_{k.id}"))
+        if k.denominator is not None:
+            columns.append(_sum(k.denominator, call_facts).label(f"d_{k.id}"))
+    query = select(*keys, *columns).select_from(call_facts).where(*scope.where())
+    if keys:
+        query = query.group_by(*keys).order_by(*keys)
+    groups = []
+    for row in await conn.execute(query):
+        m = row._mapping
+        groups.append(Group(
+            m["period"] if period is not None else None, m["key"] if by is not None else None,
+            {k.id: value_of(k, float(m[f"n_{k.id}"]) if isinstance(k.numerator, Total)
+                            else int(m[f"n_{k.id}"]),
+                            None if k.denominator is None else int(m[f"d_{k.id}"]))
+             for k in kpis}))
+    return groups
+
+
+async def call_rows(conn: AsyncConnection, scope: CallScope, kpi: Kpi | None = None,
+                    side: Side = "denominator", limit: int = 100, offset: int = 0,
+                    ) -> tuple[list[dict[str, Any]], int]:
+    """The call fact rows behind a call figure (the calls its numerator or denominator
+    counts, or every call in scope without a KPI), first offered first, and how many."""
+    where = scope.where()
+    if kpi is not None:
+        part = kpi.numerator if side == "numerator" or kpi.denominator is None \
+            else kpi.denominator
+        where.append(_all(part.where, call_facts))
+    rows = await conn.execute(select(call_facts).where(*where)
+                              .order_by(C.offered_at, C.call_id).limit(limit).offset(offset))
+    items = []
+    for row in rows:
+        item = dict(row._mapping)
+        item["offered_at"] = aware(item["offered_at"])
+        items.append(item)
+    total = (await conn.execute(select(func.count()).select_from(call_facts)
+                                .where(*where))).scalar_one()
+    return items, int(total)

@@ -1,6 +1,7 @@
 """Every KPI counted straight from the tickets' events, without the fact projection: what
 the figures of the analytics API must equal. Written from the KPI definitions (their
-`definition_zh`), ticket by ticket over the stored history."""
+`definition_zh`), ticket by ticket over the stored history; the call KPIs
+(`recount_calls`) call by call over the `CallRecorded` events stored on hotline.calls."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from contracts import events as e
+from contracts.envelope import decode
 from contracts.events import from_envelope
+from contracts.topics import CALLS
 from contracts.vocabulary import DeadlineKind
+from hotline.log.port import EventLog
 from reference.calendar import MissingYear, WorkingCalendar
 from ticketing.client import TicketCommands
 
@@ -30,9 +34,15 @@ def _ticket(history: list[tuple[datetime, Any]], cal: WorkingCalendar) -> dict[s
                          "returned": False, "extended": False, "redone": False,
                          "ack": None, "reply": None, "ack_due": None, "reply_due": None,
                          "answer": None, "after_redo": None, "ack_work": None,
-                         "reply_work": None}
+                         "reply_work": None, "type": None, "contacts": 0}
     for at, ev in history:
         match ev:
+            case e.TicketRegistered():
+                t["type"], t["contacts"] = ev.ticket_type.value, len(ev.contact_ids)
+            case e.TicketClassified():
+                t["type"] = ev.ticket_type.value
+            case e.ContactMerged():
+                t["contacts"] += 1
             case e.TicketAnsweredDirectly():
                 t["direct"] = True
             case e.TicketMergedInto():
@@ -92,6 +102,7 @@ async def recount(desk: TicketCommands, ticket_ids: Iterable[str],
     rated = [(a.handling.value if a.handling else a.hotline_service.value) for a in answers]
     ack_w = [t["ack_work"] for t in ts if t["ack_work"] is not None]
     reply_w = [t["reply_work"] for t in ts if t["reply_work"] is not None]
+    complaints = [t for t in kept if t["type"] == "complaint"]
     return {
         "tickets": (len(ts), None),
         "direct_answer_rate": (sum(t["direct"] for t in kept), len(kept)),
@@ -110,6 +121,39 @@ async def recount(desk: TicketCommands, ticket_ids: Iterable[str],
                             sum(a.solved is not None for a in answers)),
         "satisfaction_rate": (sum(r in GOOD for r in rated), len(rated)),
         "unsatisfied_after_redo": (sum(h not in GOOD for h in after), len(after)),
+        "repeat_complaint_rate": (sum(t["contacts"] > 1 for t in complaints), len(complaints)),
         "avg_reply_work_hours": (sum(reply_w) / 3600, len(reply_w)),
         "avg_ack_work_hours": (sum(ack_w) / 3600, len(ack_w)),
+    }
+
+
+async def stored_calls(log: EventLog) -> list[Any]:
+    """Every `CallRecorded` on hotline.calls, as stored (every partition, from offset 0)."""
+    found = []
+    for partition, end in (await log.end_offsets(CALLS)).items():
+        offset = 0
+        while offset < end:
+            records = await log.read(CALLS, partition, offset, 1000)
+            if not records:
+                break
+            for record in records:
+                ev = from_envelope(decode(record.value))
+                if isinstance(ev, e.CallRecorded):
+                    found.append(ev)
+            offset = records[-1].offset + 1
+    return found
+
+
+def recount_calls(calls: Iterable[Any], since: datetime,
+                  until: datetime) -> dict[str, tuple[float, int | None]]:
+    """Each call KPI's (numerator, denominator) over the calls offered in [since, until),
+    read off the call records as the definitions say."""
+    offered = [c for c in calls if since <= c.offered_at < until]
+    answered = [c for c in offered if c.outcome.value == "answered"]
+    return {
+        "calls_offered": (len(offered), None),
+        "connect_rate": (len(answered), len(offered)),
+        "answered_15s_rate": (sum(c.wait_seconds <= 15 for c in answered), len(answered)),
+        "abandon_rate": (sum(c.outcome.value == "abandoned" for c in offered), len(offered)),
+        "avg_wait_seconds": (sum(c.wait_seconds for c in answered), len(answered)),
     }

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.projection import ReadSide
 from reference.bundle import load_reference
+from services.analytics.calls import metadata as call_metadata
 from services.analytics.contacts import metadata as contact_metadata
 from services.analytics.projections import metadata as fact_metadata
 from services.analytics.reports.jobs import Order, ReportMaker, ReportScheduler
@@ -31,7 +32,7 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
     engine = create_async_engine(db_url)
     try:
         async with engine.begin() as conn:
-            for meta in (fact_metadata, contact_metadata):
+            for meta in (fact_metadata, contact_metadata, call_metadata):
                 await conn.run_sync(meta.create_all)
         side = ReadSide()
         side.db = engine

@@ -120,6 +120,7 @@ async def test_kpis_equal_the_hand_count(hotline_an: Hotline, log: EventLog,
         "resolution_rate": (1, 2, 50.0),
         "satisfaction_rate": (1, 2, 50.0),
         "unsatisfied_after_redo": (1, 1, 100.0),
+        "repeat_complaint_rate": (0, 1, 0.0),  # t2 has no repeat; t4's is a request's
         # t1 09:00 → 10:30, t2 09:00 (first dispatch) → 11:00
         "avg_reply_work_hours": (3.5, 2, 1.75),
         # t1 0.5 h, t2 40 min, t4 09:00–12:00 and 13:30–14:30

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.vocabulary import Channel, TicketType
 from reference.directory import ReferenceData, UnknownUnit
 from services.analytics import queries
-from services.analytics.kpi import BY_ID, KPIS, Figure
+from services.analytics.kpi import BY_ID, CALL_KPIS, KPIS, Figure
 from services.analytics.reports.hotspot_section import hotspot_rows
 from services.analytics.reports.periods import KINDS_ZH, Span, grain_keys, trend_grain
 
@@ -88,6 +88,7 @@ class Report:
     units: list[tuple[str, str, int, Figure, Figure]]  # by volume: 按时办结, 满意率
     hotspots: list[dict[str, Any]] | None = None  # None: no hotspot read model here
     tables: list[Table] = field(default_factory=list)
+    calls: list[Headline] = field(default_factory=list)  # 话务; empty: no call in either period
 
     @property
     def title(self) -> str:
@@ -158,6 +159,7 @@ async def gather(conn: AsyncConnection, kind: str, span: Span, before: Span,
                                                             before.until(zone), filters, zone))
     headline = [Headline(k.id, k.label_zh, k.unit, k.definition_zh, cur.figures[k.id],
                          old.figures[k.id]) for k in KPIS]
+    calls = [] if filters else await _calls(conn, span, before, zone)  # no unit etc. on calls
     contact_filters = {k: v for k, v in filters.items() if k in ("channel", "district")}
     counted = len(contact_filters) == len(filters)  # contacts have no unit or category
     by_channel = {g.key: g.contacts for g in await queries.contact_counts(
@@ -207,9 +209,21 @@ async def gather(conn: AsyncConnection, kind: str, span: Span, before: Span,
                     now, headline, sum(by_channel.values()), trend, channels, categories,
                     districts, units, await hotspot_rows(
                         conn, scope.since, scope.until, zone,
-                        {"district_code": d_name, "category1": cat_name}))
+                        {"district_code": d_name, "category1": cat_name}), calls=calls)
     report.tables = tables_of(report)
     return report
+
+
+async def _calls(conn: AsyncConnection, span: Span, before: Span,
+                 zone: ZoneInfo) -> list[Headline]:
+    """话务: the call KPIs of the period beside the previous one's, as `GET /v1/analytics/calls`
+    gives them; none when the phone system reported no call in either period."""
+    [cur], [old] = [await queries.call_figures(conn, CALL_KPIS, queries.CallScope(
+        s.since(zone), s.until(zone))) for s in (span, before)]
+    if not (cur.figures["calls_offered"].value or old.figures["calls_offered"].value):
+        return []
+    return [Headline(k.id, k.label_zh, k.unit, k.definition_zh, cur.figures[k.id],
+                     old.figures[k.id]) for k in CALL_KPIS]
 
 
 def _pct(v: float | None) -> float | str:
@@ -239,6 +253,11 @@ def tables_of(r: Report) -> list[Table]:
                     f"{u[3].denominator or 0}", _pct(u[4].value),
                     f"{int(u[4].numerator)}/{u[4].denominator or 0}"] for u in r.units])
     found = [head, trend, channels, cats, dists, units]
+    if r.calls:
+        found.insert(1, Table("calls", "话务", head.headers, [
+            [h.id, h.label_zh, h.unit, _pct(h.now.value), h.now.numerator,
+             "" if h.now.denominator is None else h.now.denominator,
+             _pct(h.before.value), _pct(h.change), h.definition_zh] for h in r.calls]))
     if r.hotspots:
         columns = list(r.hotspots[0])
         found.append(Table("hotspots", "热点", columns,

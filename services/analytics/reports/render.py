@@ -34,7 +34,8 @@ TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
 
 
 def value(fig: Figure | None, unit: str) -> str:
-    """A figure as a person reads it: 95.24%, 1.75 小时, 12 件, or — without a base."""
+    """A figure as a person reads it: 95.24%, 1.75 小时, 8.50 秒, 12 件, or — without a
+    base."""
     if fig is None or fig.value is None:
         return "—"
     match unit:
@@ -42,6 +43,8 @@ def value(fig: Figure | None, unit: str) -> str:
             return f"{fig.value:.2f}%"
         case "hours":
             return f"{fig.value:.2f} 小时"
+        case "seconds":
+            return f"{fig.value:.2f} 秒"
     return f"{int(fig.value)} 件"
 
 
@@ -55,6 +58,8 @@ def change(delta: float | None, unit: str) -> str:
             return f"{sign}{delta:.2f} 个百分点"
         case "hours":
             return f"{sign}{delta:.2f} 小时"
+        case "seconds":
+            return f"{sign}{delta:.2f} 秒"
     return f"{sign}{int(delta)} 件"
 
 
