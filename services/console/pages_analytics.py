@@ -53,6 +53,8 @@ def fmt(value: float | int | None, unit: str) -> str:
         return f"{int(value):,}"
     if unit == "hours":
         return f"{value:.2f} 小时"
+    if unit == "seconds":
+        return f"{value:.1f} 秒"
     return f"{value}"
 
 
@@ -103,10 +105,15 @@ async def kpis(request: Request, person: Signed, since: str = Query("", alias="f
                               "period": period or None, "by": by or None}
     if grouped:
         params["kpi"] = chosen
-    figures = await up.get("analytics", "/v1/analytics/kpis", who, params)
+    figures, calls = await asyncio.gather(
+        up.get("analytics", "/v1/analytics/kpis", who, params),
+        up.get("analytics", "/v1/analytics/calls", who,
+               {"from": params["from"], "to": params["to"]}))
     groups = figures["groups"]
     whole = groups[0]["figures"] if groups and not grouped else {}
     return render(request, "analytics.html", person, tab="kpis", definitions=definitions["kpis"],
+                  call_definitions=definitions.get("call_kpis", []),
+                  calls=calls["groups"][0]["figures"] if calls["groups"] else {},
                   known=known, chosen=chosen, grouped=grouped, groups=groups, whole=whole,
                   first=first.isoformat(), last=last.isoformat(), period=period, by=by,
                   periods=PERIODS, dimensions=DIMENSIONS, fmt=fmt, problem=problem)

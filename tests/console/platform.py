@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,24 @@ class Platform:
                   "location": {"address": "东湖区幸福路18号", "district_code": "990101"}})
         assert answer.status_code == 202, answer.text
         return str(answer.json()["contact_id"])
+
+    def calls(self, outcomes: list[tuple[str, float]]) -> None:
+        """Calls as the phone system reports them, offered a minute apart from an hour ago:
+        (outcome, seconds waited) each."""
+        start = datetime.now(BEIJING) - timedelta(hours=1)
+        calls = []
+        for i, (outcome, wait) in enumerate(outcomes):
+            offered = start + timedelta(minutes=i)
+            ended = offered + timedelta(seconds=wait + 60)
+            calls.append({"call_id": f"console-call-{i}", "offered_at": offered.isoformat(),
+                          "outcome": outcome, "wait_seconds": wait,
+                          "ended_at": ended.isoformat(),
+                          **({"answered_at": (offered + timedelta(seconds=wait)).isoformat(),
+                              "talk_seconds": 60.0} if outcome == "answered" else {})})
+        answer = httpx.post(f"http://127.0.0.1:{self.ports['intake']}/v1/calls",
+                            headers={"Authorization": f"Bearer {self.keys['phone']}"},
+                            json={"calls": calls})
+        assert answer.status_code == 202, answer.text
 
     def survey_links(self) -> list[str]:
         outbox = self.data / "outbox.jsonl"

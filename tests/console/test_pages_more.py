@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.console.browser import Person, open_person, submit
-from tests.console.platform import Platform, running
+from tests.console.platform import Platform, running, until
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,14 @@ def test_knowledge_search_review_and_drafts(platform: Platform, browser: Browser
 
 def test_analytics_pages_reports_and_charts(platform: Platform, browser: Browser) -> None:
     pw, base = platform.password, platform.console
+    # three answered calls (two within 15 s), one abandoned: 接通率 75 %, under its norm
+    platform.calls([("answered", 5), ("answered", 12), ("answered", 40), ("abandoned", 30)])
     analyst = open_person(browser, base, "analyst", "dev.analyst", pw)
     assert analyst.page.url.endswith("/analytics")  # the analyst's home
+    until(lambda: (analyst.page.reload(), "75.00%" in analyst.page.inner_text("#calls"))[1],
+          "the calls in the figures")
+    calls = analyst.page.inner_text("#calls")
+    assert "接通率" in calls and "未达标" in calls and "66.67%" in calls  # 15秒接通率: 2 of 3
     cards = analyst.page.inner_text("#kpis")
     assert "工单量" in cards and "满意率(三率)" in cards and "按时办结率" in cards
     analyst.page.click("summary:has-text('指标定义')")
