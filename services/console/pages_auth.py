@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hotline.signin import end_session, open_session
 from hotline.web import Problem
 from services.console import labels
-from services.console.web import Signed, posted, render
+from services.console.web import Signed, posted, read_form, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,18 +28,17 @@ async def login_page(request: Request, next: str = "") -> HTMLResponse:
 @router.post("/login", response_model=None)
 async def login(request: Request) -> Response:
     """Sign in from the form; a refusal shows its Chinese message on the same page."""
-    fields = _form(await request.body())
-    role = fields.get("role") or None
+    form = await read_form(request)
+    role = form.get("role") if form.get("role") in labels.ROLE_ZH else None
     redirect = RedirectResponse("/", status_code=303)
     try:
-        shown = await open_session(request, redirect, fields.get("login", ""),
-                                   fields.get("password", ""), role)  # type: ignore[arg-type]
+        shown = await open_session(request, redirect, form.get("login"), form.get("password"),
+                                   role)  # type: ignore[arg-type]
     except Problem as refused:
         return render(request, "login.html", None, code=refused.status,
-                      error=refused.title, login=fields.get("login", ""),
-                      next=_local(fields.get("next", "")), roles=labels.ROLE_ZH)
-    redirect.headers["location"] = _local(fields.get("next", "")) or \
-        labels.home(str(shown["role"]))
+                      error=refused.title, login=form.get("login"),
+                      next=_local(form.get("next")), roles=labels.ROLE_ZH)
+    redirect.headers["location"] = _local(form.get("next")) or labels.home(str(shown["role"]))
     return redirect
 
 
@@ -57,10 +53,3 @@ async def logout(request: Request, person: Signed) -> RedirectResponse:
 def _local(target: str) -> str:
     """Only a path of this console (never `//elsewhere` or `https://…`): no open redirect."""
     return target if target.startswith("/") and not target.startswith("//") else ""
-
-
-def _form(body: bytes) -> dict[str, Any]:
-    try:
-        return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=10).items()}
-    except ValueError:
-        return {}

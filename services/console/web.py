@@ -115,16 +115,21 @@ class Form:
         return [v for v in self.fields.get(name, ()) if v.strip()]
 
 
-async def posted(request: Request, person: Person) -> Form:
-    """The form of a POST, after its CSRF token is checked against the session."""
+async def read_form(request: Request) -> Form:
+    """A POST's URL-encoded fields (413 over FORM_LIMIT, 422 for what is not a form)."""
     body = await request.body()
     if len(body) > FORM_LIMIT:
         raise Refused(413, "提交的内容过长 (form too large)")
     try:
-        fields = parse_qs(body.decode("utf-8"), max_num_fields=FORM_FIELDS)
+        return Form(parse_qs(body.decode("utf-8"), max_num_fields=FORM_FIELDS))
     except ValueError:
         raise Refused(422, "表单格式错误 (not a form)") from None
-    form = Form(fields)
+
+
+async def posted(request: Request, person: Person) -> Form:
+    """The form of a signed-in person's POST, after its CSRF token is checked against the
+    session."""
+    form = await read_form(request)
     if not hmac.compare_digest(form.get("csrf"), person.csrf):
         raise Refused(403, "请求缺少有效的 CSRF 令牌, 请刷新页面后重试 (CSRF token required)")
     return form
