@@ -45,6 +45,19 @@ def home(role: str) -> str:
     return pages[0][0] if pages else "/tickets"
 
 
+# why a ticket's clocks were set (DeadlinesSet.reason): the decider's own words; a
+# supervisor's SetDeadlines carries their typed reason, shown as it is
+CLOCK_REASON_ZH = {"dispatched": "派单时按时限标准设定", "reassigned": "改派后重新计时",
+                   "redo": "重办时限"}
+
+
+def step_text(event: str, text: str | None) -> str:
+    """What a timeline step says: a clock's reason in Chinese, any other text as written."""
+    if event == "DeadlinesSet" and text in CLOCK_REASON_ZH:
+        return CLOCK_REASON_ZH[text]
+    return text or ""
+
+
 def event_zh(type_or_name: str) -> str:
     """`退单` for `TicketReturned` or `hotline.TicketReturned.v1`."""
     name = type_or_name.split(".")[1] if type_or_name.startswith("hotline.") else type_or_name

@@ -30,7 +30,8 @@ from services.console.upstream import Caller, Refused, Upstream
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.globals |= {"zh": labels.zh, "role_zh": labels.ROLE_ZH, "when": labels.when,
-                          "duration": labels.duration, "event_zh": labels.event_zh}
+                          "duration": labels.duration, "event_zh": labels.event_zh,
+                          "step_text": labels.step_text}
 FORM_LIMIT = 64 * 1024
 FORM_FIELDS = 100
 
