@@ -1,5 +1,5 @@
 """What the deploy tests know of the platform: where the manifests are, the services and their
-ports, the settings names, and small lookups over rendered documents."""
+ports, the workers, the settings names, and small lookups over rendered documents."""
 
 from __future__ import annotations
 
@@ -17,9 +17,19 @@ SERVICES = {"intake": 8101, "dispatch": 8102, "supervision": 8103, "callback": 8
             "tickets": 8105, "people": 8106, "knowledge": 8107,
             "analytics": 8108, "console": 8100}
 
+# Workers: Deployments that serve no HTTP (no port, no Service, no /healthz or /readyz),
+# with the command they run. The faust hotspot job (services/analytics/hotspots/faust_app.py)
+# keeps faust's data dir on the data emptyDir, the root filesystem being read-only.
+FAUST_APP = "services.analytics.hotspots.faust_app:app"
+WORKERS = {"analytics-hotspots": ["python", "-m", "faust", "--datadir", "/var/lib/hotline/faust",
+                                  "-A", FAUST_APP, "worker", "-l", "info", "--without-web"]}
+
 # Services that run one replica everywhere: each appends to its topic as the owner of the
 # partition (a writer group), so a second replica would answer half the changes with 503.
 ONE_REPLICA = frozenset({"people", "knowledge"})
+# Workers that run one replica everywhere: the hotspot job reads every partition of its
+# sources under a group of its own, so a second one repeats the work instead of sharing it.
+ONE_WORKER = frozenset({"analytics-hotspots"})
 
 Doc = dict[str, Any]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from contracts.topics import CATALOGUE, dispatch_topic
-from tests.deploy.layout import K8S, OVERLAYS, SERVICES, Doc, of_kind, setting_names
+from tests.deploy.layout import K8S, OVERLAYS, SERVICES, WORKERS, Doc, of_kind, setting_names
 
 
 def documents(path: Path) -> list[Doc]:
@@ -67,3 +67,6 @@ def test_base_and_readme_have_every_service_with_its_port() -> None:
     for service, port in SERVICES.items():
         assert f"{service}.yaml" in kustomization["resources"], service
         assert f"| {service} | {port} |" in readme, f"README.md services table: {service}"
+    for worker in WORKERS:  # no port: the table says so
+        assert f"{worker}.yaml" in kustomization["resources"], worker
+        assert f"| {worker} | — |" in readme, f"README.md services table: {worker}"

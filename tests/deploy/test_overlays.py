@@ -1,10 +1,14 @@
 """Each overlay, rendered by a real kustomize, keeps the invariants the platform relies on:
 every service deployed with probes, bounded resources, a lock-down and a disruption budget;
-the catalogue's topics; secrets only by reference; settings names the code reads."""
+the hotspot worker deployed likewise (without HTTP) and on Kafka; the catalogue's topics;
+secrets only by reference; settings names the code reads."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,8 +22,10 @@ from tests.deploy.kustomize import Kustomize, extract_packaged_kubectl
 from tests.deploy.layout import (
     K8S,
     ONE_REPLICA,
+    ONE_WORKER,
     OVERLAYS,
     SERVICES,
+    WORKERS,
     Doc,
     config_maps_used,
     containers,
@@ -29,7 +35,9 @@ from tests.deploy.layout import (
     workloads,
 )
 
-SECRET_SETTINGS = {"HOTLINE_MASTER_KEY", "HOTLINE_DB", "HOTLINE_KEYS_DB", "HOTLINE_API_KEYS_DB"}
+# what every pod gets from a Secret (pod-defaults.yaml); a service adds its HOTLINE_DB
+POD_SECRET_SETTINGS = {"HOTLINE_MASTER_KEY", "HOTLINE_KEYS_DB", "HOTLINE_API_KEYS_DB"}
+SECRET_SETTINGS = POD_SECRET_SETTINGS | {"HOTLINE_DB"}
 # what one service alone gets from a Secret, besides SECRET_SETTINGS (a URL with credentials)
 SERVICE_SECRET_SETTINGS = {"knowledge": {"HOTLINE_ELASTICSEARCH_URL"}}
 ALL_SECRET_SETTINGS = SECRET_SETTINGS.union(*SERVICE_SECRET_SETTINGS.values())
@@ -77,7 +85,22 @@ def test_every_service_has_a_deployment_and_a_service(overlay: tuple[str, list[D
     name, docs = overlay
     deployments, services = of_kind(docs, "Deployment"), of_kind(docs, "Service")
     config_maps = of_kind(docs, "ConfigMap")
-    assert set(deployments) == set(SERVICES), name
+    assert set(deployments) == set(SERVICES) | set(WORKERS), name
+    for worker, command in WORKERS.items():
+        deployment = deployments[worker]
+        labels = pod_labels(deployment)
+        assert labels["app.kubernetes.io/name"] == "hotline"
+        assert labels["app.kubernetes.io/component"] == worker
+        assert deployment["metadata"]["labels"] == labels
+        assert selects(deployment["spec"]["selector"], labels)
+        (container,) = containers(deployment)
+        assert container["command"] == command, worker
+        assert "ports" not in container, worker  # serves nothing
+        assert "prometheus.io/scrape" not in deployment["spec"]["template"]["metadata"].get(
+            "annotations", {}), worker  # no /metrics to scrape
+        reached = [s for s, svc in services.items()
+                   if selects({"matchLabels": svc["spec"]["selector"]}, labels)]
+        assert not reached, f"Services {reached} select the worker {worker}"
     for service, port in SERVICES.items():
         deployment = deployments[service]
         labels = pod_labels(deployment)
@@ -106,8 +129,15 @@ def test_every_container_has_probes_and_bounded_resources(
         overlay: tuple[str, list[Doc]]) -> None:
     _, docs = overlay
     for name, _, container in workloads(docs):
-        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-            assert container[probe]["httpGet"] == {"path": path, "port": "http"}, (name, probe)
+        if name in WORKERS:
+            # no HTTP server: nothing to ask over HTTP, and no Service to be ready for
+            assert "readinessProbe" not in container, name
+            for probe in ("livenessProbe", "startupProbe"):
+                assert "httpGet" not in container.get(probe, {}), (name, probe)
+        else:
+            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                assert container[probe]["httpGet"] == {"path": path, "port": "http"}, \
+                    (name, probe)
         resources = container["resources"]
         for kind in ("cpu", "memory"):
             request, limit = resources["requests"][kind], resources["limits"][kind]
@@ -206,7 +236,11 @@ def test_secrets_only_by_reference(overlay: tuple[str, list[Doc]]) -> None:
     references: set[tuple[str, str]] = set()
     for workload, _, container in workloads(docs):
         env = {e["name"]: e for e in container.get("env", [])}
-        expected = SECRET_SETTINGS | SERVICE_SECRET_SETTINGS.get(workload, set())
+        if workload in WORKERS:  # no projection, so no HOTLINE_DB
+            expected = set(POD_SECRET_SETTINGS)
+            assert "HOTLINE_DB" not in env, workload
+        else:
+            expected = SECRET_SETTINGS | SERVICE_SECRET_SETTINGS.get(workload, set())
         assert set(env) >= expected, (workload, expected - set(env))
         for setting in expected:
             ref = env[setting]["valueFrom"]["secretKeyRef"]
@@ -233,13 +267,15 @@ def test_replicas_per_overlay(overlay: tuple[str, list[Doc]]) -> None:
         assert all(floors[s] > 1 for s in SERVICES if s not in ONE_REPLICA), floors
         assert floors["tickets"] == 3
         assert all(floors[s] == 1 for s in ONE_REPLICA), floors
+        # the hotspot job reads all of its sources in each worker: more would repeat it
+        assert all(floors[w] == 1 for w in ONE_WORKER), floors
         assert {h["spec"]["scaleTargetRef"]["name"]
                 for h in of_kind(docs, "HorizontalPodAutoscaler").values()} == {
                     "intake", "dispatch"}
     else:
         assert floors == {"intake": 1, "dispatch": 1, "supervision": 1, "callback": 1,
                           "tickets": 2, "people": 1, "knowledge": 1, "analytics": 1,
-                          "console": 1}
+                          "console": 1, "analytics-hotspots": 1}
 
 
 def service_at(url_text: str, docs: list[Doc]) -> str:
@@ -323,6 +359,66 @@ def test_the_platform_and_the_units_reach_the_kafka_cluster(
         assert sum(p["spec"]["replicas"] for p in controllers) == 3
     else:
         assert brokers == 1
+
+
+def test_the_hotspot_worker_runs_the_faust_app_on_kafka(
+        overlay: tuple[str, list[Doc]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker runs faust's worker over services.analytics.hotspots.faust_app:app (a
+    module-level `app` of a module that exists), with its data dir on a writable volume, and
+    reads the analytics app's own settings, among them a kafka:// HOTLINE_LOG: faust_app.build
+    refuses any other log, and it is both faust's broker and the log the findings go to."""
+    name, docs = overlay
+    deployments, config_maps = of_kind(docs, "Deployment"), of_kind(docs, "ConfigMap")
+    worker = deployments["analytics-hotspots"]
+    (container,) = containers(worker)
+    argv = container["command"]
+    assert argv[:3] == ["python", "-m", "faust"], argv
+    module, attr = argv[argv.index("-A") + 1].split(":")
+    spec = importlib.util.find_spec(module)  # found, not imported: importing builds the app
+    assert spec is not None and spec.origin is not None, module
+    tree = ast.parse(Path(spec.origin).read_text())
+    defined = {n.id for node in tree.body if isinstance(node, ast.Assign)
+               for target in node.targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    assert attr in defined, f"{module} defines no module-level {attr}"
+    subcommand = argv[argv.index("-A") + 2:]
+    assert subcommand[0] == "worker" and "--without-web" in subcommand, argv
+
+    # faust makes its data dir at start: below a writable mount (the root fs is read-only)
+    pod = worker["spec"]["template"]["spec"]
+    empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+    writable = [Path(m["mountPath"]) for m in container["volumeMounts"] if m["name"] in empty_dirs]
+    datadir = Path(argv[argv.index("--datadir") + 1])
+    assert any(datadir.is_relative_to(m) and datadir != m for m in writable), datadir
+
+    # the analytics app's settings, from the same ConfigMap; no HOTLINE_FAUST_ID, so each
+    # start reads the sources from offset zero under a group of its own
+    settings = config_maps_used(worker, config_maps)
+    assert settings == config_maps_used(deployments["analytics"], config_maps), name
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert "HOTLINE_FAUST_ID" not in env and "HOTLINE_FAUST_ID" not in settings
+    # production settings refuse to start without a master key: it comes from its Secret
+    assert "secretKeyRef" in env["HOTLINE_MASTER_KEY"]["valueFrom"], name
+
+    # what faust_app.py's Settings() reads from this environment
+    for key in list(os.environ):
+        if key.startswith("HOTLINE_"):
+            monkeypatch.delenv(key)
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HOTLINE_MASTER_KEY", "stands-for-the-secret")
+    read = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert read.environment == "production"
+    assert read.log.startswith("kafka://"), read.log
+    assert read.log == settings["HOTLINE_LOG"]
+    assert read.topic_prefix == settings.get("HOTLINE_TOPIC_PREFIX", "")
+    assert read.kafka_replication_factor == int(settings["HOTLINE_KAFKA_REPLICATION_FACTOR"])
+
+    # and the Kafka cluster's plain listener (HOTLINE_LOG's port) admits its pods
+    (cluster,) = of_kind(docs, "Kafka").values()
+    port = int(read.log.rsplit(":", 1)[1])
+    (listener,) = [item for item in cluster["spec"]["kafka"]["listeners"] if item["port"] == port]
+    assert any(selects(peer["podSelector"], pod_labels(worker))
+               for peer in listener["networkPolicyPeers"]), name
 
 
 def test_every_env_name_is_a_setting(overlay: tuple[str, list[Doc]]) -> None:
