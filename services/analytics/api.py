@@ -49,6 +49,10 @@ ServiceDep = Annotated[AnalyticsService, Depends(from_state("service"))]
 RefDep = Annotated[ReferenceData, Depends(from_state("reference"))]
 KPI_PATTERN = "^(" + "|".join(k.id for k in KPIS) + ")$"
 CALL_KPI_PATTERN = "^(" + "|".join(k.id for k in CALL_KPIS) + ")$"
+SideQuery = Annotated[queries.Side, Query(
+    description="the rows the KPI's numerator or denominator counts")]
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)]
 From = Annotated[InstantQuery, Query(alias="from", description="registered at or after")]
 To = Annotated[InstantQuery, Query(alias="to", description="registered before")]
 KpiIds = Annotated[list[str] | None, Query(
@@ -165,11 +169,7 @@ async def kpi_figures(service: ServiceDep, reference: RefDep, who: Analyst,
 async def ticket_facts(service: ServiceDep, who: Analyst, filters: FiltersDep,
                        since: From = None, until: To = None,
                        kpi: Annotated[str | None, Query(pattern=KPI_PATTERN)] = None,
-                       side: Annotated[queries.Side, Query(
-                           description="the tickets the KPI's numerator or denominator "
-                           "counts")] = "denominator",
-                       limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100,
-                       offset: Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)] = 0,
+                       side: SideQuery = "denominator", limit: Limit = 100, offset: Offset = 0,
                        ) -> dict[str, Any]:
     """The fact rows behind a figure (drill-down): the same scope as `/kpis`, and a KPI's
     numerator or denominator; oldest registration first, with the total."""
@@ -255,11 +255,7 @@ async def call_figures(service: ServiceDep, who: Analyst, since: OfferedFrom = N
 async def call_facts(service: ServiceDep, who: Analyst, since: OfferedFrom = None,
                      until: OfferedTo = None, queue: QueueQuery = None,
                      kpi: Annotated[str | None, Query(pattern=CALL_KPI_PATTERN)] = None,
-                     side: Annotated[queries.Side, Query(
-                         description="the calls the KPI's numerator or denominator "
-                         "counts")] = "denominator",
-                     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100,
-                     offset: Annotated[int, Query(ge=0, le=queries.MAX_OFFSET)] = 0,
+                     side: SideQuery = "denominator", limit: Limit = 100, offset: Offset = 0,
                      ) -> dict[str, Any]:
     """The call fact rows behind a call figure (drill-down): the same scope as `/calls`,
     and a call KPI's numerator or denominator; first offered first, with the total."""
