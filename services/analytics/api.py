@@ -104,7 +104,7 @@ def _kpis(ids: list[str] | None, known: dict[str, Kpi] = BY_ID,
         pattern = KPI_PATTERN if known is BY_ID else CALL_KPI_PATTERN
         raise Problem(422, "invalid-request", "未知的指标 (unknown KPI)",
                       f"Unknown KPI ids: {', '.join(unknown)}; see /v1/analytics/kpis/"
-                      f"definitions.{hint}", errors=[{"loc": ["query", "kpi"], "msg": pattern}])
+                      f"definitions.{hint}", errors=[{"field": "query.kpi", "reason": pattern}])
     return [known[i] for i in dict.fromkeys(ids)] if ids else list(every)
 
 

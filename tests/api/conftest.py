@@ -4,6 +4,7 @@ OpenAPI document, redirects)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from hotline.log.port import EventLog
+from hotline.projection import ProjectionRunner
+from services.analytics.app import create_app as create_analytics
+from services.analytics.bootstrap import projections as analytics_projections
 from tests.callback.conftest import messages, replied_ticket, token, work_at
 from tests.dispatch.conftest import BEIJING, LOCATION, Hotline, open_hotline
 
@@ -35,7 +39,8 @@ class Seeded:
 
 @pytest.fixture
 async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
-    """Intake, dispatch, supervision and callback over one platform, projections running,
+    """Every service's app over one platform (intake, dispatch, supervision, callback,
+    people, knowledge, analytics), projections running,
     with a ticket waiting for its survey (link sent) and one the unit holds, acknowledged,
     with an extension request pending."""
     async with open_hotline(log, tmp_path, supervised=True, callback=True, knowledge=True) as h:
@@ -48,6 +53,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
             "reason": "需协调燃气公司共同处理", "requested_due_at": "2026-12-10T18:00:00+08:00"})
         assert r.status_code == 201, r.text
         article = await _published_article(h)
+        await _with_analytics(h, log)
         await h.settle()
         assert h.callback_service is not None
         ticket = await h.callback_service.tickets.get(surveyed)
@@ -56,6 +62,19 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
             "ticket_id": [surveyed, held], "contact_id": list(ticket.contact_ids),
             "survey_id": [ticket.survey_id], "token": [token(sent)],
             "request_id": [str(r.json()["request_id"])], "article_id": [article]})
+
+
+async def _with_analytics(h: Hotline, log: EventLog) -> None:
+    """The analytics fact projections beside the boards, and its app (its report schedule
+    and hotspot runner are background work its lifespan would start: not run here)."""
+    for facts in analytics_projections(h.platform):
+        runner = ProjectionRunner(log, h.platform.db, facts, batch_size=200)
+        h.runners.append(runner)
+        h.tasks.append(asyncio.create_task(runner.run()))
+        await runner.started.wait()
+    h.apps["analytics"] = create_analytics(h.platform, h.apps["dispatch"].state.api_keys,
+                                           clock=h.clock, manage_platform=False,
+                                           run_reports=False)
 
 
 async def _held_ticket(h: Hotline) -> str:
@@ -95,7 +114,9 @@ def clients(h: Hotline) -> dict[str, httpx.AsyncClient]:
     assert h.supervision is not None and h.callback is not None and h.people is not None
     assert h.knowledge is not None
     return {"intake": h.intake, "dispatch": h.dispatch, "supervision": h.supervision,
-            "callback": h.callback, "people": h.people, "knowledge": h.knowledge}
+            "callback": h.callback, "people": h.people, "knowledge": h.knowledge,
+            "analytics": httpx.AsyncClient(transport=httpx.ASGITransport(
+                app=h.apps["analytics"]), base_url="http://analytics")}
 
 
 def app_of(client: httpx.AsyncClient) -> FastAPI:

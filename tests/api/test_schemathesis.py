@@ -34,7 +34,7 @@ def is_public(method: str, path: str) -> bool:
 
 
 @pytest.mark.parametrize("service", ["intake", "dispatch", "supervision", "callback",
-                                     "people", "knowledge"])
+                                     "people", "knowledge", "analytics"])
 async def test_the_app_answers_within_its_document(every_app: Seeded, service: str) -> None:
     h = every_app.h
     app = app_of(clients(h)[service])

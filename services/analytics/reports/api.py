@@ -91,7 +91,7 @@ class ReportBody(BaseModel):
 
 def _bad(detail: str) -> Problem:
     return Problem(422, "invalid-request", "报告期无效 (bad report period)", detail,
-                   errors=[{"loc": ["body", "period"], "msg": detail}])
+                   errors=[{"field": "period", "reason": detail}])
 
 
 def _order(body: ReportBody, maker: ReportMaker, now: datetime) -> Order:
@@ -119,7 +119,7 @@ def _order(body: ReportBody, maker: ReportMaker, now: datetime) -> Order:
     except KeyError as exc:
         raise Problem(422, "invalid-request", "筛选条件无效 (unknown filter value)",
                       f"Not in the directory: {exc.args[0]}.",
-                      errors=[{"loc": ["body", "filters"], "msg": str(exc.args[0])}]) from exc
+                      errors=[{"field": "filters", "reason": str(exc.args[0])}]) from exc
     return Order(kind, span, filters)
 
 
