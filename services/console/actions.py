@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import quote
 
 from services.console.labels import BEIJING
 from services.console.web import Form
@@ -27,6 +28,11 @@ class Action:
 
 def _fixed(path: str) -> Callable[[Form], str]:
     return lambda form: path
+
+
+def _id(form: Form, name: str) -> str:
+    """An id the form carries, as one path segment (never `..` or a slash)."""
+    return quote(form.get(name), safe="") or "-"
 
 
 def _optional(form: Form, name: str) -> str | None:
@@ -70,10 +76,10 @@ ACTIONS: dict[str, Action] = {
                            lambda f: {"text": f.get("text")}, "已提交协办意见"),
     # supervisors (督办)
     "approve-extension": Action(
-        "dispatch", lambda f: f"extension-requests/{f.get('request_id')}/approve",
+        "dispatch", lambda f: f"extension-requests/{_id(f, 'request_id')}/approve",
         lambda f: {}, "已批准延期"),
     "reject-extension": Action(
-        "dispatch", lambda f: f"extension-requests/{f.get('request_id')}/reject",
+        "dispatch", lambda f: f"extension-requests/{_id(f, 'request_id')}/reject",
         lambda f: {"reason": f.get("reason")}, "已驳回延期申请"),
     "accept-redo": Action("callback", _fixed("redo/accept"),
                           lambda f: {"reason": f.get("reason"),
@@ -83,10 +89,10 @@ ACTIONS: dict[str, Action] = {
     "order": Action("supervision", _fixed("orders"),
                     lambda f: {"kind": f.get("kind") or "supervision", "text": f.get("text")},
                     "已发出督办"),
-    "answer-order": Action("supervision", lambda f: f"orders/{f.get('order_id')}/answer",
+    "answer-order": Action("supervision", lambda f: f"orders/{_id(f, 'order_id')}/answer",
                            lambda f: {"text": f.get("text")}, "已回复督办"),
     # callback staff (回访)
-    "survey-answer": Action("callback", lambda f: f"surveys/{f.get('survey_id')}/answer",
+    "survey-answer": Action("callback", lambda f: f"surveys/{_id(f, 'survey_id')}/answer",
                             _ratings, "已记录回访结果"),
     "close": Action("callback", _fixed("close"),
                     lambda f: {"reason": f.get("reason"), "note": _optional(f, "note")},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -60,7 +61,7 @@ async def act(ticket_id: str, verb: str, request: Request, person: Signed) -> Re
     if action is None:
         raise Refused(404, "没有该操作 (no such action)")
     done = await command(request, person, form, action.service,
-                         f"/v1/tickets/{ticket_id}/{action.path(form)}", action.body(form),
-                         back_to=f"/tickets/{ticket_id}")
+                         f"/v1/tickets/{quote(ticket_id, safe='')}/{action.path(form)}",
+                         action.body(form), back_to=f"/tickets/{quote(ticket_id, safe='')}")
     version = (done.get("follow_up") or done).get("version") if isinstance(done, dict) else None
     return back(f"/tickets/{ticket_id}", v=version, ok=action.done)

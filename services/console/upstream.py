@@ -87,6 +87,7 @@ class Upstream:
     async def raw(self, service: str, path: str, who: Caller,
                   params: dict[str, Any] | None = None) -> httpx.Response:
         """A download (a report's PDF, a chart), passed on as the service answered it."""
+        one_level(path)
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         response = await self.client.get(self.urls[service] + path, params=clean,
                                          headers=who.headers())
@@ -97,6 +98,7 @@ class Upstream:
     async def _call(self, method: str, service: str, path: str, who: Caller, *,
                     params: dict[str, Any] | None = None, json: dict[str, Any] | None = None,
                     key: str | None = None) -> Any:
+        one_level(path)
         try:
             response = await self.client.request(method, self.urls[service] + path,
                                                  params=params, json=json,
@@ -111,6 +113,14 @@ class Upstream:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def one_level(path: str) -> None:
+    """Ids from a page's URL or form go into API paths: a `.` or `..` segment would climb
+    to another route (still on the person's own authority, but not the one the page
+    meant), so it is refused as the unknown thing it names."""
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise Refused(404, "不存在 (not found)")
 
 
 def _refusal(response: httpx.Response) -> Refused:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from contracts.events import EVENTS
 from reference.documents import load_reference_data
 from services.console import labels
 from services.console.names import Names
+from services.console.upstream import Refused, one_level
 
 
 def test_labels_times_and_durations() -> None:
@@ -44,3 +47,13 @@ def test_names_from_the_reference_data() -> None:
     assert names.unit("no-such-unit") == "no-such-unit" and names.unit(None) == ""
     assert ("urban-management/street-lights", "路灯照明") in dict(
         names.category_choices)["城市管理"]
+
+
+def test_an_id_never_climbs_to_another_route() -> None:
+    """`..` from a page's URL or form would make the API path another route. (Not async:
+    while this package's browser is open, no other event loop can run in this thread.)"""
+    for path in ("/v1/tickets/../accounts", "/v1/tickets/./x", "/v1/tickets/.."):
+        with pytest.raises(Refused) as refused:
+            one_level(path)
+        assert refused.value.status == 404
+    one_level("/v1/analytics/reports/r-1.pdf")  # a dot inside a segment is a name
