@@ -129,25 +129,28 @@ def pages(urls: dict[str, str], password: str, ids: list[str]) -> list[tuple[str
     api = httpx.Client(cookies=dict(operator.cookies), timeout=30)
     unit_api = httpx.Client(cookies=dict(unit.cookies), timeout=30)
     d = urls["dispatch"]
-    status: Callable[[], str] = lambda: rng.choice(STATUSES)  # noqa: E731
-    found = []
-    found.append(("工单列表 /tickets?status=…",
-                  timed(lambda: ok(operator.get("/tickets", params={"status": status()}))),
-                  timed(lambda: ok(api.get(d + "/v1/tickets",
-                                           params={"status": status(), "limit": 50})))))
-    found.append(("工单 /tickets/{id}",
-                  timed(lambda: ok(operator.get(f"/tickets/{rng.choice(ids)}"))),
-                  timed(lambda: ok(api.get(d + f"/v1/tickets/{rng.choice(ids)}")))))
-    found.append(("工单轨迹 /tickets/{id}/audit",
-                  timed(lambda: ok(operator.get(f"/tickets/{rng.choice(ids)}/audit"))),
-                  timed(lambda: ok(api.get(d + f"/v1/tickets/{rng.choice(ids)}/history")))))
-    found.append(("话务员工作台 /desk",
-                  timed(lambda: ok(operator.get("/desk"))),
-                  timed(lambda: ok(api.get(d + "/v1/tickets",
-                                           params={"status": "registered", "limit": 50})))))
-    found.append(("承办单位收件箱 /inbox",
-                  timed(lambda: ok(unit.get("/inbox"))),
-                  timed(lambda: ok(unit_api.get(d + "/v1/inbox", params={"limit": 100})))))
+
+    def status() -> str:
+        return rng.choice(STATUSES)
+
+    found = [
+        ("工单列表 /tickets?status=…",
+         timed(lambda: ok(operator.get("/tickets", params={"status": status()}))),
+         timed(lambda: ok(api.get(d + "/v1/tickets", params={"status": status(), "limit": 50})))),
+        ("工单 /tickets/{id}",
+         timed(lambda: ok(operator.get(f"/tickets/{rng.choice(ids)}"))),
+         timed(lambda: ok(api.get(d + f"/v1/tickets/{rng.choice(ids)}")))),
+        ("工单轨迹 /tickets/{id}/audit",
+         timed(lambda: ok(operator.get(f"/tickets/{rng.choice(ids)}/audit"))),
+         timed(lambda: ok(api.get(d + f"/v1/tickets/{rng.choice(ids)}/history")))),
+        ("话务员工作台 /desk",
+         timed(lambda: ok(operator.get("/desk"))),
+         timed(lambda: ok(api.get(d + "/v1/tickets",
+                                  params={"status": "registered", "limit": 50})))),
+        ("承办单位收件箱 /inbox",
+         timed(lambda: ok(unit.get("/inbox"))),
+         timed(lambda: ok(unit_api.get(d + "/v1/inbox", params={"limit": 100})))),
+    ]
     for client in (operator, unit, api, unit_api):
         client.close()
     return found

@@ -37,7 +37,7 @@ from contracts.topics import stream_topic
 from hotline import redact
 from hotline.cli_kit import console, run_async
 from hotline.disclosure import disclose, typed_texts
-from hotline.integrity import verify_stream
+from hotline.integrity import check_logged
 from hotline.keystore import KeyStore
 from hotline.runtime import Platform, service_specs, tune_gc
 from hotline.settings import Settings
@@ -228,9 +228,7 @@ def verify(
             streams = sorted(keys)
         broken = 0
         for key in streams:
-            records = await platform.log.read_stream(name, key)
-            head = await platform.log.stream_head(name, key)
-            for finding in verify_stream(key, [r.value for r in records], head):
+            for finding in (await check_logged(platform.log, name, key)).findings:
                 broken += 1
                 console.print(f"[red]✗ {key}[/red] #{finding.position}: {finding.problem}")
         console.print(f"{len(streams)} stream(s) checked, {broken} problem(s)")

@@ -2,7 +2,9 @@
 
 Each event carries the hash of the stored bytes of its predecessor; the log
 keeps the hash of the last one. Any altered, missing or reordered event, and
-a truncated tail, shows up as a finding. Pure functions over stored bytes.
+a truncated tail, shows up as a finding. `verify_stream` is a pure function over stored
+bytes; `check_logged` reads a stream and its head from the log and runs it (what
+`hotline verify` prints and the audit API answers).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contracts.envelope import DecodeError, decode
-from hotline.log.port import GENESIS_HASH, StreamHead, value_hash
+from hotline.log.port import GENESIS_HASH, EventLog, StreamHead, value_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,24 @@ class Finding:
 
     position: int  # 1-based index in the stream as read
     problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A stream as the log holds it, checked: how many events, the log's head, what broke."""
+
+    stream: str
+    events: int
+    head: StreamHead
+    findings: list[Finding]
+
+
+async def check_logged(log: EventLog, topic: str, stream: str) -> Checked:
+    """Read `stream` of `topic` and the head the log recorded for it, and verify them."""
+    records = await log.read_stream(topic, stream)
+    head = await log.stream_head(topic, stream)
+    return Checked(stream, len(records), head,
+                   verify_stream(stream, [r.value for r in records], head))
 
 
 def verify_stream(stream: str, values: Sequence[bytes], head: StreamHead | None) -> list[Finding]:

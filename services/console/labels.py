@@ -33,6 +33,7 @@ ENUMS = {enum.__name__: enum for enum in vocabulary.ENUMS}
 # each event's Chinese name: the catalogue's docstrings begin with it (`退单: …`)
 EVENT_ZH = {name: (cls.__doc__ or name).split(":")[0].split("\n")[0].strip()
             for name, cls in EVENTS.items()}
+EVENT_ZH["PasswordSet"] = "设置密码"  # the catalogue's word alone ("密码") is no action
 
 
 def menu(role: str) -> list[tuple[str, str]]:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from contracts.people_events import StaffRole
 from contracts.vocabulary import Channel
-from services.console.labels import ROLE_ZH
+from services.console.labels import ROLE_ZH, event_zh
 from services.console.upstream import Refused
 from services.console.web import (
     Form,
@@ -35,15 +36,10 @@ from services.console.web import (
 
 router = APIRouter(include_in_schema=False)
 ADMIN = ("admin",)
-STAFF_ROLES = ("operator", "unit", "supervisor", "callback", "analyst", "auditor", "editor",
-               "admin")
+STAFF_ROLES = get_args(StaffRole)
 KEY_ROLE_ZH = {"channel": "渠道接入", **ROLE_ZH}
 LOGIN = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 HOLDER = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-EVENT_ZH = {"AccountCreated": "开户", "AccountChanged": "变更", "AccountDeactivated": "停用",
-            "AccountReactivated": "启用", "PasswordSet": "设置密码",
-            "KeyIssued": "发放密钥", "KeyRevoked": "吊销密钥"}
-
 
 def _login(login: str) -> str:
     if not LOGIN.match(login):
@@ -52,7 +48,7 @@ def _login(login: str) -> str:
 
 
 def _holder(holder: str) -> str:
-    if not HOLDER.match(holder) or set(holder) == {"."}:
+    if not HOLDER.match(holder):
         raise Refused(404, "密钥持有者不存在 (no such holder)")
     return f"/v1/keys/{quote(holder, safe='')}"
 
@@ -94,12 +90,11 @@ async def account_page(login: str, request: Request, person: Signed) -> HTMLResp
 
 
 def _event(envelope: dict[str, Any]) -> dict[str, Any]:
-    parts = str(envelope.get("type", "")).split(".")
-    name = parts[1] if len(parts) >= 3 else str(envelope.get("type", ""))
     data = {k: v for k, v in (envelope.get("data") or {}).items()
             if k not in ("login", "by") and "password" not in k and "hash" not in k}
     return {"n": envelope.get("streamversion"), "at": envelope.get("time"),
-            "actor": envelope.get("actor"), "what": EVENT_ZH.get(name, name), "data": data}
+            "actor": envelope.get("actor"), "what": event_zh(str(envelope.get("type", ""))),
+            "data": data}
 
 
 def _secret(request: Request, person: Person, **context: Any) -> HTMLResponse:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 
 from contracts.vocabulary import ArticleKind, Audience
-from services.console.labels import BEIJING
+from services.console.labels import BEIJING, event_zh
 from services.console.upstream import Refused
 from services.console.web import (
     Form,
@@ -41,16 +42,13 @@ READERS = ("editor", "operator", "supervisor", "unit")
 REVIEWERS = ("editor", "supervisor")
 PROPOSERS = ("editor", "supervisor", "operator", "unit")  # the API's 起草 roles
 ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-EVENT_ZH = {"ArticleDrafted": "起草", "ArticleSubmitted": "提交审核",
-            "ArticleReturned": "审核退回", "ArticleApproved": "审核通过",
-            "ArticlePublished": "发布", "ArticleRetired": "下架"}
 KINDS = [k.value for k in ArticleKind]
 AUDIENCES = [a.value for a in Audience]
 
 
 def article_path(article_id: str) -> str:
     """The API path of an article; an id that is not one is refused before any call."""
-    if not ARTICLE_ID.match(article_id) or set(article_id) == {"."}:
+    if not ARTICLE_ID.match(article_id):
         raise Refused(404, "知识条目不存在 (article-unknown)")
     return f"/v1/knowledge/articles/{quote(article_id, safe='')}"
 
@@ -62,8 +60,7 @@ def body_html(text: str | None) -> Markup:
     return Markup(re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped))
 
 
-def _labels(request: Request) -> dict[str, Any]:
-    return {"kinds": KINDS, "audiences": AUDIENCES, "reviewer": None}
+LABELS: dict[str, Any] = {"kinds": KINDS, "audiences": AUDIENCES}
 
 
 @router.get("/knowledge", response_model=None)
@@ -90,7 +87,7 @@ async def knowledge(request: Request, person: Signed, q: str = "", kind: str = "
     return render(request, "knowledge.html", person, q=q, kind=kind, hits=search["items"],
                   queue=queue, drafts=drafts["items"] + returned["items"],
                   reviewing=reviewing, proposing=person.role in PROPOSERS,
-                  **_labels(request))
+                  **LABELS)
 
 
 @router.get("/knowledge/articles/{article_id}", response_model=None)
@@ -108,18 +105,12 @@ async def article_page(article_id: str, request: Request, person: Signed,
     chosen = await up.get("knowledge", f"{path}/versions/{version}", who) if version else None
     last = max(article.get("published_version") or 0, article.get("draft_version") or 0)
     events = [{"n": e.get("streamversion"), "at": e.get("time"), "actor": e.get("actor"),
-               "what": EVENT_ZH.get(_event_name(e.get("type", "")), _event_name(
-                   e.get("type", ""))), "data": e.get("data") or {}} for e in history]
+               "what": event_zh(e.get("type", "")), "data": e.get("data") or {}}
+              for e in history]
     return render(request, "knowledge_article.html", person, a=article, chosen=chosen,
                   versions=list(range(1, last + 1)), events=events, body_html=body_html,
                   reviewing=person.role in REVIEWERS, proposing=person.role in PROPOSERS,
-                  **_labels(request))
-
-
-def _event_name(kind: str) -> str:
-    """`hotline.ArticleDrafted.v1` → `ArticleDrafted`."""
-    parts = kind.split(".")
-    return parts[1] if len(parts) >= 3 else kind
+                  **LABELS)
 
 
 def _version(form: Form) -> int:
@@ -139,61 +130,50 @@ def _beijing(moment: str) -> str | None:
         raise Refused(422, "请求内容不合法 (invalid request)", "时间格式错误") from None
 
 
-async def _command(request: Request, person: Person, article_id: str, verb: str,
-                   body: dict[str, Any], form: Form, done: str, there: str) -> RedirectResponse:
-    """One review command; back to `there` with what happened (or the rule it broke)."""
+async def _review(request: Request, person: Person, article_id: str, verb: str,
+                  body_of: Callable[[Form], dict[str, Any]],
+                  done_of: Callable[[dict[str, Any]], str]) -> RedirectResponse:
+    """One review command from a form on the queue or on the article's page; back there
+    with what happened, or with what was wrong with the form or the rule it broke."""
+    form = await posted(request, person)
+    there = (f"/knowledge/articles/{article_id}" if form.get("from") == "article"
+             else "/knowledge")
+    try:
+        body = body_of(form)
+    except Refused as refused:
+        return back(there, error=refused.message)
     answer = await command(request, person, form, "knowledge",
                            f"{article_path(article_id)}/{verb}", body, back_to=there)
-    if there.startswith("/knowledge/articles/"):
-        return back(there, ok=done, v=answer.get("stream_version"))
+    if there != "/knowledge":
+        return back(there, ok=done_of(body), v=answer.get("stream_version"))
     with suppress(Refused):  # the queue from the same read model: shown once it holds this
         await upstream(request).get("knowledge", article_path(article_id), person.caller(),
                                     {"min_version": answer.get("stream_version")})
-    return back(there, ok=done)
-
-
-def _there(form: Form, article_id: str) -> str:
-    """Back to the queue, or to the article when the form was on its page."""
-    return f"/knowledge/articles/{article_id}" if form.get("from") == "article" else "/knowledge"
+    return back(there, ok=done_of(body))
 
 
 @router.post("/knowledge/articles/{article_id}/approve", response_model=None)
 async def approve(article_id: str, request: Request, person: Signed) -> RedirectResponse:
     """审核通过: published at once, or at the chosen moment."""
-    form = await posted(request, person)
-    there = _there(form, article_id)
-    try:
-        body = {"version": _version(form), "publish_at": _beijing(form.get("publish_at"))}
-    except Refused as refused:
-        return back(there, error=refused.message)
-    done = "已审核通过, 将按时发布" if body["publish_at"] else "已审核通过并发布"
-    return await _command(request, person, article_id, "approve", body, form, done, there)
+    return await _review(
+        request, person, article_id, "approve",
+        lambda f: {"version": _version(f), "publish_at": _beijing(f.get("publish_at"))},
+        lambda body: "已审核通过, 将按时发布" if body["publish_at"] else "已审核通过并发布")
 
 
 @router.post("/knowledge/articles/{article_id}/return", response_model=None)
 async def send_back(article_id: str, request: Request, person: Signed) -> RedirectResponse:
     """审核退回, with the reason the drafter reads."""
-    form = await posted(request, person)
-    there = _there(form, article_id)
-    try:
-        body = {"version": _version(form), "reason": form.get("reason")}
-    except Refused as refused:
-        return back(there, error=refused.message)
-    return await _command(request, person, article_id, "return", body, form, "已退回起草人",
-                          there)
+    return await _review(request, person, article_id, "return",
+                         lambda f: {"version": _version(f), "reason": f.get("reason")},
+                         lambda body: "已退回起草人")
 
 
 @router.post("/knowledge/articles/{article_id}/submit", response_model=None)
 async def submit(article_id: str, request: Request, person: Signed) -> RedirectResponse:
     """提交审核 of the version under work."""
-    form = await posted(request, person)
-    there = _there(form, article_id)
-    try:
-        body = {"version": _version(form)}
-    except Refused as refused:
-        return back(there, error=refused.message)
-    return await _command(request, person, article_id, "submit", body, form, "已提交审核",
-                          there)
+    return await _review(request, person, article_id, "submit",
+                         lambda f: {"version": _version(f)}, lambda body: "已提交审核")
 
 
 @router.get("/knowledge/new", response_model=None)
@@ -249,7 +229,7 @@ async def create(request: Request, person: Signed) -> Response:
                                            "keywords", "synonyms", "owning_unit",
                                            "effective_from", "review_by", "expires_at",
                                            "source_ref", "then_submit")}
-        return render(request, "knowledge_new.html", person, status=refused.status,
+        return render(request, "knowledge_new.html", person, code=refused.status,
                       error=refused.message, f=fields, **_choices(request, person))
     article_id, shown = made["article_id"], made["stream_version"]
     if form.get("then_submit") == "on":

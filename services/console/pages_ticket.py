@@ -55,8 +55,9 @@ async def _open_orders(up: Upstream, who: Caller, ticket_id: str,
     own only: the service scopes the list)."""
     if role not in ("unit", "supervisor"):
         return []
-    found = await up.get("supervision", "/v1/supervision/orders", who, {"open": "true"})
-    return [o for o in found["items"] if o["ticket_id"] == ticket_id]
+    found = await up.get("supervision", "/v1/supervision/orders", who,
+                         {"open": "true", "ticket": ticket_id})
+    return list(found["items"])
 
 
 async def _callback_task(up: Upstream, who: Caller, ticket_id: str,

@@ -26,8 +26,7 @@ from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.contacts import caller_phone, read_contact, read_waiting
 from hotline.disclosure import disclose, typed_texts
 from hotline.eventstore import Context
-from hotline.integrity import Finding, verify_stream
-from hotline.log.port import StreamHead
+from hotline.integrity import Checked, check_logged
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
 from reference.bundle import Reference
@@ -74,16 +73,6 @@ class AsOf:
     ticket: Ticket
     version: int
     last_event_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """A ticket stream's integrity check: its stored events, the log's head, what broke."""
-
-    stream: str
-    events: int
-    head: StreamHead
-    findings: list[Finding]
 
 
 class DispatchService(ReadSide):
@@ -167,14 +156,10 @@ class DispatchService(ReadSide):
             return None
         return AsOf(ticket, len(upto), upto[-1].envelope.time)
 
-    async def verification(self, ticket_id: str) -> Verification:
+    async def verification(self, ticket_id: str) -> Checked:
         """The hash-chain check of the ticket's stream over its stored bytes and the log's
-        head (hotline.integrity, as `hotline verify` does)."""
-        stream, log = stream_of(ticket_id), self.platform.log
-        records = await log.read_stream(TICKETS, stream)
-        head = await log.stream_head(TICKETS, stream)
-        return Verification(stream, len(records), head,
-                            verify_stream(stream, [r.value for r in records], head))
+        head (the same check `hotline verify` runs)."""
+        return await check_logged(self.platform.log, TICKETS, stream_of(ticket_id))
 
     async def feed(self, unit_id: str, after: int, limit: int, wait: float) -> FeedPage:
         """A page of the unit's dispatch topic (long-polled up to `wait` seconds)."""

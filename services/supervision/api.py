@@ -20,7 +20,7 @@ from contracts.free_text import NoteText
 from contracts.vocabulary import OrderKind, WarningLevel
 from hotline.apikeys import Principal
 from hotline.auth import roles
-from hotline.params import CodeQuery, Instant, PathId
+from hotline.params import ID_PATTERN, CodeQuery, Instant, PathId
 from hotline.web import Problem
 from reference.directory import ReferenceData, UnknownUnit
 from services.supervision import queries
@@ -144,12 +144,15 @@ async def order_list(service: ServiceDep, clock: ClockDep, who: Reader, unit: Co
                      open_only: Annotated[bool, Query(alias="open")] = True,
                      kind: OrderKind | None = None,
                      overdue: Annotated[bool, Query(description="only those past due")] = False,
+                     ticket: Annotated[str | None, Query(
+                         pattern=ID_PATTERN, description="only those on this ticket")] = None,
                      ) -> dict[str, Any]:
     """督办/催办 orders awaiting an answer (or all with open=false), the oldest due first,
-    with their counts; a unit sees the ones addressed to it."""
+    with their counts (of the unit and kind, whatever the ticket); a unit sees the ones
+    addressed to it."""
     now, unit_id, kind_ = clock(), _own_unit(who, unit), kind.value if kind else None
-    rows = await service.read(queries.order_list, now, unit=unit_id, open_only=open_only,
-                              kind=kind_, overdue_only=overdue)
+    rows = await service.read(queries.order_list, now, unit=unit_id, ticket_id=ticket,
+                              open_only=open_only, kind=kind_, overdue_only=overdue)
     counts = await service.read(queries.order_counts, now, unit=unit_id, kind=kind_)
     return {"items": [asdict(o) for o in rows], "counts": counts}
 

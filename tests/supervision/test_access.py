@@ -196,6 +196,9 @@ async def test_a_unit_lists_only_the_orders_addressed_to_it(supervised: Hotline)
     assert await orders("supervisor", unit=WATER) == {theirs}
     assert await orders(SQUAD, unit=WATER) == {mine}
     assert await orders(SQUAD) == {mine}
+    # one ticket's orders (the console's ticket page): still only the unit's own
+    assert await orders("supervisor", ticket=water) == {theirs}
+    assert await orders(SQUAD, ticket=water) == set()
 
 
 async def test_first_to_handle_is_the_units_own_list(supervised: Hotline) -> None:
