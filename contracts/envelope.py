@@ -129,8 +129,18 @@ def _plain(obj: Any) -> bool:
 
 
 def encode(envelope: Envelope) -> bytes:
-    """The exact bytes stored in the log for an envelope."""
-    return canonical_json(envelope.model_dump(mode="json", exclude_none=True))
+    """The exact bytes stored in the log for an envelope.
+
+    `data` as the event store wrote it: the payload's own JSON dump, its nulls kept (the
+    envelope's `exclude_none` is for its attributes). A typed payload (contracts/decoding.py)
+    writes the fields its bytes held and no others, so re-encoding a decoded event gives
+    back its stored bytes, also one stored before an optional field was added."""
+    data = envelope.data
+    if not isinstance(data, BaseModel):
+        return canonical_json(envelope.model_dump(mode="json", exclude_none=True))
+    fields = envelope.model_dump(mode="json", exclude_none=True, exclude={"data"})
+    fields["data"] = data.model_dump(mode="json", exclude_unset=True)
+    return canonical_json(fields)
 
 
 class DecodeError(ValueError):

@@ -20,12 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.topics import TICKETS
+from hotline.bulk import insert_many, update_many
 from hotline.projection import Applied
 
 log = logging.getLogger(__name__)
@@ -108,16 +109,9 @@ class TicketBoard(ABC, Generic[St, Side]):
 async def write_rows(conn: AsyncConnection, table: Table, mutable: Iterable[str],
                      new: list[dict[str, Any]], changed: list[dict[str, Any]],
                      key: str | tuple[str, ...] = "ticket_id") -> None:
-    """Insert `new` rows and update `changed` ones, one executemany each; an update sets
-    every `mutable` column, so one statement serves all the changed rows. `key` names the
-    primary key's column (or columns)."""
-    if new:
-        await conn.execute(table.insert(), new)
-    if changed:
-        columns = tuple(mutable)
-        keys = (key,) if isinstance(key, str) else key
-        await conn.execute(
-            table.update().where(*(table.c[k] == bindparam(f"b_{k}") for k in keys))
-            .values({c: bindparam(c) for c in columns}),
-            [{**{c: row[c] for c in columns}, **{f"b_{k}": row[k] for k in keys}}
-             for row in changed])
+    """Insert `new` rows and update `changed` ones, one executemany each (hotline/bulk.py);
+    an update sets every `mutable` column, so one statement serves all the changed rows.
+    `key` names the primary key's column (or columns)."""
+    await insert_many(conn, table, new)
+    await update_many(conn, table, (key,) if isinstance(key, str) else key, tuple(mutable),
+                      changed)

@@ -33,18 +33,18 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    bindparam,
     delete,
     func,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.decoding import decode_typed, event_name_of
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
+from hotline.heads import StreamHeads, heads_in
 from hotline.log.port import (
     Consumer,
     EventLog,
@@ -72,16 +72,7 @@ versions_table = Table(
     Column("projection", String(100), primary_key=True),
     Column("version", Integer, nullable=False),
 )
-heads_table = Table(  # per stream, the last version applied: what a redelivery is told by
-    "projection_heads",
-    runtime_metadata,
-    Column("projection", String(100), primary_key=True),
-    Column("topic", String(200), primary_key=True),
-    Column("subject", String, primary_key=True),  # unbounded: any envelope's subject fits
-    Column("version", Integer, nullable=False),
-    sqlite_with_rowid=False,
-)
-
+heads_table = heads_in(runtime_metadata)  # per stream, the last version applied
 
 Applied = tuple[Envelope, EventData | None]
 
@@ -154,8 +145,17 @@ def decode_for(value: bytes, wanted: frozenset[str]) -> Applied | None:
     """Envelope and typed payload of an event a projection wants; None for the others.
 
     DecodeError when the envelope, or the payload of a wanted event, breaks its
-    contract. Only wanted payloads are validated: replay pays for what it uses.
+    contract. Only wanted payloads are validated: replay pays for what it uses. A wanted
+    catalogue event is validated in one pass (contracts/decoding.py: its envelope's `data`
+    is then the payload itself); what fails that is decoded again step by step, for the
+    reason its dead letter gives.
     """
+    name = event_name_of(value)
+    if name in wanted and name in EVENTS:
+        try:
+            return decode_typed(value, name)
+        except ValueError:
+            pass
     envelope = decode(value)
     if envelope.event_name not in wanted:
         return None
@@ -288,12 +288,16 @@ class ProjectionRunner:
         self.before_commit = before_commit  # fault injection for crash tests
         self.on_batch = on_batch  # progress bars, metrics
         self.stats = RunnerStats()
+        # a relay's replicas share its heads as they share its partitions: never remembered
+        self.heads = StreamHeads(heads_table, projection.name, remember=not shared)
         self.started = asyncio.Event()  # set once its tables exist and it knows its offsets
         self._stop = asyncio.Event()
 
     async def run(self, *, until: dict[tuple[str, int], int] | None = None) -> RunnerStats:
         """Consume until `stop()` (or until every position reaches `until`, for rebuilds)."""
         await ensure_schema(self.engine, self.projection)
+        async with self.engine.connect() as conn:
+            await self.heads.start(conn)
         consumer = await self._consumer()
         try:
             self.started.set()
@@ -354,8 +358,8 @@ class ProjectionRunner:
         for record in records:
             positions[(record.topic, record.partition)] = record.offset + 1
         async with self.engine.begin() as conn:
-            heads = await self._heads(conn, {(t, e.subject) for t, (e, _) in wanted})
-            known = set(heads)
+            heads = await self.heads.of(conn, {(t, e.subject) for t, (e, _) in wanted})
+            read = dict(heads)
             fresh: list[Applied] = []
             moved: dict[tuple[str, str], int] = {}
             for topic, item in wanted:
@@ -367,47 +371,14 @@ class ProjectionRunner:
                 fresh.append(item)
             if fresh:
                 await self.projection.apply(conn, fresh)
-                await self._store_heads(conn, moved, known)
+                await self.heads.store(conn, moved, set(read))
             await self._store_offsets(conn, positions)
             if self.before_commit is not None:
                 await self.before_commit()
+        self.heads.committed(read, moved)
         self.stats.applied += len(fresh)
         self.stats.batches += 1
         self.stats.positions = positions
-
-    async def _heads(self, conn: AsyncConnection,
-                     streams: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """The last version applied of each stream in the batch (a stream's events carry
-        versions 1, 2, 3 … in log order, so anything at or below it was applied)."""
-        h = heads_table.c
-        by_topic: dict[str, list[str]] = {}
-        for topic, subject in sorted(streams):
-            by_topic.setdefault(topic, []).append(subject)
-        found: dict[tuple[str, str], int] = {}
-        for topic, subjects in by_topic.items():  # a plain IN per topic: the index's own order
-            for i in range(0, len(subjects), READ_CHUNK):
-                rows = await conn.execute(select(h.subject, h.version).where(
-                    h.projection == self.projection.name, h.topic == topic,
-                    h.subject.in_(subjects[i:i + READ_CHUNK])))
-                found |= {(topic, s): v for s, v in rows}
-        return found
-
-    async def _store_heads(self, conn: AsyncConnection, moved: dict[tuple[str, str], int],
-                           known: set[tuple[str, str]]) -> None:
-        """The batch's new heads: one row per stream, not one per event (an INSERT for the
-        streams seen first, an UPDATE for the others: cheaper than an upsert of each)."""
-        h, name = heads_table.c, self.projection.name
-        new = [{"projection": name, "topic": t, "subject": s, "version": v}
-               for (t, s), v in moved.items() if (t, s) not in known]
-        if new:
-            await conn.execute(heads_table.insert(), new)
-        if again := [{"p": name, "t": t, "s": s, "v": v}
-                     for (t, s), v in moved.items() if (t, s) in known]:
-            await conn.execute(
-                update(heads_table).where(h.projection == bindparam("p"),
-                                          h.topic == bindparam("t"),
-                                          h.subject == bindparam("s"))
-                .values(version=bindparam("v")), again)
 
     async def _store_offsets(
         self, conn: AsyncConnection, positions: dict[tuple[str, int], int]

@@ -37,6 +37,7 @@ from functools import partial
 
 from contracts.base import EventData
 from contracts.commands import Command, TicketCommand
+from contracts.decoding import decode_event
 from contracts.envelope import Envelope, canonical_json
 from contracts.events import from_envelope
 from contracts.free_text import originals_of, protect, seal_context
@@ -117,11 +118,12 @@ class TicketDesk:
             self._cache.move_to_end(stream)
             return hit
         loaded = EMPTY
-        history = await self.history(ticket_id)
-        for stored in history:
-            loaded = _after(loaded, stored.envelope, "")
+        records = await self.store.log.read_stream(TICKETS, stream)
+        for record in records:  # each event validated once, straight from its bytes
+            envelope, event = decode_event(record.value)
+            loaded = _after(loaded, envelope, "", event)
         if loaded.version:  # the head's hash: the last stored event's, the only one needed
-            loaded = replace(loaded, head_hash=value_hash(history[-1].record.value))
+            loaded = replace(loaded, head_hash=value_hash(records[-1].value))
             self._remember(stream, loaded)
         return loaded
 
@@ -180,7 +182,7 @@ class TicketDesk:
         loaded = EMPTY
         caused = []
         for stored in await self.history(ticket_id):
-            loaded = _after(loaded, stored.envelope, "")
+            loaded = _after(loaded, stored.envelope, "", from_envelope(stored.envelope))
             if stored.envelope.causationid == command_id:
                 caused.append(stored.envelope)
         assert loaded.ticket is not None
@@ -206,12 +208,9 @@ class TicketDesk:
             self._cache.popitem(last=False)
 
 
-def _after(loaded: Loaded, envelope: Envelope, head_hash: str,
-           event: EventData | None = None) -> Loaded:
-    """The state after one event: `event` when the caller holds it as written (its own
-    append: no second validation), else decoded from the envelope."""
-    typed = event if event is not None else from_envelope(envelope)
-    ticket = domain.evolve(loaded.ticket, typed, envelope.time)
+def _after(loaded: Loaded, envelope: Envelope, head_hash: str, event: EventData) -> Loaded:
+    """The state after one event, typed as written (the desk's own append) or as decoded."""
+    ticket = domain.evolve(loaded.ticket, event, envelope.time)
     commands = loaded.commands
     if envelope.causationid is not None and envelope.causationid not in commands:
         commands = commands | {envelope.causationid}

@@ -19,9 +19,9 @@ unit's figures within one district, a range from noon) is summed from the fact r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
+from operator import add
 from typing import Any
 
 from sqlalchemy import (
@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.board import write_rows
 from hotline.projection import READ_CHUNK
-from services.analytics.kpi import DIMENSIONS, KPIS, PERIODS, Kpi, Total, parts
+from services.analytics.kpi import DIMENSIONS, KPIS, PERIODS, Kpi, Total, counter
 
 ALL = "all"  # the dimension of the city as a whole (value "")
 CUBE_DIMENSIONS: dict[str, str | None] = {ALL: None, **DIMENSIONS}
@@ -49,6 +49,7 @@ PERIOD_COLUMNS = ("reg_day", "reg_week", "reg_month", "reg_quarter", "reg_year")
 SUMS = tuple(name for k in KPIS for name in (f"n_{k.id}", f"d_{k.id}")
              if name.startswith("n_") or k.denominator is not None)
 KEY = ("grain", "dimension", "value", "at")
+ZERO = (0.0,) * len(SUMS)  # a cell no row of the batch counted in yet
 
 Cell = tuple[str, str, str, str]  # (grain, dimension, value, day or month)
 Vector = tuple[float, ...]  # one per SUMS column
@@ -81,29 +82,34 @@ def contribution(row: Mapping[str, Any]) -> Counted:
     cells = [(grain, dim, (row[column] or "") if column else "", row[at])
              for grain, at in GRAINS.items() for dim, column in CUBE_DIMENSIONS.items()]
     vector: list[float] = []
-    for kpi in KPIS:
-        num, den = parts(kpi, row)
+    for part, has_denominator in _COUNTERS:
+        num, den = part(row)
         vector.append(num)
-        if kpi.denominator is not None:
+        if has_denominator:
             vector.append(den)
     return cells, {p: row[p] for p in PERIOD_COLUMNS}, tuple(vector)
+
+
+_COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
 
 
 class Deltas:
     """What a batch changes in the cube: per cell, the sums to add."""
 
     def __init__(self) -> None:
-        self.cells: dict[Cell, list[float]] = defaultdict(lambda: [0.0] * len(SUMS))
+        self.cells: dict[Cell, list[float]] = {}
         self.periods: dict[Cell, dict[str, str]] = {}
 
     def add(self, counted: Counted, sign: int) -> None:
+        """Add (sign 1) or take out (-1) a fact row's part: some forty sums in each of its
+        eighteen cells, added element-wise in C (a Python loop per sum was a third of the
+        fact replay's time)."""
         cells, periods, vector = counted
+        signed = vector if sign == 1 else tuple(-v for v in vector)
+        monthly = {**periods, "reg_day": "", "reg_week": ""}
         for cell in cells:
-            sums = self.cells[cell]
-            for i, v in enumerate(vector):
-                sums[i] += sign * v
-            self.periods[cell] = periods if cell[0] == "day" else {
-                **periods, "reg_day": "", "reg_week": ""}
+            self.cells[cell] = list(map(add, self.cells.get(cell, ZERO), signed))
+            self.periods[cell] = periods if cell[0] == "day" else monthly
 
     async def write(self, conn: AsyncConnection, cube: Table) -> None:
         """Add the deltas to the stored cells (one read per thousand cells, one

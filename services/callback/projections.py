@@ -38,6 +38,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
+from hotline.bulk import insert_many
 from hotline.projection import aware, rows_by_id, utc_column
 from services.callback.domain import (
     CallbackPolicy,
@@ -188,8 +189,7 @@ class CallbackBoard(TicketBoard[Row, _Side]):
             assert state.folded is not None
             state.row.update(self._derived(state.folded))
         await write_rows(conn, cases, MUTABLE, [s.row for s in new], [s.row for s in changed])
-        if side.opened:
-            await conn.execute(surveys.insert(), list(side.opened.values()))
+        await insert_many(conn, surveys, list(side.opened.values()))
         if side.settled:
             await write_rows(conn, surveys, SETTLED, [], side.settled, key="survey_id")
 

@@ -31,8 +31,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
-    bindparam,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,6 +42,7 @@ from contracts.events import LIFECYCLE
 from contracts.lifecycle import MOVES, Place, moved
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.board import TicketBoard, write_rows
+from hotline.bulk import insert_many, update_many
 from hotline.projection import READ_CHUNK, rows_by_id, utc_column
 
 S = TicketStatus
@@ -234,20 +233,11 @@ class WorkOrders(TicketBoard[_Ticket, list[dict[str, Any]]]):
         unit_inserts, unit_updates = [], []
         for t in (*new, *changed):
             unit_inserts += [t.units[k] for k in sorted(t.new_units)]
-            unit_updates += [{"b_id": t.row["ticket_id"], "b_unit": k[0], "b_round": k[1],
-                              **{c: t.units[k][c] for c in UNIT_MUTABLE}}
-                             for k in sorted(t.changed_units - t.new_units)]
-        if unit_inserts:
-            await conn.execute(assignments.insert(), unit_inserts)
-        if unit_updates:
-            a = assignments.c
-            await conn.execute(
-                assignments.update().where(and_(
-                    a.ticket_id == bindparam("b_id"), a.unit_id == bindparam("b_unit"),
-                    a.round == bindparam("b_round")))
-                .values({c: bindparam(c) for c in UNIT_MUTABLE}), unit_updates)
-        if side:
-            await conn.execute(timeline.insert(), side)
+            unit_updates += [t.units[k] for k in sorted(t.changed_units - t.new_units)]
+        await insert_many(conn, assignments, unit_inserts)
+        await update_many(conn, assignments, ("ticket_id", "unit_id", "round"), UNIT_MUTABLE,
+                          unit_updates)
+        await insert_many(conn, timeline, side)
 
 
 def _registered(ticket_id: str, env: Envelope, ev: e.TicketRegistered) -> dict[str, Any]:

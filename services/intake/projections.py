@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import CallRecorded, ContactReceived
 from contracts.topics import CALLS, CONTACTS
+from hotline.bulk import insert_many
 from hotline.projection import Applied
 
 ANSWER_TARGET_SECONDS = 15  # "15 秒接通率": calls answered within 15 seconds
@@ -70,9 +71,7 @@ class IntakeRegister:
                     wait_seconds=data.wait_seconds,
                     answered_in_target=answered and data.wait_seconds <= ANSWER_TARGET_SECONDS,
                 ))
-        if contact_rows:
-            await conn.execute(contacts.insert(), contact_rows)
-        if call_rows:
-            await conn.execute(calls.insert(), call_rows)
+        await insert_many(conn, contacts, contact_rows)
+        await insert_many(conn, calls, call_rows)
 
 

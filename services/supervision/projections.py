@@ -41,6 +41,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
+from hotline.bulk import insert_many
 from hotline.projection import READ_CHUNK, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
@@ -180,10 +181,8 @@ class SupervisionBoard(TicketBoard[Row, _Side]):
             assert state.folded is not None
             state.row.update(self._derived(state.folded))
         await write_rows(conn, board, MUTABLE, [s.row for s in new], [s.row for s in changed])
-        if side.sanctions:
-            await conn.execute(escalations.insert(), side.sanctions)
-        if side.orders:
-            await conn.execute(orders.insert(), side.orders)
+        await insert_many(conn, escalations, side.sanctions)
+        await insert_many(conn, orders, side.orders)
         for update in side.order_updates:  # rare: one statement each keeps it simple
             await conn.execute(orders.update().where(and_(
                 orders.c.ticket_id == update.pop("b_ticket"),

@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reference.calendar import WorkingCalendar
 from services.analytics.facts import period_keys
 from services.analytics.kpi import (
@@ -16,6 +19,8 @@ from services.analytics.kpi import (
     PERIODS,
     Count,
     Total,
+    counter,
+    parts,
     tally,
     value_of,
 )
@@ -68,3 +73,22 @@ def test_the_readme_defines_every_kpi() -> None:
         encoding="utf-8")
     for kpi in KPIS:
         assert f"| `{kpi.id}` | {kpi.label_zh} | {kpi.unit} | {kpi.definition_zh} |" in readme
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_cubes_bound_counters_count_as_the_conditions_say(data: st.DataObject) -> None:
+    """`counter(kpi)` (what the cube runs per changed ticket) gives `parts(kpi, row)` for
+    any fact row: each column a KPI reads drawn from values that meet and miss its tests."""
+    columns = {c.column for k in KPIS for p in (k.numerator, k.denominator) if p is not None
+               for c in p.where} | {k.numerator.column for k in KPIS
+                                    if isinstance(k.numerator, Total)}
+    values = st.sampled_from([None, True, False, 0, 1, 3, 2.5, "complaint", "satisfied",
+                              "dissatisfied_with_result", "basically_satisfied", "x"])
+    row = {c: data.draw(values, label=c) for c in sorted(columns)}
+    for kpi in KPIS:
+        try:
+            expected = parts(kpi, row)
+        except TypeError:  # a number compared with a string: no real fact row holds one
+            continue
+        assert counter(kpi)(row) == expected, kpi.id

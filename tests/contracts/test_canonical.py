@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.decoding import decode_typed, event_name_of
 from contracts.envelope import Envelope, canonical_json, decode, encode
 from contracts.events import EVENTS, from_envelope
 
@@ -34,6 +35,25 @@ def test_every_event_encodes_to_its_golden_bytes() -> None:
         assert encode(Envelope(**envelope.model_dump())) == stored
     names = {decode(line).event_name for line in golden}
     assert len(names) == len(golden) == 45 and names <= set(EVENTS)  # every event of the day
+
+
+def test_one_pass_decoding_reads_the_same_event_and_writes_the_same_bytes() -> None:
+    """contracts.decoding: the envelope and payload validated at once equal the two-step
+    decode's, and encode back to the stored bytes (the dispatch relay forwards them so)."""
+    for stored in GOLDEN.read_bytes().splitlines():
+        two_step = decode(stored)
+        name = event_name_of(stored)
+        assert name == two_step.event_name
+        envelope, payload = decode_typed(stored, name)
+        assert payload == from_envelope(two_step) and envelope.data is payload
+        assert envelope.model_dump(exclude={"data"}) == two_step.model_dump(exclude={"data"})
+        assert encode(envelope) == stored, name
+
+
+def test_peeking_at_the_event_name_of_anything() -> None:
+    assert event_name_of(b'{"type":"hotline.TicketClosed.v2","data":{}}') == "TicketClosed"
+    for value in (b"", b"not json", b"[]", b'{"type":3}', b'{"type":"plain"}', b'{"x":1}'):
+        assert event_name_of(value) is None, value
 
 
 json_values = st.recursive(

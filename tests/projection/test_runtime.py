@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -83,6 +84,30 @@ async def test_a_record_stored_twice_is_applied_once_across_a_restart(
                                     .where(heads_table.c.projection == "tally"))).all()
     assert runner.stats.duplicates == 1 and runner.stats.applied == 0
     assert sorted(heads) == [("s-0", 3), ("s-1", 3)]
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("remembered", [1000, 2])
+async def test_heads_kept_in_memory_or_forgotten_still_tell_a_redelivery(
+        log: EventLog, db_url: str, remembered: int) -> None:
+    """A runner that started on an empty table knows every head it wrote without asking the
+    database; one that had to forget some (it remembers `remembered` streams) asks again:
+    either way a retry's copy is skipped and a new stream's first event applied."""
+    topic = await seed(log, streams=6, per_stream=2)
+    engine = create_async_engine(db_url)
+    tally = Tally(topic)
+    runner = ProjectionRunner(log, engine, tally)
+    runner.heads.capacity = remembered
+    await run_until_caught_up(runner, log, topic)
+    first = (await log.read_stream(topic, "s-0"))[0]
+    await EventStore(log).append("s-new", [noted_on(topic)(text="新的")], expected_version=0,
+                                 context=Context.new("operator:op-1", "/tests"), now=NOW)
+    fresh = (await log.read_stream(topic, "s-new"))[0]
+    await runner.process([first, fresh])
+    async with engine.connect() as conn:
+        counts = await tally.counts(conn)
+    assert counts == {**{f"s-{i}": 2 for i in range(6)}, "s-new": 1}
+    assert runner.stats.duplicates == 1 and runner.stats.applied == 13
     await engine.dispose()
 
 
