@@ -19,6 +19,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from bench.common import Result, Timer, rate, say, temp_dir
 from contracts.base import Category
 from contracts.envelope import decode
@@ -29,6 +31,7 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
 from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.checkpoint import Checkpoints
 from services.analytics.hotspots.detector import Detector
 from services.analytics.hotspots.runner import HotspotRunner, settle
 
@@ -101,20 +104,36 @@ async def run() -> list[Result]:
             await fill(log, stream)
             with Timer() as raw:
                 count = await raw_read(log)
-            runner = HotspotRunner(log, Detector(load_policy()), lambda: datetime.now(UTC),
-                                   batch=2000)
-            with Timer() as ours:
-                task = asyncio.create_task(runner.run())
-                await settle(runner, 3600)
-            runner.stop()
-            await task
-            say(f"  runner: {runner.stats.sightings:,} sightings, "
-                f"{len(runner.stats.found)} findings, {runner.stats.appended} appended")
+            db = create_async_engine(f"sqlite+aiosqlite:///{tmp / 'analytics.db'}")
+            try:
+                runner, ours = await caught_up(log, Checkpoints(db))
+                say(f"  runner: {runner.stats.sightings:,} sightings, "
+                    f"{len(runner.stats.found)} findings, {runner.stats.appended} appended")
+                again, restart = await caught_up(log, Checkpoints(db))
+                say(f"  restart: from the checkpoint of {again.stats.restored_at:,} records "
+                    f"in {restart:.2f} s")
+            finally:
+                await db.dispose()
         finally:
             await log.close()
-    return [Result("hotspot runner (embedded), events/s", rate(count, ours.seconds),
+    return [Result("hotspot runner (embedded), events/s", rate(count, ours),
                    rate(count, raw.seconds), "/s",
-                   note="windows + MinHash LSH + appends vs read and decode")]
+                   note="windows + MinHash LSH + appends vs read and decode"),
+            Result("hotspot runner start from its checkpoint", restart, ours, "s",
+                   note=f"caught up again over {count:,} records, beside the first start's "
+                        "read from zero (raw column)")]
+
+
+async def caught_up(log: EventLog, checkpoints: Checkpoints) -> tuple[HotspotRunner, float]:
+    """A runner started and timed until it has read everything there was, then stopped."""
+    runner = HotspotRunner(log, Detector(load_policy()), lambda: datetime.now(UTC),
+                           batch=2000, checkpoints=checkpoints)
+    with Timer() as t:
+        task = asyncio.create_task(runner.run())
+        await settle(runner, 3600)
+    runner.stop()
+    await task
+    return runner, t.seconds
 
 
 if __name__ == "__main__":

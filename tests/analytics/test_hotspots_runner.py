@@ -20,6 +20,7 @@ from services.analytics.app import create_app
 from services.analytics.bootstrap import projections
 from services.analytics.hotspots.board import HotspotFilter, hotspot_list
 from services.analytics.hotspots.burst import BurstPolicy, load_policy
+from services.analytics.hotspots.checkpoint import Checkpoints
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 from services.analytics.hotspots.runner import HotspotRunner, settle
 from tests.analytics.hotspot_stream import BURST_KEY, T0, Plan, append_all, number, stream
@@ -36,9 +37,11 @@ def reference(sightings: list[Sighting]) -> set[Finding]:
     return set(found + detector.close())
 
 
-async def run_once(log: EventLog) -> HotspotRunner:
-    runner = HotspotRunner(log, Detector(load_policy()),
-                           lambda: datetime(2026, 3, 5, tzinfo=UTC), batch=200)
+async def run_once(log: EventLog, checkpoints: Checkpoints | None = None,
+                   policy: BurstPolicy | None = None) -> HotspotRunner:
+    runner = HotspotRunner(log, Detector(policy or load_policy()),
+                           lambda: datetime(2026, 3, 5, tzinfo=UTC), batch=200,
+                           checkpoints=checkpoints)
     task = asyncio.create_task(runner.run())
     await settle(runner, 120)
     runner.stop()
@@ -78,6 +81,35 @@ async def test_runner_appends_what_the_detector_finds_once(log: EventLog,
         await asyncio.gather(*tasks)
         await platform.keys.close()
         await platform.db.dispose()
+
+
+async def test_a_start_takes_up_the_checkpoint_and_reads_only_what_came_after(
+        log: EventLog, tmp_path: Path) -> None:
+    """Caught up, the runner checkpoints its windows; the next start reads only what was
+    appended since, and the two runs find exactly what one run over everything finds, each
+    appended once. A checkpoint taken under another burst policy is not used."""
+    platform = await make_platform(log, tmp_path)
+    for topic in (TICKETS, CONTACTS):
+        await log.claim(topic)
+    sightings = stream(PLAN)
+    half = len(sightings) // 2  # in time order: the burst and the cluster come after it
+    store = EventStore(log)
+    await append_all(store, sightings[:half])
+    checkpoints = Checkpoints(platform.db)  # as the analytics app has it
+    try:
+        first = await run_once(log, checkpoints)
+        await append_all(store, sightings[half:])
+        second = await run_once(log, checkpoints)
+        other = await run_once(log, checkpoints, BurstPolicy(windows=(86400,)))
+    finally:
+        await platform.keys.close()
+        await platform.db.dispose()
+    assert first.stats.restored_at == 0 and first.stats.records == half
+    assert second.stats.restored_at == half and second.stats.records == len(sightings) - half
+    expected = reference(sightings)
+    assert set(first.stats.found) | set(second.stats.found) == expected
+    assert first.stats.appended + second.stats.appended == len(expected)
+    assert other.stats.restored_at == 0 and other.stats.records == len(sightings)
 
 
 async def _caught_up(log: EventLog, runners: list[ProjectionRunner]) -> None:

@@ -27,6 +27,7 @@ from reference.directory import ReferenceData
 from services.analytics.api import Analyst, RefDep, ServiceDep, check_range, namer
 from services.analytics.hotspots.board import HotspotFilter, hotspot_detail, hotspot_list
 from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.checkpoint import Checkpoints
 from services.analytics.hotspots.detector import Detector
 from services.analytics.hotspots.runner import HotspotRunner, Together
 from services.analytics.kpi import Dimension
@@ -118,7 +119,8 @@ async def get_hotspot(service: ServiceDep, reference: RefDep, who: Analyst,
 def background(platform: Platform, clock: Callable[[], datetime],
                alongside: Background | None) -> tuple[HotspotRunner, Background]:
     """The hotspot runner, and what the app runs in the background: it and `alongside`."""
-    runner = HotspotRunner(platform.log, Detector(load_policy()), clock)
+    runner = HotspotRunner(platform.log, Detector(load_policy()), clock,
+                           checkpoints=Checkpoints(platform.db))
     return runner, Together([b for b in (alongside, runner) if b is not None])
 
 

@@ -2,15 +2,16 @@
 pure detector (services/analytics/hotspots/detector.py) and appends what it finds to
 `hotline.analytics` through the event store.
 
-Its state is the detector's windows, in memory: on every start it reads both topics from
-offset zero, so the windows are rebuilt by event time exactly as they were (no wall clock
-anywhere), and every finding is appended to a stream named by its derived id at the
-version it must have (`HotspotDetected` and `PeriodicDemandForeseen` first, `HotspotCleared`
-second): a finding already in the log is a `VersionConflict` and is skipped, so a restart
-or a second replica appends nothing twice. On Kafka a replica writes only the hotspot
-streams of the `hotline.analytics` partitions it owns (`NotStreamOwner`: another replica
-running the same detector writes it). Replaying from zero costs a read of both topics per
-start; keeping the windows in tables is the step after this one.
+Its state is the detector's windows, in memory, rebuilt by event time exactly as they
+were when the log is read again (no wall clock anywhere). Every finding is appended to a
+stream named by its derived id at the version it must have (`HotspotDetected` and
+`PeriodicDemandForeseen` first, `HotspotCleared` second): a finding already in the log is
+a `VersionConflict` and is skipped, so a restart or a second replica appends nothing
+twice. On Kafka a replica writes only the hotspot streams of the `hotline.analytics`
+partitions it owns (`NotStreamOwner`: another replica running the same detector writes
+it). A start takes up the windows from the runner's checkpoint (hotspots/checkpoint.py)
+and reads what came after it; without one (a new database, another policy) it reads both
+topics from zero.
 
 `findings_of` and `events_of` are shared with the faust job (hotspots/faust_app.py), so
 both turn records into sightings and findings into events the same way.
@@ -28,12 +29,14 @@ from datetime import datetime
 from contracts import events as e
 from contracts.analytics_events import HotspotCleared, HotspotDetected, PeriodicDemandForeseen
 from contracts.base import Category, EventData
-from contracts.envelope import DecodeError, decode
+from contracts.decoding import decode_event, event_name_of
+from contracts.envelope import DecodeError
 from contracts.topics import ANALYTICS, CONTACTS, TICKETS
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
 from hotline.readiness import Readiness
 from hotline.runtime import Background
+from services.analytics.hotspots.checkpoint import EVERY, Checkpoints, Positions
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,11 @@ ACTOR = "system:analytics-hotspots"
 def sighting_of(value: bytes) -> Sighting | None:
     """The sighting a record's event makes (None for every other event, and for a record
     that does not decode: the projections dead-letter those, the detector just skips)."""
+    name = event_name_of(value)  # most ticket events are not wanted: a peek, no decoding
+    if name not in WANTED:
+        return None
     try:
-        env = decode(value)
-        if env.event_name not in WANTED:
-            return None
-        data = e.from_envelope(env)
+        env, data = decode_event(value)
     except (DecodeError, KeyError, ValueError):
         return None
     match data:
@@ -114,6 +117,7 @@ class RunnerStats:
     """What the runner did (for tests and logs)."""
 
     records: int = 0
+    restored_at: int = 0  # records the checkpoint it started from had read (0: from zero)
     sightings: int = 0
     found: list[Finding] = field(default_factory=list)
     appended: int = 0
@@ -123,34 +127,55 @@ class HotspotRunner:
     """The detector over the log, as a background task of the analytics app."""
 
     def __init__(self, log_: EventLog, detector: Detector, clock: Callable[[], datetime],
-                 batch: int = 500) -> None:
+                 batch: int = 500, checkpoints: Checkpoints | None = None,
+                 every: int = EVERY) -> None:
         self.log, self.clock, self.batch = log_, clock, batch
         self.detector = detector
         self.store = EventStore(log_)
+        self.checkpoints, self.every = checkpoints, every
+        self.positions: Positions = {}  # what the detector has read: next offsets
+        self._unsaved = 0  # records read since the last checkpoint
         self.stats = RunnerStats()
         self.caught_up = asyncio.Event()
         self._stop = asyncio.Event()
 
     async def run(self, readiness: Readiness | None = None) -> None:
-        """Read both topics from zero, then follow them until `stop()`."""
+        """Read both topics from the checkpoint (or from zero), then follow them until
+        `stop()`."""
         if readiness is not None:
             await readiness.wait()
         await self.log.claim(ANALYTICS)  # on Kafka: the hotspot streams this replica writes
         consumer = self.log.partition_consumer(None, SOURCES)
-        ends: dict[tuple[str, int], int] = {}
+        ends: Positions = {}
         for topic in SOURCES:
             ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
+        self.positions = await self._restore(ends)
         await consumer.assign(set(ends))
-        await consumer.seek(dict.fromkeys(ends, 0))
+        await consumer.seek(self.positions)
         for source, end in ends.items():
             self.detector.expect(source)
-            if end == 0:
+            if self.positions[source] >= end:
                 self.detector.rest(source)
         try:
             while not self._stop.is_set():
                 await self.step(await consumer.poll(self.batch, timeout_s=0.2), ends)
         finally:
             await consumer.close()
+
+    async def _restore(self, ends: Positions) -> Positions:
+        """Where reading starts: the checkpoint's positions, its detector taken up; zero
+        without one."""
+        starts = dict.fromkeys(ends, 0)
+        if self.checkpoints is None:
+            return starts
+        restored = await self.checkpoints.load(self.detector.policy, ends)
+        if restored is None:
+            return starts
+        self.detector, saved = restored
+        self.stats.restored_at = sum(saved.values())
+        log.info("hotspot runner: from its checkpoint (%d records read before)",
+                 self.stats.restored_at)
+        return starts | {tp: o for tp, o in saved.items() if tp in starts}
 
     async def step(self, records: list[Record], ends: dict[tuple[str, int], int]) -> None:
         """One batch: sightings in, findings out (appended), then rest the partitions that
@@ -159,6 +184,7 @@ class HotspotRunner:
         for record in records:
             self.stats.records += 1
             source = (record.topic, record.partition)
+            self.positions[source] = record.offset + 1
             sighting = sighting_of(record.value)
             if sighting is not None:
                 self.stats.sightings += 1
@@ -173,6 +199,20 @@ class HotspotRunner:
         if found:
             self.stats.found += found
             await self._append(found)
+        self._unsaved += len(records)
+        if self._unsaved and (self._unsaved >= self.every or not records):
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        """The detector as it is now, after its findings are in the log (a failure only
+        means a longer read at the next start)."""
+        if self.checkpoints is None:
+            return
+        try:
+            await self.checkpoints.save(self.detector, self.positions, self.clock())
+            self._unsaved = 0
+        except Exception:  # noqa: BLE001 (the database: the detector goes on regardless)
+            log.warning("hotspot runner: checkpoint not written", exc_info=True)
 
     async def _append(self, found: list[Finding]) -> None:
         """Append a batch's findings, retrying while the log is unavailable (the detector

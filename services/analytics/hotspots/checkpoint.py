@@ -1,0 +1,90 @@
+"""The hotspot runner's checkpoint: the detector's windows with the log positions they
+cover, so a start reads what came after them instead of both topics from offset zero.
+
+The runner writes one every `EVERY` records it reads and when it has caught up, always
+after the batch's findings are in the log: a crash between two checkpoints costs a
+re-read of what came after the older one, and what that finds again is already in the log
+(derived ids: a `VersionConflict`, skipped). The windows then evolve exactly as they would
+have in one uninterrupted run: the same detector, fed the same records from the same point.
+
+The state is pickled: the detector is plain Python (counts per window, the smallest refs,
+datasketch MinHash signatures), written and read by this service only, in its own
+database. A JSON form was considered; it would be a second schema of the detector's
+internals (and of datasketch's) to keep in step. A checkpoint is ignored, and the runner
+reads from zero as before, when it was taken under another state format (`FORMAT`) or
+another burst policy (`fingerprint`), when it covers more of a partition than the log
+holds (a log rebuilt under an old database), or when it does not load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.projection import utc_column
+from services.analytics.hotspots.burst import BurstPolicy
+from services.analytics.hotspots.detector import Detector
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the detector's state changes shape
+EVERY = 50_000  # records read between two checkpoints
+Positions = dict[tuple[str, int], int]  # (topic, partition) -> next offset
+
+metadata = MetaData()
+checkpoints = Table(
+    "an_hotspot_checkpoint", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("positions", Text, nullable=False),  # JSON [[topic, partition, next offset], …]
+    Column("state", LargeBinary, nullable=False),
+    utc_column("taken_at", nullable=False),
+)
+
+
+def fingerprint(policy: BurstPolicy) -> str:
+    """What a checkpoint's windows were counted under: the state format and the policy."""
+    return hashlib.sha256(f"{FORMAT}:{policy!r}".encode()).hexdigest()
+
+
+class Checkpoints:
+    """The runner's checkpoint in the platform's database (one row per runner name)."""
+
+    def __init__(self, engine: AsyncEngine, name: str = "hotspots") -> None:
+        self.engine, self.name = engine, name
+
+    async def load(self, policy: BurstPolicy, ends: Positions) -> tuple[Detector, Positions] | None:
+        """The detector and positions of the last checkpoint, if it may be used."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            row = (await conn.execute(select(checkpoints).where(
+                checkpoints.c.name == self.name))).first()
+        if row is None or row.fingerprint != fingerprint(policy):
+            return None
+        positions = {(t, p): o for t, p, o in json.loads(row.positions)}
+        if any(o > ends.get(tp, 0) for tp, o in positions.items()):
+            log.warning("hotspot checkpoint ahead of the log (rebuilt?): reading from zero")
+            return None
+        try:
+            detector = pickle.loads(row.state)  # noqa: S301 (our own bytes, see module doc)
+        except Exception:  # any failure to load only costs a read from zero
+            log.warning("hotspot checkpoint does not load: reading from zero", exc_info=True)
+            return None
+        return (detector, positions) if isinstance(detector, Detector) else None
+
+    async def save(self, detector: Detector, positions: Positions, now: datetime) -> None:
+        """Replace the checkpoint with the detector as it is after `positions`."""
+        state = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
+        covered = json.dumps(sorted([t, p, o] for (t, p), o in positions.items()))
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(delete(checkpoints).where(checkpoints.c.name == self.name))
+            await conn.execute(checkpoints.insert().values(
+                name=self.name, fingerprint=fingerprint(detector.policy), positions=covered,
+                state=state, taken_at=now))
