@@ -1,8 +1,9 @@
 """The hotspot runner's checkpoint: the detector's windows with the log positions they
 cover, so a start reads what came after them instead of both topics from offset zero.
 
-The runner writes one every `EVERY` records it reads and when it has caught up, always
-after the batch's findings are in the log: a crash between two checkpoints costs a
+The runner writes one every `EVERY` records it reads and, following the log, when it has
+caught up (at most once every `QUIET_S`: a checkpoint is the whole detector), always after
+the batch's findings are in the log: a crash between two checkpoints costs a
 re-read of what came after the older one, and what that finds again is already in the log
 (derived ids: a `VersionConflict`, skipped). The windows then evolve exactly as they would
 have in one uninterrupted run: the same detector, fed the same records from the same point.
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the detector's state changes shape
 EVERY = 50_000  # records read between two checkpoints
+QUIET_S = 60.0  # caught up with records unsaved: at most one checkpoint a minute
 Positions = dict[tuple[str, int], int]  # (topic, partition) -> next offset
 
 metadata = MetaData()

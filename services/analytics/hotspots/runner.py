@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,7 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
 from hotline.readiness import Readiness
 from hotline.runtime import Background
-from services.analytics.hotspots.checkpoint import EVERY, Checkpoints, Positions
+from services.analytics.hotspots.checkpoint import EVERY, QUIET_S, Checkpoints, Positions
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class HotspotRunner:
         self.checkpoints, self.every = checkpoints, every
         self.positions: Positions = {}  # what the detector has read: next offsets
         self._unsaved = 0  # records read since the last checkpoint
+        self._saved_at = float("-inf")  # monotonic time of the last checkpoint
         self.stats = RunnerStats()
         self.caught_up = asyncio.Event()
         self._stop = asyncio.Event()
@@ -200,7 +202,8 @@ class HotspotRunner:
             self.stats.found += found
             await self._append(found)
         self._unsaved += len(records)
-        if self._unsaved and (self._unsaved >= self.every or not records):
+        quiet = time.monotonic() - self._saved_at >= QUIET_S
+        if self._unsaved >= self.every or (self._unsaved and not records and quiet):
             await self._checkpoint()
 
     async def _checkpoint(self) -> None:
@@ -210,7 +213,7 @@ class HotspotRunner:
             return
         try:
             await self.checkpoints.save(self.detector, self.positions, self.clock())
-            self._unsaved = 0
+            self._unsaved, self._saved_at = 0, time.monotonic()
         except Exception:  # noqa: BLE001 (the database: the detector goes on regardless)
             log.warning("hotspot runner: checkpoint not written", exc_info=True)
 
