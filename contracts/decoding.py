@@ -63,15 +63,22 @@ def decode_typed(value: bytes, name: str) -> tuple[Envelope, EventData]:
     return envelope, envelope.data  # type: ignore[return-value]
 
 
+def decoded_once(value: bytes, name: str | None) -> tuple[Envelope, EventData] | None:
+    """`decode_typed` for a catalogue event's bytes; None when `name` is not one or the
+    bytes do not validate (the caller then decodes step by step, for the reason)."""
+    if name not in EVENTS:
+        return None
+    try:
+        return decode_typed(value, name)
+    except ValueError:
+        return None
+
+
 def decode_event(value: bytes) -> tuple[Envelope, EventData]:
     """Envelope and payload of any stored catalogue event: in one pass when it can be,
     else the two steps, whose DecodeError (or KeyError, for an event the catalogue does not
     hold) says what is wrong."""
-    name = event_name_of(value)
-    if name in EVENTS:
-        try:
-            return decode_typed(value, name)
-        except ValueError:
-            pass
+    if (typed := decoded_once(value, event_name_of(value))) is not None:
+        return typed
     envelope = decode(value)
     return envelope, from_envelope(envelope)

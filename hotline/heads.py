@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.bulk import insert_many, update_many
 
 Stream = tuple[str, str]  # (topic, subject)
-READ_CHUNK = 1000  # subjects per IN (...): far below any bind limit
+READ_CHUNK = 1000  # keys per IN (...) when a batch reads its rows: far below any bind limit
 REMEMBERED = 200_000  # streams a runner keeps in memory (about 50 MB at most)
 
 

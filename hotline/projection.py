@@ -40,11 +40,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.decoding import decode_typed, event_name_of
+from contracts.decoding import decoded_once, event_name_of
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
-from hotline.heads import StreamHeads, heads_in
+from hotline.heads import READ_CHUNK, StreamHeads, heads_in
 from hotline.log.port import (
     Consumer,
     EventLog,
@@ -82,7 +82,6 @@ def utc_column(name: str, nullable: bool = True) -> Column[datetime]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-READ_CHUNK = 1000  # ids per IN (...) when a batch loads its rows: far below any bind limit
 
 
 async def rows_by_id(conn: AsyncConnection, table: Table, ids: set[str],
@@ -151,11 +150,8 @@ def decode_for(value: bytes, wanted: frozenset[str]) -> Applied | None:
     reason its dead letter gives.
     """
     name = event_name_of(value)
-    if name in wanted and name in EVENTS:
-        try:
-            return decode_typed(value, name)
-        except ValueError:
-            pass
+    if name in wanted and (typed := decoded_once(value, name)) is not None:
+        return typed
     envelope = decode(value)
     if envelope.event_name not in wanted:
         return None

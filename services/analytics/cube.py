@@ -50,6 +50,7 @@ SUMS = tuple(name for k in KPIS for name in (f"n_{k.id}", f"d_{k.id}")
              if name.startswith("n_") or k.denominator is not None)
 KEY = ("grain", "dimension", "value", "at")
 ZERO = (0.0,) * len(SUMS)  # a cell no row of the batch counted in yet
+_COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
 
 Cell = tuple[str, str, str, str]  # (grain, dimension, value, day or month)
 Vector = tuple[float, ...]  # one per SUMS column
@@ -89,8 +90,6 @@ def contribution(row: Mapping[str, Any]) -> Counted:
             vector.append(den)
     return cells, {p: row[p] for p in PERIOD_COLUMNS}, tuple(vector)
 
-
-_COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
 
 
 class Deltas:

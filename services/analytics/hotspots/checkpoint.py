@@ -26,7 +26,7 @@ import pickle
 from datetime import datetime
 
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.projection import utc_column
 from services.analytics.hotspots.burst import BurstPolicy
@@ -60,13 +60,15 @@ class Checkpoints:
 
     def __init__(self, engine: AsyncEngine, name: str = "hotspots") -> None:
         self.engine, self.name = engine, name
+        self._table_made = False
 
     async def load(self, policy: BurstPolicy, ends: Positions) -> tuple[Detector, Positions] | None:
         """The detector and positions of the last checkpoint, if it may be used."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await self._made(conn)
             row = (await conn.execute(select(checkpoints).where(
                 checkpoints.c.name == self.name))).first()
+        self._table_made = True
         if row is None or row.fingerprint != fingerprint(policy):
             return None
         positions = {(t, p): o for t, p, o in json.loads(row.positions)}
@@ -85,8 +87,15 @@ class Checkpoints:
         state = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
         covered = json.dumps(sorted([t, p, o] for (t, p), o in positions.items()))
         async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await self._made(conn)
             await conn.execute(delete(checkpoints).where(checkpoints.c.name == self.name))
             await conn.execute(checkpoints.insert().values(
                 name=self.name, fingerprint=fingerprint(detector.policy), positions=covered,
                 state=state, taken_at=now))
+        self._table_made = True
+
+    async def _made(self, conn: AsyncConnection) -> None:
+        """The table, until a transaction that made sure of it has committed (not at every
+        checkpoint)."""
+        if not self._table_made:
+            await conn.run_sync(metadata.create_all)
