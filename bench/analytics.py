@@ -28,13 +28,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.broker import on_both_logs
 from bench.common import Result, percentile, say, temp_dir
 from bench.replay_boards import TICKETS_N, fill, raw_read, replayed
 from contracts.topics import CATALOGUE, TICKETS
 from contracts.vocabulary import Channel, TicketType
+from hotline.database import open_database
 from hotline.log.port import EventLog
 from hotline.runtime import tune_gc
 from reference.calendar import WorkingCalendar
@@ -117,7 +117,7 @@ async def kpi_queries(rows: int) -> list[Result]:
     calendar = WorkingCalendar.load("cn")
     results = []
     with temp_dir("analytics-queries") as tmp:
-        engine = create_async_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'facts.db'}")
+        engine = open_database(f"sqlite+aiosqlite:///{Path(tmp) / 'facts.db'}")
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
             data = synthetic(rows, calendar)

@@ -19,14 +19,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bench.common import Result, Timer, rate, say, temp_dir
 from contracts.base import Category
 from contracts.envelope import decode
 from contracts.events import ContactReceived, TicketRegistered
 from contracts.topics import CONTACTS, TICKETS, core_specs
 from contracts.vocabulary import Channel, TicketType
+from hotline.database import open_database
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
@@ -104,7 +103,7 @@ async def run() -> list[Result]:
             await fill(log, stream)
             with Timer() as raw:
                 count = await raw_read(log)
-            db = create_async_engine(f"sqlite+aiosqlite:///{tmp / 'analytics.db'}")
+            db = open_database(f"sqlite+aiosqlite:///{tmp / 'analytics.db'}")
             try:
                 runner, ours = await caught_up(log, Checkpoints(db))
                 say(f"  runner: {runner.stats.sightings:,} sightings, "

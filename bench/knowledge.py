@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import create_engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Result, Timer, best_of, percentile, rate, say, temp_dir
 from bench.knowledge_corpus import TODAY, articles, contacts, published_of, queries, write_of
 from bench.replay import raw_sqlite
 from contracts.knowledge_events import ArticlePublished
 from contracts.topics import CATALOGUE, KNOWLEDGE
+from hotline.database import open_database
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.projection import Applied, Projection, rebuild
@@ -77,7 +78,7 @@ RawRows = list[tuple[tuple[Any, ...], tuple[Any, ...]]]
 
 async def build_ours(path: Path, events: Sequence[ArticlePublished]) -> float:
     """Seconds to index `events` through the projection, 500 per transaction."""
-    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    engine = open_database(f"sqlite+aiosqlite:///{path}")
     projection = KnowledgeIndex(engine)
     try:
         async with engine.begin() as conn:
@@ -218,7 +219,7 @@ async def search_part(tmp: Path, rows: list[dict[str, Any]]) -> list[Result]:
                       note=f"ours {ours_s:.0f} s: KnowledgeIndex.apply, 500 per transaction, "
                            f"segmentation included; raw {raw_s:.0f} s: sqlite3 executemany of "
                            "the rows segmented beforehand")]
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp / 'index.db'}")
+    engine = open_database(f"sqlite+aiosqlite:///{tmp / 'index.db'}")
     conn = sqlite3.connect(tmp / "index.db")
     try:
         searches = await asked(engine, [(q, Filters(audiences=BOTH)) for q in queries()])
@@ -256,7 +257,7 @@ async def fill(log: EmbeddedEventLog, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def timed_rebuild(log: EmbeddedEventLog, path: Path, index: bool, total: int) -> float:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    engine = open_database(f"sqlite+aiosqlite:///{path}")
     projection: Projection = KnowledgeIndex(engine) if index else Articles()
     try:
         with Timer() as t:

@@ -26,10 +26,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.broker import describe, get_broker
 from bench.common import Envelopes, Result, Timer, check_payloads, rate, say, temp_dir, unique
+from hotline.database import open_database
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.projection import Applied, rebuild
@@ -147,7 +148,7 @@ class ClockedLog:
 
 
 async def ours(log: EventLog, db_url: str, projection: Any, total: int) -> Clock:
-    engine = create_async_engine(db_url)
+    engine = open_database(db_url)
     try:
         clock = Clock()
         stats = await rebuild(ClockedLog(log, clock), engine, projection)  # type: ignore[arg-type]

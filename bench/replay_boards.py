@@ -21,14 +21,13 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bench.broker import get_broker, on_both_logs
 from bench.callback import _SURVEYS, CONCURRENCY, lifecycle
 from bench.common import Result, bench_platform, say, temp_dir
 from bench.replay import Clock, ClockedLog, raw_kafka, raw_sqlite
 from contracts.ids import new_id
 from contracts.topics import CATALOGUE, TICKETS
+from hotline.database import open_database
 from hotline.eventstore import EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.namespaced import NamespacedLog
@@ -77,7 +76,7 @@ async def replayed(log: EventLog, projection: Projection, total: int, db_dir: An
     """Rebuild `projection` from offset zero into a fresh SQLite file, clocked as the raw
     read is: from the first batch in hand to the end (the start, about 0.15 s on Kafka,
     is reported beside)."""
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db_dir / (projection.name + '.db')}")
+    engine = open_database(f"sqlite+aiosqlite:///{db_dir / (projection.name + '.db')}")
     try:
         clock = Clock()
         stats = await rebuild(ClockedLog(log, clock), engine, projection)  # type: ignore[arg-type]

@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from sqlalchemy import create_engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.broker import on_both_logs
 from bench.common import (
@@ -70,6 +70,7 @@ from contracts.base import Category
 from contracts.events import from_envelope
 from contracts.ids import new_id
 from contracts.vocabulary import TicketType, Urgency
+from hotline.database import open_database
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, TopicSpec
 from hotline.projection import aware, ensure_schema
@@ -428,7 +429,7 @@ def report(engine_name: str, n: int, done: list[Tick]) -> list[Result]:
 async def sqlite_side(n: int, background: list[Template], due: list[Template]) -> list[Result]:
     with temp_dir("supervision") as tmp:
         path = str(tmp / "supervision.db")
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        engine = open_database(f"sqlite+aiosqlite:///{path}")
         try:
             await create_board(engine)
             await engine.dispose()
@@ -457,7 +458,7 @@ async def postgres_side(n: int, background: list[Template], due: list[Template]
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     try:
-        engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
+        engine = open_database(url.replace("postgresql://", "postgresql+asyncpg://"))
         try:
             await create_board(engine)
             seconds = await load_postgres(url, n, background, due)

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import core_specs
+from hotline.database import open_database
 from hotline.eventstore import EventStore
 from hotline.keystore import KeyStore, SqliteKeyStore
 from hotline.kms import Kms, open_kms
@@ -74,7 +75,7 @@ class Platform:
         """Adapters chosen by settings, not yet started (`MasterKeyError` for a bad key)."""
         private_data_dir(settings.data_dir)
         keys = open_keystore(settings.keys_db, open_kms(settings))
-        return cls(settings, open_log(settings), keys, create_async_engine(settings.db))
+        return cls(settings, open_log(settings), keys, open_database(settings.db))
 
     async def start(self) -> None:
         """Connect everything and create the catalogue's topics."""

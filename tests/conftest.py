@@ -11,7 +11,7 @@ import pytest
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
-from tests.fixtures import BROKER_USED
+from tests.fixtures import BROKER_PROPERTY
 
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.databases"]
 
@@ -64,14 +64,17 @@ def settings_env(log: EventLog) -> dict[str, str]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say plainly how many tests ran on the real broker and on PostgreSQL."""
     counts: dict[str, dict[str, int]] = {"kafka": {}, "postgres": {}}
+    brokers: set[str] = set()
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
+            brokers |= {value for key, value in getattr(report, "user_properties", ())
+                        if key == BROKER_PROPERTY}
             if getattr(report, "when", "call") != "call" and outcome != "error":
                 continue
             for marker in counts:
                 if marker in getattr(report, "keywords", {}):
                     counts[marker][outcome] = counts[marker].get(outcome, 0) + 1
-    broker = terminalreporter.config.stash.get(BROKER_USED, "no broker started")
+    broker = ", ".join(sorted(brokers)) or "no broker started"
     labels = {"kafka": f"on {broker}", "postgres": "on PostgreSQL"}
     terminalreporter.section("real engines")
     for marker, by_outcome in counts.items():

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import KNOWLEDGE
 from hotline.apikeys import ApiKeys
+from hotline.database import open_database
 from hotline.projection import Projection
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
@@ -32,7 +33,7 @@ class IndexStore:
     """The search index's own database (SQLite FTS5), one per process, closed with it."""
 
     def __init__(self, url: str) -> None:
-        self.engine: AsyncEngine = create_async_engine(url)
+        self.engine: AsyncEngine = open_database(url)
 
     async def close(self) -> None:
         await self.engine.dispose()

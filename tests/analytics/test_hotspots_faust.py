@@ -71,8 +71,7 @@ async def test_faust_job_finds_what_the_embedded_runner_finds(
     worker = None
     try:
         await log.create_topics(core_specs())
-        for topic in (TICKETS, CONTACTS):
-            await log.claim(topic)
+        await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))  # joins at once
         await append_all(EventStore(log), stream(PLAN))
         env = {**os.environ, **settings_env(log), "HOTLINE_FAUST_ID": f"{prefix}hotspots",
                "HOTLINE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}

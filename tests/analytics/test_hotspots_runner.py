@@ -52,8 +52,7 @@ async def run_once(log: EventLog, checkpoints: Checkpoints | None = None,
 async def test_runner_appends_what_the_detector_finds_once(log: EventLog,
                                                            tmp_path: Path) -> None:
     platform = await make_platform(log, tmp_path)
-    for topic in (TICKETS, CONTACTS):
-        await log.claim(topic)
+    await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))  # joins at once
     sightings = stream(PLAN)
     await append_all(EventStore(log), sightings)
 
@@ -89,8 +88,7 @@ async def test_a_start_takes_up_the_checkpoint_and_reads_only_what_came_after(
     appended since, and the two runs find exactly what one run over everything finds, each
     appended once. A checkpoint taken under another burst policy is not used."""
     platform = await make_platform(log, tmp_path)
-    for topic in (TICKETS, CONTACTS):
-        await log.claim(topic)
+    await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))  # joins at once
     sightings = stream(PLAN)
     half = len(sightings) // 2  # in time order: the burst and the cluster come after it
     store = EventStore(log)
@@ -190,8 +188,7 @@ async def test_a_rise_at_the_same_time_last_year_is_foreseen_through_the_log(
     appends one PeriodicDemandForeseen a week before the same weeks this year, and the read
     model lists it as a foresight."""
     platform = await make_platform(log, tmp_path)
-    for topic in (TICKETS, CONTACTS):
-        await log.claim(topic)
+    await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))  # joins at once
     rise, sightings, seq = T0 + timedelta(days=40), [], 0
     for day in range(400):
         start = T0 + timedelta(days=day)

@@ -167,8 +167,7 @@ async def test_a_month(log: EventLog, tmp_path: Path) -> None:
     platform = await make_platform(log, tmp_path)
     api_keys = await open_test_api_keys(tmp_path)
     try:
-        for topic in (TICKETS, CONTACTS):
-            await log.claim(topic)
+        await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))  # joins at once
         planned = plan()
         writer = Writer(platform)
         await writer.write(planned)

@@ -164,8 +164,8 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     runners = [ProjectionRunner(log, engine_of(p, platform.db), p, batch_size=200)
                for p in projections]
     tasks = [asyncio.create_task(r.run()) for r in runners]
-    for topic in (TICKETS, PEOPLE, KNOWLEDGE):
-        await platform.log.claim(topic)
+    # the writer groups joined at once: on tansu each join takes half a session timeout
+    await asyncio.gather(*(platform.log.claim(t) for t in (TICKETS, PEOPLE, KNOWLEDGE)))
     decider = await start_decider(platform) if routed else None
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app),

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.topics import core_specs
 from hotline.apikeys import ApiKeyStore, Principal
 from hotline.apikeys_sql import SqlApiKeyStore
+from hotline.database import open_database
 from hotline.keystore import SqliteKeyStore
 from hotline.kms import LocalKms, load_master_key
 from hotline.log.port import EventLog
@@ -65,7 +65,7 @@ async def make_platform(log: EventLog, data_dir: Path, *, routed: bool = False) 
                         ticket_commands="routed" if routed else "local")
     keys = SqliteKeyStore(str(data_dir / "keys.db"), LocalKms(load_master_key("", data_dir)))
     platform = Platform(settings, log, keys,
-                        create_async_engine(f"sqlite+aiosqlite:///{data_dir / 'p.db'}"))
+                        open_database(f"sqlite+aiosqlite:///{data_dir / 'p.db'}"))
     await keys.start()
     await platform.log.create_topics(core_specs())
     return platform

@@ -193,7 +193,10 @@ class HotspotRunner:
                 found += self.detector.observe(sighting, source)
             if record.offset + 1 >= ends.get(source, 0):
                 self.detector.rest(source)
-        if not records:
+        if not records and all(self.positions[s] >= end for s, end in ends.items()):
+            # quiet after reading what was there at start: nothing holds the watermark. An
+            # empty poll before that is a slow fetch (Kafka under load), not the end: resting
+            # a partition still behind would close windows its records still belong to
             for source in ends:
                 self.detector.rest(source)
             self.caught_up.set()

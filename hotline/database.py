@@ -1,0 +1,49 @@
+"""The projection database's engine: SQLAlchemy async, with SQLite set up for a read model.
+
+SQLite's defaults (a rollback journal, every COMMIT synced through the journal and the
+file) suit a database that is the only copy of its data. A projection's rows are not:
+they are derived from the log, and its offsets are committed in the same transactions,
+so what a crash of the machine takes back is re-read from the log. Hence, per connection:
+
+- `journal_mode=WAL`: readers (the APIs) never wait for a runner's write, nor it for them;
+  a COMMIT appends to the WAL instead of writing each page twice;
+- `synchronous=NORMAL`: the WAL is synced at checkpoints, not at each COMMIT; a process
+  killed after COMMIT loses nothing (the WAL is in the OS), a power cut may take back the
+  last transactions, rows and offsets together, which replay redoes;
+- `busy_timeout`: the runners of one process share the file and take turns to write;
+- a page cache of 64 MB rather than 2 MB: stream heads and board rows are read back at
+  random (ticket ids), and a replay touches far more than 2 MB.
+
+PostgreSQL needs none of this: its engine is created as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA cache_size=-65536",
+)
+
+
+def open_database(url: str, **options: Any) -> AsyncEngine:
+    """An engine for the projection database at `url` (SQLite tuned as above)."""
+    engine = create_async_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
