@@ -155,6 +155,7 @@ async def kpi_queries(rows: int) -> list[Result]:
 
 
 async def run(rows: int = ROWS) -> list[Result]:
+    tune_gc()  # as `hotline rebuild` and `hotline run` do
     return [*await on_both_logs("analytics", replay), *await kpi_queries(rows)]
 
 
