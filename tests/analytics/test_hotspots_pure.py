@@ -63,6 +63,21 @@ def test_a_planted_burst_is_reported_in_its_window_and_cleared_after() -> None:
         "category2:990102/housing-provident-fund/hpf-withdrawal"}
 
 
+def test_a_gap_in_the_log_is_no_baseline_of_zero() -> None:
+    """Three weeks with nothing at all (an outage, a migration): the weeks after are judged
+    by the days the log has, not by zeros, so ordinary demand raises nothing."""
+    gap = (T0 + timedelta(days=7), T0 + timedelta(days=28))
+    sightings = [s for s in stream(Plan(weeks=5)) if not gap[0] <= s.at < gap[1]]
+    assert run(sightings) == []
+    # a real burst two days after the gap is still found (its hours are judged by the
+    # trailing day; ten hours after the gap, mostly gap behind it, it would not be judged)
+    hour = 4 * 7 * 24 + 2 * 24 + 10
+    planted = [s for s in stream(Plan(weeks=5, burst_hour=hour)) if not gap[0] <= s.at < gap[1]]
+    assert {f.key for f in run(planted) if f.kind == "detected" and f.window_s == 3600} == {
+        "category1:990102/housing-provident-fund",
+        "category2:990102/housing-provident-fund/hpf-withdrawal"}
+
+
 def test_the_same_events_in_another_order_give_the_same_findings() -> None:
     sightings = stream(Plan(weeks=5, burst_hour=4 * 7 * 24 + 10))
     rng = random.Random(1)

@@ -72,6 +72,10 @@ class Detector:
         self.latest: dict[Hashable, int | None] = {}  # per source partition, latest time
         self.idle: set[Hashable] = set()
         self.first: int | None = None
+        # the local days on which anything at all came: a day of the city's hotline without
+        # one contact is a gap in the log (an outage, a migration), not a day of no demand,
+        # so no baseline counts it as zero
+        self.days: set[int] = set()
         self.late = 0
 
     def align(self, epoch: int, size: int) -> int:
@@ -125,6 +129,7 @@ class Detector:
                 del refs[self.policy.samples:]
             if sig is not None and w.size == self.text_size:
                 w.texts[start].append(Member(s.ref, s.district, sig))
+        self.days.add(self.align(epoch, DAY))
         self.latest[source] = max(self.latest.get(source) or epoch, epoch)
         self.idle.discard(source)
         return self.close()
@@ -157,16 +162,24 @@ class Detector:
 
     def baseline(self, w: Windows, key: Key, start: int) -> float | None:
         """The seasonal mean (same hour or day of earlier weeks) when history holds enough
-        seasons, else the trailing mean; None while history is too short for either."""
+        seasons, else the trailing mean; None while history is too short for either. Only
+        windows on days the log has anything from count (`days`): a gap is left out."""
         p, hist = self.policy, self._history(w)
         counts = w.counts.get(key, {})
-        lags = [start - k * p.season_s for k in range(1, p.seasons + 1)
-                if start - k * p.season_s >= hist]
+        lags = [lag for k in range(1, p.seasons + 1)
+                if (lag := start - k * p.season_s) >= hist and self._covered(lag)]
         if len(lags) >= p.min_seasons:
             return sum(counts.get(lag, 0) for lag in lags) / len(lags)
         if start - p.recent * w.size < hist:
             return None
-        return sum(counts.get(start - j * w.size, 0) for j in range(1, p.recent + 1)) / p.recent
+        trailing = [then for j in range(1, p.recent + 1)
+                    if self._covered(then := start - j * w.size)]
+        if 2 * len(trailing) < p.recent:
+            return None  # mostly a gap: too little to judge by
+        return sum(counts.get(then, 0) for then in trailing) / len(trailing)
+
+    def _covered(self, start: int) -> bool:
+        return self.align(start, DAY) in self.days
 
     def _finding(self, kind: str, hid: str, key: Key, w: Windows, start: int, count: int,
                  base: float, score: float, z: float, refs: tuple[str, ...],
@@ -255,6 +268,8 @@ class Detector:
         if w.size == DAY:
             keep = max(keep, (364 + p.periodic_lead_days + p.periodic_base_days + 1) * DAY)
         horizon = start - keep
+        if w.size == DAY:  # the longest memory: the days it needs are kept
+            self.days = {d for d in self.days if d >= horizon}
         for old in [s for s in w.by_start if s < horizon]:
             for key in w.by_start.pop(old):
                 w.counts[key].pop(old, None)
