@@ -1,7 +1,8 @@
 """The faust job on the real broker gives the same hotspots as the embedded runner on the
 same events: a generated stream with a planted burst and cluster is appended to Kafka, the
 faust worker runs as a subprocess over it, and what it appends to hotline.analytics is
-compared with the embedded runner's findings on a copy of the same events in SQLite."""
+compared with the embedded runner's findings on a copy of the same events in SQLite; then
+the worker is stopped and started again, and takes up the checkpoint it left."""
 
 from __future__ import annotations
 
@@ -75,11 +76,7 @@ async def test_faust_job_finds_what_the_embedded_runner_finds(
         await append_all(EventStore(log), stream(PLAN))
         env = {**os.environ, **settings_env(log), "HOTLINE_FAUST_ID": f"{prefix}hotspots",
                "HOTLINE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-        with (tmp_path / "faust.log").open("wb") as out:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "faust", "-A", "services.analytics.hotspots.faust_app:app",
-                 "worker", "-l", "info", "--without-web"],
-                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        worker = start_worker(env, tmp_path / "faust.log")
         got: list[tuple[str, str]] = []
         for _ in range(900):  # up to 90 s: a group join on tansu, then the stream
             got = await analytics_records(log)
@@ -90,11 +87,41 @@ async def test_faust_job_finds_what_the_embedded_runner_finds(
         got = await analytics_records(log)
         tail = (tmp_path / "faust.log").read_text(errors="replace")[-3000:]
         assert got == expected, tail
+
+        # stopped, it leaves a checkpoint; started again (a new group: faust delivers both
+        # topics from the beginning), it takes the windows up and counts nothing twice
+        stop(worker)
+        read = sum([*(await log.end_offsets(TICKETS)).values(),
+                    *(await log.end_offsets(CONTACTS)).values()])
+        env["HOTLINE_FAUST_ID"] = f"{prefix}hotspots-again"
+        worker = start_worker(env, tmp_path / "faust-again.log")
+        said = f"from its checkpoint ({read} records read before)"
+        for _ in range(600):
+            if said in (tmp_path / "faust-again.log").read_text(errors="replace"):
+                break
+            await asyncio.sleep(0.1)
+        again = (tmp_path / "faust-again.log").read_text(errors="replace")
+        assert said in again, again[-3000:]
+        await asyncio.sleep(3.0)
+        assert await analytics_records(log) == expected
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop(worker)
         await log.close()
+
+
+def start_worker(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    with output.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "services.analytics.hotspots.faust_app:app",
+             "worker", "-l", "info", "--without-web"],
+            cwd=output.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: faust stops its agents, then the job writes its checkpoint."""
+    worker.terminate()
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()

@@ -17,13 +17,15 @@ Designed around what the issue measured of faust on the test broker:
   (key = the hotspot's stream, at its version, hash-chained), exactly as the embedded
   runner appends them, so the two write the same streams and a finding is written once.
 
-Like the embedded runner, the job reads its sources from the beginning (a consumer group of
-its own per start) and rebuilds its windows by event time.
+Like the embedded runner, the job keeps a checkpoint of its windows in the analytics
+database (row `hotspots-faust` of `an_hotspot_checkpoint`) and counts only what came after
+it; without one it rebuilds its windows from the beginning, by event time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -32,34 +34,58 @@ from typing import Any
 import faust
 
 from contracts.topics import ANALYTICS, CATALOGUE, CONTACTS, TICKETS
+from hotline.database import open_database
 from hotline.eventstore import EventStore
 from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.settings import Settings
 from services.analytics.hotspots.burst import load_policy
+from services.analytics.hotspots.checkpoint import EVERY, QUIET_S, Checkpoints, Positions
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 from services.analytics.hotspots.runner import SOURCES, append_findings, sighting_of
 
+log = logging.getLogger(__name__)
+
 
 class Job:
-    """The detector, the partitions' ends at start and the log the findings go to."""
+    """The detector, the partitions' ends at start, the log the findings go to and the
+    job's checkpoint (services/analytics/hotspots/checkpoint.py, under a name of its own).
 
-    def __init__(self, log: EventLog) -> None:
+    A start takes up the checkpoint's detector and skips what it had read: faust still
+    delivers the topics from the beginning (a consumer group of its own per start), but
+    only the records after the checkpoint are counted, so the windows are not rebuilt from
+    zero. A checkpoint is written every `EVERY` records, once a minute while records came
+    (`QUIET_S`), and when the worker stops; never while a record is being handled, so one
+    always follows its records' findings into the log (the lock)."""
+
+    def __init__(self, log: EventLog, checkpoints: Checkpoints | None = None) -> None:
         self.log = log
         self.store = EventStore(log)
+        self.checkpoints = checkpoints
         self.detector = Detector(load_policy())
-        self.ends: dict[tuple[str, int], int] = {}
+        self.ends: Positions = {}
+        self.positions: Positions = {}  # next offset per source partition
+        self.skip: Positions = {}  # what the checkpoint had read
         self.appended = 0
+        self.unsaved = 0
         self.ready = asyncio.Event()
+        self.lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.log.start()
         await self.log.claim(ANALYTICS)
         for topic in SOURCES:
             self.ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
+        restored = (await self.checkpoints.load(self.detector.policy, self.ends)
+                    if self.checkpoints is not None else None)
+        if restored is not None:
+            self.detector, self.skip = restored
+            log.info("faust hotspot job: from its checkpoint (%d records read before)",
+                     sum(self.skip.values()))
+        self.positions = dict.fromkeys(self.ends, 0) | self.skip
         for source, end in self.ends.items():
             self.detector.expect(source)
-            if end == 0:
+            if self.positions[source] >= end:
                 self.detector.rest(source)
         self.ready.set()
 
@@ -68,18 +94,37 @@ class Job:
         """One record: count it (the table and the detector), append what closes."""
         await self.ready.wait()
         source = (topic, partition)
-        sighting = sighting_of(value)
-        found: list[Finding] = []
-        if sighting is not None:
-            for name in window_keys(self.detector, sighting):
-                counts[name] += 1
-            found += self.detector.observe(sighting, source)
-        if offset + 1 >= self.ends.get(source, 0):
-            self.detector.rest(source)
-        found += self.detector.close()
-        if found:
-            self.appended += await append_findings(self.store, found, datetime.now(UTC),
-                                                   "urn:hotline:analytics:faust")
+        if offset < self.skip.get(source, 0):
+            return  # counted before the checkpoint
+        async with self.lock:
+            sighting = sighting_of(value)
+            found: list[Finding] = []
+            if sighting is not None:
+                for name in window_keys(self.detector, sighting):
+                    counts[name] += 1
+                found += self.detector.observe(sighting, source)
+            if offset + 1 >= self.ends.get(source, 0):
+                self.detector.rest(source)
+            found += self.detector.close()
+            if found:
+                self.appended += await append_findings(self.store, found, datetime.now(UTC),
+                                                       "urn:hotline:analytics:faust")
+            self.positions[source] = offset + 1
+            self.unsaved += 1
+        if self.unsaved >= EVERY:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """The detector as it is after the records handled so far (a failure only means a
+        longer read at the next start)."""
+        if self.checkpoints is None or not self.unsaved:
+            return
+        async with self.lock:
+            try:
+                await self.checkpoints.save(self.detector, self.positions, datetime.now(UTC))
+                self.unsaved = 0
+            except Exception:  # noqa: BLE001 (the database: the job goes on regardless)
+                log.warning("faust hotspot job: checkpoint not written", exc_info=True)
 
 
 def window_keys(detector: Detector, s: Sighting) -> list[str]:
@@ -96,7 +141,7 @@ def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
         raise SystemExit("the faust hotspot job runs on Kafka: set HOTLINE_LOG=kafka://host:port "
                          "(the embedded engine runs services/analytics/hotspots/runner.py)")
     prefix = settings.topic_prefix
-    job = Job(open_log(settings))
+    job = Job(open_log(settings), Checkpoints(open_database(settings.db), name="hotspots-faust"))
     app = faust.App(app_id, broker=settings.log, store="memory://", web_enabled=False,
                     consumer_auto_offset_reset="earliest",
                     topic_replication_factor=settings.kafka_replication_factor,
@@ -120,6 +165,14 @@ def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
     @app.task
     async def open_log_task() -> None:
         await job.start()
+
+    @app.timer(interval=QUIET_S)
+    async def checkpoint_now() -> None:
+        await job.checkpoint()
+
+    @app.on_before_shutdown.connect
+    async def checkpoint_at_stop(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await job.checkpoint()
 
     return app, job
 
