@@ -41,7 +41,7 @@ broker: $(STAMP)  ## a local Kafka-protocol broker (tansu, memory only) on 127.0
 
 # tests in TEST_WORKERS processes (pytest-xdist), each with its own broker: most of the time
 # goes on waiting for brokers, child processes and timers, so two workers on two cores halve
-# the wall clock (measured: 20 min instead of 32); TEST_WORKERS=0 runs them in this process
+# the wall clock (measured: 17 min instead of 32); TEST_WORKERS=0 runs them in this process
 TEST_WORKERS ?= 2
 
 test: $(STAMP)  ## the whole suite: unit, contract (embedded + real Kafka), PostgreSQL, scenarios
