@@ -44,6 +44,18 @@ def test_a_copy_with_changes_equals_dataclasses_replace() -> None:
     assert state == State("a", 1, frozenset({"x"}), {"k": 1})  # the original is untouched
 
 
+@dataclass(frozen=True, slots=True)
+class Child(State):
+    extra: str = "-"
+
+
+def test_inherited_fields_are_copied_too() -> None:
+    child = Child("a", 1, extra="e")
+    assert with_changes(child, count=5, extra="f") == dataclasses.replace(child, count=5,
+                                                                          extra="f")
+    assert type(with_changes(child)) is Child
+
+
 def test_it_refuses_what_replace_would_refuse_or_do_differently() -> None:
     with pytest.raises(TypeError, match="no field"):
         with_changes(State("a"), colour="red")
