@@ -91,7 +91,6 @@ def contribution(row: Mapping[str, Any]) -> Counted:
     return cells, {p: row[p] for p in PERIOD_COLUMNS}, tuple(vector)
 
 
-
 class Deltas:
     """What a batch changes in the cube: per cell, the sums to add."""
 

@@ -94,8 +94,38 @@ class Checkpoints:
                 state=state, taken_at=now))
         self._table_made = True
 
+    async def try_save(self, detector: Detector, positions: Positions, now: datetime,
+                       reader: str) -> bool:
+        """`save`, saying whether it did: a failure (the database) is logged, and only means
+        a longer read at the next start, so the reader goes on regardless."""
+        try:
+            await self.save(detector, positions, now)
+            return True
+        except Exception:  # noqa: BLE001
+            log.warning("%s: checkpoint not written", reader, exc_info=True)
+            return False
+
     async def _made(self, conn: AsyncConnection) -> None:
         """The table, until a transaction that made sure of it has committed (not at every
         checkpoint)."""
         if not self._table_made:
             await conn.run_sync(metadata.create_all)
+
+
+async def resume(checkpoints: Checkpoints | None, detector: Detector, ends: Positions,
+                 reader: str) -> tuple[Detector, Positions]:
+    """Where a reader of the sources starts: the checkpoint's detector and positions (zero
+    for a partition it had not read), else `detector` from zero; either way every source
+    expected, and those already read to the end they had at start rested."""
+    starts = dict.fromkeys(ends, 0)
+    restored = await checkpoints.load(detector.policy, ends) if checkpoints else None
+    if restored is not None:
+        detector, saved = restored
+        starts |= {tp: o for tp, o in saved.items() if tp in starts}
+        log.info("%s: from its checkpoint (%d records read before)", reader,
+                 sum(starts.values()))
+    for source, end in ends.items():
+        detector.expect(source)
+        if starts[source] >= end:
+            detector.rest(source)
+    return detector, starts

@@ -25,7 +25,6 @@ it; without one it rebuilds its windows from the beginning, by event time.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -40,11 +39,17 @@ from hotline.log.factory import open_log
 from hotline.log.port import EventLog
 from hotline.settings import Settings
 from services.analytics.hotspots.burst import load_policy
-from services.analytics.hotspots.checkpoint import EVERY, QUIET_S, Checkpoints, Positions
+from services.analytics.hotspots.checkpoint import (
+    EVERY,
+    QUIET_S,
+    Checkpoints,
+    Positions,
+    resume,
+)
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 from services.analytics.hotspots.runner import SOURCES, append_findings, sighting_of
 
-log = logging.getLogger(__name__)
+READER = "faust hotspot job"  # in its log lines
 
 
 class Job:
@@ -58,14 +63,14 @@ class Job:
     (`QUIET_S`), and when the worker stops; never while a record is being handled, so one
     always follows its records' findings into the log (the lock)."""
 
-    def __init__(self, log: EventLog, checkpoints: Checkpoints | None = None) -> None:
+    def __init__(self, log: EventLog, checkpoints: Checkpoints) -> None:
         self.log = log
         self.store = EventStore(log)
         self.checkpoints = checkpoints
         self.detector = Detector(load_policy())
         self.ends: Positions = {}
         self.positions: Positions = {}  # next offset per source partition
-        self.skip: Positions = {}  # what the checkpoint had read
+        self.skip: Positions = {}  # where the checkpoint had read to
         self.appended = 0
         self.unsaved = 0
         self.ready = asyncio.Event()
@@ -76,17 +81,9 @@ class Job:
         await self.log.claim(ANALYTICS)
         for topic in SOURCES:
             self.ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
-        restored = (await self.checkpoints.load(self.detector.policy, self.ends)
-                    if self.checkpoints is not None else None)
-        if restored is not None:
-            self.detector, self.skip = restored
-            log.info("faust hotspot job: from its checkpoint (%d records read before)",
-                     sum(self.skip.values()))
-        self.positions = dict.fromkeys(self.ends, 0) | self.skip
-        for source, end in self.ends.items():
-            self.detector.expect(source)
-            if self.positions[source] >= end:
-                self.detector.rest(source)
+        self.detector, self.skip = await resume(self.checkpoints, self.detector, self.ends,
+                                                READER)
+        self.positions = dict(self.skip)
         self.ready.set()
 
     async def handle(self, topic: str, partition: int, offset: int, value: bytes,
@@ -117,14 +114,12 @@ class Job:
     async def checkpoint(self) -> None:
         """The detector as it is after the records handled so far (a failure only means a
         longer read at the next start)."""
-        if self.checkpoints is None or not self.unsaved:
+        if not self.unsaved:
             return
         async with self.lock:
-            try:
-                await self.checkpoints.save(self.detector, self.positions, datetime.now(UTC))
+            if await self.checkpoints.try_save(self.detector, self.positions,
+                                               datetime.now(UTC), READER):
                 self.unsaved = 0
-            except Exception:  # noqa: BLE001 (the database: the job goes on regardless)
-                log.warning("faust hotspot job: checkpoint not written", exc_info=True)
 
 
 def window_keys(detector: Detector, s: Sighting) -> list[str]:

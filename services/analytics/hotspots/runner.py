@@ -37,7 +37,13 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
 from hotline.readiness import Readiness
 from hotline.runtime import Background
-from services.analytics.hotspots.checkpoint import EVERY, QUIET_S, Checkpoints, Positions
+from services.analytics.hotspots.checkpoint import (
+    EVERY,
+    QUIET_S,
+    Checkpoints,
+    Positions,
+    resume,
+)
 from services.analytics.hotspots.detector import Detector, Finding, Sighting
 
 log = logging.getLogger(__name__)
@@ -151,33 +157,16 @@ class HotspotRunner:
         ends: Positions = {}
         for topic in SOURCES:
             ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
-        self.positions = await self._restore(ends)
+        self.detector, self.positions = await resume(self.checkpoints, self.detector, ends,
+                                                     "hotspot runner")
+        self.stats.restored_at = sum(self.positions.values())
         await consumer.assign(set(ends))
         await consumer.seek(self.positions)
-        for source, end in ends.items():
-            self.detector.expect(source)
-            if self.positions[source] >= end:
-                self.detector.rest(source)
         try:
             while not self._stop.is_set():
                 await self.step(await consumer.poll(self.batch, timeout_s=0.2), ends)
         finally:
             await consumer.close()
-
-    async def _restore(self, ends: Positions) -> Positions:
-        """Where reading starts: the checkpoint's positions, its detector taken up; zero
-        without one."""
-        starts = dict.fromkeys(ends, 0)
-        if self.checkpoints is None:
-            return starts
-        restored = await self.checkpoints.load(self.detector.policy, ends)
-        if restored is None:
-            return starts
-        self.detector, saved = restored
-        self.stats.restored_at = sum(saved.values())
-        log.info("hotspot runner: from its checkpoint (%d records read before)",
-                 self.stats.restored_at)
-        return starts | {tp: o for tp, o in saved.items() if tp in starts}
 
     async def step(self, records: list[Record], ends: dict[tuple[str, int], int]) -> None:
         """One batch: sightings in, findings out (appended), then rest the partitions that
@@ -212,13 +201,9 @@ class HotspotRunner:
     async def _checkpoint(self) -> None:
         """The detector as it is now, after its findings are in the log (a failure only
         means a longer read at the next start)."""
-        if self.checkpoints is None:
-            return
-        try:
-            await self.checkpoints.save(self.detector, self.positions, self.clock())
+        if self.checkpoints is not None and await self.checkpoints.try_save(
+                self.detector, self.positions, self.clock(), "hotspot runner"):
             self._unsaved, self._saved_at = 0, time.monotonic()
-        except Exception:  # noqa: BLE001 (the database: the detector goes on regardless)
-            log.warning("hotspot runner: checkpoint not written", exc_info=True)
 
     async def _append(self, found: list[Finding]) -> None:
         """Append a batch's findings, retrying while the log is unavailable (the detector
