@@ -303,8 +303,8 @@ class ProjectionRunner:
                 ):
                     break
                 records = await consumer.poll(self.batch_size, timeout_s=0.5)
-                if until is not None:
-                    records += await self._fill(consumer, len(records))
+                if until is not None and records:
+                    records = await self._fill(consumer, records)
                 if records:
                     await self.process(records)
                     try:
@@ -317,16 +317,20 @@ class ProjectionRunner:
             await consumer.close()
         return self.stats
 
-    async def _fill(self, consumer: Consumer | PartitionConsumer, have: int) -> list[Record]:
-        """More records for a rebuild's batch while they come at once: its prompt fetches
-        return a few hundred each, and a transaction per few hundred costs more."""
-        more: list[Record] = []
-        while have and have + len(more) < self.batch_size:
-            got = await consumer.poll(self.batch_size - have - len(more), timeout_s=0)
+    async def _fill(self, consumer: Consumer | PartitionConsumer,
+                    records: list[Record]) -> list[Record]:
+        """A rebuild's batch topped up while records come at once (its prompt fetches
+        return a few hundred each, and a transaction per few hundred costs more), in the
+        order one poll gives: by partition, then offset, however the polls fell."""
+        batch = list(records)
+        while len(batch) < self.batch_size:
+            got = await consumer.poll(self.batch_size - len(batch), timeout_s=0)
             if not got:
                 break
-            more += got
-        return more
+            batch += got
+        if len(batch) > len(records):
+            batch.sort(key=lambda r: (r.topic, r.partition, r.offset))
+        return batch
 
     async def _consumer(self, rebuilding: bool) -> Consumer | PartitionConsumer:
         """A group member (shared), or a reader of every partition from the stored offsets;
