@@ -51,7 +51,6 @@ from services.knowledge.domain import Article, Import, ReviewPolicy, decide
 from services.knowledge.fts import KnowledgeIndex
 from services.knowledge.projections import Articles
 from services.knowledge.search import Filters
-from services.knowledge.segment import marked, search_terms
 from services.knowledge.service import SOURCE, imported_id, stream_of
 
 SEARCH_N = 130_000
@@ -62,12 +61,11 @@ WARM_UP = 20  # asks our side runs before the clock starts
 FILL_CONCURRENCY = 64
 BOTH = ("public", "internal")
 ACTOR = "editor:bench"
-RAW_SQL = ("SELECT rowid, bm25(kb_fts, 6.0, 3.0, 1.0) AS s FROM kb_fts WHERE kb_fts MATCH ? "
-           "ORDER BY s LIMIT ?")
+RAW_SQL = f"SELECT rowid, {fts.SCORE} AS s FROM kb_fts WHERE kb_fts MATCH ? ORDER BY s LIMIT ?"
 RAW_SEARCH = ("INSERT INTO kb_search (rowid, article_id, version, title, kind, level1, level2, "
               "audience, owning_unit, effective_from, expires_at, source_ref) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-RAW_FTS = "INSERT INTO kb_fts (rowid, title, terms, body) VALUES (?, ?, ?, ?)"
+RAW_FTS = "INSERT INTO kb_fts (rowid, title, terms, body, facets) VALUES (?, ?, ?, ?, ?)"
 
 Ask = tuple[str, Filters, str]  # what ours is given, and the match expression raw is given
 RawRows = list[tuple[tuple[Any, ...], tuple[Any, ...]]]
@@ -101,9 +99,7 @@ def segmented(events: Sequence[ArticlePublished]) -> RawRows:
         rows.append(((n, a.article_id, a.version, a.title, a.kind.value if a.kind else None,
                       a.category.level1, a.category.level2, a.audience.value, a.owning_unit,
                       *iso, a.source_ref),
-                     (n, marked(a.title), search_terms([a.title, a.body, *a.keywords,
-                                                         *a.synonyms], [a.title, *a.keywords]),
-                      marked(a.body))))
+                     tuple(fts.words_row(n, a).values())))
     return rows
 
 
@@ -179,7 +175,7 @@ async def asked(engine: AsyncEngine, pairs: Sequence[tuple[str, Filters]]) -> li
     found = []
     async with engine.connect() as conn:
         for query, filters in pairs:
-            for expression in await fts.expressions(conn, query):
+            for expression in await fts.expressions(conn, query, filters):
                 found.append((query, filters, expression))
     return found
 

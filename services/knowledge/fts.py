@@ -11,10 +11,18 @@ PostgreSQL deployments Elasticsearch takes its place.
 Ranking: BM25 with the title weighing 6, the terms 3, the body 1 (so a word in the
 title beats the same word deep in a long body), over the query's most telling words
 (`plan`); ties by article id, so the order is the same on every run.
+
+Filters: a fourth column, `facets`, holds one token per filter value of the article
+(`facet`: audience, category levels, kind, owning unit), so a filter is part of the
+MATCH and BM25 ranks only the rows it allows (a recommendation within one category
+ranks a tenth of the rows the same words find in the whole index). It weighs 0, so it
+scores nothing; it adds the same five tokens to every row's length, which moves no two
+rows' order. Validity (dates) cannot be a token and is checked on the ranked rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -38,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
+from contracts.vocabulary import Audience
 from hotline.projection import READ_CHUNK, Applied
 from services.knowledge.highlight import highlight, snippet
 from services.knowledge.search import ROW_FIELDS, WEIGHTS, Filters, Hit, hit_of
@@ -60,7 +69,7 @@ search_table = Table(
     Column("source_ref", Text),
 )
 event.listen(search_table, "after_create", DDL(
-    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, terms, body, "
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, terms, body, facets, "
     f"tokenize = \"unicode61 separators '{SEP}'\")"))
 event.listen(search_table, "after_create", DDL(  # each word's document count, for `plan`
     "CREATE VIRTUAL TABLE kb_vocab USING fts5vocab(kb_fts, 'row')"))
@@ -72,7 +81,7 @@ class KnowledgeIndex:
     """The FTS5 index of published articles: a projection of hotline.knowledge."""
 
     name: str = "knowledge-index"
-    version: int = 2
+    version: int = 3
     topics: Sequence[str] = (KNOWLEDGE,)
     events: frozenset[str] = frozenset({"ArticlePublished", "ArticleRetired"})
     metadata: MetaData = metadata
@@ -99,9 +108,9 @@ class KnowledgeIndex:
                 chunk = [a.article_id for a in live[i:i + READ_CHUNK]]
                 rowids |= dict((await conn.execute(select(s.article_id, s.rowid).where(
                     s.article_id.in_(chunk)))).all())
-            await conn.execute(text("INSERT INTO kb_fts (rowid, title, terms, body) "
-                                    "VALUES (:r, :t, :k, :b)"),
-                               [_words(rowids[a.article_id], a) for a in live])
+            await conn.execute(text("INSERT INTO kb_fts (rowid, title, terms, body, facets) "
+                                    "VALUES (:r, :t, :k, :b, :f)"),
+                               [words_row(rowids[a.article_id], a) for a in live])
         TERM_COUNTS.forget_absent()
 
 
@@ -121,9 +130,36 @@ def _row(a: ArticlePublished) -> dict[str, Any]:
             "effective_from": _iso(a.effective_from), "expires_at": _iso(a.expires_at)}
 
 
-def _words(rowid: int, a: ArticlePublished) -> dict[str, Any]:
+def words_row(rowid: int, a: ArticlePublished) -> dict[str, Any]:
+    """The kb_fts row of an article (title, terms, body, facets: the INSERT's order)."""
     terms = search_terms([a.title, a.body, *a.keywords, *a.synonyms], [a.title, *a.keywords])
-    return {"r": rowid, "t": marked(a.title), "k": terms, "b": marked(a.body)}
+    return {"r": rowid, "t": marked(a.title), "k": terms, "b": marked(a.body),
+            "f": " ".join(facet(name, value) for name, value in _facets(a) if value)}
+
+
+FACETED = ("level1", "level2", "kind", "owning_unit")  # the Filters fields that are facets
+
+
+def _facets(a: ArticlePublished) -> list[tuple[str, str | None]]:
+    kind = a.kind.value if a.kind else None
+    return [("audience", a.audience.value), ("level1", a.category.level1),
+            ("level2", a.category.level2), ("kind", kind), ("owning_unit", a.owning_unit)]
+
+
+def facet(name: str, value: str) -> str:
+    """The token of a filter value: letters and digits only, so the tokenizer keeps it
+    whole whatever the value holds (category codes have hyphens, units Chinese)."""
+    return "f" + hashlib.blake2b(f"{name}\0{value}".encode(), digest_size=8).hexdigest()
+
+
+def facet_match(filters: Filters) -> str:
+    """The MATCH terms of the filters that are facets ("" when none narrows anything)."""
+    terms = [f"facets : {facet(name, value)}" for name in FACETED
+             if (value := getattr(filters, name)) is not None]
+    if filters.audiences and not {a.value for a in Audience} <= set(filters.audiences):
+        terms.append("(" + " OR ".join(f"facets : {facet('audience', a)}"
+                                       for a in sorted(set(filters.audiences))) + ")")
+    return "".join(f" AND {t}" for t in terms)
 
 
 async def words_of(conn: AsyncConnection, article_id: str) -> set[str]:
@@ -180,9 +216,10 @@ def plan(groups: Sequence[Group], counts: dict[str, int], total: int) -> list[li
     return [g for i, (n, g) in enumerate(kept) if i == 0 or n <= cap][:RAREST]
 
 
-def match_of(groups: Sequence[Sequence[str]]) -> str:
-    """The MATCH expression for any of these words."""
-    return " OR ".join(_quoted(t) for g in groups for t in g)
+def match_of(groups: Sequence[Sequence[str]], filters: Filters | None = None) -> str:
+    """The MATCH expression for any of these words, in rows the filters allow."""
+    words = " OR ".join(_quoted(t) for g in groups for t in g)
+    return f"({words}){facet_match(filters)}" if filters else words
 
 
 def _quoted(term: str) -> str:
@@ -258,58 +295,62 @@ async def planned(conn: AsyncConnection, query: str) -> list[list[str]]:
     return plan(groups, counts, await TERM_COUNTS.total(conn))
 
 
-async def expressions(conn: AsyncConnection, query: str) -> list[str]:
+async def expressions(conn: AsyncConnection, query: str, filters: Filters) -> list[str]:
     """The MATCH a search for `query` runs (none when nothing in it is searchable)."""
     groups = await planned(conn, query)
-    return [match_of(groups)] if groups else []
+    return [match_of(groups, filters)] if groups else []
 
 
 OVERFETCH = 3  # candidates ranked per hit asked for, before the filters
-_SCORE = "bm25(kb_fts, {}, {}, {})".format(*WEIGHTS)
+SCORE = "bm25(kb_fts, {}, {}, {}, 0.0)".format(*WEIGHTS)  # facets score nothing
 
 
 async def search(conn: AsyncConnection, query: str, filters: Filters, today: date,
                  limit: int = 10) -> list[Hit]:
     """The best `limit` valid articles for `query` (expired and not yet effective ones never).
 
-    Ranked on the FTS table alone, then filtered: joining kb_search to every matched row
-    to filter it first cost as much again as ranking. The best `OVERFETCH` x `limit` (+ 10)
-    are ranked, their rows read and filtered; only when the filters leave fewer than
-    `limit` of a full page (a narrow category, say) is the search run again with the
-    filters inside, which is exact whatever they leave. Equal scores on a page are in
-    article id order."""
+    Ranked on the FTS table alone, the filters in the MATCH as facets, then checked for
+    validity: joining kb_search to every matched row to check it first cost as much again
+    as ranking. The best `OVERFETCH` x `limit` (+ 10) are ranked and checked; only when
+    fewer than `limit` of a full ranking are valid (a category of expired notices, say)
+    is the search run again with the check inside, which is exact whatever it leaves.
+    Equal scores on a page are in article id order."""
     groups = await planned(conn, query)
     if not groups:
         return []
-    match = match_of(groups)
+    match = match_of(groups, filters)
     wanted = limit * OVERFETCH + 10
-    ranked = f"SELECT rowid, {_SCORE} AS score FROM kb_fts WHERE kb_fts MATCH :q "
+    ranked = f"SELECT rowid, {SCORE} AS score FROM kb_fts WHERE kb_fts MATCH :q "
     rows, ranked_n = await _best(conn, ranked + "ORDER BY score, rowid LIMIT :n", match,
-                                 wanted, filters, today)
+                                 wanted, limit, filters, today)
     if len(rows) < limit and ranked_n == wanted:
         where, _ = _where(filters, today)
-        rows, _ = await _best(conn, f"SELECT f.rowid, {_SCORE} AS score FROM kb_fts f JOIN "
+        rows, _ = await _best(conn, f"SELECT f.rowid, {SCORE} AS score FROM kb_fts f JOIN "
                               f"kb_search s ON s.rowid = f.rowid WHERE kb_fts MATCH :q {where} "
-                              "ORDER BY score, s.article_id LIMIT :n", match, limit, filters,
-                              today)
-    best = sorted(rows, key=lambda r: (r["score"], r["article_id"]))[:limit]
+                              "ORDER BY score, s.article_id LIMIT :n", match, limit, limit,
+                              filters, today)
     words = {t.casefold() for g in groups for t in g}
     return [hit_of(r, -r["score"], highlight(r["marked_title"], words),
-                   snippet(r["marked_body"], words)) for r in best]
+                   snippet(r["marked_body"], words)) for r in rows]
 
 
-async def _best(conn: AsyncConnection, ranking: str, match: str, n: int, filters: Filters,
-                today: date) -> tuple[list[dict[str, Any]], int]:
-    """Of the best `n` of a ranking, those `filters` allow, with their rows and indexed
-    words, and how many were ranked: one statement (a round trip to the SQLite thread
-    costs half a millisecond)."""
+async def _best(conn: AsyncConnection, ranking: str, match: str, n: int, limit: int,
+                filters: Filters, today: date) -> tuple[list[dict[str, Any]], int]:
+    """The best `limit` of the best `n` of a ranking that `filters` allow on `today`, with
+    their rows and indexed words, and how many were ranked: one statement (a round trip
+    to the SQLite thread costs half a millisecond) that reads the long marked texts of
+    the page only."""
     where, params = _where(filters, today)
     found = (await conn.execute(text(
-        f"WITH top AS ({ranking}) SELECT top.score, s.*, f.title AS marked_title, "
-        f"f.body AS marked_body, (1 = 1{where}) AS allowed FROM top "
-        "JOIN kb_search s ON s.rowid = top.rowid JOIN kb_fts f ON f.rowid = top.rowid"),
-        params | {"q": match, "n": n})).all()
-    return [dict(r._mapping) for r in found if r.allowed], len(found)
+        f"WITH top AS MATERIALIZED ({ranking}), ok AS (SELECT top.score, s.* FROM top "
+        f"JOIN kb_search s ON s.rowid = top.rowid WHERE 1 = 1{where} "
+        "ORDER BY top.score, s.article_id LIMIT :limit) "
+        "SELECT counted.ranked, ok.*, f.title AS marked_title, f.body AS marked_body "
+        "FROM (SELECT count(*) AS ranked FROM top) counted LEFT JOIN ok ON 1 "
+        "LEFT JOIN kb_fts f ON f.rowid = ok.rowid ORDER BY ok.score, ok.article_id"),
+        params | {"q": match, "n": n, "limit": limit})).all()
+    return ([dict(r._mapping) for r in found if r.article_id is not None],
+            found[0].ranked if found else 0)
 
 
 def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
@@ -319,7 +360,7 @@ def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
                "(s.expires_at IS NULL OR s.expires_at > :today)"]
     params: dict[str, Any] = {"today": today.isoformat()} | {
         f"aud{i}": a for i, a in enumerate(filters.audiences)}
-    for name in ("level1", "level2", "kind", "owning_unit"):
+    for name in FACETED:
         value = getattr(filters, name)
         if value is not None:
             clauses.append(f"s.{name} = :{name}")

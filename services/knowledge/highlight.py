@@ -21,33 +21,34 @@ SNIPPET_WORDS = 32
 ELLIPSIS = "…"
 
 
-def _is_hit(word: str, terms: Collection[str]) -> bool:
-    return word.casefold() in terms
+def _mark(words: list[str], folded: list[str], terms: Collection[str]) -> str:
+    pairs = zip(words, folded, strict=True)
+    return SEP.join(OPEN + w + CLOSE if f in terms else w for w, f in pairs)
 
 
 def highlight(text: str, terms: Collection[str]) -> str:
     """The whole text with every word a search looked for (`terms`, casefolded) marked."""
-    return SEP.join(OPEN + w + CLOSE if _is_hit(w, terms) else w for w in text.split(SEP))
+    return _mark(text.split(SEP), text.casefold().split(SEP), terms)
 
 
 def snippet(text: str, terms: Collection[str], size: int = SNIPPET_WORDS) -> str:
     """At most `size` words of the text, where the most different terms are found together
-    (the earliest such place), marked, with "…" where the text goes on."""
-    words = text.split(SEP)
-    start = _best_start(words, terms, size) if len(words) > size else 0
-    piece = words[start:start + size]
-    marked = SEP.join(OPEN + w + CLOSE if _is_hit(w, terms) else w for w in piece)
-    return (ELLIPSIS if start else "") + marked + (
-        ELLIPSIS if start + size < len(words) else "")
+    (the earliest such place), marked, with "…" where the text goes on. (Casefolding
+    keeps SEP where it is, so the folded text splits into the same words.)"""
+    words, folded = text.split(SEP), text.casefold().split(SEP)
+    start = _best_start(folded, terms, size) if len(words) > size else 0
+    end = start + size
+    return ((ELLIPSIS if start else "") + _mark(words[start:end], folded[start:end], terms)
+            + (ELLIPSIS if end < len(words) else ""))
 
 
-def _best_start(words: list[str], terms: Collection[str], size: int) -> int:
+def _best_start(folded: list[str], terms: Collection[str], size: int) -> int:
     """Where a window of `size` words holds the most distinct terms, then the most hits;
     each window tried starts a few words before a hit, so the hit reads in context."""
-    hits = [(i, f) for i, f in enumerate(w.casefold() for w in words) if f in terms]
+    hits = [(i, f) for i, f in enumerate(folded) if f in terms]
     best, best_score = 0, (-1, -1)
     for at, (h, _) in enumerate(hits):
-        start = max(0, min(h - 3, len(words) - size))
+        start = max(0, min(h - 3, len(folded) - size))
         inside = [f for i, f in hits[bisect_left(hits, (start, "")):at + size] if i < start + size]
         score = (len(set(inside)), len(inside))
         if score > best_score:
