@@ -103,28 +103,47 @@ def test_near_duplicates_cluster_and_burst() -> None:
     assert CLUSTER_TEXT not in repr(texts)
 
 
-def test_a_rise_at_the_same_time_last_year_is_foreseen() -> None:
-    """Daily noise for a year and a bit; last year a two-week heating season rise."""
+def daily(days: int, rise_from: int | None = None,
+          gap: range = range(0)) -> list[Sighting]:
+    """Three heating contacts a day (fifteen for a week from day `rise_from`), nothing at
+    all on the days of `gap`, in time order."""
     rng = random.Random(5)
-    policy = BurstPolicy(windows=(86400,))
-    rise = T0 + timedelta(days=40)
     sightings, seq = [], 0
-    for day in range(400):
+    for day in (d for d in range(days) if d not in gap):
         start = T0 + timedelta(days=day)
-        n = 3 + (12 if rise <= start < rise + timedelta(days=7) else 0)
+        n = 3 + (12 if rise_from is not None and rise_from <= day < rise_from + 7 else 0)
         for _ in range(n):
             seq += 1
             at = start + timedelta(seconds=rng.randrange(86400))
             sightings.append(Sighting(f"12345-x-{seq:06d}", at, "110102", "housing", "heating"))
-    found = [f for f in run(sorted(sightings, key=lambda s: s.at), policy)
-             if f.kind == "foreseen" and f.dimension == "category2"]
+    return sorted(sightings, key=lambda s: s.at)
+
+
+def foreseen(sightings: list[Sighting]) -> list[Finding]:
+    return [f for f in run(sightings, BurstPolicy(windows=(86400,)))
+            if f.kind == "foreseen" and f.dimension == "category2"]
+
+
+def test_a_rise_at_the_same_time_last_year_is_foreseen() -> None:
+    """Daily noise for a year and a bit; last year a week-long heating season rise."""
+    found = foreseen(daily(400, rise_from=40))
     assert len(found) == 1
-    signal = found[0]
+    signal, rise = found[0], T0 + timedelta(days=40)
     year = timedelta(days=364)  # the same weekdays, 52 weeks on
     # said a week ahead of a period whose twin last year held the rise's start, once
     assert signal.start - year <= rise < signal.end - year
     assert signal.count > 2 * signal.baseline and signal.baseline == pytest.approx(21, abs=6)
     assert signal.last_year_from == signal.start - year
+    # a gap of a few days in last year's baseline leaves the rise foreseen all the same
+    assert [f.start for f in foreseen(daily(400, rise_from=40, gap=range(20, 27)))] == [
+        signal.start]
+
+
+def test_a_gap_last_year_foresees_nothing() -> None:
+    """Last year's log has a month with nothing at all (live data began after imported
+    tickets): the ordinary weeks after it are no rise against a baseline of zeros."""
+    assert foreseen(daily(420, gap=range(10, 45))) == []
+    assert foreseen(daily(420, gap=range(40, 45))) == []  # the period itself mostly gap
 
 
 def test_windows_close_by_event_time_and_late_events_are_dropped() -> None:

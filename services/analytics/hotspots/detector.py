@@ -215,7 +215,7 @@ class Detector:
         """未诉先办: the periods coming up whose same time last year rose (periodic.py)."""
         found = []
         for key, sign in foresee(w.counts, w.by_start, w.foreseen_until, start,
-                                 self._history(w), self.policy):
+                                 self._history(w), self.policy, self._covered):
             span = self.policy.periodic_span_days * DAY
             hid = derived_id(key.name(), "foreseen", sign.expected_from)
             found.append(Finding("foreseen", hid, key.dimension, key.name(), key.district,

@@ -6,11 +6,17 @@ up 52 weeks earlier (the same weekdays): last year's count over `periodic_span_d
 tested against last year's own baseline, the `periodic_base_days` before it, scaled to the
 span (services/analytics/hotspots/burst.py). A key signalled is quiet until its foreseen period
 has passed, so a season rising over two weeks gives one signal, not fourteen.
+
+Only last year's days the log has anything from count (`covered`, the detector's days):
+a day with nothing at all is a gap (the months between last year's imported tickets and
+live data, an outage), and a baseline of zeros from a gap would make any ordinary week
+after it look like a rise. Both sides are compared over their covered days, and when
+either is mostly gap nothing is said.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -32,16 +38,20 @@ class Signal:
 
 def foresee(counts: Mapping[K, Mapping[int, int]], by_start: Mapping[int, set[K]],
             quiet_until: dict[K, int], closed: int, history: int,
-            policy: BurstPolicy) -> Iterator[tuple[K, Signal]]:
+            policy: BurstPolicy, covered: Callable[[int], bool]) -> Iterator[tuple[K, Signal]]:
     """The keys whose period starting `lead` days after the day `closed` rose last year
-    (`history`: the first day counted; nothing is said before a year and a baseline)."""
+    (`history`: the first day counted; nothing is said before a year and a baseline;
+    `covered`: whether the log has anything from a day)."""
     p = policy
     target = closed + p.periodic_lead_days * DAY
     then = target - YEAR
     base_from = then - p.periodic_base_days * DAY
     if base_from < history:
         return
-    days = [then + i * DAY for i in range(p.periodic_span_days)]
+    days = [d for i in range(p.periodic_span_days) if covered(d := then + i * DAY)]
+    base = [d for i in range(p.periodic_base_days) if covered(d := base_from + i * DAY)]
+    if 2 * len(days) < p.periodic_span_days or 2 * len(base) < p.periodic_base_days:
+        return  # last year's period or its baseline is mostly a gap
     keys: set[K] = set()
     for day in days:
         keys |= by_start.get(day, set())
@@ -50,8 +60,8 @@ def foresee(counts: Mapping[K, Mapping[int, int]], by_start: Mapping[int, set[K]
             continue
         series = counts.get(key, {})
         count = sum(series.get(d, 0) for d in days)
-        before = sum(series.get(base_from + i * DAY, 0) for i in range(p.periodic_base_days))
-        verdict = judge(count, before / p.periodic_base_days * p.periodic_span_days, p)
+        before = sum(series.get(d, 0) for d in base)
+        verdict = judge(count, before / len(base) * len(days), p)
         if verdict.burst:
             quiet_until[key] = target + p.periodic_span_days * DAY
             yield key, Signal(target, then, verdict)
