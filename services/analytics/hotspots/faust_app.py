@@ -7,10 +7,14 @@
 
 Designed around what the issue measured of faust on the test broker:
 
-- window expiry follows the wall clock: the job keeps its own event-time windows (the
-  detector's, closed by the partitions' watermark) and its table `hotspot-counts` is a plain
-  table keyed `<key>|<window size>|<window start>` with no faust expiry, so a replay of old
-  events is never dropped as expired;
+- window expiry follows the wall clock: the job keeps no faust table or window at all; its
+  event-time windows are the detector's (closed by the partitions' watermark, kept in its
+  checkpoint), so a replay of old events is never dropped as expired. (It once also kept a
+  faust table of the same counts that nothing read: one changelog write per window key and
+  record, and a changelog topic left behind by every start.) Nor does it elect a leader
+  (`topic_disable_leader`: one worker per deployment), so faust creates no topic of its
+  own and a start leaves only an empty consumer group, which Kafka drops once its offsets
+  expire (`offsets.retention.minutes`, a week by default);
 - undeclared source topics get the wrong partition count: each source is declared with its
   catalogue partition count (contracts/topics.py);
 - events must be keyed: findings are appended through the event store on a KafkaEventLog
@@ -46,7 +50,7 @@ from services.analytics.hotspots.checkpoint import (
     Positions,
     resume,
 )
-from services.analytics.hotspots.detector import Detector, Finding, Sighting
+from services.analytics.hotspots.detector import Detector, Finding
 from services.analytics.hotspots.runner import SOURCES, append_findings, sighting_of
 
 READER = "faust hotspot job"  # in its log lines
@@ -86,9 +90,8 @@ class Job:
         self.positions = dict(self.skip)
         self.ready.set()
 
-    async def handle(self, topic: str, partition: int, offset: int, value: bytes,
-                     counts: Any) -> None:
-        """One record: count it (the table and the detector), append what closes."""
+    async def handle(self, topic: str, partition: int, offset: int, value: bytes) -> None:
+        """One record: count it, append what closes."""
         await self.ready.wait()
         source = (topic, partition)
         if offset < self.skip.get(source, 0):
@@ -97,8 +100,6 @@ class Job:
             sighting = sighting_of(value)
             found: list[Finding] = []
             if sighting is not None:
-                for name in window_keys(self.detector, sighting):
-                    counts[name] += 1
                 found += self.detector.observe(sighting, source)
             if offset + 1 >= self.ends.get(source, 0):
                 self.detector.rest(source)
@@ -122,13 +123,6 @@ class Job:
                 self.unsaved = 0
 
 
-def window_keys(detector: Detector, s: Sighting) -> list[str]:
-    """The table's keys a sighting counts in: its category keys in each event-time window."""
-    epoch = int(s.at.timestamp())
-    return [f"{key.name()}|{w.size}|{detector.align(epoch, w.size)}"
-            for w in detector.windows for key in detector.keys_of(s)]
-
-
 def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
     """The faust app over the Kafka log the settings name (HOTLINE_LOG, its topic prefix and
     its group timings: on tansu a join completes after half the session timeout)."""
@@ -138,12 +132,10 @@ def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
     prefix = settings.topic_prefix
     job = Job(open_log(settings), Checkpoints(open_database(settings.db), name="hotspots-faust"))
     app = faust.App(app_id, broker=settings.log, store="memory://", web_enabled=False,
-                    consumer_auto_offset_reset="earliest",
+                    consumer_auto_offset_reset="earliest", topic_disable_leader=True,
                     topic_replication_factor=settings.kafka_replication_factor,
                     broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
                     broker_heartbeat_interval=settings.kafka_heartbeat_interval_ms / 1000)
-    counts = app.Table("hotspot-counts", default=int,
-                       partitions=CATALOGUE[TICKETS].spec.partitions)
     for name in (TICKETS, CONTACTS):
         topic = app.topic(prefix + name, partitions=CATALOGUE[name].spec.partitions,
                           key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -152,8 +144,7 @@ def build(settings: Settings, app_id: str) -> tuple[faust.App, Job]:
         async def process(stream: Any, _name: str = name) -> None:
             async for event in stream.events():
                 message = event.message
-                await job.handle(_name, message.partition, message.offset, event.value,
-                                 counts)
+                await job.handle(_name, message.partition, message.offset, event.value)
 
         app.agent(topic, name=f"hotspots-{name}")(process)
 
