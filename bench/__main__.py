@@ -45,6 +45,8 @@ def fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit in ("ms", "s"):
         return f"{value:,.1f} {unit}"
+    if unit == "MRR":  # a score from 0 to 1
+        return f"{value:.3f}"
     return f"{value:,.0f}/s"
 
 

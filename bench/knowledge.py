@@ -12,6 +12,9 @@ its category, limit 5. A few hundred fixed queries, each once per side per repet
 the sides alternating query by query; queries/s is one caller's rate (queries over the
 time spent in them), best repetition.
 
+Quality (bench/knowledge_quality.py): the judged queries' MRR on the same index, so a plan
+that buys speed with answers shows beside the speed it bought.
+
 Index build, ours: `KnowledgeIndex.apply` of `ArticlePublished` events, 500 per
 transaction, into a fresh file (what a rebuild does per batch: segmentation included).
 Raw: sqlite3 executemany of the same rows, segmented before the clock starts, into the
@@ -38,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Result, Timer, best_of, percentile, rate, say, temp_dir
 from bench.knowledge_corpus import TODAY, articles, contacts, published_of, queries, write_of
+from bench.knowledge_quality import quality
 from bench.replay import raw_sqlite
 from contracts.knowledge_events import ArticlePublished
 from contracts.topics import CATALOGUE, KNOWLEDGE
@@ -227,6 +231,7 @@ async def search_part(tmp: Path, rows: list[dict[str, Any]]) -> list[Result]:
         say(f"  recommendation: {len(recommended)} contact texts")
         results += results_of("recommendation", 5, recommended,
                               await compare(engine, conn, recommended, 5), 10)
+        results += await quality(engine, SEARCH_N)
     finally:
         conn.close()
         await engine.dispose()

@@ -175,10 +175,20 @@ class Varier:
         return title
 
 
+def _drawn(n: int, seed: int) -> tuple[random.Random, dict[str, Any]]:
+    """Article n's generator and the sample article it varies (its first draw)."""
+    rng = random.Random(seed * 1_000_003 + n)
+    return rng, rng.choice(sample_rows())
+
+
+def origin(n: int, seed: int = SEED) -> str:
+    """The source id of the sample article that article n varies."""
+    return str(_drawn(n, seed)[1]["source_id"])
+
+
 def article(n: int, seed: int = SEED) -> dict[str, Any]:
     """Article n (1-based) as an import row (dates as dates), the same for the same n."""
-    rng = random.Random(seed * 1_000_003 + n)
-    base = rng.choice(sample_rows())
+    rng, base = _drawn(n, seed)
     vary = Varier(rng)
     keywords = list(base["keywords"])
     if keywords and rng.random() < 0.3:
