@@ -50,7 +50,7 @@ from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.projection import Applied, Projection, rebuild
 from hotline.runtime import tune_gc
-from services.knowledge import fts
+from services.knowledge import fts, fts_plan
 from services.knowledge.domain import Article, Import, ReviewPolicy, decide
 from services.knowledge.fts import KnowledgeIndex
 from services.knowledge.projections import Articles
@@ -179,7 +179,7 @@ async def asked(engine: AsyncEngine, pairs: Sequence[tuple[str, Filters]]) -> li
     found = []
     async with engine.connect() as conn:
         for query, filters in pairs:
-            for expression in await fts.expressions(conn, query, filters):
+            for expression in await fts_plan.expressions(conn, query, filters):
                 found.append((query, filters, expression))
     return found
 
