@@ -232,13 +232,31 @@ class Figure(NamedTuple):
 def value_of(kpi: Kpi, numerator: float, denominator: int | None) -> Figure:
     """The figure from its two counts: a share in % (two decimals), a mean in the KPI's
     unit (two decimals), or the count itself."""
-    numerator = numerator * kpi.scale if isinstance(kpi.numerator, Total) else numerator
-    if kpi.denominator is None:
-        return Figure(numerator, None, numerator)
+    return figure(numerator, None if kpi.denominator is None else denominator,
+                  *how_shown(kpi))
+
+
+def how_shown(kpi: Kpi) -> tuple[float | None, bool]:
+    """What `figure` needs of a KPI: a Total's scale (None for a count) and whether it is a
+    percentage; taken once per request, not per figure."""
+    return (kpi.scale if isinstance(kpi.numerator, Total) else None), kpi.unit == "%"
+
+
+_tuple = tuple.__new__  # Figure's generated __new__ was a third of a year's breakdown
+
+
+def figure(numerator: float, denominator: int | None, scale: float | None,
+           percent: bool) -> Figure:
+    """`value_of` with the KPI taken apart (`how_shown`); `denominator` None for a KPI that
+    is a count. A year by unit and month makes 25,000 of them per request."""
+    if scale is not None:
+        numerator = numerator * scale
+    if denominator is None:
+        return _tuple(Figure, (numerator, None, numerator))
     if not denominator:
-        return Figure(numerator, denominator, None)
+        return _tuple(Figure, (numerator, denominator, None))
     ratio = numerator / denominator
-    return Figure(numerator, denominator, round(ratio * 100 if kpi.unit == "%" else ratio, 2))
+    return _tuple(Figure, (numerator, denominator, round(ratio * 100 if percent else ratio, 2)))
 
 
 def counter(kpi: Kpi) -> Callable[[Mapping[str, Any]], tuple[float, int]]:

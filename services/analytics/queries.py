@@ -27,6 +27,8 @@ from services.analytics.kpi import (
     Figure,
     Kpi,
     Total,
+    figure,
+    how_shown,
     value_of,
 )
 from services.analytics.projections import TIMES, kpi_cube, ticket_facts
@@ -91,12 +93,6 @@ def _sum(part: Count | Total, table: Table = ticket_facts) -> ColumnElement[Any]
     return func.coalesce(func.sum(value), 0)
 
 
-# a KPI's place in a result row: id, numerator and denominator columns, the numerator's
-# type, a Total's scale, and whether the figure is a percentage
-Place = tuple[str, int, int | None, type[float] | type[int], float | None, bool]
-_figure = tuple.__new__
-
-
 @dataclass(frozen=True, slots=True)
 class Group:
     """One row of a breakdown: its period and dimension value, and a figure per KPI."""
@@ -128,38 +124,17 @@ async def figures(conn: AsyncConnection, kpis: Sequence[Kpi], scope: Scope,
             query = query.group_by(*keys).order_by(*keys)
     result = await conn.execute(query)
     at = {name: i for i, name in enumerate(result.keys())}
-    # each KPI's numerator and denominator by position, and value_of's steps inlined: a
-    # year by unit and month is 1,500 rows of 17 KPIs, and a lookup by name or a call per
-    # value cost more than the query
-    places: list[Place] = [
-        (k.id, at[f"n_{k.id}"], at.get(f"d_{k.id}"), float if k.unit == "hours" else int,
-         k.scale if isinstance(k.numerator, Total) else None, k.unit == "%") for k in kpis]
+    # each KPI's numerator and denominator by position, and how it is shown, taken once: a
+    # year by unit and month is 1,500 rows of 17 KPIs, and a lookup by name or value_of's
+    # look at the KPI per value cost more than the query
+    places = [(k.id, at[f"n_{k.id}"], at.get(f"d_{k.id}"), float if k.unit == "hours" else int,
+               *how_shown(k)) for k in kpis]
     p, b = at.get("period"), at.get("key")
     return [Group(row[p] if p is not None else None, row[b] if b is not None else None,
-                  _figures(row, places))
+                  {kpi_id: figure(kind(row[n]), None if d is None else int(row[d]), scale,
+                                  percent)
+                   for kpi_id, n, d, kind, scale, percent in places})
             for row in result]  # without keys, one row: an empty scope is one group of zeros
-
-
-def _figures(row: Any, places: list[Place]) -> dict[str, Figure]:
-    """`kpi.value_of` for every KPI of a result row: the same steps in the same order (the
-    recount tests hold the two together), the figures made as plain tuples of the Figure
-    type (its generated `__new__` was a third of the time)."""
-    found = {}
-    for kpi_id, n, d, kind, scale, percent in places:
-        numerator = kind(row[n])
-        if scale is not None:
-            numerator = numerator * scale
-        if d is None:
-            found[kpi_id] = _figure(Figure, (numerator, None, numerator))
-            continue
-        denominator = int(row[d])
-        if not denominator:
-            found[kpi_id] = _figure(Figure, (numerator, denominator, None))
-            continue
-        ratio = numerator / denominator
-        value = round(ratio * 100 if percent else ratio, 2)
-        found[kpi_id] = _figure(Figure, (numerator, denominator, value))
-    return found
 
 
 Side = Literal["numerator", "denominator"]
