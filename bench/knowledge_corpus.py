@@ -318,15 +318,21 @@ def queries(seed: int = SEED) -> list[str]:
     return chosen
 
 
+def as_typed(rng: random.Random, said: str) -> str:
+    """What a caller said as an operator types it: an opening, where they live, some detail
+    and a closing around it."""
+    place = rng.choice(PLACES).format(d=rng.choice(DISTRICTS), s=rng.choice(SUBDISTRICTS),
+                                      c=rng.choice(COMMUNITIES), r=rng.choice(ROADS))
+    return f"{rng.choice(OPENINGS)}{place}{rng.choice(DETAILS)}{said}{rng.choice(CLOSINGS)}"
+
+
 def contacts(count: int = 150, seed: int = SEED) -> list[tuple[str, str]]:
     """(level1, contact text of 40–120 characters) as an operator types a caller's words."""
     rng = random.Random(seed + 1)
     found: list[tuple[str, str]] = []
     while len(found) < count:
         level1, said = rng.choice(CONTACTS)
-        place = rng.choice(PLACES).format(d=rng.choice(DISTRICTS), s=rng.choice(SUBDISTRICTS),
-                                          c=rng.choice(COMMUNITIES), r=rng.choice(ROADS))
-        text = f"{rng.choice(OPENINGS)}{place}{rng.choice(DETAILS)}{said}{rng.choice(CLOSINGS)}"
+        text = as_typed(rng, said)
         if 40 <= len(text) <= 120:
             found.append((level1, text))
     return found

@@ -9,8 +9,8 @@ relevant ones. Two figures, informative (no target in the issue at this scale):
 - search: every judged query, limit 10, public and internal articles: MRR (the first
   answering article's reciprocal rank);
 - recommendation: each judged sentence and colloquial question wrapped as an operator types
-  a caller's words (an opening, a place, details and a closing, as `contacts()` builds
-  them) and recommended within the category of its first relevant sample, limit 5: MRR@5.
+  a caller's words (`knowledge_corpus.as_typed`, as the bench's contact texts are) and
+  recommended within the category of its first relevant sample, limit 5: MRR@5.
 """
 
 from __future__ import annotations
@@ -23,19 +23,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Result
-from bench.knowledge_corpus import (
-    CLOSINGS,
-    COMMUNITIES,
-    DETAILS,
-    DISTRICTS,
-    OPENINGS,
-    PLACES,
-    ROADS,
-    SUBDISTRICTS,
-    TODAY,
-    origin,
-    sample_rows,
-)
+from bench.knowledge_corpus import TODAY, as_typed, origin, sample_rows
 from services.knowledge import fts
 from services.knowledge.search import Filters
 from services.knowledge.service import imported_id
@@ -66,12 +54,9 @@ def asks(seed: int = 7) -> tuple[list[Ask], list[Ask]]:
     for query, relevant, style in judged():
         searches.append((query, Filters(audiences=BOTH), relevant))
         if style in SPOKEN:
-            place = rng.choice(PLACES).format(d=rng.choice(DISTRICTS), s=rng.choice(SUBDISTRICTS),
-                                              c=rng.choice(COMMUNITIES), r=rng.choice(ROADS))
-            text = (f"{rng.choice(OPENINGS)}{place}{rng.choice(DETAILS)}{query}"
-                    f"{rng.choice(CLOSINGS)}")
             first = level1[sorted(relevant)[0]]
-            recommendations.append((text, Filters(audiences=BOTH, level1=first), relevant))
+            recommendations.append((as_typed(rng, query), Filters(audiences=BOTH, level1=first),
+                                    relevant))
     return searches, recommendations
 
 
