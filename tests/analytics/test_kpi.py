@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from reference.calendar import WorkingCalendar
 from services.analytics.facts import period_keys
 from services.analytics.kpi import (
@@ -20,6 +23,7 @@ from services.analytics.kpi import (
     Total,
     counter,
     tally,
+    two_places,
     value_of,
 )
 from services.analytics.projections import ticket_facts
@@ -57,6 +61,17 @@ def test_figures_as_defined() -> None:
     rows = [{"dispatched": True, "returns": 0}, {"dispatched": True, "returns": 1},
             {"dispatched": False, "returns": 0}]
     assert tally(share, rows) == value_of(share, 1, 2)
+
+
+@given(st.integers(0, 10**9), st.integers(1, 10**9), st.floats(0, 1e12))
+def test_two_places_is_round(numerator: int, denominator: int, any_value: float) -> None:
+    """The figures' rounding is Python's round to two places, float for float (its fast
+    path must never disagree, at a half least of all)."""
+    for x in (numerator / denominator, numerator / denominator * 100, any_value,
+              numerator / 200, -numerator / denominator):
+        assert repr(two_places(x)) == repr(round(x, 2)), x
+    for half in (0.125, 0.375, 0.285, 2.675, 1.005, 0.005, 0.015, 1e-300, 9_999_999.995):
+        assert repr(two_places(half)) == repr(round(half, 2)), half
 
 
 def test_periods_are_the_citys_local_ones() -> None:
