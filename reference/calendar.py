@@ -39,6 +39,8 @@ _YEAR_FILE = re.compile(r"^(?P<jurisdiction>[a-z0-9_-]+)-(?P<year>[0-9]{4})\.jso
 _HHMM = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 _MIDNIGHT = time()
 _WHOLE_DAY = ((timedelta(0), timedelta(days=1)),)
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_US = 86_400_000_000
 
 
 class MissingYear(LookupError):
@@ -68,11 +70,17 @@ class WorkingCalendar:
     # after" and "how many between" without walking the days
     _working: Mapping[int, tuple[int, ...]] = field(
         init=False, repr=False, compare=False, hash=False)
+    # the working hours in whole microseconds from midnight: elapsed working time is
+    # counted in integers (a fact replay and the escalation search count it per event)
+    _hours_us: tuple[tuple[int, int], ...] = field(
+        init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_working", MappingProxyType({
             year: tuple(d.toordinal() for d in _days_of(year) if self._works(d))
             for year in self.years}))
+        object.__setattr__(self, "_hours_us", tuple(
+            (begin // _MICROSECOND, end // _MICROSECOND) for begin, end in self.working_hours))
 
     @classmethod
     def load(cls, jurisdiction: str = "cn") -> WorkingCalendar:
@@ -168,12 +176,12 @@ class WorkingCalendar:
         if b < a:
             return -self.working_time_between(b, a)
         da, db = a.date(), b.date()
+        since, until = _micros(a), _micros(b)
         if da == db:
-            return self._worked(da, self._offset(a), self._offset(b))
-        day = timedelta(days=1)
-        return (self._worked(da, self._offset(a), day) + self._worked(db, timedelta(0),
-                                                                      self._offset(b))
-                + self._count_between(da, db) * self.day_length)
+            return timedelta(microseconds=self._worked(da, since, until))
+        whole_days = self._count_between(da, db) * sum(e - s for s, e in self._hours_us)
+        return timedelta(microseconds=self._worked(da, since, _DAY_US)
+                         + self._worked(db, 0, until) + whole_days)
 
     def working_days_between(self, a: datetime, b: datetime) -> float:
         """Working time from a to b in working days (7 h of "cn" working time is 1.0)."""
@@ -205,21 +213,28 @@ class WorkingCalendar:
 
     def _count_between(self, a: date, b: date) -> int:
         """How many working days lie strictly between a and b."""
+        after, before = a.toordinal() + 1, b.toordinal() - 1
         count = 0
         for year in range(a.year, b.year + 1):
-            lo = max(a + timedelta(days=1), date(year, 1, 1))
-            hi = min(b - timedelta(days=1), date(year, 12, 31))
+            lo = max(after, date(year, 1, 1).toordinal())
+            hi = min(before, date(year, 12, 31).toordinal())
             if lo <= hi:  # only the years that hold days in between are required
                 days = self._require(year)
-                count += bisect_right(days, hi.toordinal()) - bisect_left(days, lo.toordinal())
+                count += bisect_right(days, hi) - bisect_left(days, lo)
         return count
 
-    def _worked(self, d: date, since: timedelta, until: timedelta) -> timedelta:
-        """Working time on day d between two offsets from its midnight."""
-        total = sum((min(end, until) - max(begin, since) for begin, end in self.working_hours
-                     if max(begin, since) < min(end, until)), timedelta(0))
+    def _worked(self, d: date, since: int, until: int) -> int:
+        """Working microseconds on day d between two offsets from its midnight."""
+        total = 0
+        for begin, end in self._hours_us:
+            lo, hi = max(begin, since), min(end, until)
+            if lo < hi:
+                total += hi - lo
         # a stretch outside working hours needs no calendar, so it can't raise MissingYear
-        return total if total and self.is_working_day(d) else timedelta(0)
+        if not total:
+            return 0
+        self._require(d.year)
+        return total if self._works(d) else 0
 
     def _local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None or moment.utcoffset() is None:
@@ -237,6 +252,12 @@ class WorkingCalendar:
     @staticmethod
     def _offset(local: datetime) -> timedelta:
         return local.replace(tzinfo=None) - datetime.combine(local.date(), _MIDNIGHT)
+
+
+def _micros(local: datetime) -> int:
+    """A local time's wall-clock offset from its midnight, in microseconds."""
+    return (((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000
+            + local.microsecond)
 
 
 def _days_of(year: int) -> Iterable[date]:
