@@ -12,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from reference.calendar import MissingYear, WorkingCalendar
 
@@ -220,6 +222,33 @@ def test_elapsed_working_time_across_a_holiday(cal: WorkingCalendar) -> None:
     assert cal.working_days_between(at(2026, 2, 13), at(2026, 2, 24)) == 2.0
     # 09-30 is the only working day from 2025-09-30 09:00 to 10-09 09:00
     assert cal.working_days_between(at(2025, 9, 30, 9), at(2025, 10, 9, 9)) == 1.0
+
+
+def _worked_day_by_day(cal: WorkingCalendar, a: datetime, b: datetime) -> timedelta:
+    """The working time from a to b the slow way: each local day in turn, its working
+    hours cut to [a, b] (the oracle for the counted version)."""
+    a, b = a.astimezone(cal.zone), b.astimezone(cal.zone)
+    total, day = timedelta(0), a.date()
+    while day <= b.date():
+        if cal.is_working_day(day):
+            midnight = datetime.combine(day, datetime.min.time(), tzinfo=cal.zone)
+            for begin, end in cal.working_hours:
+                lo, hi = max(midnight + begin, a), min(midnight + end, b)
+                total += max(hi - lo, timedelta(0))
+        day += timedelta(days=1)
+    return total
+
+
+@given(st.datetimes(datetime(2025, 1, 1), datetime(2026, 12, 20)),
+       st.timedeltas(timedelta(0), timedelta(days=40)))
+def test_elapsed_working_time_is_the_sum_of_each_days_hours(start: datetime,
+                                                             span: timedelta) -> None:
+    cal = WorkingCalendar.load("cn")
+    a = start.replace(tzinfo=UTC)
+    b = a + span
+    assume(b.astimezone(BEIJING).year <= 2026)  # 2027 has no calendar file yet
+    assert cal.working_time_between(a, b) == _worked_day_by_day(cal, a, b)
+    assert cal.working_time_between(b, a) == -_worked_day_by_day(cal, a, b)
 
 
 def test_elapsed_time_is_negative_when_overdue(cal: WorkingCalendar) -> None:
