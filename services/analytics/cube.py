@@ -51,6 +51,13 @@ SUMS = tuple(name for k in KPIS for name in (f"n_{k.id}", f"d_{k.id}")
 KEY = ("grain", "dimension", "value", "at")
 _COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
 
+
+def _is_total(column: str) -> bool:
+    kpi = next(k for k in KPIS if column in (f"n_{k.id}", f"d_{k.id}"))
+    return column.startswith("n_") and isinstance(kpi.numerator, Total)
+
+
+TOTALS = frozenset(name for name in SUMS if _is_total(name))  # the Float columns
 Cell = tuple[str, str, str, str]  # (grain, dimension, value, day or month)
 Vector = tuple[float, ...]  # one per SUMS column
 Counted = tuple[list[Cell], dict[str, str], Vector]  # a fact row's part in the cube
@@ -67,14 +74,9 @@ def table_in(metadata: MetaData) -> Table:
         Column("at", String(10), primary_key=True),  # the cell's day or month
         # the periods the cell lies in ("" where a month cell has none: its day and week)
         *(Column(name, String(10), nullable=False) for name in PERIOD_COLUMNS),
-        *(Column(name, Float if _is_total(name) else Integer, nullable=False)
+        *(Column(name, Float if name in TOTALS else Integer, nullable=False)
           for name in SUMS),
         sqlite_with_rowid=False)
-
-
-def _is_total(column: str) -> bool:
-    kpi = next(k for k in KPIS if column in (f"n_{k.id}", f"d_{k.id}"))
-    return column.startswith("n_") and isinstance(kpi.numerator, Total)
 
 
 def contribution(row: Mapping[str, Any]) -> Counted:
@@ -143,7 +145,7 @@ class Deltas:
 
 
 def _plain(column: str, value: float) -> float | int:
-    return value if _is_total(column) else int(round(value))
+    return float(value) if column in TOTALS else int(round(value))
 
 
 async def _stored(conn: AsyncConnection, cube: Table,
