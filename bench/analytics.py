@@ -9,7 +9,9 @@ random registration times, units, districts, categories, channels, types and out
 SQLite with the KPI cube kept beside them (services/analytics/cube.py), then every KPI
 of the catalogue by month and one dimension for the year, each dimension in turn,
 `RUNS` times: the p95 of one request's query (target ≤ 50 ms), beside a bare
-`SELECT key, count(*) … GROUP BY key` over the same rows.
+`SELECT key, count(*) … GROUP BY key` over the same rows; and, for information, the p95
+of the API's whole answer (the query and its JSON, `api.figures_json`), what an analyst
+waits for before the network.
 
 Run alone with `python -m bench.analytics` (`--rows N` for a smaller table).
 """
@@ -39,6 +41,7 @@ from hotline.log.port import EventLog
 from hotline.runtime import tune_gc
 from reference.calendar import WorkingCalendar
 from services.analytics import queries
+from services.analytics.api import figures_json
 from services.analytics.cube import Deltas, contribution
 from services.analytics.facts import COUNTERS, period_keys
 from services.analytics.kpi import DIMENSIONS, KPIS, Dimension
@@ -133,23 +136,33 @@ async def kpi_queries(rows: int) -> list[Result]:
         say(f"  {rows:,} fact rows over 2026, {cells:,} cube cells")
         scope = queries.Scope(YEAR, YEAR.replace(year=2027), zone=CITY)
         for dim in Dimension:
-            ours, raw = [], []
+            ours, raw, answers = [], [], []
             column = ticket_facts.c[DIMENSIONS[dim.value]]
+            asked: dict[str, Any] = {"from": scope.since, "to": scope.until,
+                                     "period": "month", "by": dim.value, "filters": {}}
             for _ in range(RUNS):
                 async with engine.connect() as conn:
                     t0 = time.perf_counter()
-                    await queries.figures(conn, KPIS, scope, period="month", by=dim.value)
+                    groups = await queries.figures(conn, KPIS, scope, period="month",
+                                                   by=dim.value)
                     ours.append((time.perf_counter() - t0) * 1000)
+                    figures_json(groups, list(KPIS), lambda key: key, asked)
+                    answers.append((time.perf_counter() - t0) * 1000)
                     t0 = time.perf_counter()
                     list(await conn.execute(select(column, func.count()).where(
                         *scope.where()).group_by(column)))
                     raw.append((time.perf_counter() - t0) * 1000)
             p95, raw95 = percentile(ours, 95), percentile(raw, 95)
-            say(f"    by {dim.value}: p95 {p95:,.1f} ms; bare GROUP BY {raw95:,.1f} ms")
+            say(f"    by {dim.value}: p95 {p95:,.1f} ms (the API's answer "
+                f"{percentile(answers, 95):,.1f} ms); bare GROUP BY {raw95:,.1f} ms")
             results.append(Result(
                 f"KPIs ({len(KPIS)}) by month and {dim.value}, {rows:,} rows: p95", p95, raw95,
                 "ms", None, "every KPI of the catalogue in one query; raw: a bare count "
                 "grouped by the same column", max_ours=50))
+            results.append(Result(
+                f"KPIs ({len(KPIS)}) by month and {dim.value}: the API's answer, p95",
+                percentile(answers, 95), raw95, "ms", None, "the query and its JSON body "
+                "(api.figures_json), as /v1/analytics/kpis answers; informative"))
         await engine.dispose()
     return results
 

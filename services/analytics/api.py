@@ -168,16 +168,23 @@ async def kpi_figures(service: ServiceDep, reference: RefDep, who: Analyst,
     scope = _scope(since, until, filters, service.zone)
     groups = await service.read(queries.figures, kpis, scope,
                                 period.value if period else None, by.value if by else None)
-    name = namer(reference, by)
-    body = {
-        "from": since, "to": until, "period": period, "by": by, "filters": filters.values,
-        "kpis": [d for d in definitions() if d["id"] in {k.id for k in kpis}],
+    return Response(figures_json(groups, kpis, namer(reference, by), {
+        "from": since, "to": until, "period": period, "by": by, "filters": filters.values}),
+        media_type="application/json")
+
+
+def figures_json(groups: list[queries.Group], kpis: list[Kpi],
+                 name: Callable[[str | None], str | None], asked: dict[str, Any]) -> bytes:
+    """The `/kpis` answer: what was `asked` (from, to, period, by, filters), the KPIs'
+    definitions and every group's figures, written by msgspec in one pass: a year by unit
+    and month is 25,000 figures (1.8 MB), 80 ms through FastAPI's pydantic dump and
+    json.dumps, 11 ms this way."""
+    ids = {k.id for k in kpis}
+    return _JSON.encode({
+        **asked, "kpis": [d for d in definitions() if d["id"] in ids],
         "groups": [{"period": g.period, "key": g.key, "key_zh": name(g.key),
                     "figures": {i: _Shown(*f) for i, f in g.figures.items()}} for g in groups],
-    }
-    # written by msgspec in one pass: a year by unit and month is 25,000 figures (1.8 MB),
-    # 80 ms through FastAPI's pydantic dump and json.dumps, 11 ms this way
-    return Response(_JSON.encode(body), media_type="application/json")
+    })
 
 
 @router.get("/facts/tickets")
