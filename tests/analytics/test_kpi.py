@@ -1,16 +1,21 @@
 """The KPI catalogue and the fact fold's pure parts: every condition names a real fact
-column, every KPI has its Chinese label and definition, figures are computed as defined,
-and the period keys follow the city's local calendar (ISO weeks across a year's end)."""
+column, every KPI has its Chinese label and definition, figures are computed (and rounded)
+as defined, the period keys follow the city's local calendar (ISO weeks across a year's
+end), and the `/kpis` body is the JSON FastAPI's own path wrote."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from reference.calendar import WorkingCalendar
+from services.analytics.api import figures_json
 from services.analytics.facts import period_keys
 from services.analytics.kpi import (
     BY_ID,
@@ -19,14 +24,18 @@ from services.analytics.kpi import (
     PERIODS,
     Cond,
     Count,
+    Dimension,
     Kpi,
+    Period,
     Total,
     counter,
+    definitions,
     tally,
     two_places,
     value_of,
 )
 from services.analytics.projections import ticket_facts
+from services.analytics.queries import Group
 
 CAL = WorkingCalendar.load("cn")
 
@@ -109,3 +118,29 @@ def test_each_condition_and_what_a_row_adds() -> None:
     assert counter(mean)({"done": True, "secs": 7200}) == (7200, 1)
     assert counter(mean)({"done": True, "secs": None}) == (0, 1)
     assert counter(mean)({"done": False, "secs": 50}) == (0, 0)
+
+
+def test_the_kpi_answer_is_the_json_fastapi_wrote() -> None:
+    """`/kpis` writes its body with msgspec: the same bytes as FastAPI's own path (pydantic's
+    JSON dump, then Starlette's json.dumps) for times, enums, names and figures."""
+    kpis = [BY_ID["tickets"], BY_ID["dispatch_accuracy"], BY_ID["avg_reply_work_hours"]]
+    groups = [Group("2026-11", "d01-urban-squad", {
+        "tickets": value_of(kpis[0], 3, None), "dispatch_accuracy": value_of(kpis[1], 2, 3),
+        "avg_reply_work_hours": value_of(kpis[2], 12_345, 4)}),
+        Group("2026-12", None, {"tickets": value_of(kpis[0], 0, None),
+                                "dispatch_accuracy": value_of(kpis[1], 0, 0),
+                                "avg_reply_work_hours": value_of(kpis[2], 0, 0)})]
+    asked = {"from": datetime(2026, 11, 1, 4, 5, 6, 789, tzinfo=UTC), "to": None,
+             "period": Period.MONTH, "by": Dimension.UNIT, "filters": {"district": "990101"}}
+
+    def name(key: str | None) -> str | None:
+        return None if key is None else "东湖区城管执法中队"
+
+    fastapi_way = {**asked, "kpis": [d for d in definitions() if d["id"] in BY_ID
+                                     and BY_ID[d["id"]] in kpis],
+                   "groups": [{"period": g.period, "key": g.key, "key_zh": name(g.key),
+                               "figures": {i: f._asdict() for i, f in g.figures.items()}}
+                              for g in groups]}
+    plain = TypeAdapter(dict[str, Any]).dump_python(fastapi_way, mode="json")
+    expected = json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
+    assert figures_json(groups, kpis, name, asked) == expected
