@@ -151,7 +151,7 @@ class WorkingCalendar:
         left = timedelta(hours=hours)
         if not left:
             return local
-        day, now = local.date(), self._offset(local)
+        day, now = local.date(), timedelta(microseconds=_micros(local))
         if any(now < end for _, end in self.working_hours) and self.is_working_day(day):
             for begin, end in self.working_hours:
                 since = max(begin, now)
@@ -248,10 +248,6 @@ class WorkingCalendar:
     def _at(self, d: date, offset: timedelta) -> datetime:
         # wall-clock arithmetic in the zone: 17:30 stays 17:30; 24:00 is the next midnight
         return datetime.combine(d, _MIDNIGHT, tzinfo=self.zone) + offset
-
-    @staticmethod
-    def _offset(local: datetime) -> timedelta:
-        return local.replace(tzinfo=None) - datetime.combine(local.date(), _MIDNIGHT)
 
 
 def _micros(local: datetime) -> int:
