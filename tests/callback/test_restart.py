@@ -101,23 +101,29 @@ async def test_the_sender_resends_a_batch_it_did_not_commit(hotline_cb: Hotline,
     engine = create_async_engine(f"sqlite+aiosqlite:///{h.platform.settings.data_dir}/s.db")
     ends = {(TICKETS, p): end for p, end in (await log.end_offsets(TICKETS)).items()}
 
-    async def crash() -> None:
-        raise Crash
+    async def crash() -> None:  # at the first batch that handed messages to the outbox
+        if outbox.read():
+            raise Crash
 
     def sender() -> SurveySender:  # a second sender, beside the fixture's: its own group
         relay = SurveySender(h.platform, survey_links(h.platform), outbox, h.clock)
         relay.name = "callback-sender-under-test"
         return relay
 
-    with pytest.raises(Crash):
-        await ProjectionRunner(log, engine, sender(), batch_size=500,
-                               before_commit=crash).run(until=ends)
-    sent_once = outbox.read()
-    assert len(sent_once) == 3
-    await ProjectionRunner(log, engine, sender(), batch_size=500).run(until=ends)
-    resent = outbox.read()
-    assert [m["message_id"] for m in resent] == [m["message_id"] for m in sent_once] * 2
-    assert [m["link"] for m in resent[3:]] == [m["link"] for m in sent_once]
-    await ProjectionRunner(log, engine, sender(), batch_size=500).run(until=ends)
-    assert len(outbox.read()) == 6  # committed: never again
-    await engine.dispose()
+    try:
+        with pytest.raises(Crash):
+            await ProjectionRunner(log, engine, sender(), batch_size=500,
+                                   before_commit=crash).run(until=ends)
+        # a Kafka fetch may hand over the three surveys in more than one batch: the batch
+        # that crashed is what was sent and not committed
+        sent_once = outbox.read()
+        n = len(sent_once)
+        assert 1 <= n <= 3
+        await ProjectionRunner(log, engine, sender(), batch_size=500).run(until=ends)
+        resent = outbox.read()
+        assert len(resent) == n + 3 and len({m["message_id"] for m in resent}) == 3
+        assert resent[n:2 * n] == sent_once  # same ids, same links
+        await ProjectionRunner(log, engine, sender(), batch_size=500).run(until=ends)
+        assert len(outbox.read()) == len(resent)  # committed: never again
+    finally:
+        await engine.dispose()
