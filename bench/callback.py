@@ -40,7 +40,7 @@ from bench.common import Result, Timer, bench_platform, rate, say, unique
 from bench.decider import CONCURRENCY, REPS, raw, registration
 from contracts import commands as c
 from contracts.base import Deadline
-from contracts.ids import new_id
+from contracts.ids import name_id, new_id
 from contracts.vocabulary import (
     DeadlineKind,
     HandlingRating,
@@ -123,7 +123,7 @@ async def opened(log: EventLog, links: Links, tickets: int, first: int) -> list[
 
     async def worker() -> None:
         for n, ticket_id in it:
-            survey_id = str(uuid.uuid5(_SURVEYS, ticket_id))
+            survey_id = name_id(_SURVEYS, ticket_id)
             for command, at in lifecycle(ticket_id, survey_id, n):
                 await desk.execute(command, actor="operator:op-017",
                                    command_id=new_id(), now=at)

@@ -18,14 +18,13 @@ measured.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from bench.broker import get_broker, on_both_logs
 from bench.callback import _SURVEYS, CONCURRENCY, lifecycle
 from bench.common import Result, bench_platform, say, temp_dir
 from bench.replay import Clock, ClockedLog, raw_kafka, raw_sqlite
-from contracts.ids import new_id
+from contracts.ids import name_id, new_id
 from contracts.topics import CATALOGUE, TICKETS
 from hotline.database import open_database
 from hotline.eventstore import EventStore
@@ -62,7 +61,7 @@ async def fill(log: EventLog, tickets: int) -> int:
         nonlocal written
         for n in it:
             ticket_id = new_id()
-            survey_id = str(uuid.uuid5(_SURVEYS, ticket_id))
+            survey_id = name_id(_SURVEYS, ticket_id)
             for command, at in lifecycle(ticket_id, survey_id, n):
                 outcome = await desk.execute(command, actor="operator:op-017",
                                              command_id=new_id(), now=at)

@@ -41,6 +41,7 @@ from contracts.decoding import decode_event
 from contracts.envelope import Envelope, canonical_json
 from contracts.events import from_envelope
 from contracts.free_text import originals_of, protect, seal_context
+from contracts.ids import name_id
 from contracts.personal import seal
 from contracts.topics import TICKETS
 from hotline.eventstore import Context, EventStore, Stored
@@ -66,7 +67,7 @@ def request_id(command_id: str, command: Command) -> str:
     """The correlation id of a command's events: its id bound to its (masked) content."""
     masked = protect(command)
     digest = hashlib.sha256(canonical_json(masked.model_dump(mode="json"))).hexdigest()
-    return str(uuid.uuid5(_REQUESTS, f"{command_id}\n{digest}"))
+    return name_id(_REQUESTS, f"{command_id}\n{digest}")
 
 
 def stream_of(ticket_id: str) -> str:

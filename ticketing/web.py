@@ -10,7 +10,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.ids import new_id
+from contracts.ids import name_id, new_id
 from contracts.vocabulary import TicketStatus
 from hotline.apikeys import Principal
 from hotline.log.port import VersionConflict
@@ -47,7 +47,7 @@ _IDEMPOTENCY = uuid.UUID("6f1c9a8e-3b7d-4c55-9a41-12345a0f0001")
 def command_id(principal: Principal, idempotency_key: str | None) -> str:
     """The command id: stable for a client's retry (same actor and key), fresh otherwise."""
     if idempotency_key:
-        return str(uuid.uuid5(_IDEMPOTENCY, f"{principal.actor}\n{idempotency_key}"))
+        return name_id(_IDEMPOTENCY, f"{principal.actor}\n{idempotency_key}")
     return new_id()
 
 

@@ -30,6 +30,7 @@ from contracts import commands as c
 from contracts import events as e
 from contracts.base import EventData
 from contracts.frozen import with_changes
+from contracts.ids import name_id
 from contracts.lifecycle import carried
 from contracts.vocabulary import (
     Channel,
@@ -268,7 +269,7 @@ def _open_or_skip(case: Case, now: datetime, policy: CallbackPolicy,
 def survey_id(case: Case, attempt: int) -> str:
     """The id of the `attempt`-th survey (1-based) of the current reply: the same on a
     resend, another for the next reply."""
-    return str(uuid.uuid5(_SURVEYS, f"{case.ticket_id}\n{case.reply_seq}\n{attempt}"))
+    return name_id(_SURVEYS, f"{case.ticket_id}\n{case.reply_seq}\n{attempt}")
 
 
 def open_survey(case: Case, channel: SurveyChannel, now: datetime,
@@ -313,7 +314,7 @@ def command_id(case: Case, command: c.TicketCommand) -> str:
 
 
 def step_id(ticket_id: str, command: c.TicketCommand, anchor: str) -> str:
-    return str(uuid.uuid5(_SURVEYS, f"{ticket_id}\n{type(command).__name__}\n{anchor}"))
+    return name_id(_SURVEYS, f"{ticket_id}\n{type(command).__name__}\n{anchor}")
 
 
 # ------------------------------------------------------------------------------------ to JSON

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import commands as c
+from contracts.ids import name_id
 from contracts.personal import identity, mask_numbers
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.contacts import read_contact
@@ -117,7 +118,7 @@ class CallbackService(ReadSide):
         # to the same survey is refused by the decider (survey-not-open)
         # (of the masked comment: an id derived from the clear one would give it back)
         typed = replace(ratings, comment=mask_numbers(ratings.comment or ""))
-        cid = str(uuid.uuid5(_IDS, f"link\n{link.survey_id}\n{typed!r}"))
+        cid = name_id(_IDS, f"link\n{link.survey_id}\n{typed!r}")
         return await self.answer(link.ticket_id, link.survey_id, ratings, link.channel,
                                  f"citizen:{link.channel.value}", cid, now)
 
@@ -153,7 +154,7 @@ class CallbackService(ReadSide):
         """A survey opened by the callback staff (e.g. a phone callback the citizen asked
         for); its expiry follows the policy."""
         command = c.OpenSurvey(
-            ticket_id=ticket_id, survey_id=str(uuid.uuid5(_IDS, f"survey\n{command_id}")),
+            ticket_id=ticket_id, survey_id=name_id(_IDS, f"survey\n{command_id}"),
             channel=channel, expires_at=now + timedelta(hours=self.policy.survey_hours[channel]))
         return await self._run(command, actor, command_id, now)
 

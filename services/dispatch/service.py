@@ -20,6 +20,7 @@ from contracts import commands as c
 from contracts.base import Category
 from contracts.envelope import Envelope
 from contracts.events import ContactReceived, DeadlinesSet, TicketReturned, from_envelope
+from contracts.ids import name_id
 from contracts.personal import normalise_phone
 from contracts.topics import TICKETS
 from contracts.vocabulary import DeadlineKind, TicketStatus
@@ -187,7 +188,7 @@ class DispatchService(ReadSide):
     async def register(self, command_id: str, contact_ids: list[str], fields: dict[str, object],
                        actor: str, operator: str, now: datetime) -> Outcome:
         """登记: a ticket from contacts; the ticket id comes from the command id (retry-safe)."""
-        ticket_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:ticket:{command_id}"))
+        ticket_id = name_id(uuid.NAMESPACE_URL, f"hotline:ticket:{command_id}")
         contacts = [await self.takeable(cid, actor, now) for cid in dict.fromkeys(contact_ids)]
         first = contacts[0]
         district = fields.get("district_code") or first.district_code
@@ -254,7 +255,7 @@ class DispatchService(ReadSide):
         for contact_id in outcome.ticket.contact_ids:
             if contact_id in target.contact_ids:
                 continue
-            sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{command_id}/{contact_id}"))
+            sub = name_id(uuid.NAMESPACE_URL, f"{command_id}/{contact_id}")
             try:
                 await self.execute(c.MergeContact(ticket_id=target_id, contact_id=contact_id),
                                    actor, sub, now)

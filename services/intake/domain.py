@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from contracts.base import Attachment, Coordinates
 from contracts.envelope import canonical_json
 from contracts.free_text import PERSONAL_TEXT, masked_copy, originals_of
+from contracts.ids import name_id
 from contracts.intake_events import CallRecorded, ContactReceived
 from contracts.personal import seal
 from contracts.vocabulary import CallOutcome, Channel
@@ -104,7 +105,7 @@ class CallsIn(Strict):
 
 def contact_id_for(channel: str, channel_message_id: str) -> str:
     """The contact id is derived from the channel's own message id: a retry finds its stream."""
-    return str(uuid.uuid5(CONTACT_NAMESPACE, f"{channel}\x1f{channel_message_id}"))
+    return name_id(CONTACT_NAMESPACE, f"{channel}\x1f{channel_message_id}")
 
 
 def contact_stream(contact_id: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
+from contracts.ids import name_id
 from contracts.vocabulary import Channel
 
 CHAT_CHANNELS = frozenset({Channel.WECHAT, Channel.WEB, Channel.APP})
@@ -24,7 +25,7 @@ _OFFERS = uuid.UUID("0b7f3c52-8e41-5d0a-a7c6-3e9d15f2a801")
 
 def offer_id(channel: str, channel_message_id: str) -> str:
     """One offer per chat message: a retried message finds its offer again."""
-    return str(uuid.uuid5(_OFFERS, f"{channel}\n{channel_message_id}"))
+    return name_id(_OFFERS, f"{channel}\n{channel_message_id}")
 
 
 def coverage(groups: Sequence[frozenset[str]], words: Iterable[str]) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts.base import Category
 from contracts.events import from_envelope
+from contracts.ids import name_id
 from contracts.knowledge_events import AnswerOffered, OfferAnswered, RecommendationRated
 from contracts.ticket_events import (
     TicketAnsweredDirectly,
@@ -59,7 +60,7 @@ def stream_of(article_id: str) -> str:
 
 def imported_id(source_id: str) -> str:
     """The same article id for the same source id, so an import can run twice."""
-    return str(uuid.uuid5(IMPORTED, source_id))
+    return name_id(IMPORTED, source_id)
 
 
 class KnowledgeService(ReadSide):
@@ -178,7 +179,7 @@ class KnowledgeService(ReadSide):
         """Record an operator's mark of a recommendation, once per (operator, article,
         contact); False when they had marked it already."""
         key = f"{actor}\n{rating.article_id}\n{rating.contact_id or ''}"
-        stream = f"rating-{uuid.uuid5(RATINGS, key)}"
+        stream = f"rating-{name_id(RATINGS, key)}"
         try:
             await self.platform.store.append(stream, [rating], expected_version=0,
                                              context=Context.new(actor, SOURCE), now=now)

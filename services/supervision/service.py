@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from contracts import commands as c
+from contracts.ids import name_id
 from contracts.vocabulary import OrderKind
 from hotline.projection import ReadSide
 from hotline.runtime import Platform
@@ -49,7 +50,7 @@ class SupervisionService(ReadSide):
         if unit is None or not ticket.involves(unit):
             raise Rejected("not-assigned", "Orders go to a unit that holds the ticket now.")
         due = due_at or self.calendar.add_working_days(now, ANSWER_WITHIN[kind])
-        order_id = f"{kind.value}/{uuid.uuid5(_ORDERS, command_id)}"
+        order_id = f"{kind.value}/{name_id(_ORDERS, command_id)}"
         command = c.IssueSupervisionOrder(ticket_id=ticket_id, order_id=order_id, kind=kind,
                                           unit_id=unit, due_at=due, text=text,
                                           issued_by=issued_by)

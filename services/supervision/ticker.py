@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from contracts import commands as c
+from contracts.ids import name_id
 from hotline.runtime import Platform, utc_now
 from reference.calendar import MissingYear, WorkingCalendar
 from reference.policy import DeadlinePolicy
@@ -58,7 +59,7 @@ def escalation_command_id(command: c.TicketCommand) -> str:
             key = f"order-level:{command.order_id}:{command.level}"
         case _:
             raise TypeError(f"not an escalation: {type(command).__name__}")
-    return str(uuid.uuid5(_COMMANDS, f"{command.ticket_id}\n{key}"))
+    return name_id(_COMMANDS, f"{command.ticket_id}\n{key}")
 
 
 class Ticker(Timer):

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from contracts import commands as c
+from contracts.ids import name_id
 from contracts.topics import CONTACTS, TICKETS
 from contracts.vocabulary import (
     Channel,
@@ -519,7 +520,7 @@ class Writer:
 
 def _tid(k: Case) -> str:
     """The ticket id dispatch derives from the registration's command id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:ticket:{k.command_id}"))
+    return name_id(uuid.NAMESPACE_URL, f"hotline:ticket:{k.command_id}")
 
 
 def _share(start: datetime, due: datetime, share: float) -> datetime:
