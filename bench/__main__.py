@@ -19,6 +19,7 @@ import traceback
 
 from bench.broker import stop_broker
 from bench.common import Result
+from hotline.runtime import tune_gc
 
 BENCHMARKS = {  # name on the command line -> module
     "log": "bench.log_append",
@@ -93,6 +94,7 @@ async def main(names: list[str]) -> int:
             t0 = time.monotonic()
             try:
                 module = importlib.import_module(BENCHMARKS[name])
+                tune_gc()  # each starts on the collector settings `hotline run` serves with
                 for r in await module.run():
                     results.append((name, r))
             except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others

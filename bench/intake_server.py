@@ -23,6 +23,7 @@ import uvloop
 
 from hotline.apikeys import ApiKeyStore
 from hotline.apikeys_sql import SqlApiKeyStore
+from hotline.runtime import tune_gc
 
 SAMPLES_PATH = "/_bench/latencies"
 
@@ -63,6 +64,7 @@ def bench_api_keys(data_dir: Path) -> ApiKeyStore:
 
 async def serve(server: uvicorn.Server, api_keys: ApiKeyStore) -> None:
     await api_keys.start()
+    tune_gc()  # both apps on the collector settings `hotline run` serves with
     try:
         await server.serve()
     finally:

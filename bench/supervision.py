@@ -74,6 +74,7 @@ from hotline.database import open_database
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, TopicSpec
 from hotline.projection import aware, ensure_schema
+from hotline.runtime import tune_gc
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check, plan, red_at
@@ -618,6 +619,7 @@ if __name__ == "__main__":
     from bench.__main__ import table
     from bench.broker import stop_broker
 
+    tune_gc()  # as `python -m bench` does before each benchmark
     try:
         results = asyncio.run(run(args.rows))
     finally:
