@@ -14,8 +14,8 @@ group gets it — the price of not paying a savepoint per caller.
 The writer is one thread of its own fed by a queue, and it answers a whole group with one
 `call_soon_threadsafe`. `run_in_executor` plus a draining task cost two thread hand-offs and
 several loop turns per group: on this 2-core VM an empty transaction took 295 µs to come
-back, of which SQLite's part is a few µs; now 150 µs, the price of one round trip between
-threads here (a bare SimpleQueue put and call_soon_threadsafe measures the same). Commands
+back, of which SQLite's part is a few µs; now 190-200 µs, near the price of one round trip
+between threads here (a bare SimpleQueue put and call_soon_threadsafe: 150 µs). Commands
 one at a time pay it in full, on top of the fsync.
 """
 
@@ -135,7 +135,7 @@ class GroupCommitWriter:
             if job is None:
                 return
             if job.alone:
-                self._answer([job], [_attempt(job.fn)], committed=False)
+                self._answer([job], [_attempt(job.fn)], grouped=False)
                 continue
             group = [job]
             while True:
@@ -149,16 +149,16 @@ class GroupCommitWriter:
                 group.append(more)
             try:
                 results = self._transaction([j.fn for j in group])
-            except Exception as exc:  # noqa: BLE001 - the COMMIT failed: no caller's work is durable
+            except BaseException as exc:  # noqa: BLE001 - rolled back: no caller's work is durable
                 results = [exc] * len(group)
-            self._answer(group, results, committed=True)
+            self._answer(group, results, grouped=True)
 
-    def _answer(self, jobs: list[_Job], results: list[Any], *, committed: bool) -> None:
+    def _answer(self, jobs: list[_Job], results: list[Any], *, grouped: bool) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            jobs[0].fut.get_loop().call_soon_threadsafe(self._settle, jobs, results, committed)
+            jobs[0].fut.get_loop().call_soon_threadsafe(self._settle, jobs, results, grouped)
 
-    def _settle(self, jobs: list[_Job], results: list[Any], committed: bool) -> None:
-        """On the loop: every caller of the group answered, then readers woken."""
+    def _settle(self, jobs: list[_Job], results: list[Any], grouped: bool) -> None:
+        """On the loop: every caller answered, then, after a group transaction, readers woken."""
         for job, result in zip(jobs, results, strict=True):
             if job.fut.done():  # its caller was cancelled; the work stands
                 continue
@@ -166,7 +166,7 @@ class GroupCommitWriter:
                 job.fut.set_exception(result)
             else:
                 job.fut.set_result(result)
-        if committed:
+        if grouped:
             self.committed.set()
             self.committed.clear()
 
