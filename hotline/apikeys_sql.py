@@ -9,11 +9,13 @@ existed when; only live rows authenticate. The clear key is never stored.
 `authenticate` runs on every request, so hits are cached in the process and
 checked against the table again after `RECHECK_SECONDS`; misses are
 remembered for `MISS_SECONDS` only, so a key made on another replica works
-here a second later.
+here a second later. The requests that find a key's check due meanwhile share
+one query.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -72,6 +74,7 @@ class SqlApiKeyStore:
         self._recheck, self._miss, self._clock = recheck_seconds, miss_seconds, clock
         self._hits: dict[str, tuple[Principal, float]] = {}  # digest -> holder, checked at
         self._misses: dict[str, float] = {}  # digest -> refused at
+        self._asking: dict[str, asyncio.Future[Principal | None]] = {}  # digest -> its lookup
         self._started = False
         self.people = SqlPeopleStore(self._engine)  # accounts and sessions, in the same database
 
@@ -149,6 +152,15 @@ class SqlApiKeyStore:
         if missed is not None and now - missed < self._miss:
             return None
         self._ready()
+        # one look at the table per key at a time: when a key's check falls due, every
+        # request then in flight with it (64 under load) waits for the same query
+        asking = self._asking.get(found)
+        if asking is None:
+            asking = self._asking[found] = asyncio.ensure_future(self._look_up(found, now))
+            asking.add_done_callback(lambda _: self._asking.pop(found, None))
+        return await asyncio.shield(asking)  # a cancelled caller leaves it to the others
+
+    async def _look_up(self, found: str, now: float) -> Principal | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(
                 select(api_keys.c.name, api_keys.c.role, api_keys.c.channel, api_keys.c.unit)

@@ -4,6 +4,7 @@ stored."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.apikeys import ApiKeyStore, Principal, digest, new_key, open_api_keys
@@ -107,6 +108,21 @@ async def test_replicas_see_each_others_keys_and_revocations(url: str) -> None:
     assert await first.authenticate(other) == SQUAD
     await first.close()
     await second.close()
+
+
+async def test_requests_that_find_a_check_due_share_one_query(url: str) -> None:
+    clock = Clock()
+    keys = SqlApiKeyStore(url, recheck_seconds=2.0, clock=clock)
+    await keys.start()
+    key = await keys.create(WECHAT)
+    looked: list[str] = []
+    event.listen(keys._engine.sync_engine, "before_cursor_execute",  # noqa: SLF001
+                 lambda *args: looked.append(args[2]))
+    for _ in range(2):  # the first look, then the recheck when it falls due
+        clock.now += 2.5
+        assert await asyncio.gather(*(keys.authenticate(key) for _ in range(64))) == [WECHAT] * 64
+    assert len(looked) == 2, looked
+    await keys.close()
 
 
 def test_the_cache_is_short_lived() -> None:
