@@ -94,9 +94,9 @@ class GroupCommitWriter:
         if self._conn is not None:
             await self._call(self._conn.close)
             self._conn = None
+        thread, self._thread = self._thread, None  # from here `run` refuses: nothing hangs
         self._jobs.put(None)
-        await asyncio.to_thread(self._thread.join)
-        self._thread = None
+        await asyncio.to_thread(thread.join)
 
     async def checkpoint(self) -> tuple[int, int, int]:
         """`PRAGMA wal_checkpoint(TRUNCATE)` between two group transactions (the writer thread
