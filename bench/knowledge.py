@@ -303,7 +303,6 @@ async def rebuild_part(tmp: Path, rows: Sequence[dict[str, Any]]) -> list[Result
 
 async def run(parts: Sequence[str] = ("search", "rebuild"), rebuilt: int = REBUILD_N
               ) -> list[Result]:
-    tune_gc()  # as `hotline rebuild` and `hotline run` do
     with Timer() as t:
         rows = list(articles(SEARCH_N if "search" in parts else rebuilt))
     say(f"  {len(rows):,} articles generated in {t.seconds:.1f} s")
@@ -328,5 +327,6 @@ if __name__ == "__main__":
     parser.add_argument("--articles", type=int, default=REBUILD_N,
                         help="articles imported for the rebuild part")
     args = parser.parse_args()
+    tune_gc()  # as `python -m bench` does before each benchmark
     found = asyncio.run(run(args.parts, args.articles))
     print(table([("knowledge", r) for r in found]))

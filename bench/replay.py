@@ -34,7 +34,6 @@ from hotline.database import open_database
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.projection import Applied, rebuild
-from hotline.runtime import tune_gc
 
 PARTITIONS = 12
 EMBEDDED_N = 50_000
@@ -304,6 +303,5 @@ async def kafka(env: Envelopes) -> list[Result]:
 
 
 async def run() -> list[Result]:
-    tune_gc()  # as `hotline rebuild` and `hotline run` do
     env = Envelopes(seed=2)
     return await embedded(env) + await kafka(env)

@@ -32,7 +32,7 @@ from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
 from hotline.projection import Projection, rebuild
-from hotline.runtime import Platform, tune_gc
+from hotline.runtime import Platform
 from reference.bundle import reference_of
 from services.callback.bootstrap import callback_policy_of
 from services.callback.projections import CallbackBoard
@@ -127,7 +127,6 @@ def year_line(result: Result) -> Result:
 
 
 async def run() -> list[Result]:
-    tune_gc()  # as `hotline rebuild` and `hotline run` do
     return await on_both_logs("replay-boards", measure)
 
 

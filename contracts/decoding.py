@@ -34,7 +34,8 @@ class _Type(msgspec.Struct):
 _PEEK = msgspec.json.Decoder(_Type)
 
 
-_TAIL_REACH = 160  # bytes from the end where a stored envelope's `type` starts, and more
+_TAIL = b'"type":"hotline.'  # how a stored envelope's last attribute begins
+_TAIL_REACH = 160  # bytes from the end within which it begins, and more
 
 
 def event_name_of(value: bytes) -> str | None:
@@ -45,8 +46,8 @@ def event_name_of(value: bytes) -> str | None:
     The store writes keys sorted, so `type` is an envelope's last attribute and its bytes end
     with it: read from there, 0.3 µs. Anything else is read by msgspec (0.7 µs for a
     contact's envelope: it goes through the whole JSON)."""
-    if value.endswith(b'"}') and (at := value.rfind(b'"type":"hotline.', -_TAIL_REACH)) >= 0:
-        name, dot, major = value[at + 16:-2].partition(b".v")
+    if value.endswith(b'"}') and (at := value.rfind(_TAIL, -_TAIL_REACH)) >= 0:
+        name, dot, major = value[at + len(_TAIL):-2].partition(b".v")
         if dot and name.isalpha() and major.isdigit():  # ASCII letters, ASCII digits
             return name.decode("ascii")
     try:

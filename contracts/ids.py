@@ -26,8 +26,7 @@ _SET_NAMED = (0x8000 << 48) | (0x5000 << 64)  # RFC 4122 variant, version 5
 
 def new_id() -> str:
     """A random UUID in its canonical text form, e.g. `1b4e28ba-2fa1-41d2-883f-0016d3cca427`."""
-    h = f"{(_rng.getrandbits(128) & _CLEAR) | _SET:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _text((_rng.getrandbits(128) & _CLEAR) | _SET)
 
 
 def name_id(namespace: uuid.UUID, name: str) -> str:
@@ -36,5 +35,10 @@ def name_id(namespace: uuid.UUID, name: str) -> str:
     derived id (a command's correlation, a contact's id from its channel message) takes
     this path; tests/contracts/test_ids.py checks it against uuid5."""
     digest = hashlib.sha1(namespace.bytes + name.encode("utf-8"), usedforsecurity=False).digest()
-    h = f"{(int.from_bytes(digest[:16], 'big') & _CLEAR) | _SET_NAMED:032x}"
+    return _text((int.from_bytes(digest[:16], "big") & _CLEAR) | _SET_NAMED)
+
+
+def _text(bits: int) -> str:
+    """128 bits as a UUID's canonical text: 8-4-4-4-12 lowercase hex digits."""
+    h = f"{bits:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
