@@ -16,12 +16,17 @@ topic with `EventLog.append_stream`, one call per command (the answer, then the 
 with their expected versions), 64-way: the engine's price for those events without the
 link, the decider, the envelopes and the hash chain.
 Target: ours >= 50 % of raw, on the embedded log and on Kafka; best of 3 interleaved reps.
-Kafka answers a quarter as many tickets: there a cold load is `read_stream` through one
-of the log's four stream readers (one per partition slot; each read decodes the partition
-from the stream's first record onwards, up to a fetch's worth), so the desk's cold loads,
-not the appends, set the pace, and they slow down as the partition fills.
+Kafka answers a quarter as many tickets: there a cold load without a snapshot is
+`read_stream` through one of the log's four stream readers (one per partition slot; each
+read fetches from the stream's first record onwards, seeking over wide gaps), so the
+desk's cold loads, not the appends, set the pace, and they slow down as the partition
+fills. The desks keep ticket snapshots as the platform's settings say (`auto`: on Kafka,
+in a SQLite file shared by the setup's desk and the service, as replicas share the
+platform's database), so there a cold load is the log's head from the owner's memory and
+one snapshot row; `BENCH_CALLBACK_SNAPSHOTS=on|off` overrides it on both engines.
 
     python -m bench callback                          # 2,000 tickets per rep (Kafka: 500)
+    BENCH_CALLBACK_SNAPSHOTS=off python -m bench callback
     BENCH_CALLBACK_TICKETS=500 python -m bench callback
 """
 
@@ -35,28 +40,43 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bench.broker import on_both_logs
-from bench.common import Result, Timer, bench_platform, rate, say, unique
+from bench.common import (
+    SERVICE_TARGETS,
+    Result,
+    Timer,
+    bench_platform,
+    rate,
+    say,
+    temp_dir,
+    unique,
+)
 from bench.decider import CONCURRENCY, REPS, raw, registration
 from contracts import commands as c
 from contracts.base import Deadline
 from contracts.ids import name_id, new_id
+from contracts.topics import CATALOGUE
+from contracts.topics import TICKETS as TOPIC
 from contracts.vocabulary import (
     DeadlineKind,
     HandlingRating,
     HotlineServiceRating,
     SurveyChannel,
 )
-from hotline.eventstore import EventStore
+from hotline.database import open_database
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.runtime import Platform
 from reference.bundle import reference_of
 from services.callback.app import callback_policy_of, survey_links
 from services.callback.links import Links, SurveyLink
 from services.callback.service import Answered, CallbackService, Ratings
-from ticketing.handler import TicketDesk, stream_of
+from ticketing.client import LocalTickets
+from ticketing.handler import stream_of
 
 TICKETS_ENV = "BENCH_CALLBACK_TICKETS"
+SNAPSHOTS = os.environ.get("BENCH_CALLBACK_SNAPSHOTS", "auto")
 TICKETS = 2_000  # per rep on the embedded log
 KAFKA_SHARE = 4  # Kafka answers a quarter as many (its cold loads are slow: see the docstring)
 REGISTERED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
@@ -114,9 +134,11 @@ def lifecycle(ticket_id: str, survey_id: str, n: int
     ]
 
 
-async def opened(log: EventLog, links: Links, tickets: int, first: int) -> list[Opened]:
-    """Tickets up to their open survey through a desk of their own, and their links."""
-    desk = TicketDesk(EventStore(log))
+async def opened(platform: Platform, links: Links, tickets: int, first: int) -> list[Opened]:
+    """Tickets up to their open survey through a desk of their own, and their links; its
+    snapshots written when the platform keeps them."""
+    tickets_here = LocalTickets.of(platform)
+    desk = tickets_here.desk
     ids = [new_id() for _ in range(tickets)]
     it = iter(enumerate(ids, first))
     out: dict[str, Opened] = {}
@@ -132,6 +154,7 @@ async def opened(log: EventLog, links: Links, tickets: int, first: int) -> list[
             out[ticket_id] = Opened(ticket_id, url.rsplit("/s/", 1)[1], ratings_of(n))
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    await tickets_here.close()
     return [out[t] for t in ids]
 
 
@@ -143,9 +166,9 @@ class Ours:
     follow_ups: Counter[str]
 
 
-async def answers(log: EventLog, todo: Sequence[Opened]) -> Ours:
+async def answers(platform: Platform, todo: Sequence[Opened]) -> Ours:
     """Every link answered through a fresh service (cold desk), 64 at once."""
-    service = service_of(bench_platform(log, pepper=SECRET, survey_base_url=BASE_URL))
+    service = service_of(platform)
     it = iter(todo)
     sizes: dict[str, tuple[int, int]] = {}
     follow_ups: Counter[str] = Counter()
@@ -185,23 +208,35 @@ async def appended(log: EventLog, topic: str, before: dict[int, int], todo: Sequ
 
 
 async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
-    from contracts.topics import CATALOGUE
-    from contracts.topics import TICKETS as TOPIC
-
     spec = replace(CATALOGUE[TOPIC].spec, replication_factor=1)
     raw_topic = unique("bench.raw-answers")  # one for all reps, warmed like ours by rep 1
     await log.create_topics([spec, TopicSpec(raw_topic, spec.partitions, -1, 1)])
     await log.claim(TOPIC)
     await log.claim(raw_topic)
-    links = survey_links(bench_platform(log, pepper=SECRET, survey_base_url=BASE_URL))
+    with temp_dir(f"callback-{engine}") as tmp:
+        db = open_database(f"sqlite+aiosqlite:///{tmp / 'platform.db'}")
+        try:
+            return await _measure(log, engine, tickets, raw_topic, db)
+        finally:
+            await db.dispose()
+
+
+async def _measure(log: EventLog, engine: str, tickets: int, raw_topic: str,
+                   db: AsyncEngine) -> list[Result]:
+    def platform() -> Platform:  # a fresh one: a fresh desk, the same database
+        return bench_platform(log, db, pepper=SECRET, survey_base_url=BASE_URL,
+                              ticket_snapshots=SNAPSHOTS)
+
+    links = survey_links(platform())
+    snapshots = LocalTickets.of(platform()).desk.snapshots is not None
     ours_runs: list[tuple[float, float]] = []
     raw_runs: list[float] = []
     mix: Counter[str] = Counter()
     for rep in range(REPS):  # interleaved, best of each: the machine's noise hits both sides
         with Timer() as setup:
-            todo = await opened(log, links, tickets, rep * tickets)  # not timed
+            todo = await opened(platform(), links, tickets, rep * tickets)  # not timed
         before = await log.end_offsets(TOPIC)
-        ours = await answers(log, todo)
+        ours = await answers(platform(), todo)
         source = await appended(log, TOPIC, before, todo, ours.sizes)
         raw_runs.append(await raw(log, source, raw_topic))
         ours_runs.append((ours.events_per_s, ours.answers_per_s))
@@ -212,11 +247,12 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     ev_rate, ans_rate = max(ours_runs)
     say(f"    follow-ups: {', '.join(f'{n:,} {kind}' for kind, n in sorted(mix.items()))}")
     return [Result(
-        f"callback answers ({engine})", ev_rate, max(raw_runs), "events/s", 0.5,
+        f"callback answers ({engine})", ev_rate, max(raw_runs), "events/s", SERVICE_TARGETS[engine],
         f"{ans_rate:,.0f} answers/s; {tickets:,} tickets, {CONCURRENCY} at once: "
         "answer_by_link = link HMAC check + RecordSurveyAnswer + its follow-up (80 % close "
         "solved, 10 % close answered, 10 % redo request), 2 commands per answer through a "
-        "cold desk (each ticket folded from the log once), idempotency ids; raw: "
+        f"cold desk (each ticket loaded once, from {'its snapshot' if snapshots else 'the log'}), "
+        "idempotency ids; raw: "
         "append_stream of the same records, one call per command")]
 
 

@@ -263,6 +263,10 @@ def contact_body(rng: random.Random, message_id: str) -> dict[str, object]:
     }
 
 
+# the performance issue's targets for supervision's escalations and callback's answers
+SERVICE_TARGETS = {"embedded": 0.5, "kafka": 0.3}
+
+
 def bench_platform(log: EventLog, db: Any = None, pepper: bytes = b"bench-pepper",
                    **settings: Any) -> Platform:
     """A Platform around a bench's own log (and database engine), its ticket commands run

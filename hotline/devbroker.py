@@ -10,6 +10,7 @@ timeout; see hotline/log/kafka.py for what was measured).
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import struct
@@ -29,8 +30,22 @@ class BrokerUnavailable(RuntimeError):
     """No tansu binary, or it did not come up."""
 
 
+_PORTS = (20_000, 32_000)  # below Linux's ephemeral range (32768-60999 by default)
+_CHANCE = random.SystemRandom()  # not the seeded `random`: parallel test workers share seeds
+
+
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
+    """A loopback TCP port nobody listens on right now, taken below the kernel's ephemeral
+    range: a port the kernel hands out (bind to 0) may become some client's source port
+    before our server binds it (seen under parallel tests: 'address already in use')."""
+    for _ in range(200):
+        port = _CHANCE.randint(*_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

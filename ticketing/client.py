@@ -29,6 +29,7 @@ from ticketing import wire
 from ticketing.domain import Ticket
 from ticketing.handler import SOURCE, Outcome, TicketDesk, stream_of
 from ticketing.numbering import HOTLINE_TZ, TicketNumbers, numbers_stream
+from ticketing.snapshots import TicketSnapshots
 
 
 class TicketCommands(Protocol):
@@ -62,9 +63,19 @@ class LocalTickets:
 
     claims: tuple[str, ...] = (TICKETS,)
 
-    def __init__(self, store: EventStore, keys: KeyStore | None) -> None:
-        self.desk = TicketDesk(store, keys)
+    def __init__(self, store: EventStore, keys: KeyStore | None,
+                 snapshots: TicketSnapshots | None = None) -> None:
+        self.desk = TicketDesk(store, keys, snapshots=snapshots)
         self.numbers = TicketNumbers(store)
+
+    @classmethod
+    def of(cls, platform: Platform) -> LocalTickets:
+        """A desk for this platform, keeping snapshots in its database as the settings ask
+        (HOTLINE_TICKET_SNAPSHOTS)."""
+        mode = platform.settings.ticket_snapshots
+        keep = mode == "on" or (mode == "auto" and platform.log.engine == "kafka")
+        return cls(platform.store, platform.keys,
+                   TicketSnapshots(platform.db) if keep else None)
 
     async def execute(self, command: TicketCommand, *, actor: str, command_id: str,
                       now: datetime, source: str = SOURCE,
@@ -82,7 +93,8 @@ class LocalTickets:
         return await self.numbers.reserve(ticket_id, context, now)
 
     async def close(self) -> None:
-        """Nothing of its own to close: the platform's store stays open."""
+        """The desk's snapshots written; the platform's store stays open."""
+        await self.desk.close()
 
 
 class RoutedTickets:
@@ -133,9 +145,15 @@ def tickets_of(platform: Platform) -> TicketCommands:
     def make() -> TicketCommands:
         if routed(settings.ticket_commands, platform.log.engine):
             return RoutedTickets(requester_of(platform), settings.command_timeout_seconds)
-        return LocalTickets(platform.store, platform.keys)
+        return local_tickets(platform)
 
     return platform.shared("tickets", make)
+
+
+def local_tickets(platform: Platform) -> LocalTickets:
+    """This process's own desk (one cache, one set of snapshots waiting to be written),
+    closed with the platform."""
+    return platform.shared("local-tickets", lambda: LocalTickets.of(platform))
 
 
 def ticket_claims(platform: Platform) -> tuple[str, ...]:

@@ -22,7 +22,10 @@ number while operators still can.
 
 States are cached per stream (version, head hash, state, command ids). The
 cache is only a guess: the append still states the version it decided on, so
-a stale entry costs one retry, never a wrong event.
+a stale entry costs one retry, never a wrong event. A ticket not in the cache
+is loaded from its snapshot when the desk keeps them (ticketing/snapshots.py:
+checked against the log's head, then only the records since it read), else
+from its whole stream.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from hotline.keystore import KeyStore
 from hotline.log.port import GENESIS_HASH, VersionConflict, value_hash
 from ticketing import domain
 from ticketing.domain import Ticket
+from ticketing.snapshots import Loaded, TicketSnapshots
 
 SOURCE = "/hotline/tickets"
 RETRIES = 100  # conflicts only come from concurrent writers of the same ticket
@@ -75,16 +79,6 @@ def stream_of(ticket_id: str) -> str:
     return f"ticket-{ticket_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """A ticket's state at one version, with what is needed to append after it."""
-
-    ticket: Ticket | None
-    version: int
-    head_hash: str
-    commands: frozenset[str]  # causation ids seen: the commands already applied
-
-
 EMPTY = Loaded(None, 0, GENESIS_HASH, frozenset())
 
 
@@ -102,10 +96,11 @@ class TicketDesk:
     """Executes ticket commands against the log; one per process, shared by every service."""
 
     def __init__(self, store: EventStore, keys: KeyStore | None = None, *,
-                 cache_size: int = 100_000) -> None:
+                 cache_size: int = 100_000, snapshots: TicketSnapshots | None = None) -> None:
         self.store = store
         self.keys = keys  # without a key store, typed numbers are masked and not kept
         self.cache_size = cache_size
+        self.snapshots = snapshots
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
 
     async def history(self, ticket_id: str) -> list[Stored]:
@@ -118,6 +113,11 @@ class TicketDesk:
         if not fresh and (hit := self._cache.get(stream)) is not None:
             self._cache.move_to_end(stream)
             return hit
+        kept = await self._snapshot(stream) if self.snapshots is not None else None
+        if kept is not None:
+            loaded, changed = kept
+            self._remember(stream, loaded, changed)
+            return loaded
         loaded = EMPTY
         records = await self.store.log.read_stream(TICKETS, stream)
         for record in records:  # each event validated once, straight from its bytes
@@ -127,6 +127,27 @@ class TicketDesk:
             loaded = replace(loaded, head_hash=value_hash(records[-1].value))
             self._remember(stream, loaded)
         return loaded
+
+    async def _snapshot(self, stream: str) -> tuple[Loaded, bool] | None:
+        """The state from the stream's snapshot and the records after it, and whether it
+        moved past the snapshot; None when the log does not bear the snapshot out."""
+        assert self.snapshots is not None
+        kept = await self.snapshots.get(stream)
+        if kept is None:
+            return None
+        head = await self.store.log.stream_head(TICKETS, stream)
+        if head.version == kept.version:
+            return (kept, False) if head.head_hash == kept.head_hash else None
+        if head.version < kept.version:
+            return None
+        loaded, prev = kept, kept.head_hash
+        for record in await self.store.log.read_stream(TICKETS, stream, after=kept.version):
+            envelope, event = decode_event(record.value)
+            if envelope.prevhash != prev or envelope.streamversion != loaded.version + 1:
+                return None  # not the history the snapshot was folded from
+            loaded = _after(loaded, envelope, "", event)
+            prev = value_hash(record.value)
+        return replace(loaded, head_hash=prev), True
 
     async def get(self, ticket_id: str) -> Ticket | None:
         """The ticket's current state, or None if it was never registered."""
@@ -202,11 +223,19 @@ class TicketDesk:
         return [protect(event, partial(seal, key, ref, context=seal_context(stream, version)))
                 for version, event in enumerate(events, loaded.version + 1)]
 
-    def _remember(self, stream: str, loaded: Loaded) -> None:
+    async def close(self) -> None:
+        """Write the snapshots still waiting."""
+        if self.snapshots is not None:
+            await self.snapshots.close()
+
+    def _remember(self, stream: str, loaded: Loaded, changed: bool = True) -> None:
+        """Cache a state; and snapshot it when it is not the snapshot it came from."""
         self._cache[stream] = loaded
         self._cache.move_to_end(stream)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        if changed and self.snapshots is not None:
+            self.snapshots.keep(stream, loaded)
 
 
 def _after(loaded: Loaded, envelope: Envelope, head_hash: str, event: EventData) -> Loaded:

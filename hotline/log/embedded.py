@@ -291,14 +291,14 @@ class EmbeddedEventLog:
         )
         return StreamHead(*rows[0]) if rows else StreamHead(0, GENESIS_HASH)
 
-    async def read_stream(self, topic: str, key: str) -> list[Record]:
+    async def read_stream(self, topic: str, key: str, after: int = 0) -> list[Record]:
         rows = await self._in_reader(
             self._query,
             'SELECT r.topic, r.partition, r."offset", r.key, r.value, r.headers, r.ts '
             "FROM stream_records s JOIN records r ON r.topic = s.topic "
             'AND r.partition = s.partition AND r."offset" = s."offset" '
-            "WHERE s.topic=? AND s.key=? ORDER BY s.version",
-            (topic, key),
+            "WHERE s.topic=? AND s.key=? AND s.version>? ORDER BY s.version",
+            (topic, key, after),
         )
         return [Record(t, p, o, k, v, _headers(h), ts) for t, p, o, k, v, h, ts in rows]
 

@@ -440,17 +440,20 @@ class KafkaEventLog:
         records = await self._scan_stream(topic, key)
         return StreamHead(len(records), value_hash(records[-1].value) if records else GENESIS_HASH)
 
-    async def read_stream(self, topic: str, key: str) -> list[Record]:
-        """Every record of one stream, in order: by index on the owner, else by scanning."""
+    async def read_stream(self, topic: str, key: str, after: int = 0) -> list[Record]:
+        """The stream's records after its first `after`, in order: by index on the owner
+        (only those records fetched), else by scanning."""
         n = await self.partitions(topic)
         self._started()
         owner = self._owners.get(topic) if topic in self._joined else None
         offsets = await owner.offsets(key) if owner is not None else None
         if offsets is None:
-            return await self._scan_stream(topic, key)
+            return (await self._scan_stream(topic, key))[after:]
+        if not offsets[after:]:
+            return []
         tp = TopicPartition(topic, partition_for(key, n))
         reader = self._stream_readers[tp.partition % len(self._stream_readers)]
-        return [record_of(m) for m in await reader.read_offsets(tp, offsets)]
+        return [record_of(m) for m in await reader.read_offsets(tp, offsets[after:])]
 
     async def _scan_stream(self, topic: str, key: str) -> list[Record]:
         """The stream's records found by reading its whole partition."""

@@ -83,8 +83,9 @@ class NamespacedLog:
     async def stream_head(self, topic: str, key: str) -> StreamHead:
         return await self.inner.stream_head(self.down(topic), key)
 
-    async def read_stream(self, topic: str, key: str) -> list[Record]:
-        return [self.up_record(r) for r in await self.inner.read_stream(self.down(topic), key)]
+    async def read_stream(self, topic: str, key: str, after: int = 0) -> list[Record]:
+        records = await self.inner.read_stream(self.down(topic), key, after)
+        return [self.up_record(r) for r in records]
 
     async def read(
         self, topic: str, partition: int, from_offset: int, limit: int = 1000

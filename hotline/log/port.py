@@ -223,8 +223,9 @@ class EventLog(Protocol):
         """Version and last hash of a stream (zero and GENESIS_HASH when it has none)."""
         ...
 
-    async def read_stream(self, topic: str, key: str) -> list[Record]:
-        """Every record of one stream, in order."""
+    async def read_stream(self, topic: str, key: str, after: int = 0) -> list[Record]:
+        """The records of one stream after its first `after` (every one by default), in
+        order: a state kept at version `after` reads only what came since."""
         ...
 
     async def read(

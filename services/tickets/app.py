@@ -19,7 +19,7 @@ from hotline.responder import Responder
 from hotline.runtime import Platform, app_readiness, platform_lifespan, utc_now
 from hotline.web import install_basics
 from services.tickets.host import DeskHost
-from ticketing.client import LocalTickets, routed
+from ticketing.client import local_tickets, routed
 
 GROUP = "hotline-deciders"  # where the replicas commit how far they answered each partition
 
@@ -31,7 +31,7 @@ class Partitions(BaseModel):
 
 async def start_decider(platform: Platform, host: DeskHost | None = None) -> Responder:
     """Answer the ticket requests of the partitions this process owns (close it to stop)."""
-    host = host or DeskHost(LocalTickets(platform.store, platform.keys))
+    host = host or DeskHost(local_tickets(platform))
     responder = Responder(platform.log, owns=TICKETS, requests=COMMANDS, replies=REPLIES,
                           group=GROUP, cipher=await request_cipher(platform.keys),
                           handle=host.handle)
@@ -52,7 +52,7 @@ def create_app(
     settings = platform.settings
     answering = routed(settings.ticket_commands, platform.log.engine)
     ready = app_readiness(platform, (TICKETS,) if answering else (), manage_platform, readiness)
-    tickets = LocalTickets(platform.store, platform.keys)  # this replica's own desk, always
+    tickets = local_tickets(platform)  # this replica's own desk, always
     host = DeskHost(tickets)
     platform_context = platform_lifespan(platform, manage_platform, ready)
     responder: list[Responder] = []

@@ -76,6 +76,20 @@ async def test_stream_append_checks_the_expected_version(log: EventLog) -> None:
     assert [r.value for r in await log.read_stream(topic, "ticket-1")] == [b"a", b"b", b"c"]
 
 
+async def test_a_stream_is_read_after_a_version(log: EventLog) -> None:
+    """A state kept at version n (a ticket's snapshot) reads only what came since."""
+    topic = await new_topic(log)
+    await log.claim(topic)  # on Kafka: read by the owner's index
+    await log.append(topic, [rec("ticket-2", "other")])  # interleaved with another stream
+    await log.append_stream(topic, "ticket-1", [rec("ticket-1", "a"), rec("ticket-1", "b")], 0)
+    await log.append(topic, [rec("ticket-2", "other")])
+    await log.append_stream(topic, "ticket-1", [rec("ticket-1", "c")], 2)
+    assert [r.value for r in await log.read_stream(topic, "ticket-1", after=1)] == [b"b", b"c"]
+    assert [r.value for r in await log.read_stream(topic, "ticket-1", after=2)] == [b"c"]
+    assert await log.read_stream(topic, "ticket-1", after=3) == []
+    assert await log.read_stream(topic, "ticket-none", after=0) == []
+
+
 async def test_conflicting_appends_exactly_one_wins(log: EventLog) -> None:
     topic = await new_topic(log)
     await log.claim(topic)  # on Kafka: become the writer (owner) of its partitions first

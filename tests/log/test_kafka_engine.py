@@ -265,6 +265,8 @@ async def test_reading_a_stream_never_joins_the_writer_group(
         assert head.version == 1 and len(await reader.read_stream(topic, "ticket-r")) == 1
         assert await writer.claim(topic) == {0, 1}  # still every partition: no rebalance
         await writer.append_stream(topic, "ticket-r", [rec("ticket-r", "派单")], 1)
+        after = await reader.read_stream(topic, "ticket-r", after=1)  # by scanning
+        assert [r.value.decode() for r in after] == ["派单"]
     finally:
         await writer.close()
         await reader.close()
