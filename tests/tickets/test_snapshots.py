@@ -60,9 +60,9 @@ def test_any_state_the_decider_reaches_survives_its_encoding(walk: list) -> None
             events = decide(ticket, command, at)
         except Rejected:
             continue
-        for event in events:
+        for happened in events:
             at += timedelta(minutes=1)
-            ticket = evolve(ticket, event, at)
+            ticket = evolve(ticket, happened, at)
         seen |= {f"cmd-{n}"}
         raw = encode_state(ticket, seen)
         assert decode_state(raw) == (ticket, seen)
