@@ -284,6 +284,7 @@ async def call_bench(tmp_path: Path, db_url: str) -> AsyncIterator[CallBench]:
     platform.db = create_async_engine(db_url)
     yield CallBench(platform, log, ProjectionRunner(log, platform.db, CallFacts(CAL),
                                                     batch_size=13))
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
@@ -376,6 +377,7 @@ async def test_the_call_facts_rebuild_the_same(tmp_path: Path, db_url: str) -> N
     await record_calls(platform, calls, "channel:phone-adapter", datetime(2026, 11, 25, tzinfo=BJ))
     await bench.catch_up()
     await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, CallFacts(CAL))
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
@@ -389,6 +391,7 @@ async def test_rebuild_finds_the_call_facts(tmp_path: Path) -> None:
     platform = await make_platform(log, tmp_path)
     found = {p.name: p for p in projections(platform)}
     await platform.keys.close()
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await log.close()
     assert {"analytics_ticket_facts", "analytics_contact_facts",
@@ -439,6 +442,7 @@ async def test_the_repeat_complaint_rate_by_hand(tmp_path: Path, db_url: str) ->
     assert tuple(group.figures[kpi.id]) == (2, 3, 66.67)
     expected = await recount(tickets_of(platform), ids, CAL)
     assert expected[kpi.id] == (2, 3)
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()

@@ -89,6 +89,7 @@ async def bench(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
     platform.db = create_async_engine(db_url)
     runner = ProjectionRunner(log, platform.db, TicketFacts(CAL), batch_size=37)
     yield Bench(platform, log, runner)
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
@@ -296,6 +297,7 @@ async def test_the_facts_rebuild_the_same(tmp_path: Path, db_url: str) -> None:
     await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, TicketFacts(CAL))
     await rebuild(log, platform.db, ContactFacts(CAL))  # the contacts the tickets name
     await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, ContactFacts(CAL))
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()

@@ -79,6 +79,7 @@ async def test_runner_appends_what_the_detector_finds_once(log: EventLog,
             r.stop()
         await asyncio.gather(*tasks)
         await platform.keys.close()
+        await platform.close_shared()  # its desk's snapshots written
         await platform.db.dispose()
 
 
@@ -101,6 +102,7 @@ async def test_a_start_takes_up_the_checkpoint_and_reads_only_what_came_after(
         other = await run_once(log, checkpoints, BurstPolicy(windows=(86400,)))
     finally:
         await platform.keys.close()
+        await platform.close_shared()  # its desk's snapshots written
         await platform.db.dispose()
     assert first.stats.restored_at == 0 and first.stats.records == half
     assert second.stats.restored_at == half and second.stats.records == len(sightings) - half
@@ -224,4 +226,5 @@ async def test_a_rise_at_the_same_time_last_year_is_foreseen_through_the_log(
             r.stop()
         await asyncio.gather(*tasks)
         await platform.keys.close()
+        await platform.close_shared()  # its desk's snapshots written
         await platform.db.dispose()

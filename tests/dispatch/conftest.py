@@ -204,9 +204,9 @@ async def open_hotline(log: EventLog, tmp_path: Path, *, supervised: bool = Fals
     for r in runners:
         r.stop()
     await asyncio.gather(*tasks)
-    await platform.close_shared()
     if decider is not None:
         await decider.close()
+    await platform.close_shared()  # after the decider: its desk is one of them
     await api_keys.close()
     await platform.keys.close()
     await platform.db.dispose()

@@ -83,4 +83,5 @@ async def intake(log: EventLog, tmp_path: Path) -> AsyncIterator[Intake]:
         yield Intake(client, platform, keys)
     await api_keys.close()
     await platform.keys.close()
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()

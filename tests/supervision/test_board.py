@@ -131,6 +131,7 @@ async def test_the_board_is_the_fold_of_the_log(tmp_path: Path, db_url: str) -> 
 
     # a rebuild from the log gives the same rows
     await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, SupervisionBoard())
+    await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()

@@ -126,6 +126,7 @@ class Life:
         self.runner.stop()
         with contextlib.suppress(BaseException):
             await self.task
+        await self.platform.close_shared()  # its desk's snapshots written
         await self.platform.db.dispose()
 
 
