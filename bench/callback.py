@@ -48,9 +48,9 @@ from bench.common import (
     Result,
     Timer,
     bench_platform,
+    platform_database,
     rate,
     say,
-    temp_dir,
     unique,
 )
 from bench.decider import CONCURRENCY, REPS, raw, registration
@@ -65,7 +65,6 @@ from contracts.vocabulary import (
     HotlineServiceRating,
     SurveyChannel,
 )
-from hotline.database import open_database
 from hotline.log.port import EventLog, Record, TopicSpec
 from hotline.runtime import Platform
 from reference.bundle import reference_of
@@ -213,12 +212,8 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     await log.create_topics([spec, TopicSpec(raw_topic, spec.partitions, -1, 1)])
     await log.claim(TOPIC)
     await log.claim(raw_topic)
-    with temp_dir(f"callback-{engine}") as tmp:
-        db = open_database(f"sqlite+aiosqlite:///{tmp / 'platform.db'}")
-        try:
-            return await _measure(log, engine, tickets, raw_topic, db)
-        finally:
-            await db.dispose()
+    async with platform_database(f"callback-{engine}") as db:
+        return await _measure(log, engine, tickets, raw_topic, db)
 
 
 async def _measure(log: EventLog, engine: str, tickets: int, raw_topic: str,

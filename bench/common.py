@@ -16,12 +16,14 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import canonical_json, decode
 from contracts.events import from_envelope
@@ -121,6 +123,20 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def platform_database(prefix: str) -> AsyncIterator[AsyncEngine]:
+    """A SQLite file as the platform's database, for the ticket snapshots a bench's setup
+    desk writes and the desk under measurement reads, as replicas share it in production."""
+    from hotline.database import open_database
+
+    with temp_dir(prefix) as tmp:
+        db = open_database(f"sqlite+aiosqlite:///{tmp / 'platform.db'}")
+        try:
+            yield db
+        finally:
+            await db.dispose()
 
 
 def unique(prefix: str) -> str:
