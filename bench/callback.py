@@ -20,13 +20,13 @@ Kafka answers a quarter as many tickets: there a cold load without a snapshot is
 `read_stream` through one of the log's four stream readers (one per partition slot; each
 read fetches from the stream's first record onwards, seeking over wide gaps), so the
 desk's cold loads, not the appends, set the pace, and they slow down as the partition
-fills. The desks keep ticket snapshots as the platform's settings say (`auto`: on Kafka,
-in a SQLite file shared by the setup's desk and the service, as replicas share the
-platform's database), so there a cold load is the log's head from the owner's memory and
-one snapshot row; `BENCH_CALLBACK_SNAPSHOTS=on|off` overrides it on both engines.
+fills. The desks keep ticket snapshots as the platform does by default (in a SQLite file
+shared by the setup's desk and the service, as replicas share the platform's database),
+so a cold load is the log's head (from the owner's memory on Kafka) and one snapshot row;
+`BENCH_TICKET_SNAPSHOTS=off` measures without them.
 
     python -m bench callback                          # 2,000 tickets per rep (Kafka: 500)
-    BENCH_CALLBACK_SNAPSHOTS=off python -m bench callback
+    BENCH_TICKET_SNAPSHOTS=off python -m bench callback
     BENCH_CALLBACK_TICKETS=500 python -m bench callback
 """
 
@@ -75,7 +75,6 @@ from ticketing.client import LocalTickets
 from ticketing.handler import stream_of
 
 TICKETS_ENV = "BENCH_CALLBACK_TICKETS"
-SNAPSHOTS = os.environ.get("BENCH_CALLBACK_SNAPSHOTS", "auto")
 TICKETS = 2_000  # per rep on the embedded log
 KAFKA_SHARE = 4  # Kafka answers a quarter as many (its cold loads are slow: see the docstring)
 REGISTERED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
@@ -219,8 +218,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
 async def _measure(log: EventLog, engine: str, tickets: int, raw_topic: str,
                    db: AsyncEngine) -> list[Result]:
     def platform() -> Platform:  # a fresh one: a fresh desk, the same database
-        return bench_platform(log, db, pepper=SECRET, survey_base_url=BASE_URL,
-                              ticket_snapshots=SNAPSHOTS)
+        return bench_platform(log, db, pepper=SECRET, survey_base_url=BASE_URL)
 
     links = survey_links(platform())
     snapshots = LocalTickets.of(platform()).desk.snapshots is not None

@@ -279,6 +279,8 @@ def contact_body(rng: random.Random, message_id: str) -> dict[str, object]:
     }
 
 
+# desks keep ticket snapshots where the platform has a database, unless told not to
+SNAPSHOTS = os.environ.get("BENCH_TICKET_SNAPSHOTS", "on") != "off"
 # the performance issue's targets for supervision's escalations and callback's answers
 SERVICE_TARGETS = {"embedded": 0.5, "kafka": 0.3}
 
@@ -292,4 +294,5 @@ def bench_platform(log: EventLog, db: Any = None, pepper: bytes = b"bench-pepper
         return pepper
 
     keys = cast(KeyStore, SimpleNamespace(pepper=get_pepper))
+    settings.setdefault("ticket_snapshots", db is not None and SNAPSHOTS)
     return Platform(Settings(ticket_commands="local", **settings), log, keys, db)

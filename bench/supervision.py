@@ -21,9 +21,8 @@ through `TicketDesk.execute`; each one's watch folded from its events (untimed),
 after its red threshold, ours: 64 concurrent tasks planning each ticket (`plan`) and
 sending its 6 commands (blue warning; orange warning and yellow card; red warning, red
 card and supervision order) through a fresh `TicketDesk` — cold cache, every ticket
-loaded once, as after a restart: from its snapshot where the platform keeps them (`auto`:
-on Kafka; `BENCH_SUPERVISION_SNAPSHOTS=on|off` overrides), else from the log — with the
-ticker's command ids and actor.
+loaded once, as after a restart: from its snapshot, as the platform keeps them by default
+(`BENCH_TICKET_SNAPSHOTS=off`: from the log) — with the ticker's command ids and actor.
 Raw: the very records ours wrote, read back and appended again to a fresh topic with
 `EventLog.append_stream`, one call per command, 64-way (bench/decider.py's `raw`).
 Target: ours >= 50 % of raw on the embedded log, >= 30 % on Kafka (the performance issue).
@@ -108,7 +107,6 @@ TICK_TARGET_MS = 200.0
 
 EMBEDDED_TICKETS = 1_000
 KAFKA_TICKETS = 300
-SNAPSHOTS = os.environ.get("BENCH_SUPERVISION_SNAPSHOTS", "auto")  # as the platform's setting
 OPENED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # registration of the escalation tickets
 UNIT = "d01-urban-squad"
 
@@ -587,7 +585,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     raw_runs: list[float] = []
     async with platform_database(f"supervision-{engine}") as db:
         def platform() -> Platform:  # a fresh one: a fresh desk, the same database
-            return bench_platform(log, db, ticket_snapshots=SNAPSHOTS)
+            return bench_platform(log, db)
 
         snapshots = LocalTickets.of(platform()).desk.snapshots is not None
         for rep in range(REPS):  # interleaved, best of each: the noise hits both sides

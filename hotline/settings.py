@@ -59,11 +59,10 @@ class Settings(BaseSettings):
         default="auto", description="how services reach the ticket decider: 'local' (the desk "
         "in their own process), 'routed' (hotline.commands to the replica owning the ticket's "
         "partition); 'auto' routes on Kafka and stays local on the embedded log")
-    ticket_snapshots: Literal["auto", "on", "off"] = Field(
-        default="auto", description="whether the ticket desk keeps each ticket's state in the "
-        "database, so a cold load reads only what came after it (ticketing/snapshots.py); "
-        "'auto' keeps them on Kafka, where a cold load fetches records from the broker, and "
-        "not on the embedded log, where reading a stream is one indexed query")
+    ticket_snapshots: bool = Field(
+        default=True, description="whether the ticket desk keeps each ticket's state in the "
+        "database, so a cold load reads only the records after it instead of fetching and "
+        "folding the whole stream (ticketing/snapshots.py)")
     command_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long a routed ticket command waits for its answer "
         "before the API answers 503 with Retry-After")

@@ -72,8 +72,7 @@ class LocalTickets:
     def of(cls, platform: Platform) -> LocalTickets:
         """A desk for this platform, keeping snapshots in its database as the settings ask
         (HOTLINE_TICKET_SNAPSHOTS)."""
-        mode = platform.settings.ticket_snapshots
-        keep = mode == "on" or (mode == "auto" and platform.log.engine == "kafka")
+        keep = platform.settings.ticket_snapshots
         return cls(platform.store, platform.keys,
                    TicketSnapshots(platform.db) if keep else None)
 
