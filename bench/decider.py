@@ -1,7 +1,8 @@
 """Commands through the ticket decider beside the raw append of the same events.
 
-Ours: 64 concurrent tasks, each driving whole tickets through `TicketDesk.execute`
-(load or cache, decide, envelope + hash chain, append with the expected version):
+Ours: 64 concurrent tasks, each driving whole tickets through `TicketDesk.execute` on the
+platform's desk (load or cache, decide, envelope + hash chain, append with the expected
+version; the tickets' snapshots written behind, as the platform keeps them by default):
 register, dispatch (+ deadlines), acknowledge, progress note, reply — 5 commands,
 6 events per ticket.
 Raw: the very records ours wrote, read back and appended again to a fresh topic
@@ -18,14 +19,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bench.broker import on_both_logs
-from bench.common import Result, Timer, rate, say, unique
+from bench.common import Result, Timer, bench_platform, platform_database, rate, say, unique
 from contracts import commands as c
 from contracts.base import Category, Deadline
 from contracts.ids import new_id
 from contracts.vocabulary import DeadlineKind, TicketType
-from hotline.eventstore import EventStore
 from hotline.log.port import EventLog, OutgoingRecord, Record, TopicSpec
-from ticketing.handler import TicketDesk
+from hotline.runtime import Platform
+from ticketing.client import LocalTickets
 
 CONCURRENCY = 64
 REPS = 3
@@ -57,9 +58,11 @@ def lifecycle(ticket_id: str, n: int) -> list[c.TicketCommand]:
     ]
 
 
-async def ours(log: EventLog, tickets: int) -> tuple[float, float, list[int]]:
-    """(commands/s, events/s, events per command) through the decider."""
-    desk = TicketDesk(EventStore(log))
+async def ours(platform: Platform, tickets: int) -> tuple[float, float, list[int]]:
+    """(commands/s, events/s, events per command) through the platform's desk, its snapshots
+    written behind (the last of them within the time)."""
+    tickets_here = LocalTickets.of(platform)
+    desk = tickets_here.desk
     ids = [new_id() for _ in range(tickets)]
     it = iter(enumerate(ids))
     sizes: list[int] = []
@@ -77,6 +80,7 @@ async def ours(log: EventLog, tickets: int) -> tuple[float, float, list[int]]:
 
     with Timer() as t:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await tickets_here.close()
     return rate(tickets * 5, t.seconds), rate(events, t.seconds), sizes
 
 
@@ -112,16 +116,18 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
     ours_runs: list[tuple[float, float]] = []
     raw_runs: list[float] = []
     seen: set[str] = set()
-    for rep in range(REPS):  # interleaved, best of each: the machine's noise hits both sides
-        cmd_rate, ev_rate, sizes = await ours(log, tickets)
-        keys = {r.key for p, end in (await log.end_offsets(TICKETS)).items()
-                for r in await log.read(TICKETS, p, 0, end)} - seen
-        seen |= keys
-        source = [await log.read_stream(TICKETS, k) for k in sorted(keys)]
-        raw_runs.append(await raw(log, [(recs, sizes) for recs in source], raw_topic))
-        ours_runs.append((ev_rate, cmd_rate))
-        say(f"  {engine} rep {rep + 1}: decider {cmd_rate:,.0f} commands/s = {ev_rate:,.0f} "
-            f"events/s; raw append_stream of the same events {raw_runs[-1]:,.0f} events/s")
+    async with platform_database(f"decider-{engine}") as db:
+        for rep in range(REPS):  # interleaved, best of each: the noise hits both sides
+            cmd_rate, ev_rate, sizes = await ours(bench_platform(log, db), tickets)
+            keys = {r.key for p, end in (await log.end_offsets(TICKETS)).items()
+                    for r in await log.read(TICKETS, p, 0, end)} - seen
+            seen |= keys
+            source = [await log.read_stream(TICKETS, k) for k in sorted(keys)]
+            raw_runs.append(await raw(log, [(recs, sizes) for recs in source], raw_topic))
+            ours_runs.append((ev_rate, cmd_rate))
+            say(f"  {engine} rep {rep + 1}: decider {cmd_rate:,.0f} commands/s = "
+                f"{ev_rate:,.0f} events/s; raw append_stream of the same events "
+                f"{raw_runs[-1]:,.0f} events/s")
     ev_rate, cmd_rate = max(ours_runs)
     return [Result(f"decider {engine}, events/s via commands", ev_rate, max(raw_runs),
                    "events/s", 0.5, f"{cmd_rate:,.0f} commands/s; {tickets} tickets x 5 "

@@ -116,7 +116,8 @@ class TicketDesk:
         kept = await self._snapshot(stream) if self.snapshots is not None else None
         if kept is not None:
             loaded, changed = kept
-            self._remember(stream, loaded, changed)
+            if loaded.version:
+                self._remember(stream, loaded, changed)
             return loaded
         loaded = EMPTY
         records = await self.store.log.read_stream(TICKETS, stream)
@@ -130,16 +131,17 @@ class TicketDesk:
 
     async def _snapshot(self, stream: str) -> tuple[Loaded, bool] | None:
         """The state from the stream's snapshot and the records after it, and whether it
-        moved past the snapshot; None when the log does not bear the snapshot out."""
+        moved past the snapshot; None when the log does not bear the snapshot out. The head
+        first: a new ticket (a registration) then costs no lookup at all."""
         assert self.snapshots is not None
-        kept = await self.snapshots.get(stream)
-        if kept is None:
-            return None
         head = await self.store.log.stream_head(TICKETS, stream)
+        if head.version == 0:
+            return EMPTY, False
+        kept = await self.snapshots.get(stream)
+        if kept is None or head.version < kept.version:
+            return None
         if head.version == kept.version:
             return (kept, False) if head.head_hash == kept.head_hash else None
-        if head.version < kept.version:
-            return None
         loaded, prev = kept, kept.head_hash
         for record in await self.store.log.read_stream(TICKETS, stream, after=kept.version):
             envelope, event = decode_event(record.value)

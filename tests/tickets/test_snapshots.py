@@ -139,6 +139,19 @@ async def test_a_behind_snapshot_reads_only_what_came_since(log: EventLog,
     assert kept == await whole(log, ticket_id) and kept.version == loaded.version + 1
 
 
+async def test_a_registration_looks_up_no_snapshot(log: EventLog,
+                                                   snapshot_db: AsyncEngine) -> None:
+    [plain] = await open_desks(log)
+    desk = TicketDesk(plain.store, snapshots=TicketSnapshots(snapshot_db))
+    asked: list[str] = []
+    event.listen(snapshot_db.sync_engine, "before_cursor_execute",
+                 lambda *args: asked.append(args[2]))
+    await dispatched(desk)  # a new stream (the log's head says so), then the cached state
+    await desk.close()
+    verbs = [s.split()[0] for s in asked if "ticket_snapshots" in s]
+    assert "SELECT" not in verbs and "INSERT" in verbs, asked
+
+
 @pytest.mark.parametrize("change", ["hash", "version", "shape", "bytes"])
 async def test_a_snapshot_the_log_does_not_bear_out_is_ignored(
         log: EventLog, snapshot_db: AsyncEngine, change: str) -> None:
