@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+
+from prometheus_client import Counter
 
 from contracts.base import EventData
 from contracts.commands import Command, TicketCommand
@@ -54,7 +57,11 @@ from ticketing import domain
 from ticketing.domain import Ticket
 from ticketing.snapshots import Loaded, TicketSnapshots
 
+log = logging.getLogger(__name__)
+
 SOURCE = "/hotline/tickets"
+COLD_LOADS = Counter("hotline_ticket_cold_loads_total", "Tickets loaded from outside the "
+                     "desk's cache, by where their state came from", ["source"])
 RETRIES = 100  # conflicts only come from concurrent writers of the same ticket
 _REQUESTS = uuid.UUID("3d0c2b8a-5e1f-4f7a-9c63-12345a0f0002")
 
@@ -118,7 +125,10 @@ class TicketDesk:
             loaded, changed = kept
             if loaded.version:
                 self._remember(stream, loaded, changed)
+            COLD_LOADS.labels("snapshot+records" if changed else
+                              "snapshot" if loaded.version else "new").inc()
             return loaded
+        COLD_LOADS.labels("log").inc()
         loaded = EMPTY
         records = await self.store.log.read_stream(TICKETS, stream)
         for record in records:  # each event validated once, straight from its bytes
@@ -138,15 +148,20 @@ class TicketDesk:
         if head.version == 0:
             return EMPTY, False
         kept = await self.snapshots.get(stream)
-        if kept is None or head.version < kept.version:
+        if kept is None:
+            return None
+        if head.version < kept.version or (
+                head.version == kept.version and head.head_hash != kept.head_hash):
+            _refused(stream, kept, f"the log's head is {head.version}")
             return None
         if head.version == kept.version:
-            return (kept, False) if head.head_hash == kept.head_hash else None
+            return kept, False
         loaded, prev = kept, kept.head_hash
         for record in await self.store.log.read_stream(TICKETS, stream, after=kept.version):
             envelope, event = decode_event(record.value)
             if envelope.prevhash != prev or envelope.streamversion != loaded.version + 1:
-                return None  # not the history the snapshot was folded from
+                _refused(stream, kept, f"record {envelope.streamversion} does not chain to it")
+                return None
             loaded = _after(loaded, envelope, "", event)
             prev = value_hash(record.value)
         return replace(loaded, head_hash=prev), True
@@ -238,6 +253,13 @@ class TicketDesk:
             self._cache.popitem(last=False)
         if changed and self.snapshots is not None:
             self.snapshots.keep(stream, loaded)
+
+
+def _refused(stream: str, kept: Loaded, why: str) -> None:
+    """A snapshot of another history than the log's (a restored database, a rewritten
+    topic, a tampered row): worth an operator's look; the ticket is read from the log."""
+    log.warning("snapshot of %s at version %d is not the log's history (%s): read from the "
+                "log instead", stream, kept.version, why)
 
 
 def _after(loaded: Loaded, envelope: Envelope, head_hash: str, event: EventData) -> Loaded:
