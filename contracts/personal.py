@@ -104,6 +104,7 @@ _NOT_PERSONAL = re.compile(
     r"(?:19|20)\d\d([-.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)"
     r"|12345-\d{8}-\d{6}(?!\d)")
 _MIN_DIGITS = 7  # a local landline number; shorter runs are house numbers, amounts, counts
+_DIGIT = re.compile(r"\d")
 _COUNTRY = re.compile(r"^(?:0086|086|86)(?=1[3-9]\d{9}$)")
 
 
@@ -132,6 +133,13 @@ def _mask_run(run: str) -> str:
     return "".join(out)
 
 
+def few_digits(text: str) -> bool:
+    """True when the whole text holds fewer digits than the shortest number masked: then it
+    holds no such number (folding makes no digit of a non-digit; `\\d` reads full-width
+    ones too). 0.2-1 µs against 2-13 µs for the scan, and most free text is like that."""
+    return len(_DIGIT.findall(text)) < _MIN_DIGITS
+
+
 def mask_numbers(text: str) -> str:
     """Free text with every phone, ID, card or other number of 7+ digits masked.
 
@@ -139,6 +147,10 @@ def mask_numbers(text: str) -> str:
     country prefixes (+86, 86, 086, 0086), separators inside, full-width digits and old 15-digit
     ID numbers are all caught; only dates and ticket numbers are left alone.
     """
+    return text if few_digits(text) else _masked(text)
+
+
+def _masked(text: str) -> str:
     folded = text.translate(_FOLD)
     out, last = [], 0
     for run in _RUN.finditer(folded):
@@ -162,7 +174,9 @@ def personal_numbers(text: str) -> list[str]:
     nonsense. Landlines start with an area code's 0 and stay allowed (offices publish theirs,
     with an extension up to 16 digits); a longer run from 0 is two numbers written together.
     """
-    found = []
+    found: list[str] = []
+    if few_digits(text):
+        return found
     for run in _RUN.finditer(text.translate(_FOLD)):
         for piece in _NOT_PERSONAL.sub("|", run.group()).split("|"):
             digits = _COUNTRY.sub("", re.sub(r"[^0-9Xx]", "", piece).upper())
