@@ -40,6 +40,7 @@ class Replica:
     port: int
     data_dir: Path
     proc: subprocess.Popen[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # its own settings, kept on restart
 
     @property
     def url(self) -> str:
@@ -62,13 +63,13 @@ class Cluster:
     def of(self, name: str) -> list[Replica]:
         return [r for r in self.replicas if r.name == name]
 
-    def start(self, name: str) -> Replica:
-        """One more replica of `name`, in its own process and data dir."""
+    def start(self, name: str, **settings: str) -> Replica:
+        """One more replica of `name`, in its own process and data dir (and `settings`)."""
         index = len(self.of(name))
-        replica = Replica(name, index, free_port(), self.root / f"{name}-{index}")
+        replica = Replica(name, index, free_port(), self.root / f"{name}-{index}", env=settings)
         replica.data_dir.mkdir(parents=True)
         env = {**os.environ, **self.env, "HOTLINE_DATA_DIR": str(replica.data_dir),
-               f"HOTLINE_{name.upper()}_PORT": str(replica.port)}
+               f"HOTLINE_{name.upper()}_PORT": str(replica.port), **settings}
         # a file, not a pipe: nobody reads a pipe while the test runs, and a full one would
         # block the service's event loop on its next log line
         with (replica.data_dir / "serve.out").open("w", encoding="utf-8") as out:
@@ -81,7 +82,7 @@ class Cluster:
     def restart(self, replica: Replica) -> None:
         """The same replica (same data dir and port) in a new process."""
         env = {**os.environ, **self.env, "HOTLINE_DATA_DIR": str(replica.data_dir),
-               f"HOTLINE_{replica.name.upper()}_PORT": str(replica.port)}
+               f"HOTLINE_{replica.name.upper()}_PORT": str(replica.port), **replica.env}
         with (replica.data_dir / "serve.out").open("a", encoding="utf-8") as out:
             replica.proc = subprocess.Popen(
                 [sys.executable, "-m", "hotline", "serve", replica.name], env=env,

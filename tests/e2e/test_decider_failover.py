@@ -19,15 +19,21 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contracts.decoding import decode_event
+from contracts.topics import TICKETS
 from hotline.apikeys import Principal
 from hotline.log.factory import open_log
+from hotline.log.port import value_hash
 from hotline.projection import checksum, rebuild
 from hotline.settings import Settings
 from services.dispatch.projections import WorkOrders
 from tests.e2e.cluster import Cluster, cluster
 from tests.intake.conftest import contact
+from ticketing.domain import fold
+from ticketing.snapshots import decode_state, snapshots_table
 from ticketing.web import command_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -134,7 +140,10 @@ async def test_killing_decider_replicas_loses_and_doubles_nothing(
     async with cluster(tmp_path, kafka_bootstrap, HOTLINE_COMMAND_TIMEOUT_SECONDS="3",
                        HOTLINE_KAFKA_SESSION_TIMEOUT_MS="3000",
                        HOTLINE_KAFKA_HEARTBEAT_INTERVAL_MS="500") as c:
-        for name in ("tickets", "tickets", "intake", "dispatch"):
+        shared = c.env["HOTLINE_KEYS_DB"]  # the deciders' one database, as in production
+        for _ in range(2):
+            c.start("tickets", HOTLINE_DB=shared)
+        for name in ("intake", "dispatch"):
             c.start(name)
         await c.ready()
         async with httpx.AsyncClient(timeout=30) as client:
@@ -155,6 +164,7 @@ async def test_killing_decider_replicas_loses_and_doubles_nothing(
             capture_output=True, text=True, timeout=300)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         await assert_work_orders_rebuild(c, tmp_path)
+        await assert_snapshots_are_the_logs(c, tmp_path, shared)
 
 
 async def history(c: Cluster, client: httpx.AsyncClient, tid: str,
@@ -186,15 +196,43 @@ def check_exactly_once(caller: Caller, histories: dict[str, list[dict[str, Any]]
         assert caused[command] == len(ids), (who, answer)  # applied once, not twice
 
 
+async def assert_snapshots_are_the_logs(c: Cluster, tmp_path: Path, url: str) -> None:
+    """Every ticket snapshot the killed and surviving deciders wrote behind their commands
+    is exactly the fold of the log's first `version` records, with that record's hash."""
+    db = create_async_engine(url)
+    log = open_log(cluster_settings(c, tmp_path))
+    await log.start()
+    try:
+        async with db.connect() as conn:
+            rows = list(await conn.execute(select(snapshots_table)))
+        assert rows, "no decider wrote a snapshot: the test proved nothing about them"
+        for row in rows:
+            records = (await log.read_stream(TICKETS, row.stream))[:row.version]
+            assert len(records) == row.version, row.stream
+            decoded = [decode_event(r.value) for r in records]
+            ticket = fold([(event, env.time) for env, event in decoded])
+            commands = frozenset(env.causationid for env, _ in decoded if env.causationid)
+            assert decode_state(row.state) == (ticket, commands), row.stream
+            assert row.head_hash == value_hash(records[-1].value), row.stream
+        print(f"{len(rows)} ticket snapshots are the log's folds")
+    finally:
+        await log.close()
+        await db.dispose()
+
+
+def cluster_settings(c: Cluster, tmp_path: Path) -> Settings:
+    """Settings that open the cluster's log from this process."""
+    return Settings.model_validate({
+        **{k.removeprefix("HOTLINE_").lower(): v for k, v in c.env.items()
+           if k.startswith("HOTLINE_KAFKA") or k in ("HOTLINE_LOG", "HOTLINE_TOPIC_PREFIX")},
+        "data_dir": tmp_path / "rebuild", "environment": "test"})
+
+
 async def assert_work_orders_rebuild(c: Cluster, tmp_path: Path) -> None:
     """The dispatch replica's work-order rows equal a rebuild from the log."""
     replica = c.of("dispatch")[0]
     live = create_async_engine(f"sqlite+aiosqlite:///{replica.data_dir / 'projections.db'}")
-    settings = Settings.model_validate({
-        **{k.removeprefix("HOTLINE_").lower(): v for k, v in c.env.items()
-           if k.startswith("HOTLINE_KAFKA") or k in ("HOTLINE_LOG", "HOTLINE_TOPIC_PREFIX")},
-        "data_dir": tmp_path / "rebuild", "environment": "test"})
-    log = open_log(settings)
+    log = open_log(cluster_settings(c, tmp_path))
     await log.start()
     fresh = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'rebuilt.db'}")
     try:
