@@ -10,6 +10,10 @@ log, a plain AIOKafkaConsumer on Kafka), as in `bench.replay`; both sides timed 
 the first batch in hand to the last record, so the consumer's start (about 0.15 s on
 Kafka: a third of a run this size) is counted on neither; the overall rate is in the note.
 
+A line more rebuilds the three boards at once, as a process that runs them all catches up
+(informative): each record is validated once for all three (contracts.decoding remembers
+decoded records by their bytes), so the rate in all is theirs together.
+
 The last lines extrapolate: how long one year of a large city (about 100 million ticket
 events, see the performance issue) would take to replay into each board at the rate just
 measured.
@@ -22,8 +26,9 @@ from typing import Any
 
 from bench.broker import get_broker, on_both_logs
 from bench.callback import _SURVEYS, CONCURRENCY, lifecycle
-from bench.common import Result, bench_platform, say, temp_dir
+from bench.common import Result, Timer, bench_platform, rate, say, temp_dir
 from bench.replay import Clock, ClockedLog, raw_kafka, raw_sqlite
+from contracts.decoding import forget_decoded
 from contracts.ids import name_id, new_id
 from contracts.topics import CATALOGUE, TICKETS
 from hotline.database import open_database
@@ -107,6 +112,7 @@ async def measure(log: EventLog, engine: str) -> list[Result]:
     with temp_dir(f"replay-boards-{engine}") as tmp:
         for projection in boards(platform):
             raw = await raw_read(log, total)
+            forget_decoded()  # one board alone: nothing decoded by the one before
             clock = await replayed(log, projection, total, tmp)
             ours = clock.steady(total)
             say(f"    {projection.name}: {ours:,.0f} events/s (overall "
@@ -116,7 +122,32 @@ async def measure(log: EventLog, engine: str) -> list[Result]:
                 f"{total:,} ticket events ({TICKETS_N[engine]:,} whole tickets) rebuilt into "
                 f"SQLite, from the first batch in hand as the raw side (overall, start "
                 f"included: {clock.overall(total):,.0f}/s); raw: the same topic read by hand"))
-    return results + [year_line(r) for r in results]
+        results.append(await together(log, engine, platform, total, tmp))
+    return results + [year_line(r) for r in results if r.target_ratio is not None]
+
+
+async def together(log: EventLog, engine: str, platform: Platform, total: int,
+                   db_dir: Any) -> Result:
+    """The boards rebuilt at once, as a process that runs them all catches up: each record
+    validated once for all of them (contracts.decoding remembers it by its bytes)."""
+    raw = await raw_read(log, total)
+    forget_decoded()
+    dbs = [open_database(f"sqlite+aiosqlite:///{db_dir / (p.name + '-together.db')}")
+           for p in boards(platform)]
+    try:
+        with Timer() as t:
+            await asyncio.gather(*(rebuild(log, db, projection) for db, projection
+                                   in zip(dbs, boards(platform), strict=True)))
+    finally:
+        for db in dbs:
+            await db.dispose()
+    n = len(dbs)
+    ours = rate(n * total, t.seconds)
+    say(f"    {n} boards at once: {ours:,.0f} events/s in all ({t.seconds:.2f} s); raw read "
+        f"{raw:,.0f}/s")
+    return Result(f"replay {engine} into the {n} boards at once", ours, raw, "events/s", None,
+                  f"{n} x {total:,} events, start included, each record validated once for "
+                  f"all {n}; raw: the topic read by hand once")
 
 
 def year_line(result: Result) -> Result:

@@ -16,6 +16,7 @@ letters are the same as before.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Literal
 
@@ -76,15 +77,40 @@ def decode_typed(value: bytes, name: str) -> tuple[Envelope, EventData]:
     return envelope, envelope.data  # type: ignore[return-value]
 
 
+RECENT = 8192  # decoded records remembered by their bytes: about 3 KB each, 25 MB in all
+_recent: dict[bytes, tuple[Envelope, EventData]] = {}
+
+
+def forget_decoded() -> None:
+    """Forget what was decoded (a benchmark that measures one reader at a time)."""
+    _recent.clear()
+
+
 def decoded_once(value: bytes, name: str | None) -> tuple[Envelope, EventData] | None:
     """`decode_typed` for a catalogue event's bytes; None when `name` is not one or the
-    bytes do not validate (the caller then decodes step by step, for the reason)."""
+    bytes do not validate (the caller then decodes step by step, for the reason).
+
+    The last RECENT answers are remembered by the bytes they came from: a process runs
+    several read models over the same topic (`hotline run` runs every board of
+    hotline.tickets), which read each record within moments of one another (or a few
+    thousand records apart while they catch up together), and all but the first then
+    skip the validation (5-10 µs). The same bytes always decode to the same event, and
+    the models are frozen, so they may be shared; looking up costs a hash of the bytes
+    (about 0.5 µs for a ticket event). Three boards rebuilt together: 72,000 validations
+    for 24,000 events before, 24,000 now, 22.3-22.8k -> 26.3-27.8k events/s."""
     if name not in EVENTS:
         return None
+    if (seen := _recent.get(value)) is not None:
+        return seen
     try:
-        return decode_typed(value, name)
+        found = decode_typed(value, name)
     except ValueError:
         return None
+    if len(_recent) >= RECENT:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread
+            del _recent[next(iter(_recent))]  # the oldest
+    _recent[value] = found
+    return found
 
 
 def decode_event(value: bytes) -> tuple[Envelope, EventData]:
