@@ -2,8 +2,9 @@
 
 On Kafka a cold load (after a restart, or a partition that moved to this replica) fetches
 each of the ticket's records from the broker, seeking between them through a partition
-shared with every other ticket: milliseconds per ticket, more as the partition grows. The
-desk therefore keeps each ticket's folded state here, in the platform's database (SQLite
+shared with every other ticket: milliseconds per ticket, more as the partition grows; on
+either engine it validates and folds every event of the ticket again. The desk therefore
+keeps each ticket's folded state here, in the platform's database (SQLite
 or PostgreSQL, shared by the replicas), with the version and head hash it was folded to.
 
 A snapshot is only a cache, never trusted over the log (the performance issue): a load
@@ -21,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -33,6 +34,7 @@ from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import contracts
 from ticketing import domain
 from ticketing.domain import Ticket
 
@@ -79,8 +81,19 @@ def _decode_hook(kind: type, value: Any) -> Any:
 # sets and dicts sorted: the same state is always the same bytes
 _ENCODER = msgspec.json.Encoder(enc_hook=_encode_hook, order="deterministic")
 _DECODER = msgspec.json.Decoder(tuple[Ticket | None, frozenset[str]], dec_hook=_decode_hook)
-# the fold's code: a snapshot written by another version of it is not this code's state
-SHAPE = hashlib.sha256(inspect.getsource(domain).encode("utf-8")).hexdigest()
+
+
+def _shape() -> str:
+    """A digest of the code a ticket's state depends on: the fold (ticketing/domain.py) and
+    every contract it reads (events, vocabulary, lifecycle). A snapshot written by other
+    code is not this code's state, even at the log's head: a new release reads the log."""
+    digest = hashlib.sha256()
+    for path in [Path(domain.__file__), *sorted(Path(contracts.__file__).parent.glob("*.py"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+SHAPE = _shape()
 
 
 def encode_state(ticket: Ticket | None, commands: frozenset[str]) -> bytes:
