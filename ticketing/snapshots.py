@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,7 @@ def encode_state(ticket: Ticket | None, commands: frozenset[str]) -> bytes:
 
 
 def decode_state(raw: bytes) -> tuple[Ticket | None, frozenset[str]]:
+    """What `encode_state` wrote (msgspec.DecodeError or a ValueError when it is not)."""
     found: tuple[Ticket | None, frozenset[str]] = _DECODER.decode(raw)
     return found
 
@@ -215,7 +216,7 @@ def _snapshot(stream: str, row: Any) -> Loaded | None:
     return Loaded(ticket, row.version, row.head_hash, commands)
 
 
-def _stored(batch: Sequence[tuple[str, Loaded]] | Any) -> list[dict[str, Any]]:
+def _stored(batch: Iterable[tuple[str, Loaded]]) -> list[dict[str, Any]]:
     return [{"stream": stream, "version": s.version, "head_hash": s.head_hash, "shape": SHAPE,
              "state": encode_state(s.ticket, s.commands)} for stream, s in batch]
 
