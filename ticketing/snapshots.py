@@ -15,6 +15,9 @@ head hash; anything else (an older or different history, a state written by othe
 bytes that no longer decode) is ignored and the stream read whole. Snapshots are written
 behind the commands, a batch at a time, newest version winning; losing them (a crash, a
 dropped table) costs cold loads, never a wrong state, and cold loads write them again.
+A ticket that is closed or merged has its snapshot deleted: the table holds the tickets
+still in their loop (a large city's few hundred thousand), not every ticket ever (tens of
+millions a year); the rare command on a closed one (a reopening) reads the log.
 """
 
 from __future__ import annotations
@@ -30,11 +33,22 @@ from typing import Any
 
 import msgspec
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts
+from contracts.vocabulary import TicketStatus
 from ticketing import domain
 from ticketing.domain import Ticket
 
@@ -43,6 +57,7 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY_S = 0.2  # how long a new state may wait to be written
 FLUSH_AT = 500  # states waiting that write at once
 READ_AT = 500  # streams read in one query
+DONE = frozenset({TicketStatus.CLOSED, TicketStatus.MERGED})  # out of the loop: no snapshot
 
 metadata = MetaData()
 snapshots_table = Table(
@@ -187,12 +202,25 @@ class TicketSnapshots:
             self._due.clear()
             batch, self._waiting = self._waiting, {}
             try:
-                await self._schema()
-                async with self.engine.begin() as conn:
-                    await conn.execute(_upsert(self.engine.dialect.name),
-                                       _stored(batch.items()))
+                await self._store(batch)
             except Exception as exc:  # noqa: BLE001 - a cache: cold loads then read the log
                 log.warning("%d ticket snapshots not written: %s", len(batch), exc)
+
+    async def _store(self, batch: dict[str, Loaded]) -> None:
+        """One transaction: the states of open tickets upserted, those of closed ones
+        deleted (unless a newer one, a reopening, was stored meanwhile)."""
+        done = {s: k for s, k in batch.items() if k.ticket and k.ticket.status in DONE}
+        kept = [(s, k) for s, k in batch.items() if s not in done]
+        await self._schema()
+        async with self.engine.begin() as conn:
+            if kept:
+                await conn.execute(_upsert(self.engine.dialect.name), _stored(kept))
+            if done:
+                await conn.execute(
+                    delete(snapshots_table).where(
+                        snapshots_table.c.stream == bindparam("s"),
+                        snapshots_table.c.version <= bindparam("v")),
+                    [{"s": s, "v": k.version} for s, k in done.items()])
 
     async def _schema(self) -> None:
         if self._created:

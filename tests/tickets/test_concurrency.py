@@ -43,13 +43,18 @@ async def run(desk: TicketDesk, command: c.TicketCommand, actor: str) -> Outcome
         return exc
 
 
+def registration(ticket_id: str) -> c.RegisterTicket:
+    return c.RegisterTicket(
+        ticket_id=ticket_id, ticket_number="12345-20261123-000001", contact_ids=("contact-1",),
+        ticket_type=TicketType.EMERGENCY_REPAIR,
+        category=Category(level1="urban-management", level2="street-lights"),
+        summary="路灯不亮", district_code="990101", registered_by="op-1")
+
+
 async def dispatched(desk: TicketDesk, assisting: tuple[str, ...] = ()) -> str:
     ticket_id = str(uuid.uuid4())
     steps: list[c.TicketCommand] = [
-        c.RegisterTicket(ticket_id=ticket_id, ticket_number="12345-20261123-000001",
-                         contact_ids=("contact-1",), ticket_type=TicketType.EMERGENCY_REPAIR,
-                         category=Category(level1="urban-management", level2="street-lights"),
-                         summary="路灯不亮", district_code="990101", registered_by="op-1"),
+        registration(ticket_id),
         c.DispatchTicket(ticket_id=ticket_id, lead_unit=LEAD, assisting_units=assisting),
     ]
     for step in steps:

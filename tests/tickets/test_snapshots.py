@@ -26,7 +26,7 @@ from contracts.vocabulary import HandlingRating
 from hotline.eventstore import EventStore
 from hotline.integrity import verify_stream
 from hotline.log.port import EventLog
-from tests.tickets.test_concurrency import LEAD, NOW, dispatched, open_desks
+from tests.tickets.test_concurrency import LEAD, NOW, dispatched, open_desks, registration
 from tests.tickets.test_decider import (
     REGISTERED,
     T0,
@@ -150,6 +150,21 @@ async def test_a_registration_looks_up_no_snapshot(log: EventLog,
     await desk.close()
     verbs = [s.split()[0] for s in asked if "ticket_snapshots" in s]
     assert "SELECT" not in verbs and "INSERT" in verbs, asked
+
+
+async def test_a_closed_ticket_keeps_no_snapshot(log: EventLog,
+                                                 snapshot_db: AsyncEngine) -> None:
+    [plain] = await open_desks(log)
+    desk = TicketDesk(plain.store, snapshots=TicketSnapshots(snapshot_db))
+    ticket_id = str(uuid.uuid4())
+    for command in (registration(ticket_id),
+                    c.AnswerDirectly(ticket_id=ticket_id, answer="夜间施工须取得许可")):
+        await desk.execute(command, actor="operator:op-1", command_id=str(uuid.uuid4()),
+                           now=NOW)
+        await desk.snapshots.flush()  # type: ignore[union-attr]
+        kept = await TicketSnapshots(snapshot_db).get(stream_of(ticket_id))
+        assert (kept is None) == isinstance(command, c.AnswerDirectly)  # closed: gone
+    assert await cold(log, snapshot_db, ticket_id) == await whole(log, ticket_id)
 
 
 @pytest.mark.parametrize("change", ["hash", "version", "shape", "bytes"])
