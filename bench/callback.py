@@ -15,7 +15,8 @@ Raw: the very records ours appended, read back from the log and appended again t
 topic with `EventLog.append_stream`, one call per command (the answer, then the follow-up,
 with their expected versions), 64-way: the engine's price for those events without the
 link, the decider, the envelopes and the hash chain.
-Target: ours >= 50 % of raw, on the embedded log and on Kafka; best of 3 interleaved reps.
+Target: ours >= 50 % of raw on the embedded log, >= 30 % on Kafka (the performance issue);
+best of 3 interleaved reps.
 Kafka answers a quarter as many tickets: there a cold load without a snapshot is
 `read_stream` through one of the log's four stream readers (one per partition slot; each
 read fetches from the stream's first record onwards, seeking over wide gaps), so the
@@ -183,6 +184,7 @@ async def answers(platform: Platform, todo: Sequence[Opened]) -> Ours:
 
     with Timer() as t:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await platform.close_shared()  # its desk's last snapshots written, within the time
     events = sum(a + f for a, f in sizes.values())
     return Ours(rate(len(todo), t.seconds), rate(events, t.seconds), sizes, follow_ups)
 

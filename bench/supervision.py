@@ -567,7 +567,7 @@ async def escalate(platform: Platform, watches: Sequence[Watch], k: Clocks
 
     with Timer() as t:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    await tickets_here.close()
+        await tickets_here.close()  # its last snapshots written, within the time
     assert totals[0] == 6 * len(watches), f"{totals[0]} commands for {len(watches)} tickets"
     return rate(totals[0], t.seconds), rate(totals[1], t.seconds), sizes
 
