@@ -22,18 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts import commands as c
 from contracts.topics import TICKETS
-from contracts.vocabulary import HandlingRating
 from hotline.eventstore import EventStore
 from hotline.integrity import verify_stream
 from hotline.log.port import EventLog
 from tests.tickets.test_concurrency import LEAD, NOW, dispatched, open_desks, registration
-from tests.tickets.test_decider import (
-    REGISTERED,
-    T0,
-    accept_redo,
-    samples,
-    survey_answer,
-)
+from tests.tickets.test_decider import REGISTERED, T0
+from tests.tickets.test_lifecycle import COMMANDS  # one of every command the decider takes
 from ticketing.domain import decide, evolve
 from ticketing.handler import TicketDesk, stream_of
 from ticketing.rules import Rejected
@@ -44,9 +38,6 @@ from ticketing.snapshots import (
     encode_state,
     snapshots_table,
 )
-
-COMMANDS = [*samples(), survey_answer(HandlingRating.DISSATISFIED_WITH_RESULT),
-            accept_redo(LEAD)]
 
 
 @settings(max_examples=200, deadline=None)
