@@ -209,8 +209,11 @@ class TicketSnapshots:
     async def _store(self, batch: dict[str, Loaded]) -> None:
         """One transaction: the states of open tickets upserted, those of closed ones
         deleted (unless a newer one, a reopening, was stored meanwhile)."""
-        done = {s: k for s, k in batch.items() if k.ticket and k.ticket.status in DONE}
-        kept = [(s, k) for s, k in batch.items() if s not in done]
+        # rows in one order on every replica: two batches locking the same rows in
+        # opposite orders would deadlock on PostgreSQL
+        ordered = sorted(batch.items(), key=lambda item: item[0])
+        done = {s: k for s, k in ordered if k.ticket and k.ticket.status in DONE}
+        kept = [(s, k) for s, k in ordered if s not in done]
         await self._schema()
         async with self.engine.begin() as conn:
             if kept:
