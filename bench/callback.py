@@ -49,6 +49,7 @@ from bench.common import (
     Result,
     Timer,
     bench_platform,
+    cold_loads,
     platform_database,
     rate,
     say,
@@ -223,7 +224,7 @@ async def _measure(log: EventLog, engine: str, tickets: int, raw_topic: str,
         return bench_platform(log, db, pepper=SECRET, survey_base_url=BASE_URL)
 
     links = survey_links(platform())
-    snapshots = LocalTickets.of(platform()).desk.snapshots is not None
+    source_of_state = cold_loads(platform())
     ours_runs: list[tuple[float, float]] = []
     raw_runs: list[float] = []
     mix: Counter[str] = Counter()
@@ -246,7 +247,7 @@ async def _measure(log: EventLog, engine: str, tickets: int, raw_topic: str,
         f"{ans_rate:,.0f} answers/s; {tickets:,} tickets, {CONCURRENCY} at once: "
         "answer_by_link = link HMAC check + RecordSurveyAnswer + its follow-up (80 % close "
         "solved, 10 % close answered, 10 % redo request), 2 commands per answer through a "
-        f"cold desk (each ticket loaded once, from {'its snapshot' if snapshots else 'the log'}), "
+        f"cold desk (each ticket loaded once, from {source_of_state}), "
         "idempotency ids; raw: "
         "append_stream of the same records, one call per command")]
 

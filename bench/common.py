@@ -285,6 +285,11 @@ SNAPSHOTS = os.environ.get("BENCH_TICKET_SNAPSHOTS", "on") != "off"
 SERVICE_TARGETS = {"embedded": 0.5, "kafka": 0.3}
 
 
+def cold_loads(platform: Platform) -> str:
+    """Where a cold desk of `platform` finds a ticket, as the benches' notes say it."""
+    return "its snapshot" if platform.settings.ticket_snapshots else "the log"
+
+
 def bench_platform(log: EventLog, db: Any = None, pepper: bytes = b"bench-pepper",
                    **settings: Any) -> Platform:
     """A Platform around a bench's own log (and database engine), its ticket commands run

@@ -59,6 +59,7 @@ from bench.common import (
     Result,
     Timer,
     bench_platform,
+    cold_loads,
     percentile,
     platform_database,
     rate,
@@ -587,7 +588,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
         def platform() -> Platform:  # a fresh one: a fresh desk, the same database
             return bench_platform(log, db)
 
-        snapshots = LocalTickets.of(platform()).desk.snapshots is not None
+        source_of_state = cold_loads(platform())
         for rep in range(REPS):  # interleaved, best of each: the noise hits both sides
             folded = await opened(platform(), tickets, k)  # not timed
             cmd_rate, ev_rate, sizes = await escalate(platform(), [w for w, _ in folded], k)
@@ -603,7 +604,7 @@ async def measure(log: EventLog, engine: str, tickets: int) -> list[Result]:
                    "events/s", SERVICE_TARGETS[engine],
                    f"{cmd_rate:,.0f} commands/s; {tickets} tickets x 6 escalations (plan + "
                    f"TicketDesk.execute, cold desk: each ticket loaded once, from "
-                   f"{'its snapshot' if snapshots else 'the log'}), {CONCURRENCY} at once; "
+                   f"{source_of_state}), {CONCURRENCY} at once; "
                    "raw: append_stream of the same records")]
 
 

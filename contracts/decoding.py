@@ -16,7 +16,6 @@ letters are the same as before.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import Literal
 
@@ -106,9 +105,8 @@ def decoded_once(value: bytes, name: str | None) -> tuple[Envelope, EventData] |
         found = decode_typed(value, name)
     except ValueError:
         return None
-    if len(_recent) >= RECENT:
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread
-            del _recent[next(iter(_recent))]  # the oldest
+    if len(_recent) >= RECENT:  # one thread reads: the event loop's
+        del _recent[next(iter(_recent))]  # the oldest
     _recent[value] = found
     return found
 

@@ -19,9 +19,10 @@ PostgreSQL needs none of this: its engine is created as it is.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_PRAGMAS = (
@@ -47,3 +48,23 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+class TablesOnce:
+    """A store's own tables (not a projection's: those have `ensure_schema`), made in its
+    engine at first use, once however many ask at the same moment: CREATE TABLE's check
+    first is not atomic."""
+
+    def __init__(self, engine: AsyncEngine, metadata: MetaData) -> None:
+        self.engine, self.metadata = engine, metadata
+        self._made = False
+        self._making = asyncio.Lock()
+
+    async def ensure(self) -> None:
+        if self._made:
+            return
+        async with self._making:
+            if not self._made:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(self.metadata.create_all)
+                self._made = True

@@ -140,13 +140,10 @@ def tickets_of(platform: Platform) -> TicketCommands:
     platform and shared by every service the process runs (one desk cache, one reply
     partition), closed with the platform."""
     settings = platform.settings
-
-    def make() -> TicketCommands:
-        if routed(settings.ticket_commands, platform.log.engine):
-            return RoutedTickets(requester_of(platform), settings.command_timeout_seconds)
+    if not routed(settings.ticket_commands, platform.log.engine):
         return local_tickets(platform)
-
-    return platform.shared("tickets", make)
+    return platform.shared("tickets", lambda: RoutedTickets(
+        requester_of(platform), settings.command_timeout_seconds))
 
 
 def local_tickets(platform: Platform) -> LocalTickets:

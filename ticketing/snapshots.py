@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts
 from contracts.vocabulary import TicketStatus
+from hotline.database import TablesOnce
 from ticketing import domain
 from ticketing.domain import Ticket
 
@@ -134,8 +135,7 @@ class TicketSnapshots:
         self._waiting: dict[str, Loaded] = {}  # to be written
         self._asked: dict[str, asyncio.Future[Loaded | None]] = {}  # to be read
         self._reader: asyncio.Task[None] | None = None
-        self._created = False
-        self._creating = asyncio.Lock()
+        self._tables = TablesOnce(engine, metadata)
         self._writer: asyncio.Task[None] | None = None
         self._due = asyncio.Event()  # write now, without waiting for the period
 
@@ -163,7 +163,7 @@ class TicketSnapshots:
                     asked.set_result(_snapshot(stream, rows.get(stream)))
 
     async def _found(self, streams: list[str]) -> dict[str, Any]:
-        await self._schema()
+        await self._tables.ensure()
         found: dict[str, Any] = {}
         async with self.engine.connect() as conn:
             for i in range(0, len(streams), READ_AT):
@@ -214,7 +214,7 @@ class TicketSnapshots:
         ordered = sorted(batch.items(), key=lambda item: item[0])
         done = {s: k for s, k in ordered if k.ticket and k.ticket.status in DONE}
         kept = [(s, k) for s, k in ordered if s not in done]
-        await self._schema()
+        await self._tables.ensure()
         async with self.engine.begin() as conn:
             if kept:
                 await conn.execute(_upsert(self.engine.dialect.name), _stored(kept))
@@ -225,14 +225,6 @@ class TicketSnapshots:
                         snapshots_table.c.version <= bindparam("v")),
                     [{"s": s, "v": k.version} for s, k in done.items()])
 
-    async def _schema(self) -> None:
-        if self._created:
-            return
-        async with self._creating:
-            if not self._created:
-                async with self.engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-                self._created = True
 
 
 def _snapshot(stream: str, row: Any) -> Loaded | None:

@@ -449,11 +449,12 @@ class KafkaEventLog:
         offsets = await owner.offsets(key) if owner is not None else None
         if offsets is None:
             return (await self._scan_stream(topic, key))[after:]
-        if not offsets[after:]:
+        wanted = offsets[after:]
+        if not wanted:
             return []
         tp = TopicPartition(topic, partition_for(key, n))
         reader = self._stream_readers[tp.partition % len(self._stream_readers)]
-        return [record_of(m) for m in await reader.read_offsets(tp, offsets[after:])]
+        return [record_of(m) for m in await reader.read_offsets(tp, wanted)]
 
     async def _scan_stream(self, topic: str, key: str) -> list[Record]:
         """The stream's records found by reading its whole partition."""

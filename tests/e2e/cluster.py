@@ -68,22 +68,20 @@ class Cluster:
         index = len(self.of(name))
         replica = Replica(name, index, free_port(), self.root / f"{name}-{index}", env=settings)
         replica.data_dir.mkdir(parents=True)
-        env = {**os.environ, **self.env, "HOTLINE_DATA_DIR": str(replica.data_dir),
-               f"HOTLINE_{name.upper()}_PORT": str(replica.port), **settings}
-        # a file, not a pipe: nobody reads a pipe while the test runs, and a full one would
-        # block the service's event loop on its next log line
-        with (replica.data_dir / "serve.out").open("w", encoding="utf-8") as out:
-            replica.proc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", name],
-                                            env=env, stdout=out, stderr=subprocess.STDOUT,
-                                            text=True)
+        self._launch(replica, "w")
         self.replicas.append(replica)
         return replica
 
     def restart(self, replica: Replica) -> None:
-        """The same replica (same data dir and port) in a new process."""
+        """The same replica (same data dir, port and settings) in a new process."""
+        self._launch(replica, "a")
+
+    def _launch(self, replica: Replica, mode: str) -> None:
         env = {**os.environ, **self.env, "HOTLINE_DATA_DIR": str(replica.data_dir),
                f"HOTLINE_{replica.name.upper()}_PORT": str(replica.port), **replica.env}
-        with (replica.data_dir / "serve.out").open("a", encoding="utf-8") as out:
+        # a file, not a pipe: nobody reads a pipe while the test runs, and a full one would
+        # block the service's event loop on its next log line
+        with (replica.data_dir / "serve.out").open(mode, encoding="utf-8") as out:
             replica.proc = subprocess.Popen(
                 [sys.executable, "-m", "hotline", "serve", replica.name], env=env,
                 stdout=out, stderr=subprocess.STDOUT, text=True)

@@ -11,7 +11,6 @@ racing to make the same daily report keep exactly one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from sqlalchemy import JSON, Column, DateTime, Index, MetaData, String, Table, f
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.database import TablesOnce
 from hotline.projection import aware
 
 FORMATS = ("html", "pdf", "csv", "xlsx")  # downloads; charts are `chart-<name>` (svg)
@@ -86,17 +86,10 @@ class ReportStore:
 
     def __init__(self, db: AsyncEngine, root: Path) -> None:
         self.db, self.root = db, root
-        self._made = False
-        self._lock = asyncio.Lock()
+        self._tables = TablesOnce(db, metadata)
 
     async def ensure(self) -> None:
-        if self._made:
-            return
-        async with self._lock:
-            if not self._made:
-                async with self.db.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-                self._made = True
+        await self._tables.ensure()
 
     def folder(self, report_id: str) -> Path:
         return self.root / report_id
