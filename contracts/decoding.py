@@ -17,6 +17,7 @@ letters are the same as before.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from typing import Literal
 
 import msgspec
@@ -77,7 +78,9 @@ def decode_typed(value: bytes, name: str) -> tuple[Envelope, EventData]:
 
 
 RECENT = 8192  # decoded records remembered by their bytes: about 3 KB each, 25 MB in all
-_recent: dict[bytes, tuple[Envelope, EventData]] = {}
+# Ordered: a plain dict's first item is found by skipping every slot deleted before it (until
+# the dict is rebuilt), which cost 2.2 µs per eviction at 8,192 entries; popitem here is O(1).
+_recent: OrderedDict[bytes, tuple[Envelope, EventData]] = OrderedDict()
 
 
 def forget_decoded() -> None:
@@ -85,18 +88,22 @@ def forget_decoded() -> None:
     _recent.clear()
 
 
-def decoded_once(value: bytes, name: str | None) -> tuple[Envelope, EventData] | None:
+def decoded_once(value: bytes, name: str | None, *, remember: bool = False
+                 ) -> tuple[Envelope, EventData] | None:
     """`decode_typed` for a catalogue event's bytes; None when `name` is not one or the
     bytes do not validate (the caller then decodes step by step, for the reason).
 
-    The last RECENT answers are remembered by the bytes they came from: a process runs
-    several read models over the same topic (`hotline run` runs every board of
-    hotline.tickets), which read each record within moments of one another (or a few
-    thousand records apart while they catch up together), and all but the first then
-    skip the validation (5-10 µs). The same bytes always decode to the same event, and
-    the models are frozen, so they may be shared; looking up costs a hash of the bytes
-    (about 0.5 µs for a ticket event). Three boards rebuilt together: 72,000 validations
-    for 24,000 events before, 24,000 now, 22.3-22.8k -> 26.3-27.8k events/s."""
+    With `remember`, the answer is kept among the last RECENT by the bytes it came from:
+    a process may run several read models over the same topic (`hotline run` runs every
+    board of hotline.tickets), which read each record within moments of one another (or a
+    few thousand records apart while they catch up together), and all but the first then
+    skip the validation (5-10 µs). The same bytes always decode to the same event, and the
+    models are frozen, so they may be shared; looking up costs a hash of the bytes (about
+    0.5 µs for a ticket event). Three boards rebuilt together: 72,000 validations for
+    24,000 events before, 24,000 now, 22.3-22.8k -> 26.3-27.8k events/s. Keeping them is
+    not free (3-4 µs a record for a 1.5 KB contact: 25 MB of fresh objects instead of the
+    same few reused), so a lone reader does not: the projection runtime asks only while
+    another runner of its process reads the same topic."""
     if name not in EVENTS:
         return None
     if (seen := _recent.get(value)) is not None:
@@ -105,16 +112,18 @@ def decoded_once(value: bytes, name: str | None) -> tuple[Envelope, EventData] |
         found = decode_typed(value, name)
     except ValueError:
         return None
+    if not remember:
+        return found
     if len(_recent) >= RECENT:  # one thread reads: the event loop's
-        del _recent[next(iter(_recent))]  # the oldest
+        _recent.popitem(last=False)  # the oldest
     _recent[value] = found
     return found
 
 
 def decode_event(value: bytes) -> tuple[Envelope, EventData]:
-    """Envelope and payload of any stored catalogue event: in one pass when it can be,
-    else the two steps, whose DecodeError (or KeyError, for an event the catalogue does not
-    hold) says what is wrong."""
+    """Envelope and payload of any stored catalogue event: in one pass when it can be (or
+    as a read model of this process just decoded it), else the two steps, whose DecodeError
+    (or KeyError, for an event the catalogue does not hold) says what is wrong."""
     if (typed := decoded_once(value, event_name_of(value))) is not None:
         return typed
     envelope = decode(value)

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ from hotline.log.port import (
 log = logging.getLogger(__name__)
 
 REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
+# Runners of this process reading each topic now: while there are several, each record one
+# decodes is remembered for the others (contracts.decoding.decoded_once).
+_READERS: Counter[str] = Counter()
 runtime_metadata = MetaData()
 offsets_table = Table(
     "projection_offsets",
@@ -140,17 +144,19 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def decode_for(value: bytes, wanted: frozenset[str]) -> Applied | None:
+def decode_for(value: bytes, wanted: frozenset[str], *, remember: bool = False
+               ) -> Applied | None:
     """Envelope and typed payload of an event a projection wants; None for the others.
 
     DecodeError when the envelope, or the payload of a wanted event, breaks its
     contract. Only wanted payloads are validated: replay pays for what it uses. A wanted
     catalogue event is validated in one pass (contracts/decoding.py: its envelope's `data`
     is then the payload itself); what fails that is decoded again step by step, for the
-    reason its dead letter gives.
+    reason its dead letter gives. `remember`: another reader of this process will want it
+    too (`decoded_once`).
     """
     name = event_name_of(value)
-    if name in wanted and (typed := decoded_once(value, name)) is not None:
+    if name in wanted and (typed := decoded_once(value, name, remember=remember)) is not None:
         return typed
     envelope = decode(value)
     if envelope.event_name not in wanted:
@@ -295,6 +301,7 @@ class ProjectionRunner:
         async with self.engine.connect() as conn:
             await self.heads.start(conn)
         consumer = await self._consumer(rebuilding=until is not None)
+        _READERS.update(self.projection.topics)
         try:
             self.started.set()
             while not self._stop.is_set():
@@ -314,6 +321,7 @@ class ProjectionRunner:
                     if self.on_batch is not None:
                         self.on_batch(self.stats)
         finally:
+            _READERS.subtract(self.projection.topics)
             await consumer.close()
         return self.stats
 
@@ -358,9 +366,11 @@ class ProjectionRunner:
         """Apply one batch and store its offsets in one transaction."""
         wanted: list[tuple[str, Applied]] = []
         rejects: list[OutgoingRecord] = []
+        shared = {t for t in self.projection.topics if _READERS[t] > 1}
         for record in records:
             try:
-                item = decode_for(record.value, self.projection.events)
+                item = decode_for(record.value, self.projection.events,
+                                  remember=record.topic in shared)
             except DecodeError as exc:
                 rejects.append(dead_letter(record, str(exc), self.projection.name))
                 continue

@@ -1,5 +1,5 @@
 """Decoded records remembered by their bytes: the same bytes are validated once, whoever
-reads them, and what does not validate is never remembered."""
+reads them, and what does not validate is never remembered; a lone reader keeps nothing."""
 
 from __future__ import annotations
 
@@ -24,23 +24,30 @@ def stored(unit: str) -> bytes:
 
 def test_the_same_bytes_read_by_another_reader_are_not_validated_again() -> None:
     value = stored("d01-urban-squad")
-    first = decoded_once(value, "TicketAcknowledged")
+    first = decoded_once(value, "TicketAcknowledged", remember=True)
     again = decoded_once(bytes(bytearray(value)), "TicketAcknowledged")  # another copy
     assert first is not None and again is first
-    other = decoded_once(stored("d01-street-1"), "TicketAcknowledged")
+    other = decoded_once(stored("d01-street-1"), "TicketAcknowledged", remember=True)
     assert other is not None and other[1].unit_id == "d01-street-1"
 
 
 def test_what_does_not_validate_is_not_remembered() -> None:
     broken = stored("d01-urban-squad").replace(b'"streamversion":3', b'"streamversion":0')
-    assert decoded_once(broken, "TicketAcknowledged") is None
+    assert decoded_once(broken, "TicketAcknowledged", remember=True) is None
     assert broken not in decoding._recent  # noqa: SLF001
-    assert decoded_once(broken, "TicketAcknowledged") is None
+    assert decoded_once(broken, "TicketAcknowledged", remember=True) is None
+
+
+def test_a_lone_reader_keeps_nothing() -> None:
+    value = stored("d01-lone-reader")
+    first = decoded_once(value, "TicketAcknowledged")
+    assert first is not None and value not in decoding._recent  # noqa: SLF001
+    assert decoded_once(value, "TicketAcknowledged") is not first  # validated again
 
 
 def test_only_the_last_records_are_remembered() -> None:
     values = [stored(f"unit-{n:05d}") for n in range(decoding.RECENT + 10)]
     for value in values:
-        decoded_once(value, "TicketAcknowledged")
+        decoded_once(value, "TicketAcknowledged", remember=True)
     assert len(decoding._recent) == decoding.RECENT  # noqa: SLF001
     assert values[0] not in decoding._recent and values[-1] in decoding._recent  # noqa: SLF001

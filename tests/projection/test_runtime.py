@@ -8,17 +8,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from contracts import decoding
+from contracts import events as e
+from contracts.base import EventData
+from contracts.decoding import forget_decoded
 from contracts.topics import CATALOGUE, DEADLETTER
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, OutgoingRecord, TopicSpec
 from hotline.projection import (
+    Applied,
     ProjectionRunner,
     checksum,
     heads_table,
@@ -84,6 +90,50 @@ async def test_a_record_stored_twice_is_applied_once_across_a_restart(
                                     .where(heads_table.c.projection == "tally"))).all()
     assert runner.stats.duplicates == 1 and runner.stats.applied == 0
     assert sorted(heads) == [("s-0", 3), ("s-1", 3)]
+    await engine.dispose()
+
+
+class Seen:
+    """Keeps the payloads it is given, and writes nothing."""
+
+    version = 1
+    events = frozenset({"TicketAcknowledged"})
+
+    def __init__(self, name: str, topic: str) -> None:
+        self.name, self.topics, self.metadata = name, [topic], MetaData()
+        self.payloads: list[EventData | None] = []
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        self.payloads += [data for _, data in batch]
+
+
+async def test_runners_of_one_topic_share_what_they_decode(log: EventLog, db_url: str) -> None:
+    """Two read models of one process read the same records: each is validated once, and
+    the second gets the very event the first did; a runner alone keeps nothing for others."""
+    topic = unique("acks")
+    await log.create_topics([TopicSpec(topic, 3, -1, 1), CATALOGUE[DEADLETTER].spec])
+    ack = type("TicketAcknowledged", (e.TicketAcknowledged,), {"topic": topic})
+    engine = create_async_engine(db_url)
+    pair = [Seen("first", topic), Seen("second", topic)]
+    runners = [ProjectionRunner(log, engine, seen) for seen in pair]
+    both = [asyncio.ensure_future(r.run()) for r in runners]
+    await asyncio.gather(*(r.started.wait() for r in runners))  # both reading: then the events
+    ctx = Context.new("unit:d01-urban-squad", "/tests")
+    for s in range(6):
+        await EventStore(log).append(f"ticket-{s}", [ack(unit_id=f"u-{s}")], expected_version=0,
+                                     context=ctx, now=NOW)
+    ends = {(topic, p): end for p, end in (await log.end_offsets(topic)).items()}
+    while any(r.stats.positions != ends for r in runners):
+        await asyncio.sleep(0.01)
+    for r in runners:
+        r.stop()
+    await asyncio.gather(*both)
+    ids = [sorted(map(id, seen.payloads)) for seen in pair]
+    assert len(ids[0]) == 6 and ids[0] == ids[1]  # the same objects: decoded once
+    forget_decoded()
+    alone = Seen("alone", topic)
+    await ProjectionRunner(log, engine, alone).run(until=ends)
+    assert len(alone.payloads) == 6 and not decoding._recent  # noqa: SLF001 - a lone reader
     await engine.dispose()
 
 
