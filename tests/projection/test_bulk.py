@@ -5,13 +5,15 @@ default SQLAlchemy must fill in takes SQLAlchemy's path."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hotline.bulk import insert_many, update_many
+from hotline.bulk import _processor, insert_many, update_many
 from hotline.projection import utc_column
 from tests.fixtures.databases import db_url  # noqa: F401 (fixture)
 
@@ -36,8 +38,32 @@ T0 = datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=UTC)
 
 def rows(n: int) -> list[dict[str, object]]:
     return [{"ticket_id": f"t-{i}", "round": i % 3, "order": None if i % 4 else "第一轮",
-             "active": i % 2 == 0, "due_at": None if i % 5 == 0 else T0 + timedelta(hours=i),
+             "active": i % 2 == 0,
+             "due_at": None if i % 5 == 0 else _zoned(i, T0 + timedelta(hours=i)),
              "note": f"市民反映{i}号楼噪音"} for i in range(n)]
+
+
+def _zoned(i: int, t: datetime) -> datetime:
+    """Some times in Beijing's zone: the same instant, another wall clock."""
+    return t.astimezone(timezone(timedelta(hours=8))) if i % 7 == 1 else t
+
+
+def test_sqlite_times_are_the_text_sqlalchemy_writes() -> None:
+    """Our faster processor for SQLite's DATETIME, and SQLAlchemy's own where a column
+    stores another text."""
+    dialect, rng = sqlite.dialect(), random.Random(7)
+    table = Table("times", MetaData(), Column("at", DateTime(timezone=True)),
+                  Column("day", sqlite.DATETIME(storage_format="%(year)04d/%(month)02d/%(day)02d")))
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30)), None]
+    values = [datetime(rng.randrange(1, 9999), rng.randrange(1, 13), rng.randrange(1, 29),
+                       rng.randrange(24), rng.randrange(60), rng.randrange(60),
+                       rng.choice([0, rng.randrange(1_000_000)]), tzinfo=rng.choice(zones))
+              for _ in range(2000)] + [datetime(2026, 12, 5).date(), None]
+    for column in ("at", "day"):
+        ours_ = _processor(dialect, table, column)
+        theirs_ = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        assert ours_ is not None and theirs_ is not None
+        assert [ours_(v) for v in values] == [theirs_(v) for v in values]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres",
