@@ -93,6 +93,9 @@ def _headers(raw: str | None) -> Mapping[str, str]:
     return MappingProxyType(json.loads(raw)) if raw else MappingProxyType({})
 
 
+ON_LOOP_ROWS = 64  # records of a stream read on the event loop (see `_point`)
+
+
 class EmbeddedEventLog:
     """EventLog on one SQLite file; `path` may be `:memory:` only for throwaway tests."""
 
@@ -143,15 +146,16 @@ class EmbeddedEventLog:
         return self._rconn.execute(sql, params).fetchall()
 
     async def _point(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """A read of a few rows by primary key, on the event loop's own connection.
+        """A read of a few rows by key, on the event loop's own connection.
 
         Why not the reader thread: handing a query to it and the answer back costs two
         thread hand-offs, each of which waits for the GIL while the loop is busy; a cold
         load asks for its stream's head first, so the callback benchmark (each answer a
         cold load) ran at 2,420-2,480 events/s through the thread and at 3,700-3,760 here
-        (alternated). The query itself takes microseconds. A WAL reader is not blocked by
-        the writer; should SQLite still answer busy (a checkpoint holding the WAL index),
-        the read goes to the reader thread, which waits for it off the loop."""
+        (alternated). Such a query takes microseconds (a stream of ON_LOOP_ROWS records of
+        1.5 KB, about 0.2 ms). A WAL reader is not blocked by the writer; should SQLite
+        still answer busy (a checkpoint holding the WAL index), the read goes to the reader
+        thread, which waits for it off the loop."""
         assert self._lconn is not None, "log not started"
         try:
             return self._lconn.execute(sql, params).fetchall()
@@ -312,14 +316,15 @@ class EmbeddedEventLog:
         return StreamHead(*rows[0]) if rows else StreamHead(0, GENESIS_HASH)
 
     async def read_stream(self, topic: str, key: str, after: int = 0) -> list[Record]:
-        rows = await self._in_reader(
-            self._query,
-            'SELECT r.topic, r.partition, r."offset", r.key, r.value, r.headers, r.ts '
-            "FROM stream_records s JOIN records r ON r.topic = s.topic "
-            'AND r.partition = s.partition AND r."offset" = s."offset" '
-            "WHERE s.topic=? AND s.key=? AND s.version>? ORDER BY s.version",
-            (topic, key, after),
-        )
+        """A short stream (a ticket, a contact, an article) is read on the loop; a longer one
+        is read again, whole, by the reader thread."""
+        sql = ('SELECT r.topic, r.partition, r."offset", r.key, r.value, r.headers, r.ts '
+               "FROM stream_records s JOIN records r ON r.topic = s.topic "
+               'AND r.partition = s.partition AND r."offset" = s."offset" '
+               "WHERE s.topic=? AND s.key=? AND s.version>? ORDER BY s.version")
+        rows = await self._point(f"{sql} LIMIT ?", (topic, key, after, ON_LOOP_ROWS + 1))
+        if len(rows) > ON_LOOP_ROWS:
+            rows = await self._in_reader(self._query, sql, (topic, key, after))
         return [Record(t, p, o, k, v, _headers(h), ts) for t, p, o, k, v, h, ts in rows]
 
     async def read(

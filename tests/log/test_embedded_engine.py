@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hotline.log.embedded import EmbeddedEventLog
+from hotline.log.embedded import ON_LOOP_ROWS, EmbeddedEventLog
 from hotline.log.port import (
     OutgoingRecord,
     TopicSpec,
@@ -65,4 +65,18 @@ async def test_a_stream_head_is_read_on_the_loop_or_off_it_when_busy(tmp_path: P
     assert (await log.stream_head("t", "none")).version == 0
     log._lconn = real
     assert on_loop.version == 2 and on_loop.head_hash == value_hash(b"2")
+    await log.close()
+
+
+@pytest.mark.parametrize("length", [ON_LOOP_ROWS, ON_LOOP_ROWS + 1, 3 * ON_LOOP_ROWS])
+async def test_a_long_stream_is_read_whole(tmp_path: Path, length: int) -> None:
+    """Past ON_LOOP_ROWS records the stream is read again by the reader thread: all of it."""
+    log = EmbeddedEventLog(str(tmp_path / "log.db"))
+    await log.start()
+    await log.create_topics([TopicSpec("t", 2, -1, 1)])
+    values = [f"第{i}条".encode() for i in range(length)]
+    await log.append_stream("t", "s", [OutgoingRecord("s", v) for v in values], 0)
+    assert [r.value for r in await log.read_stream("t", "s")] == values
+    assert [r.value for r in await log.read_stream("t", "s", after=5)] == values[5:]
+    assert await log.read_stream("t", "s", after=length) == []
     await log.close()
