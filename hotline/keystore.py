@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 from contracts.entropy import secure_bytes
 from contracts.personal import new_key
 from hotline.kms import Kms, MasterKeyError, UnwrapError
-from hotline.sqlite_writer import GroupCommitWriter, connect
+from hotline.sqlite_writer import GroupCommitWriter, LoopReads, connect
 
 T = TypeVar("T")
 SCHEMA = """
@@ -111,36 +111,41 @@ class SqliteKeyStore:
         self._writer = GroupCommitWriter(path, "FULL", "hotline-keys")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-keys-reader")
         self._rconn: sqlite3.Connection | None = None
+        self._loop_reads: LoopReads | None = None  # a key by its id, without a thread hand-off
         self._cache: dict[str, bytes] = {}
-        self._data_version = -1
+        self._seen: dict[int, int] = {}  # PRAGMA data_version last seen, per reading connection
         self._pepper: bytes | None = None
 
     async def start(self) -> None:
         await self._writer.start(SCHEMA)
         self._rconn = await self._read(connect, self.path)
+        self._loop_reads = LoopReads(self.path)
         await self.pepper()  # a wrong master key fails here, at start, not on the first call
 
     async def close(self) -> None:
         await self._writer.close()
         if self._rconn is not None:
             await self._read(self._rconn.close)
+        if self._loop_reads is not None:
+            self._loop_reads.close()
+            self._loop_reads = None
         self._reader.shutdown(wait=True)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
 
-    def _lookup(self, kid: str) -> bytes | None:
-        """Reader thread: drop the cache if another connection committed, then read the key."""
-        assert self._rconn is not None
-        version = self._rconn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
+    def _lookup(self, conn: sqlite3.Connection, kid: str) -> bytes | None:
+        """Drop the cache if another connection committed (an erasure by another process),
+        then read the key. `data_version` counts per connection, and a lookup may run on the
+        loop's or, when SQLite answered busy, the reader thread's: a change either sees
+        clears the cache and makes the other look afresh too."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._seen.get(id(conn)) != version:
             self._cache.clear()
-            self._data_version = version
+            self._seen = {id(conn): version}
         if kid in self._cache:
             return self._cache[kid]
-        row = self._rconn.execute(
-            "SELECT wrapped FROM citizen_keys WHERE kid=?", (kid,)
-        ).fetchone()
+        row = conn.execute("SELECT wrapped FROM citizen_keys WHERE kid=?", (kid,)).fetchone()
         if row is None or row[0] is None:
             return None
         key = self._kms.unwrap(kid, row[0])
@@ -148,7 +153,9 @@ class SqliteKeyStore:
         return key
 
     async def key(self, kid: str) -> bytes | None:
-        return await self._read(self._lookup, kid)
+        assert self._loop_reads is not None, "key store not started"
+        return await self._loop_reads.run(lambda conn: self._lookup(conn, kid),
+                                          lambda work: self._read(work, self._rconn))
 
     async def citizen(self, identity: str | None) -> tuple[str, bytes]:
         # Straight to the writer: it reads inside its own transaction, so an erasure by

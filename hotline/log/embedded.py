@@ -42,7 +42,7 @@ from hotline.log.port import (
     VersionConflict,
     value_hash,
 )
-from hotline.sqlite_writer import SAFE_SYNC, GroupCommitWriter, connect
+from hotline.sqlite_writer import SAFE_SYNC, GroupCommitWriter, LoopReads, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -93,7 +93,7 @@ def _headers(raw: str | None) -> Mapping[str, str]:
     return MappingProxyType(json.loads(raw)) if raw else MappingProxyType({})
 
 
-ON_LOOP_ROWS = 64  # records of a stream read on the event loop (see `_point`)
+ON_LOOP_ROWS = 64  # records of a stream read on the event loop (0.2 ms for 64 of 1.5 KB)
 
 
 class EmbeddedEventLog:
@@ -116,7 +116,7 @@ class EmbeddedEventLog:
         self._data_version = -1
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="hotline-log-reader")
         self._rconn: sqlite3.Connection | None = None
-        self._lconn: sqlite3.Connection | None = None  # the event loop's own: point reads
+        self._loop_reads: LoopReads | None = None  # a stream's head, a short stream
         self._partitions: dict[str, int] = {}
         self.appended = self._writer.committed  # consumers wait on it for new records
 
@@ -125,17 +125,16 @@ class EmbeddedEventLog:
     async def start(self) -> None:
         await self._writer.start(SCHEMA)
         self._rconn = await self._in_reader(connect, self.path, self.synchronous)
-        self._lconn = connect(self.path, self.synchronous)
-        self._lconn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: see _point
+        self._loop_reads = LoopReads(self.path, self.synchronous)
 
     async def close(self) -> None:
         await self._writer.close()
         if self._rconn is not None:
             await self._in_reader(self._rconn.close)
             self._rconn = None
-        if self._lconn is not None:
-            self._lconn.close()
-            self._lconn = None
+        if self._loop_reads is not None:
+            self._loop_reads.close()
+            self._loop_reads = None
         self._reader.shutdown(wait=True)
 
     async def _in_reader(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -146,21 +145,11 @@ class EmbeddedEventLog:
         return self._rconn.execute(sql, params).fetchall()
 
     async def _point(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """A read of a few rows by key, on the event loop's own connection.
-
-        Why not the reader thread: handing a query to it and the answer back costs two
-        thread hand-offs, each of which waits for the GIL while the loop is busy; a cold
-        load asks for its stream's head first, so the callback benchmark (each answer a
-        cold load) ran at 2,420-2,480 events/s through the thread and at 3,700-3,760 here
-        (alternated). Such a query takes microseconds (a stream of ON_LOOP_ROWS records of
-        1.5 KB, about 0.2 ms). A WAL reader is not blocked by the writer; should SQLite
-        still answer busy (a checkpoint holding the WAL index), the read goes to the reader
-        thread, which waits for it off the loop."""
-        assert self._lconn is not None, "log not started"
-        try:
-            return self._lconn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
-            return await self._in_reader(self._query, sql, params)
+        """A read of a few rows by key, on the event loop (`LoopReads`: no thread hand-off);
+        the reader thread's when SQLite answers busy."""
+        assert self._loop_reads is not None, "log not started"
+        return await self._loop_reads.run(lambda conn: conn.execute(sql, params).fetchall(),
+                                          lambda work: self._in_reader(work, self._rconn))
 
     # -- topics ----------------------------------------------------------------------------
 

@@ -50,9 +50,6 @@ class BusySqlite:
     def execute(self, *args: Any) -> Any:
         raise sqlite3.OperationalError("database is locked")
 
-    def close(self) -> None:
-        pass
-
 
 async def test_a_stream_head_is_read_on_the_loop_or_off_it_when_busy(tmp_path: Path) -> None:
     log = EmbeddedEventLog(str(tmp_path / "log.db"))
@@ -60,10 +57,13 @@ async def test_a_stream_head_is_read_on_the_loop_or_off_it_when_busy(tmp_path: P
     await log.create_topics([TopicSpec("t", 2, -1, 1)])
     await log.append_stream("t", "s", [OutgoingRecord("s", b"1"), OutgoingRecord("s", b"2")], 0)
     on_loop = await log.stream_head("t", "s")
-    real, log._lconn = log._lconn, BusySqlite()  # type: ignore[assignment]
+    loop_reads = log._loop_reads  # noqa: SLF001
+    assert loop_reads is not None
+    real, loop_reads.conn = loop_reads.conn, BusySqlite()  # type: ignore[assignment]
     assert await log.stream_head("t", "s") == on_loop  # asked the reader thread instead
     assert (await log.stream_head("t", "none")).version == 0
-    log._lconn = real
+    assert [r.value for r in await log.read_stream("t", "s")] == [b"1", b"2"]
+    loop_reads.conn = real
     assert on_loop.version == 2 and on_loop.head_hash == value_hash(b"2")
     await log.close()
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hotline.keystore import KeyStore, MasterKeyError
+from hotline.keystore import KeyStore, MasterKeyError, SqliteKeyStore
 from hotline.kms import LocalKms, UnwrapError, load_master_key, open_kms
 from hotline.runtime import Platform, open_keystore
 from hotline.settings import Settings
@@ -52,6 +54,38 @@ async def test_erasing_cuts_the_key_and_the_link(store: KeyStore) -> None:
     again, _ = await store.citizen("id:11010519491231002X")
     assert again != kid  # the same person calling again is a new citizen
     assert not await store.erase(kid)
+
+
+class BusySqlite:
+    """SQLite answering busy, as it may while another connection checkpoints: a stand-in for
+    the library's connection (outside the platform), nothing of ours."""
+
+    def execute(self, *args: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+
+@pytest.mark.parametrize("busy_while_cached", [False, True])
+async def test_an_erasure_by_another_process_is_seen_through_the_cache(
+        tmp_path: Path, busy_while_cached: bool) -> None:
+    """The keys another process erased are not served from this one's cache, whether the key
+    was cached by a read on the event loop or, SQLite answering busy there, by the reader
+    thread."""
+    path = str(tmp_path / "keys.db")
+    here, there = SqliteKeyStore(path, KMS), SqliteKeyStore(path, KMS)
+    await here.start()
+    await there.start()
+    kid, key = await there.citizen("phone:13812345678")
+    loop_reads = here._loop_reads  # noqa: SLF001
+    assert loop_reads is not None
+    real = loop_reads.conn
+    if busy_while_cached:
+        loop_reads.conn = BusySqlite()  # type: ignore[assignment]
+    assert await here.key(kid) == key  # cached here
+    loop_reads.conn = real
+    assert await there.erase(kid)
+    assert await here.key(kid) is None
+    await here.close()
+    await there.close()
 
 
 async def test_the_pepper_is_wrapped_and_opens_only_with_its_master_key(
