@@ -134,17 +134,22 @@ class SqliteKeyStore:
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
 
-    def _lookup(self, conn: sqlite3.Connection, kid: str) -> bytes | None:
-        """Drop the cache if another connection committed (an erasure by another process),
-        then read the key. `data_version` counts per connection, and a lookup may run on the
-        loop's or, when SQLite answered busy, the reader thread's: a change either sees
-        clears the cache and makes the other look afresh too."""
+    def _cached(self, conn: sqlite3.Connection, kid: str) -> bytes | None:
+        """The key if it is cached, after dropping the cache if another connection committed
+        (an erasure by another process). `data_version` counts per connection, and this runs
+        on the loop's connection, the reader thread's when SQLite answered busy there, and
+        before every read of a key: each connection notices every commit of another by
+        itself, and the first look through it after one clears the cache."""
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if self._seen.get(id(conn)) != version:
             self._cache.clear()
-            self._seen = {id(conn): version}
-        if kid in self._cache:
-            return self._cache[kid]
+            self._seen[id(conn)] = version
+        return self._cache.get(kid)
+
+    def _lookup(self, conn: sqlite3.Connection, kid: str) -> bytes | None:
+        """Reader thread: the key read and unwrapped (the KMS is never called on the loop)."""
+        if (key := self._cached(conn, kid)) is not None:
+            return key
         row = conn.execute("SELECT wrapped FROM citizen_keys WHERE kid=?", (kid,)).fetchone()
         if row is None or row[0] is None:
             return None
@@ -153,9 +158,12 @@ class SqliteKeyStore:
         return key
 
     async def key(self, kid: str) -> bytes | None:
+        """A cached key is found on the loop (`LoopReads`: no thread hand-off); any other
+        is read and unwrapped by the reader thread."""
         assert self._loop_reads is not None, "key store not started"
-        return await self._loop_reads.run(lambda conn: self._lookup(conn, kid),
-                                          lambda work: self._read(work, self._rconn))
+        cached = await self._loop_reads.run(lambda conn: self._cached(conn, kid),
+                                            lambda work: self._read(work, self._rconn))
+        return cached if cached is not None else await self._read(self._lookup, self._rconn, kid)
 
     async def citizen(self, identity: str | None) -> tuple[str, bytes]:
         # Straight to the writer: it reads inside its own transaction, so an erasure by
