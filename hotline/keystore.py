@@ -119,7 +119,7 @@ class SqliteKeyStore:
     async def start(self) -> None:
         await self._writer.start(SCHEMA)
         self._rconn = await self._read(connect, self.path)
-        self._loop_reads = LoopReads(self.path)
+        self._loop_reads = LoopReads(self.path, "FULL", lambda work: self._read(work, self._rconn))
         await self.pepper()  # a wrong master key fails here, at start, not on the first call
 
     async def close(self) -> None:
@@ -161,8 +161,7 @@ class SqliteKeyStore:
         """A cached key is found on the loop (`LoopReads`: no thread hand-off); any other
         is read and unwrapped by the reader thread."""
         assert self._loop_reads is not None, "key store not started"
-        cached = await self._loop_reads.run(lambda conn: self._cached(conn, kid),
-                                            lambda work: self._read(work, self._rconn))
+        cached = await self._loop_reads.run(lambda conn: self._cached(conn, kid))
         return cached if cached is not None else await self._read(self._lookup, self._rconn, kid)
 
     async def citizen(self, identity: str | None) -> tuple[str, bytes]:

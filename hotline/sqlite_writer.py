@@ -56,18 +56,22 @@ class LoopReads:
     answer a cold load) ran at 2,420-2,480 events/s through the thread and at 3,700-3,760
     here, alternated. A WAL reader is not blocked by the writer, and this connection never
     waits (busy_timeout 0): should SQLite still answer busy (a checkpoint holding the WAL
-    index), the same work is handed to `off_loop`, which may wait."""
+    index), the same work is handed to `off_loop` (its owner's reader thread, on that
+    thread's connection), which may wait."""
 
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, synchronous: str,
+                 off_loop: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+                 ) -> None:
         self.conn = connect(path, synchronous)
         self.conn.execute("PRAGMA busy_timeout=0")
+        self.off_loop = off_loop
 
-    async def run(self, work: Callable[[sqlite3.Connection], T],
-                  off_loop: Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return work(self.conn)
         except sqlite3.OperationalError:
-            return await off_loop(work)
+            result: T = await self.off_loop(work)
+            return result
 
     def close(self) -> None:
         self.conn.close()

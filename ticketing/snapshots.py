@@ -226,7 +226,6 @@ class TicketSnapshots:
                     [{"s": s, "v": k.version} for s, k in done.items()])
 
 
-
 def _snapshot(stream: str, row: Any) -> Loaded | None:
     """A stored row as a state, None when there is none this code can read."""
     if row is None or row.shape != SHAPE:

@@ -125,7 +125,8 @@ class EmbeddedEventLog:
     async def start(self) -> None:
         await self._writer.start(SCHEMA)
         self._rconn = await self._in_reader(connect, self.path, self.synchronous)
-        self._loop_reads = LoopReads(self.path, self.synchronous)
+        self._loop_reads = LoopReads(self.path, self.synchronous,
+                                     lambda work: self._in_reader(work, self._rconn))
 
     async def close(self) -> None:
         await self._writer.close()
@@ -148,8 +149,7 @@ class EmbeddedEventLog:
         """A read of a few rows by key, on the event loop (`LoopReads`: no thread hand-off);
         the reader thread's when SQLite answers busy."""
         assert self._loop_reads is not None, "log not started"
-        return await self._loop_reads.run(lambda conn: conn.execute(sql, params).fetchall(),
-                                          lambda work: self._in_reader(work, self._rconn))
+        return await self._loop_reads.run(lambda conn: conn.execute(sql, params).fetchall())
 
     # -- topics ----------------------------------------------------------------------------
 

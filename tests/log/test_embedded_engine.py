@@ -3,9 +3,7 @@ reads on the event loop's own connection."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +15,7 @@ from hotline.log.port import (
     VersionConflict,
     value_hash,
 )
+from tests.fixtures.databases import sqlite_busy
 
 
 async def test_two_writers_on_one_file_keep_offsets_contiguous(tmp_path: Path) -> None:
@@ -43,27 +42,16 @@ def test_unsafe_durability_is_refused_unless_asked_for(tmp_path: Path) -> None:
     EmbeddedEventLog(str(tmp_path / "x.db"), synchronous="NORMAL", allow_unsafe=True)
 
 
-class BusySqlite:
-    """SQLite answering busy, as it may while another connection checkpoints: a stand-in for
-    the library's connection (outside the platform), nothing of ours."""
-
-    def execute(self, *args: Any) -> Any:
-        raise sqlite3.OperationalError("database is locked")
-
-
 async def test_a_stream_head_is_read_on_the_loop_or_off_it_when_busy(tmp_path: Path) -> None:
     log = EmbeddedEventLog(str(tmp_path / "log.db"))
     await log.start()
     await log.create_topics([TopicSpec("t", 2, -1, 1)])
     await log.append_stream("t", "s", [OutgoingRecord("s", b"1"), OutgoingRecord("s", b"2")], 0)
     on_loop = await log.stream_head("t", "s")
-    loop_reads = log._loop_reads  # noqa: SLF001
-    assert loop_reads is not None
-    real, loop_reads.conn = loop_reads.conn, BusySqlite()  # type: ignore[assignment]
-    assert await log.stream_head("t", "s") == on_loop  # asked the reader thread instead
-    assert (await log.stream_head("t", "none")).version == 0
-    assert [r.value for r in await log.read_stream("t", "s")] == [b"1", b"2"]
-    loop_reads.conn = real
+    with sqlite_busy(log._loop_reads):  # noqa: SLF001 - the reader thread answers instead
+        assert await log.stream_head("t", "s") == on_loop
+        assert (await log.stream_head("t", "none")).version == 0
+        assert [r.value for r in await log.read_stream("t", "s")] == [b"1", b"2"]
     assert on_loop.version == 2 and on_loop.head_hash == value_hash(b"2")
     await log.close()
 

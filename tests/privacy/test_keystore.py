@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
-import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from hotline.keystore import KeyStore, MasterKeyError, SqliteKeyStore
 from hotline.kms import LocalKms, UnwrapError, load_master_key, open_kms
 from hotline.runtime import Platform, open_keystore
 from hotline.settings import Settings
+from tests.fixtures.databases import sqlite_busy
 
 MASTER = os.urandom(32)
 KMS = LocalKms(MASTER)
@@ -56,14 +56,6 @@ async def test_erasing_cuts_the_key_and_the_link(store: KeyStore) -> None:
     assert not await store.erase(kid)
 
 
-class BusySqlite:
-    """SQLite answering busy, as it may while another connection checkpoints: a stand-in for
-    the library's connection (outside the platform), nothing of ours."""
-
-    def execute(self, *args: Any) -> Any:
-        raise sqlite3.OperationalError("database is locked")
-
-
 @pytest.mark.parametrize("busy_while_cached", [False, True])
 async def test_an_erasure_by_another_process_is_seen_through_the_cache(
         tmp_path: Path, busy_while_cached: bool) -> None:
@@ -75,13 +67,8 @@ async def test_an_erasure_by_another_process_is_seen_through_the_cache(
     await here.start()
     await there.start()
     kid, key = await there.citizen("phone:13812345678")
-    loop_reads = here._loop_reads  # noqa: SLF001
-    assert loop_reads is not None
-    real = loop_reads.conn
-    if busy_while_cached:
-        loop_reads.conn = BusySqlite()  # type: ignore[assignment]
-    assert await here.key(kid) == key  # cached here
-    loop_reads.conn = real
+    with sqlite_busy(here._loop_reads) if busy_while_cached else contextlib.nullcontext():  # noqa: SLF001
+        assert await here.key(kid) == key  # cached here
     assert await there.erase(kid)
     assert await here.key(kid) is None
     await here.close()
