@@ -5,7 +5,9 @@ Search, ours: `services.knowledge.fts.search` (public and internal articles, lim
 a connection of the index's own sqlite+aiosqlite engine, checked out per query as
 `KnowledgeService.search` does: the query cut into words with their synonyms, the match
 expression, the audience and validity filters, the join with kb_search, highlight and
-snippet, the Hit objects. Raw: plain sqlite3 on the same file running the same MATCH
+snippet, the Hit objects. Raw: the DB-API module of the same SQLite build (the one the
+pysqlite3 wheel bundles, hotline/bundled_sqlite.py; the note names it) on the same file
+running the same MATCH
 expression (built before the clock starts) with bm25 and LIMIT: the engine alone.
 Recommendation: the same, given a caller's whole contact text (40–120 characters) and
 its category, limit 5. A few hundred fixed queries, each once per side per repetition,
@@ -17,7 +19,7 @@ that buys speed with answers shows beside the speed it bought.
 
 Index build, ours: `KnowledgeIndex.apply` of `ArticlePublished` events, 500 per
 transaction, into a fresh file (what a rebuild does per batch: segmentation included).
-Raw: sqlite3 executemany of the same rows, segmented before the clock starts, into the
+Raw: that module's executemany of the same rows, segmented before the clock starts, into the
 same two tables. That index is the one searched.
 
 Rebuild: the articles imported into an embedded log (the four events an import writes
@@ -29,7 +31,6 @@ topic's records, 500 at a time (bench/replay.py).
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from bench.knowledge_quality import quality
 from bench.replay import raw_sqlite
 from contracts.knowledge_events import ArticlePublished
 from contracts.topics import CATALOGUE, KNOWLEDGE
+from hotline import bundled_sqlite
 from hotline.database import open_database
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
@@ -65,6 +67,8 @@ WARM_UP = 20  # asks our side runs before the clock starts
 FILL_CONCURRENCY = 64
 BOTH = ("public", "internal")
 ACTOR = "editor:bench"
+SQLITE = bundled_sqlite.dbapi()  # both sides on the SQLite the index runs on
+BUILD = f"{SQLITE.__name__} (SQLite {SQLITE.sqlite_version})"
 RAW_SQL = f"SELECT rowid, {fts.SCORE} AS s FROM kb_fts WHERE kb_fts MATCH ? ORDER BY s LIMIT ?"
 RAW_SEARCH = ("INSERT INTO kb_search (rowid, article_id, version, title, kind, level1, level2, "
               "audience, owning_unit, effective_from, expires_at, source_ref) "
@@ -80,7 +84,7 @@ RawRows = list[tuple[tuple[Any, ...], tuple[Any, ...]]]
 
 async def build_ours(path: Path, events: Sequence[ArticlePublished]) -> float:
     """Seconds to index `events` through the projection, 500 per transaction."""
-    engine = open_database(f"sqlite+aiosqlite:///{path}")
+    engine = fts.open_index(f"sqlite+aiosqlite:///{path}")
     projection = KnowledgeIndex(engine)
     try:
         async with engine.begin() as conn:
@@ -108,11 +112,11 @@ def segmented(events: Sequence[ArticlePublished]) -> RawRows:
 
 
 def build_raw(path: Path, rows: RawRows) -> float:
-    """Seconds to insert the segmented rows with plain sqlite3, 500 per transaction."""
+    """Seconds to insert the segmented rows with the bare DB-API, 500 per transaction."""
     sync = create_engine(f"sqlite:///{path}")
     fts.metadata.create_all(sync)  # the same DDL (kb_fts by the listener)
     sync.dispose()
-    conn = sqlite3.connect(path)
+    conn = SQLITE.connect(path)
     try:
         with Timer() as t:
             for i in range(0, len(rows), BATCH):
@@ -133,11 +137,11 @@ async def ours_query(engine: AsyncEngine, query: str, filters: Filters, limit: i
         return len(await fts.search(conn, query, filters, TODAY, limit))
 
 
-def raw_query(conn: sqlite3.Connection, expression: str, limit: int) -> int:
+def raw_query(conn: Any, expression: str, limit: int) -> int:
     return len(conn.execute(RAW_SQL, (expression, limit)).fetchall())
 
 
-async def compare(engine: AsyncEngine, conn: sqlite3.Connection, asks: Sequence[Ask],
+async def compare(engine: AsyncEngine, conn: Any, asks: Sequence[Ask],
                   limit: int) -> tuple[list[float], list[float], list[float], list[float], int]:
     """(ours ms, raw ms, ours rates, raw rates, queries ours found nothing for): every ask
     once per side per repetition, which side goes first alternating, after a warm-up (the
@@ -194,7 +198,7 @@ def results_of(what: str, limit: int, asks: Sequence[Ask],
                percentile(theirs, 95), "ms", max_ours=target_ms,
                note=f"{len(asks)} queries x {REPS}, limit {limit}, {terms:.1f} MATCH terms on "
                     f"average, {empty} found nothing; p50 ours {percentile(mine, 50):.1f} ms, "
-                    f"raw {percentile(theirs, 50):.1f} ms; raw: sqlite3 MATCH + bm25 LIMIT"),
+                    f"raw {percentile(theirs, 50):.1f} ms; raw: {BUILD} MATCH + bm25 LIMIT"),
         Result(f"knowledge {what} throughput, one caller", best_of(mine_rates),
                best_of(their_rates), "queries/s", 0.5,
                note="queries / time spent in them, best repetition"),
@@ -217,10 +221,10 @@ async def search_part(tmp: Path, rows: list[dict[str, Any]]) -> list[Result]:
     results = [Result(f"knowledge index build, {SEARCH_N:,} articles", rate(SEARCH_N, ours_s),
                       rate(SEARCH_N, raw_s), "events/s",
                       note=f"ours {ours_s:.0f} s: KnowledgeIndex.apply, 500 per transaction, "
-                           f"segmentation included; raw {raw_s:.0f} s: sqlite3 executemany of "
+                           f"segmentation included; raw {raw_s:.0f} s: {BUILD} executemany of "
                            "the rows segmented beforehand")]
-    engine = open_database(f"sqlite+aiosqlite:///{tmp / 'index.db'}")
-    conn = sqlite3.connect(tmp / "index.db")
+    engine = fts.open_index(f"sqlite+aiosqlite:///{tmp / 'index.db'}")
+    conn = SQLITE.connect(tmp / "index.db")  # the build ours runs on (hotline/bundled_sqlite.py)
     try:
         searches = await asked(engine, [(q, Filters(audiences=BOTH)) for q in queries()])
         say(f"  search: {len(searches)} queries")
@@ -258,7 +262,8 @@ async def fill(log: EmbeddedEventLog, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def timed_rebuild(log: EmbeddedEventLog, path: Path, index: bool, total: int) -> float:
-    engine = open_database(f"sqlite+aiosqlite:///{path}")
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = fts.open_index(url) if index else open_database(url)
     projection: Projection = KnowledgeIndex(engine) if index else Articles()
     try:
         with Timer() as t:

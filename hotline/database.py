@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hotline.bundled_sqlite import aiosqlite_dbapi
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -33,8 +35,13 @@ SQLITE_PRAGMAS = (
 )
 
 
-def open_database(url: str, **options: Any) -> AsyncEngine:
-    """An engine for the projection database at `url` (SQLite tuned as above)."""
+def open_database(url: str, *, bundled: bool = False, **options: Any) -> AsyncEngine:
+    """An engine for the projection database at `url` (SQLite tuned as above); with
+    `bundled`, a SQLite file is opened with the SQLite the pysqlite3 wheel bundles
+    (hotline/bundled_sqlite.py: every connection of the engine, where the wheel exists)."""
+    if bundled and make_url(url).get_dialect().driver == "aiosqlite" and (
+            module := aiosqlite_dbapi()) is not None:
+        options.setdefault("module", module)
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)

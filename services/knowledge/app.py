@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import KNOWLEDGE
 from hotline.apikeys import ApiKeys
-from hotline.database import open_database
 from hotline.projection import Projection
 from hotline.readiness import Readiness, install_readiness
 from hotline.runtime import Platform, app_readiness, lifespan_with, utc_now
@@ -21,7 +20,7 @@ from reference.bundle import reference_of
 from services.knowledge import api, api_offers, api_read, public
 from services.knowledge.domain import ReviewPolicy
 from services.knowledge.es import EsIndexer, EsSearch
-from services.knowledge.fts import FtsSearch, KnowledgeIndex
+from services.knowledge.fts import FtsSearch, KnowledgeIndex, open_index
 from services.knowledge.publisher import Publisher
 from services.knowledge.search import SearchIndex
 from services.knowledge.service import KnowledgeService
@@ -33,7 +32,7 @@ class IndexStore:
     """The search index's own database (SQLite FTS5), one per process, closed with it."""
 
     def __init__(self, url: str) -> None:
-        self.engine: AsyncEngine = open_database(url)
+        self.engine: AsyncEngine = open_index(url)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -6,7 +6,9 @@ table `kb_fts` with the same rowid: the title and body cut into words by
 `segment.marked`, and a hidden column of search-mode sub-words, keywords and synonyms.
 It lives in a SQLite file of its own (`knowledge-index.db` in the data directory),
 whatever database the other read models use, because FTS5 is SQLite's; on
-PostgreSQL deployments Elasticsearch takes its place.
+PostgreSQL deployments Elasticsearch takes its place. Its engine (`open_index`) runs the
+SQLite the pysqlite3 wheel bundles, whose FTS5 ranks about a quarter faster than the
+system's (hotline/bundled_sqlite.py).
 
 Ranking: BM25 with the title weighing 6, the terms 3, the body 1 (so a word in the
 title beats the same word deep in a long body), over the query's most telling words
@@ -44,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
+from hotline.database import open_database
 from hotline.projection import READ_CHUNK, Applied
 from services.knowledge.fts_plan import FACETED, TERM_COUNTS, facets_of, match_of, planned
 from services.knowledge.highlight import highlight, snippet
@@ -73,6 +76,11 @@ event.listen(search_table, "after_create", DDL(  # each word's document count, f
     "CREATE VIRTUAL TABLE kb_vocab USING fts5vocab(kb_fts, 'row')"))
 event.listen(search_table, "before_drop", DDL("DROP TABLE IF EXISTS kb_vocab"))
 event.listen(search_table, "before_drop", DDL("DROP TABLE IF EXISTS kb_fts"))
+
+
+def open_index(url: str) -> AsyncEngine:
+    """The index's engine: every connection to its file on the bundled SQLite."""
+    return open_database(url, bundled=True)
 
 
 class KnowledgeIndex:

@@ -16,11 +16,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.vocabulary import Audience
 from services.knowledge.fts import FtsSearch, KnowledgeIndex
+from services.knowledge.fts import open_index as open_fts_engine
 from services.knowledge.search import Filters, Hit, SearchIndex
 from tests.knowledge.corpus import TODAY, judged_queries, sample_articles, valid_on
 
@@ -35,7 +35,7 @@ class FtsIndex:
     """The FTS5 projection in a SQLite file of its own, fed events directly."""
 
     def __init__(self, path: Path) -> None:
-        self.engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        self.engine = open_fts_engine(f"sqlite+aiosqlite:///{path}")
         self.projection = KnowledgeIndex(self.engine)
         self.port: SearchIndex = FtsSearch(self.engine)
 

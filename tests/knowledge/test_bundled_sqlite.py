@@ -1,0 +1,54 @@
+"""The knowledge index's engine on the bundled SQLite (hotline/bundled_sqlite.py): every
+connection runs that build, with the projection database's settings, SQLAlchemy's
+transactions and SQLAlchemy's errors, as on the standard module."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline import bundled_sqlite
+from services.knowledge.fts import open_index
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    found = open_index(f"sqlite+aiosqlite:///{tmp_path / 'index.db'}")
+    yield found
+    await found.dispose()
+
+
+def test_the_wheel_is_installed_where_it_exists() -> None:
+    # pyproject installs it on Linux x86-64: without it the index silently runs slower
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert bundled_sqlite.available()
+
+
+async def test_every_connection_runs_the_bundled_build(engine: AsyncEngine) -> None:
+    async with engine.connect() as a, engine.connect() as b:
+        for conn in (a, b):
+            version = (await conn.execute(text("SELECT sqlite_version()"))).scalar()
+            assert version == bundled_sqlite.dbapi().sqlite_version
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            assert mode == "wal"  # hotline.database's settings for a read model
+
+
+async def test_errors_are_sqlalchemys_and_transactions_roll_back(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(exc.OperationalError):
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT * FROM nothing_here"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT k FROM t"))).scalars().all() == [1]
