@@ -14,7 +14,10 @@ before triggering `@event` methods; per command `repository.get` (register: `id 
 repository`), the method, `app.save`. Its aggregate cache is on (ours' size, no fast-forward:
 one writer, as ours trusts its cache), so neither side re-reads what it just wrote: the fair
 peer, not the default one. Cold loads (informative): a fresh `TicketDesk` `get`s each ticket
-of the rep once, beside a fresh peer `Application` `repository.get`ting each once.
+of the rep once, beside a fresh peer `Application` `repository.get`ting each once. A last
+line (informative) times the smallest durable commit one at a time in the same directory:
+each command of either side pays at least one, so it bounds what one at a time can reach
+(the issue's 2x the peer is less time a command than that commit on this machine's disk).
 
     python -m bench peer                        # 1,000 tickets per rep
     BENCH_PEER_TICKETS=200 python -m bench peer
@@ -23,6 +26,7 @@ of the rep once, beside a fresh peer `Application` `repository.get`ting each onc
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -246,6 +250,7 @@ async def measure(log: EventLog, db: Path, tickets: int) -> list[Result]:
             f"({events:,} events); eventsourcing {p_cmd:,.0f} commands/s, cold "
             f"{p_cold:,.0f} events/s ({p_events:,} events)")
     best = [best_of(column) for column in zip(*runs, strict=True)]
+    floor = commit_floor(db.with_name("floor.db"))
     return [
         Result("decider one at a time vs eventsourcing (commands/s)", best[0], best[2],
                "commands/s", 2.0, f"{tickets:,} tickets x 5 commands (6 events), one at a time, "
@@ -253,7 +258,43 @@ async def measure(log: EventLog, db: Path, tickets: int) -> list[Result]:
                "Application + Aggregate, its cache on (get, method, save)"),
         Result("cold load vs eventsourcing (events/s)", best[1], best[3], "events/s", None,
                "a fresh TicketDesk.get / Application.repository.get of each ticket once"),
+        Result("one durable commit alone, one at a time (commits/s)", floor, best[2],
+               "commits/s", None, floor_note(floor, 2 * best[2])),
     ]
+
+
+def floor_note(floor: float, wanted: float) -> str:
+    """What the commit floor says of the issue's target (`wanted` commands/s)."""
+    left = 1e6 / wanted - 1e6 / floor
+    verdict = (f"leaves {left:.0f} µs a command beside its commit" if left > 0 else
+               "is less time than one commit here: out of reach on this disk")
+    return (f"sqlite3 BEGIN, one 1.5 KB INSERT, COMMIT (WAL, synchronous=FULL) in the same "
+            f"directory, {FLOOR_COMMITS:,} times: {1e6 / floor:.0f} µs each; raw: "
+            f"eventsourcing, as above. Each command one at a time pays at least one commit, "
+            f"so 2x eventsourcing ({wanted:,.0f} commands/s, {1e6 / wanted:.0f} µs a command) "
+            f"{verdict}")
+
+
+FLOOR_COMMITS = 1_000
+
+
+def commit_floor(path: Path) -> float:
+    """Commits/s of the smallest durable write one at a time: the disk's fsync, what every
+    command of both sides pays once."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        value = os.urandom(1500)
+        with Timer() as t:
+            for k in range(FLOOR_COMMITS):
+                conn.execute("BEGIN")
+                conn.execute("INSERT INTO t VALUES (?, ?)", (k, value))
+                conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return rate(FLOOR_COMMITS, t.seconds)
 
 
 async def run(tickets: int | None = None) -> list[Result]:
