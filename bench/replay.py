@@ -180,10 +180,10 @@ def decoder() -> Callable[[bytes], object]:
     return lambda value: decode_for(value, wanted)
 
 
-def raw_sqlite(path: str, topic: str, total: int, parse: bool = False) -> Clock:
-    """Plain sqlite3 read of the topic, 500 rows at a time (and each value decoded if `parse`)."""
+def raw_sqlite(path: str, topic: str, total: int,
+               parse: Callable[[bytes], object] | None = None) -> Clock:
+    """Plain sqlite3 read of the topic, 500 rows at a time (each value given to `parse`)."""
     conn = sqlite3.connect(path)
-    parse_one = decoder()
     try:
         clock = Clock()
         cur = conn.execute(
@@ -191,9 +191,9 @@ def raw_sqlite(path: str, topic: str, total: int, parse: bool = False) -> Clock:
             'ORDER BY partition, "offset"', (topic,))
         n = 0
         while rows := cur.fetchmany(BATCH):
-            if parse:
+            if parse is not None:
                 for row in rows:
-                    parse_one(row[3])
+                    parse(row[3])
             clock.batch(len(rows))
             n += len(rows)
         clock.done()
@@ -219,7 +219,7 @@ async def embedded(env: Envelopes) -> list[Result]:
                 raw = raw_sqlite(log.path, topic, EMBEDDED_N)
                 clock = await ours(log, f"sqlite+aiosqlite:///{tmp / f'noop{rep}.db'}",
                                    NoOp(topic), EMBEDDED_N)
-                floor = raw_sqlite(log.path, topic, EMBEDDED_N, parse=True)
+                floor = raw_sqlite(log.path, topic, EMBEDDED_N, parse=decoder())
                 mine.append(clock.steady(EMBEDDED_N))
                 raws.append(raw.steady(EMBEDDED_N))
                 floors.append(floor.steady(EMBEDDED_N))

@@ -14,6 +14,10 @@ A line more rebuilds the three boards at once, as a process that runs them all c
 (informative): each record is validated once for all three (contracts.decoding remembers
 decoded records by their bytes), so the rate in all is theirs together.
 
+On the embedded log a line more reads the records with each one validated as the boards
+validate it and nothing else (informative): the ceiling a replay that validates every
+record could reach if folding and writing cost nothing.
+
 The last lines extrapolate: how long one year of a large city (about 100 million ticket
 events, see the performance issue) would take to replay into each board at the rate just
 measured.
@@ -28,7 +32,7 @@ from bench.broker import get_broker, on_both_logs
 from bench.callback import _SURVEYS, CONCURRENCY, lifecycle
 from bench.common import Result, Timer, bench_platform, rate, say, temp_dir
 from bench.replay import Clock, ClockedLog, raw_kafka, raw_sqlite
-from contracts.decoding import forget_decoded
+from contracts.decoding import decode_event, forget_decoded
 from contracts.ids import name_id, new_id
 from contracts.topics import CATALOGUE, TICKETS
 from hotline.database import open_database
@@ -123,7 +127,22 @@ async def measure(log: EventLog, engine: str) -> list[Result]:
                 f"SQLite, from the first batch in hand as the raw side (overall, start "
                 f"included: {clock.overall(total):,.0f}/s); raw: the same topic read by hand"))
         results.append(await together(log, engine, platform, total, tmp))
+    if isinstance(log, EmbeddedEventLog):
+        results.append(decoded_alone(log, total))
     return results + [year_line(r) for r in results if r.target_ratio is not None]
+
+
+def decoded_alone(log: EmbeddedEventLog, total: int) -> Result:
+    """The raw read with every record validated as a board validates it, nothing else
+    (informative): how near 30 % of the raw read a replay could come if folding and writing
+    cost nothing."""
+    raw = raw_sqlite(log.path, TICKETS, total).steady(total)
+    forget_decoded()
+    decoded = raw_sqlite(log.path, TICKETS, total, parse=decode_event).steady(total)
+    return Result("raw read + typed decode alone, embedded", decoded, raw, "events/s", None,
+                  f"sqlite3 SELECT of the {total:,} records, each validated into its envelope "
+                  f"and event (contracts.decoding.decode_event, one pass): "
+                  f"{1e6 / decoded - 1e6 / raw:.1f} µs a record; raw: the same SELECT alone")
 
 
 async def together(log: EventLog, engine: str, platform: Platform, total: int,
