@@ -5,16 +5,20 @@ transactions and SQLAlchemy's errors, as on the standard module."""
 from __future__ import annotations
 
 import platform
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline import bundled_sqlite
-from services.knowledge.fts import open_index
+from services.knowledge.fts import open_index, words_row
+from services.knowledge.segment import SEP
+from tests.knowledge.corpus import sample_articles
 
 
 @pytest.fixture
@@ -52,3 +56,24 @@ async def test_errors_are_sqlalchemys_and_transactions_roll_back(engine: AsyncEn
             await conn.execute(text("SELECT * FROM nothing_here"))
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT k FROM t"))).scalars().all() == [1]
+
+
+@pytest.mark.skipif(not bundled_sqlite.available(), reason="no bundled SQLite here")
+def test_an_index_written_by_the_system_sqlite_reads_alike() -> None:
+    """An index built before the change (by the system's SQLite) is searched by the bundled
+    one: both must cut the stored text into the same tokens, or a query would miss words
+    the index holds. The sample corpus's rows, and characters at the tokenizer's edges."""
+    rows = [tuple(words_row(n, a).values())[1:4] for n, a in enumerate(sample_articles())]
+    rows.append(("ＡＢＣ１２３ 〇〇 𠀀𪚥 😀 é Ⅻ ⑩ ㊙ ﹏ \u200bzero", "x", SEP.join("社保 户口")))
+
+    def vocabulary(module: Any) -> list[tuple[str, int, int]]:
+        conn = module.connect(":memory:")
+        conn.execute("CREATE VIRTUAL TABLE f USING fts5(title, terms, body, "
+                     f"tokenize = \"unicode61 separators '{SEP}'\")")
+        conn.executemany("INSERT INTO f VALUES (?, ?, ?)", rows)
+        conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'row')")
+        return list(conn.execute("SELECT term, doc, cnt FROM v ORDER BY term"))
+
+    found = vocabulary(bundled_sqlite.dbapi())
+    assert len(found) > 1000
+    assert found == vocabulary(sqlite3)
