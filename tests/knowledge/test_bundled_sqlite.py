@@ -58,6 +58,18 @@ async def test_errors_are_sqlalchemys_and_transactions_roll_back(engine: AsyncEn
         assert (await conn.execute(text("SELECT k FROM t"))).scalars().all() == [1]
 
 
+async def test_a_connection_comes_back_without_its_transaction(engine: AsyncEngine) -> None:
+    # the index's pool does not roll back what it is given back (open_index): SQLAlchemy's
+    # own transaction must, or the next user would inherit an open write
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+    async with engine.connect() as conn:
+        await conn.execute(text("INSERT INTO t VALUES (1)"))  # never committed
+    async with engine.connect() as a, engine.connect() as b:  # one of them is that one
+        for conn in (a, b):  # a leftover write would show its own row
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
 @pytest.mark.skipif(not bundled_sqlite.available(), reason="no bundled SQLite here")
 def test_an_index_written_by_the_system_sqlite_reads_alike() -> None:
     """An index built before the change (by the system's SQLite) is searched by the bundled
