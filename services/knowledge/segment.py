@@ -31,7 +31,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import rjieba
@@ -134,10 +134,10 @@ class Group:
     core: frozenset[str]
     extra: frozenset[str] = frozenset()
     sounds: frozenset[str] = frozenset()
+    terms: frozenset[str] = field(init=False, repr=False, compare=False)  # all of them
 
-    @property
-    def terms(self) -> frozenset[str]:
-        return self.core | self.extra | self.sounds
+    def __post_init__(self) -> None:  # made once: a search asks for them several times
+        object.__setattr__(self, "terms", self.core | self.extra | self.sounds)
 
     @property
     def written(self) -> frozenset[str]:
@@ -155,7 +155,8 @@ def query_groups(query: str, limit: int = 24) -> list[Group]:
     _dictionary()
     synonyms = synonym_groups()
     found: dict[str, Group] = {}
-    for word in words(query):
+    cut = words(query)
+    for word in cut:
         if not _meaningful(word) or word in found:
             continue
         core = frozenset({word} | set(synonyms.get(word, ())))
@@ -164,7 +165,7 @@ def query_groups(query: str, limit: int = 24) -> list[Group]:
         found[word] = Group(core, frozenset(subwords - core),
                             frozenset(s for s in map(sound, core) if s))
     groups = list(found.values())[:limit]
-    pieces = [w for w in words(query) if _HAN.fullmatch(w)]
+    pieces = [w for w in cut if _HAN.fullmatch(w)]
     seen = {t for g in groups for t in g.terms}
     for size in (2, 3):
         for i in range(len(pieces) - size + 1):
