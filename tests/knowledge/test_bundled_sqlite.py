@@ -1,6 +1,7 @@
 """The knowledge index's engine on the bundled SQLite (hotline/bundled_sqlite.py): every
 connection runs that build, with the projection database's settings, SQLAlchemy's
-transactions and SQLAlchemy's errors, as on the standard module."""
+transactions and SQLAlchemy's errors, as on the standard module; and it reads an index the
+system's SQLite wrote."""
 
 from __future__ import annotations
 
@@ -75,8 +76,10 @@ def test_an_index_written_by_the_system_sqlite_reads_alike() -> None:
     """An index built before the change (by the system's SQLite) is searched by the bundled
     one: both must cut the stored text into the same tokens, or a query would miss words
     the index holds. The sample corpus's rows, and characters at the tokenizer's edges."""
-    rows = [tuple(words_row(n, a).values())[1:4] for n, a in enumerate(sample_articles())]
-    rows.append(("ＡＢＣ１２３ 〇〇 𠀀𪚥 😀 é Ⅻ ⑩ ㊙ ﹏ \u200bzero", "x", SEP.join("社保 户口")))
+    rows = [(w["t"], w["k"], w["b"]) for w in (words_row(n, a) for n, a
+                                              in enumerate(sample_articles()))]
+    edges = "ＡＢＣ１２３ 〇〇 𠀀𪚥 😀 é Ⅻ ⑩ ㊙ ﹏ \u200bzero"  # full width, CJK Ext. B, emoji …
+    rows.append((edges, "x", SEP.join(["社保", "户口"])))
 
     def vocabulary(module: Any) -> list[tuple[str, int, int]]:
         conn = module.connect(":memory:")
