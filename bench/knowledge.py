@@ -7,8 +7,8 @@ a connection of the index's own sqlite+aiosqlite engine, checked out per query a
 expression, the audience and validity filters, the join with kb_search, highlight and
 snippet, the Hit objects. Raw: the DB-API module of the same SQLite build (the one the
 pysqlite3 wheel bundles, hotline/bundled_sqlite.py; the note names it) on the same file
-running the same MATCH
-expression (built before the clock starts) with bm25 and LIMIT: the engine alone.
+running the same MATCH expression (built before the clock starts) with bm25 and LIMIT:
+the engine alone.
 Recommendation: the same, given a caller's whole contact text (40–120 characters) and
 its category, limit 5. A few hundred fixed queries, each once per side per repetition,
 the sides alternating query by query; queries/s is one caller's rate (queries over the

@@ -49,6 +49,7 @@ TICKETS_ENV = "BENCH_PEER_TICKETS"
 TICKETS = 1_000  # per rep
 ACTOR = "operator:op-017"
 CACHE_SIZE = 100_000  # TicketDesk's default cache size, given to the peer's too
+FLOOR_COMMITS = 1_000  # single durable commits timed for the floor line
 WITH_UNIT = frozenset({"dispatched", "acknowledged"})
 
 Plan = list[tuple[str, list[c.TicketCommand]]]
@@ -274,8 +275,6 @@ def floor_note(floor: float, wanted: float) -> str:
             f"so 2x eventsourcing ({wanted:,.0f} commands/s, {1e6 / wanted:.0f} µs a command) "
             f"{verdict}")
 
-
-FLOOR_COMMITS = 1_000
 
 
 def commit_floor(path: Path) -> float:
