@@ -74,6 +74,12 @@ class WorkingCalendar:
     # counted in integers (a fact replay and the escalation search count it per event)
     _hours_us: tuple[tuple[int, int], ...] = field(
         init=False, repr=False, compare=False, hash=False)
+    # every day of the years it has data for, by ordinal: (run of consecutive years, working
+    # days before it in that run, whether it works); working time between two instants of
+    # one run is then a difference of two cumulative counts (`_cumulative`)
+    _days: Mapping[int, tuple[int, int, bool]] = field(
+        init=False, repr=False, compare=False, hash=False)
+    _day_us: int = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_working", MappingProxyType({
@@ -81,6 +87,8 @@ class WorkingCalendar:
             for year in self.years}))
         object.__setattr__(self, "_hours_us", tuple(
             (begin // _MICROSECOND, end // _MICROSECOND) for begin, end in self.working_hours))
+        object.__setattr__(self, "_day_us", sum(end - begin for begin, end in self._hours_us))
+        object.__setattr__(self, "_days", MappingProxyType(self._ranked_days()))
 
     @classmethod
     def load(cls, jurisdiction: str = "cn") -> WorkingCalendar:
@@ -171,15 +179,22 @@ class WorkingCalendar:
         raise AssertionError("unreachable: rest is shorter than a working day")
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """Working time elapsed from a to b; negative when b is before a (overdue)."""
+        """Working time elapsed from a to b; negative when b is before a (overdue).
+
+        Both in years of one run the calendar has: the difference of their cumulative
+        working times, 2-3 µs (a fact replay counts three spans a ticket, the escalation
+        search several per check); else day by day as below, 7-9 µs."""
         a, b = self._local(a), self._local(b)
+        at_a, at_b = self._cumulative(a), self._cumulative(b)
+        if at_a is not None and at_b is not None and at_a[0] == at_b[0]:
+            return timedelta(microseconds=at_b[1] - at_a[1])
         if b < a:
             return -self.working_time_between(b, a)
         da, db = a.date(), b.date()
         since, until = _micros(a), _micros(b)
         if da == db:
             return timedelta(microseconds=self._worked(da, since, until))
-        whole_days = self._count_between(da, db) * sum(e - s for s, e in self._hours_us)
+        whole_days = self._count_between(da, db) * self._day_us
         return timedelta(microseconds=self._worked(da, since, _DAY_US)
                          + self._worked(db, 0, until) + whole_days)
 
@@ -188,6 +203,35 @@ class WorkingCalendar:
         return self.working_time_between(a, b) / self.day_length
 
     # --------------------------------------------------------------------- internals
+
+    def _ranked_days(self) -> dict[int, tuple[int, int, bool]]:
+        days: dict[int, tuple[int, int, bool]] = {}
+        run, before = 0, 0
+        for year in sorted(self.years):
+            if year - 1 not in self.years:  # a new run of consecutive years
+                run, before = year, 0
+            working = set(self._working[year])
+            for day in _days_of(year):
+                ordinal = day.toordinal()
+                works = ordinal in working
+                days[ordinal] = (run, before, works)
+                before += works
+        return days
+
+    def _cumulative(self, local: datetime) -> tuple[int, int] | None:
+        """The run of years a local time lies in, and the working microseconds from the
+        run's start to it; None outside the calendar's years."""
+        day = self._days.get(local.toordinal())
+        if day is None:
+            return None
+        run, before, works = day
+        worked = 0
+        if works:
+            now = _micros(local)
+            for begin, end in self._hours_us:
+                if now > begin:
+                    worked += min(now, end) - begin
+        return run, before * self._day_us + worked
 
     def _works(self, d: date) -> bool:
         return d in self.work or (d not in self.off and d.weekday() not in self.weekend)

@@ -251,6 +251,22 @@ def test_elapsed_working_time_is_the_sum_of_each_days_hours(start: datetime,
     assert cal.working_time_between(b, a) == -_worked_day_by_day(cal, a, b)
 
 
+def test_years_with_a_gap_count_each_run_alone() -> None:
+    """Spans within consecutive years are counted from the run's cumulative working time;
+    one that crosses a missing year still needs it."""
+    docs = [year_doc(), year_doc(year=2031, holidays=[]), year_doc(year=2033, holidays=[])]
+    cal = WorkingCalendar.from_dicts("t", SETTINGS | {"working_hours": [
+        ["09:00", "12:00"], ["13:30", "17:30"]]}, docs)
+    for a, b in [(datetime(2030, 12, 31, 10, tzinfo=BEIJING),  # across 2030 -> 2031
+                  datetime(2031, 1, 2, 15, tzinfo=BEIJING)),
+                 (datetime(2033, 3, 1, tzinfo=BEIJING), datetime(2033, 3, 9, 11, tzinfo=BEIJING))]:
+        assert cal.working_time_between(a, b) == _worked_day_by_day(cal, a, b)
+    with pytest.raises(MissingYear) as caught:
+        cal.working_time_between(datetime(2031, 12, 30, tzinfo=BEIJING),
+                                 datetime(2033, 1, 5, tzinfo=BEIJING))
+    assert caught.value.year == 2032
+
+
 def test_elapsed_time_is_negative_when_overdue(cal: WorkingCalendar) -> None:
     assert cal.working_time_between(at(2026, 2, 24), at(2026, 2, 13)) == -timedelta(hours=14)
 
