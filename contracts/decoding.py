@@ -24,7 +24,7 @@ import msgspec
 from pydantic import create_model
 
 from contracts.base import EventData
-from contracts.envelope import Envelope, decode, type_for
+from contracts.envelope import Envelope, decode, in_utc, type_for
 from contracts.events import EVENTS, from_envelope
 
 
@@ -73,7 +73,7 @@ def typed_envelope(name: str) -> type[Envelope]:
 def decode_typed(value: bytes, name: str) -> tuple[Envelope, EventData]:
     """Envelope and payload of a stored `name` event, validated in one pass; ValueError
     (pydantic's) when the bytes are not one."""
-    envelope = typed_envelope(name).model_validate_json(value)
+    envelope = in_utc(typed_envelope(name).model_validate_json(value))
     return envelope, envelope.data  # type: ignore[return-value]
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.ids import new_id
 
@@ -48,7 +48,10 @@ class Envelope(BaseModel):
     source: str = Field(min_length=1, description="URI-reference of the emitter: /hotline/intake")
     type: str = Field(pattern=r"^hotline\.[A-Za-z]+\.v[0-9]+$", description="hotline.<Name>.v<n>")
     subject: str = Field(min_length=1, description="The event's stream, e.g. ticket-<uuid>")
-    time: datetime
+    # aware, checked by pydantic-core; the event store writes it in UTC (`in_utc` brings a
+    # record another writer stored at an offset to UTC): a validator in Python converting
+    # every time was a fifth of reading an envelope back (5.0 -> 3.9 µs)
+    time: AwareDatetime
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str = Field(description="urn:hotline:event:<Name>:v<major>: its committed schema")
     streamversion: int = Field(ge=1)
@@ -57,13 +60,6 @@ class Envelope(BaseModel):
     correlationid: str = Field(min_length=1)
     actor: str = Field(pattern=ACTOR_PATTERN)
     data: dict[str, Any]
-
-    @field_validator("time")
-    @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time must carry a timezone")
-        return value.astimezone(UTC)
 
     @property
     def event_name(self) -> str:
@@ -149,10 +145,17 @@ class DecodeError(ValueError):
     """Bytes that are not a valid envelope; the reason goes to the dead-letter topic."""
 
 
+def in_utc(envelope: Envelope) -> Envelope:
+    """The envelope with its time in UTC: itself, as the event store writes every time."""
+    if not envelope.time.utcoffset():
+        return envelope
+    return envelope.model_copy(update={"time": envelope.time.astimezone(UTC)})
+
+
 def decode(value: bytes) -> Envelope:
     """Parse stored bytes back into an envelope, or raise DecodeError with the reason."""
     try:
-        return Envelope.model_validate_json(value)
+        return in_utc(Envelope.model_validate_json(value))
     except ValueError as exc:  # pydantic's ValidationError and JSON errors
         reason = re.sub(r"\s+", " ", str(exc))[:500]
         raise DecodeError(f"not a hotline CloudEvent: {reason}") from exc

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from contracts.base import EventData
 from contracts.envelope import Envelope, dataschema_for, decode, encode, type_for
@@ -110,7 +110,7 @@ class EventStore:
                 source=context.source,
                 type=type_for(name, event.major),
                 subject=stream,
-                time=now,
+                time=now.astimezone(UTC) if now.tzinfo is not None else now,  # naive: refused
                 dataschema=dataschema_for(name, event.major),
                 streamversion=expected_version + i + 1,
                 prevhash=prev,
