@@ -1,14 +1,17 @@
 """Decoded records remembered by their bytes: the same bytes are validated once, whoever
-reads them, and what does not validate is never remembered; a lone reader keeps nothing."""
+reads them, and what does not validate is never remembered; a lone reader keeps nothing.
+An envelope's time is read in UTC, and refused without a zone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from contracts import decoding
 from contracts import events as e
 from contracts.decoding import decoded_once
-from contracts.envelope import Envelope, dataschema_for, encode, type_for
+from contracts.envelope import DecodeError, Envelope, dataschema_for, decode, encode, type_for
 
 
 def stored(unit: str) -> bytes:
@@ -51,3 +54,20 @@ def test_only_the_last_records_are_remembered() -> None:
         decoded_once(value, "TicketAcknowledged", remember=True)
     assert len(decoding._recent) == decoding.RECENT  # noqa: SLF001
     assert values[0] not in decoding._recent and values[-1] in decoding._recent  # noqa: SLF001
+
+
+def test_a_time_stored_at_an_offset_is_read_in_utc() -> None:
+    """The event store writes every time in UTC; a record another writer stored at +08:00
+    is read as the same instant in UTC, on both ways of decoding."""
+    value = stored("d01-urban-squad").replace(b'"2026-11-23T02:00:00Z"',
+                                              b'"2026-11-23T10:00:00+08:00"')
+    for envelope in (decoding.decode_event(value)[0], decode(value)):
+        assert envelope.time == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+        assert envelope.time.utcoffset() == timedelta(0)
+
+
+def test_a_time_without_a_zone_is_refused() -> None:
+    value = stored("d01-urban-squad").replace(b'"2026-11-23T02:00:00Z"', b'"2026-11-23T02:00:00"')
+    assert decoded_once(value, "TicketAcknowledged") is None
+    with pytest.raises(DecodeError, match="timezone"):
+        decode(value)
