@@ -34,6 +34,7 @@ BENCHMARKS = {  # name on the command line -> module
     "contact-queue": "bench.contact_queue",
     "knowledge": "bench.knowledge",
     "analytics": "bench.analytics",
+    "analytics-year": "bench.analytics_year",
     "hotspots": "bench.hotspots",
     "peer": "bench.peer",
     "console": "bench.console",
