@@ -1,7 +1,8 @@
 """hotline.bulk stores exactly what SQLAlchemy's executemany stores, on SQLite and PostgreSQL:
 the same rows written both ways into twin tables read back equal (times with their zone,
 booleans, Chinese text, NULLs, a quoted column name), and a table whose Python-side
-default SQLAlchemy must fill in takes SQLAlchemy's path."""
+default SQLAlchemy must fill in takes SQLAlchemy's path; `add_many` adds to stored running
+totals and inserts the rest."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hotline.bulk import _processor, insert_many, update_many
+from hotline.bulk import _processor, add_many, insert_many, update_many
 from hotline.projection import utc_column
 from tests.fixtures.databases import db_url  # noqa: F401 (fixture)
 
@@ -33,6 +45,9 @@ def twin(name: str) -> Table:
 ours, theirs = twin("bulk_ours"), twin("bulk_theirs")
 defaulted = Table("bulk_defaulted", metadata, Column("id", Integer, primary_key=True),
                   Column("state", String(16), default="new"))
+totals = Table("bulk_totals", metadata, Column("day", String(10), primary_key=True),
+               Column("value", String(16), primary_key=True), Column("label", Text),
+               Column("n", Integer, nullable=False), Column("seconds", Float, nullable=False))
 T0 = datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=UTC)
 
 
@@ -97,3 +112,25 @@ async def test_the_same_rows_as_sqlalchemys_executemany(db_url: str) -> None:  #
     assert len(mine) == 40 and mine == other
     assert sum(1 for r in mine if r.note == "已回复") == 14
     assert states == ["new", "new"]  # SQLAlchemy's path filled in the default
+
+
+async def test_add_many_adds_to_stored_totals(db_url: str) -> None:  # noqa: F811
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await add_many(conn, totals, ("day", "value"), ("n", "seconds"), [
+                {"day": "2026-12-05", "value": "", "label": "全市", "n": 3, "seconds": 1.5},
+                {"day": "2026-12-05", "value": "u1", "label": "城管", "n": 1, "seconds": 0.25}])
+            await add_many(conn, totals, ("day", "value"), ("n", "seconds"), [
+                {"day": "2026-12-05", "value": "", "label": "另一个", "n": -1, "seconds": 2.0},
+                {"day": "2026-12-06", "value": "", "label": "全市", "n": 2, "seconds": 0.0}])
+            await add_many(conn, totals, ("day", "value"), ("n", "seconds"), [])
+        async with engine.connect() as conn:
+            found = (await conn.execute(select(totals).order_by(totals.c.day,
+                                                                totals.c.value))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in found] == [("2026-12-05", "", "全市", 2, 3.5),  # label kept
+                                         ("2026-12-05", "u1", "城管", 1, 0.25),
+                                         ("2026-12-06", "", "全市", 2, 0.0)]
