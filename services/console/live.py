@@ -24,7 +24,9 @@ OPEN_FOR_S = 600.0  # then the browser's EventSource reconnects (and the session
 
 
 def changes(request: Request, read: Callable[[], Awaitable[Any]]) -> StreamingResponse:
-    """`event: changed` each time `read()` answers something new; ends with the session."""
+    """`event: changed` each time `read()` answers something new; `event: ended` when the
+    session is gone (signed out, deactivated), so the page closes its EventSource instead
+    of reconnecting to a sign-in page it cannot read as a stream."""
 
     async def stream() -> AsyncIterator[str]:
         last, waited = "", 0.0
@@ -32,7 +34,9 @@ def changes(request: Request, read: Callable[[], Awaitable[Any]]) -> StreamingRe
         while waited < OPEN_FOR_S and not await request.is_disconnected():
             try:
                 digest = _digest(await read())
-            except Refused:
+            except Refused as refused:  # anything else: the browser asks again in 3 s
+                if refused.status == 401:
+                    yield "event: ended\ndata: {}\n\n"
                 return
             if last and digest != last:
                 yield "event: changed\ndata: {}\n\n"
