@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,20 @@ from hotline.devbroker import free_port, tansu_env
 from hotline.runtime import service_specs
 from tests.conftest import unique
 from tests.intake.conftest import ADDRESS, CALLER, contact
+
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _none_left_running() -> Iterator[None]:
+    """A test that fails half-way leaves its `hotline run` behind: killed here, not left
+    to load the machine for the rest of the suite (one was found at a third of a core)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=20)
 
 
 def free_ports() -> dict[str, str]:
@@ -37,6 +52,7 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
         proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, text=True)
     proc.output = output  # type: ignore[attr-defined]
+    _STARTED.append(proc)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, output.read_text(encoding="utf-8")
@@ -90,7 +106,8 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
                   "HOTLINE_CALLBACK_TICK_SECONDS": "0.5"}
     started = time.monotonic()
     proc = start(tmp_path, port, engine_env)
-    assert time.monotonic() - started < 20, "make run must serve within seconds"
+    # within seconds; 30 s leaves room for the whole suite running on two loaded cores
+    assert time.monotonic() - started < 30, "make run must serve within seconds"
     key = json.loads((tmp_path / "dev-keys.json").read_text())["wechat"]
     auth = {"Authorization": f"Bearer {key}"}
     url = f"http://127.0.0.1:{port}/v1/contacts"
