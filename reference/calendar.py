@@ -182,8 +182,9 @@ class WorkingCalendar:
         """Working time elapsed from a to b; negative when b is before a (overdue).
 
         Both in years of one run the calendar has: the difference of their cumulative
-        working times, 2-3 µs (a fact replay counts three spans a ticket, the escalation
-        search several per check); else day by day as below, 7-9 µs."""
+        working times, 5 µs for a span over days (a fact replay counts three spans a
+        ticket, the blue-threshold search some twenty a clock); else day by day as below,
+        9 µs (measured on one machine, alternated)."""
         a, b = self._local(a), self._local(b)
         at_a, at_b = self._cumulative(a), self._cumulative(b)
         if at_a is not None and at_b is not None and at_a[0] == at_b[0]:
