@@ -58,6 +58,8 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
         assert proc.poll() is None, output.read_text(encoding="utf-8")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                assert "address already in use" not in output.read_text(encoding="utf-8"), (
+                    "a port of this run was taken: what answered is another process")
                 return proc
         except httpx.TransportError:
             time.sleep(0.1)
@@ -166,9 +168,15 @@ def test_run_serves_intake_and_a_contact_survives_a_restart(
     assert f"http://127.0.0.1:{port}" in banner and "curl" in banner
     for secret in (*CALLER.values(), ADDRESS):  # what was posted never reaches the output
         assert secret not in banner
-    proc = start(tmp_path, port, engine_env)
+    # restarted on ports of its own: another test's process may have taken one this run let
+    # go (it happened: the restart's intake could not bind, another /readyz answered)
+    port = free_port()
+    proc = start(tmp_path, port, {**engine_env, **{
+        name: str(free_port()) for name in ("HOTLINE_DISPATCH_PORT", "HOTLINE_SUPERVISION_PORT",
+                                            "HOTLINE_CALLBACK_PORT")}})
     try:
-        again = httpx.post(url, json=contact("wx-restart"), headers=auth)
+        again = httpx.post(f"http://127.0.0.1:{port}/v1/contacts", json=contact("wx-restart"),
+                           headers=auth)
         assert again.status_code == 200
         assert again.json()["contact_id"] == first.json()["contact_id"]
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
