@@ -276,7 +276,6 @@ def floor_note(floor: float, wanted: float) -> str:
             f"{verdict}")
 
 
-
 def commit_floor(path: Path) -> float:
     """Commits/s of the smallest durable write one at a time: the disk's fsync, what every
     command of both sides pays once."""

@@ -226,13 +226,17 @@ class WorkingCalendar:
         if day is None:
             return None
         run, before, works = day
-        worked = 0
-        if works:
-            now = _micros(local)
-            for begin, end in self._hours_us:
-                if now > begin:
-                    worked += min(now, end) - begin
+        worked = self._hours_within(0, _micros(local)) if works else 0
         return run, before * self._day_us + worked
+
+    def _hours_within(self, since: int, until: int) -> int:
+        """Working-hour microseconds between two offsets from a working day's midnight."""
+        total = 0
+        for begin, end in self._hours_us:
+            lo, hi = max(begin, since), min(end, until)
+            if lo < hi:
+                total += hi - lo
+        return total
 
     def _works(self, d: date) -> bool:
         return d in self.work or (d not in self.off and d.weekday() not in self.weekend)
@@ -270,11 +274,7 @@ class WorkingCalendar:
 
     def _worked(self, d: date, since: int, until: int) -> int:
         """Working microseconds on day d between two offsets from its midnight."""
-        total = 0
-        for begin, end in self._hours_us:
-            lo, hi = max(begin, since), min(end, until)
-            if lo < hi:
-                total += hi - lo
+        total = self._hours_within(since, until)
         # a stretch outside working hours needs no calendar, so it can't raise MissingYear
         if not total:
             return 0
