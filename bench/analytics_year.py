@@ -44,14 +44,9 @@ from bench.common import Result, Timer, say, temp_dir
 from bench.replay import raw_sqlite
 from bench.replay_boards import replayed
 from contracts.topics import CONTACTS, DEADLETTER, TICKETS, core_specs
-from hotline.database import open_database
 from hotline.eventstore import GENESIS_HASH, STRUCTURED, value_hash
-from hotline.keystore import SqliteKeyStore
-from hotline.kms import LocalKms, load_master_key
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import OutgoingRecord
-from hotline.runtime import Platform
-from hotline.settings import Settings
 from reference.calendar import WorkingCalendar
 from services.analytics.contacts import ContactFacts
 from services.analytics.projections import TicketFacts
@@ -82,7 +77,8 @@ class Unit:
 
     registered: datetime  # when the ticket was registered (or the contact received)
     streams: list[Template]
-    ids: list[str]  # the ids a clone renames (ticket, number, contacts, events)
+    ids: list[str]  # the ids a clone renames (ticket, contacts, events)
+    number: str | None = None  # the ticket's public number, renamed by its new day
 
 
 def units_of(records: Stored) -> list[Unit]:
@@ -100,10 +96,9 @@ def units_of(records: Stored) -> list[Unit]:
                      if e["type"] == "hotline.ContactMerged.v1"]
         contacts = [c for c in dict.fromkeys(contacts) if c in decoded]
         taken.update(contacts)
-        ids = [key.removeprefix("ticket-"), first["data"]["ticket_number"],
-               *(c.removeprefix("contact-") for c in contacts)]
+        ids = [key.removeprefix("ticket-"), *(c.removeprefix("contact-") for c in contacts)]
         units.append(_unit(datetime.fromisoformat(first["time"]), [key, *contacts], ids,
-                           records, decoded))
+                           records, decoded, first["data"]["ticket_number"]))
     for key, events in decoded.items():
         if key.startswith("contact-") and key not in taken:
             units.append(_unit(datetime.fromisoformat(events[0][1]["time"]), [key],
@@ -112,13 +107,13 @@ def units_of(records: Stored) -> list[Unit]:
 
 
 def _unit(registered: datetime, keys: list[str], ids: list[str], records: Stored,
-          decoded: dict[str, list[tuple[str, Any]]]) -> Unit:
+          decoded: dict[str, list[tuple[str, Any]]], number: str | None = None) -> Unit:
     event_ids = [e["id"] for key in keys for _, e in decoded[key]]
-    pattern = re.compile("(" + "|".join([_FIELDS, _TIME, *map(re.escape, ids + event_ids)])
-                         + ")")
+    named = ids + event_ids + ([number] if number else [])
+    pattern = re.compile("(" + "|".join([_FIELDS, _TIME, *map(re.escape, named)]) + ")")
     streams = [Template(records[key][0][0], key,
                         [pattern.split(v.decode()) for _, v in records[key]]) for key in keys]
-    return Unit(registered, streams, ids + event_ids)
+    return Unit(registered, streams, ids + event_ids, number)
 
 
 def clone(unit: Unit, registered: datetime, rng: random.Random) -> Iterator[
@@ -126,10 +121,9 @@ def clone(unit: Unit, registered: datetime, rng: random.Random) -> Iterator[
     """The unit's records renamed and moved to a registration at `registered`."""
     shift = registered - unit.registered
     renamed = {old: str(uuid.UUID(int=rng.getrandbits(128), version=4)) for old in unit.ids}
-    number = unit.ids[1] if len(unit.ids) > 1 and unit.ids[1].startswith("12345-") else None
-    if number is not None:
+    if unit.number is not None:
         local = registered + timedelta(hours=8)
-        renamed[number] = f"12345-{local:%Y%m%d}-{rng.randrange(1_000_000):06d}"
+        renamed[unit.number] = f"12345-{local:%Y%m%d}-{rng.randrange(1_000_000):06d}"
     for template in unit.streams:
         key = _renamed(template.key, renamed)
         prev = GENESIS_HASH
@@ -160,14 +154,11 @@ def _token(token: str, renamed: dict[str, str], shift: timedelta, prev: str) -> 
 async def templates(tmp: Path) -> list[Unit]:
     """The month written through the real write path, read back as clonable units."""
     from tests.analytics.month_stream import Writer, plan  # the month the tests check
+    from tests.intake.conftest import make_platform
 
     log = EmbeddedEventLog(str(tmp / "month.db"))
     await log.start()
-    settings = Settings(data_dir=tmp, environment="test", ticket_commands="local")
-    keys = SqliteKeyStore(str(tmp / "keys.db"), LocalKms(load_master_key("", tmp)))
-    platform = Platform(settings, log, keys, open_database(f"sqlite+aiosqlite:///{tmp / 'p.db'}"))
-    await keys.start()
-    await log.create_topics(core_specs())
+    platform = await make_platform(log, tmp)  # as the month's own test makes it
     try:
         await Writer(platform).write(plan())
         records: Stored = defaultdict(list)
@@ -177,7 +168,7 @@ async def templates(tmp: Path) -> list[Unit]:
                     records[r.key].append((topic, r.value))
     finally:
         await platform.close_shared()
-        await keys.close()
+        await platform.keys.close()
         await platform.db.dispose()
         await log.close()
     return units_of(records)
