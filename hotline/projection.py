@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import (
     Column,
@@ -184,6 +184,20 @@ class Projection(Protocol):
         ...
 
 
+@runtime_checkable
+class Deferring(Protocol):
+    """A projection that leaves part of its work for later while it catches up (a summary
+    table counted once from its rows rather than kept up per batch) and finishes it when
+    it has caught up: the runner calls `settle` in a transaction of its own when a poll
+    finds nothing new, or a rebuild reaches the end of the log, and `unsettled` says so."""
+
+    unsettled: bool
+
+    async def settle(self, conn: AsyncConnection) -> None:
+        """Finish the work left for later; afterwards `unsettled` is False."""
+        ...
+
+
 @dataclass
 class RunnerStats:
     """What a runner did, for logs, metrics and tests."""
@@ -308,11 +322,14 @@ class ProjectionRunner:
                 if until is not None and all(
                     self.stats.positions.get(tp, 0) >= end for tp, end in until.items()
                 ):
+                    await self._settle()
                     break
                 records = await consumer.poll(self.batch_size, timeout_s=0.5)
                 if until is not None and records:
                     records = await self._fill(consumer, records)
-                if records:
+                if not records:
+                    await self._settle()
+                else:
                     await self.process(records)
                     try:
                         await consumer.commit(self.stats.positions)
@@ -357,6 +374,13 @@ class ProjectionRunner:
         await consumer.seek(positions)
         self.stats.positions = dict(positions)
         return consumer
+
+    async def _settle(self) -> None:
+        """Let a `Deferring` projection finish what it left for later, now it has caught up."""
+        projection = self.projection
+        if isinstance(projection, Deferring) and projection.unsettled:
+            async with self.engine.begin() as conn:
+                await projection.settle(conn)
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""

@@ -8,9 +8,18 @@ value, day or month), the sums those expressions would give (dimension `all` for
 as a whole), so a year by unit by month reads some 1,500 rows of plain numbers (by day,
 44,000: 80 ms, hence the month grain; when the period asked is the grain, each group is
 one cell, read as it is, not summed: half the query's time). It is kept by the fact projection
-itself (`TicketFacts.write`): a changed ticket takes its old contribution out of the cells
-it was counted in and puts its new one in (a reassignment moves it to another unit's
-cell), in the same transaction as the fact rows, so the cube never disagrees with them.
+itself (`TicketFacts.write`), in the same transaction as the fact rows, one of two ways:
+
+- A batch of the live flow: a changed ticket takes its old contribution out of the cells
+  it was counted in and puts its new one in (a reassignment moves it to another unit's
+  cell): `Deltas`.
+- A batch of a replay (hundreds of events): its tickets' registration days are marked
+  pending in `an_kpi_pending`, and the pending days' cells are counted again from the fact
+  rows (`recount`: one INSERT ... SELECT ... GROUP BY per dimension, their months' cells
+  summed from the day cells) when the projection has caught up. Keeping the cells up per
+  batch was two fifths of a year's replay (profile in the analytics issue's notes); the
+  recount of a whole year takes seconds. While a day is pending, `figures` answers from
+  the fact rows (`pending`), so no reader sees cells behind them.
 
 It answers what one dimension can: no filter, or a filter on the dimension broken down by
 (or, without a breakdown, on one dimension), between local month starts (month grain, for
@@ -21,7 +30,7 @@ unit's figures within one district, a range from noon) is summed from the fact r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -33,12 +42,14 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
+    literal,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.bulk import add_many
 from services.analytics.kpi import DIMENSIONS, KPIS, PERIODS, Kpi, Total, counter
+from services.analytics.sums import aggregate
 
 ALL = "all"  # the dimension of the city as a whole (value "")
 CUBE_DIMENSIONS: dict[str, str | None] = {ALL: None, **DIMENSIONS}
@@ -49,6 +60,7 @@ SUMS = tuple(name for k in KPIS for name in (f"n_{k.id}", f"d_{k.id}")
 KEY = ("grain", "dimension", "value", "at")
 _TICKETS = SUMS.index("n_tickets")
 _COUNTERS = [(counter(kpi), kpi.denominator is not None) for kpi in KPIS]  # SUMS' order
+_PARTS = [part for k in KPIS for part in (k.numerator, k.denominator) if part is not None]
 
 
 def _is_total(column: str) -> bool:
@@ -78,6 +90,15 @@ def table_in(metadata: MetaData) -> Table:
         sqlite_with_rowid=False)
 
 
+def pending_in(metadata: MetaData) -> Table:
+    """The registration days whose cells are behind the fact rows, and how many ticket
+    changes each has waiting (rebuilt with the fact projection)."""
+    return Table(
+        "an_kpi_pending", metadata,
+        Column("day", String(10), primary_key=True),
+        Column("changes", Integer, nullable=False))
+
+
 def contribution(row: Mapping[str, Any]) -> Counted:
     """The cells a fact row counts in, its period keys, and what it adds to each sum."""
     cells = [(grain, dim, (row[column] or "") if column else "", row[at])
@@ -99,7 +120,7 @@ class Deltas:
         self.periods: dict[Cell, dict[str, str]] = {}
 
     def add(self, counted: Counted, sign: int) -> None:
-        """Add (sign 1) or take out (-1) a fact row's part in each of its eighteen cells.
+        """Add (sign 1) or take out (-1) a fact row's part in each of its cells.
         The parts are kept and summed column by column when written (`sums`): a batch
         counts a hundred tickets in the same day's cells, and adding some forty sums per
         ticket and cell, even element-wise in C, was a sixth of the fact replay's time."""
@@ -139,6 +160,57 @@ class Deltas:
         if left:
             await conn.execute(cube.delete().where(
                 *(cube.c[k] == bindparam(f"b_{k}") for k in KEY), cube.c.n_tickets == 0), left)
+
+
+async def mark(conn: AsyncConnection, pending: Table, rows: Sequence[Mapping[str, Any]]
+               ) -> None:
+    """Mark the registration days of these fact rows pending."""
+    days: dict[str, int] = {}
+    for row in rows:
+        days[row["reg_day"]] = days.get(row["reg_day"], 0) + 1
+    await add_many(conn, pending, ("day",), ("changes",),
+                   [{"day": day, "changes": n} for day, n in days.items()])
+
+
+async def is_pending(conn: AsyncConnection, pending: Table) -> bool:
+    """Whether any day's cells are behind the fact rows."""
+    return (await conn.execute(select(pending.c.day).limit(1))).first() is not None
+
+
+async def recount(conn: AsyncConnection, cube: Table, pending: Table, facts: Table,
+                  zone: tzinfo) -> None:
+    """Count the pending days' cells again from the fact rows and their months' cells
+    from the day cells, then clear the marks. The fact rows are read between the local
+    midnights around the pending days (their registration index) and picked by their day:
+    a live settle reads a day or two, a replay's the whole table once per dimension."""
+    days = sorted(r.day for r in await conn.execute(select(pending.c.day)))
+    if not days:
+        return
+    c, f = cube.c, facts.c
+    since = datetime.fromisoformat(days[0]).replace(tzinfo=zone)
+    until = datetime.fromisoformat(days[-1]).replace(tzinfo=zone) + timedelta(days=1)
+    months = select(func.substr(pending.c.day, 1, 7))
+    await conn.execute(cube.delete().where(c.grain == "day", c.at.in_(select(pending.c.day))))
+    await conn.execute(cube.delete().where(c.grain == "month", c.at.in_(months)))
+    columns = [*KEY, *PERIOD_COLUMNS, *SUMS]
+    sums = [aggregate(part, facts) for part in _PARTS]
+    where = [f.registered_at >= since.astimezone(UTC), f.registered_at < until.astimezone(UTC),
+             f.reg_day.in_(select(pending.c.day))]
+    for dimension, column in CUBE_DIMENSIONS.items():
+        value = func.coalesce(f[column], "") if column else literal("", String)
+        periods = [f[p] for p in PERIOD_COLUMNS]
+        query = select(literal("day", String), literal(dimension, String), value,
+                       f.reg_day.label("at"), *periods, *sums).where(*where)
+        await conn.execute(cube.insert().from_select(
+            columns, query.group_by(*([value] if column else []), *periods)))
+    keys = [c.dimension, c.value, c.reg_month, c.reg_quarter, c.reg_year]
+    await conn.execute(cube.insert().from_select(columns, select(
+        literal("month", String), c.dimension, c.value, c.reg_month.label("month"),
+        literal("", String).label("no_day"), literal("", String).label("no_week"),
+        c.reg_month, c.reg_quarter, c.reg_year,
+        *(func.sum(c[name]) for name in SUMS),
+    ).where(c.grain == "day", c.reg_month.in_(months)).group_by(*keys)))
+    await conn.execute(pending.delete())
 
 
 def _plain(column: str, value: float) -> float | int:

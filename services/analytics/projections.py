@@ -1,6 +1,7 @@
 """The analytics fact tables, folded from `hotline.tickets`: `an_ticket_facts`, one row per
 ticket (services/analytics/facts.py says what each column means), and `an_kpi_cube`, the
-KPIs' sums per day, month and dimension kept beside it (services/analytics/cube.py).
+KPIs' sums per day, month and dimension kept beside it (services/analytics/cube.py: per
+batch in the live flow, counted again from the rows once a replay has caught up).
 
 `TicketFacts` is a `TicketBoard`: a batch loads the rows of the tickets it touches in a few
 `IN (...)` reads, folds every event in memory and writes with one executemany per table, so
@@ -14,6 +15,7 @@ calendar means bumping `version`, which rebuilds the facts from the log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +34,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
-from hotline.projection import aware, rows_by_id, utc_column
+from hotline.projection import Applied, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from services.analytics import cube, facts
 
@@ -108,20 +110,32 @@ MUTABLE = tuple(c.name for c in ticket_facts.columns
                 and not c.name.startswith("reg_") and c.name != "district_code")
 
 kpi_cube = cube.table_in(metadata)
+kpi_pending = cube.pending_in(metadata)
+# a batch of so many events is a replay's (the live flow's are a few): its cells are
+# counted again from the rows when the replay has caught up, not kept up per ticket
+BULK_EVENTS = 250
 
 Row = Folded[cube.Counted]  # the row, and what it counted in the cube when loaded
 
 
 class TicketFacts(TicketBoard[Row, None]):
-    """`an_ticket_facts`: one row per ticket, its dimensions and measures."""
+    """`an_ticket_facts`: one row per ticket, its dimensions and measures; and the KPI cube
+    (a `Deferring` projection: a replay leaves the cube's cells to `settle`)."""
 
     name: str = "analytics_ticket_facts"
-    version: int = 3  # 3: repeat contacts counted (ContactMerged); repeat_complaint_rate
+    version: int = 4  # 4: an_kpi_pending, the cube counted again after a replay
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 
-    def __init__(self, calendar: WorkingCalendar) -> None:
+    def __init__(self, calendar: WorkingCalendar, bulk_from: int = BULK_EVENTS) -> None:
         self.calendar = calendar
+        self.bulk_from = bulk_from
+        self.unsettled = True  # days may have been left pending before a restart
+        self._bulk = False  # whether the batch in hand is a replay's
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Applied]) -> None:
+        self._bulk = len(batch) >= self.bulk_from
+        await super().apply(conn, batch)
 
     async def load(self, conn: AsyncConnection, ids: set[str]) -> dict[str, Row]:
         rows = await rows_by_id(conn, ticket_facts, ids)
@@ -129,6 +143,8 @@ class TicketFacts(TicketBoard[Row, None]):
             row["registered_at"] = aware(row["registered_at"])
             for name in TIMES:
                 row[name] = aware(row[name])
+        if self._bulk:  # the cells are counted again from the rows: no part to take out
+            return {tid: Folded(row) for tid, row in rows.items()}
         return {tid: Folded(row, cube.contribution(row)) for tid, row in rows.items()}
 
     def side(self) -> None:
@@ -144,8 +160,16 @@ class TicketFacts(TicketBoard[Row, None]):
 
     async def write(self, conn: AsyncConnection, new: list[Row], changed: list[Row],
                     side: None) -> None:
-        await write_rows(conn, ticket_facts, MUTABLE, [s.row for s in new],
-                         [s.row for s in changed])
+        rows = [s.row for s in new], [s.row for s in changed]
+        await write_rows(conn, ticket_facts, MUTABLE, *rows)
+        if self._bulk or self.unsettled and await cube.is_pending(conn, kpi_pending):
+            await cube.mark(conn, kpi_pending, [*rows[0], *rows[1]])
+            if self._bulk:
+                self.unsettled = True
+            else:  # the live flow again: the cells caught up with the rows, this batch's too
+                await self.settle(conn)
+            return
+        self.unsettled = False
         deltas = cube.Deltas()
         for state in new:
             deltas.add(cube.contribution(state.row), +1)
@@ -154,3 +178,8 @@ class TicketFacts(TicketBoard[Row, None]):
             deltas.add(state.folded, -1)
             deltas.add(cube.contribution(state.row), +1)
         await deltas.write(conn, kpi_cube)
+
+    async def settle(self, conn: AsyncConnection) -> None:
+        """Count the pending days' cells again from the fact rows (cube.recount)."""
+        await cube.recount(conn, kpi_cube, kpi_pending, ticket_facts, self.calendar.zone)
+        self.unsettled = False

@@ -1,8 +1,9 @@
 """Reads of the fact tables: KPI figures by period and one dimension, and the fact rows
 behind a figure (drill-down); the call KPIs the same way over the call facts. Each KPI's
-numerator and denominator (services/analytics/kpi.py) become `SUM(CASE WHEN … THEN 1 ELSE 0
-END)` columns of one GROUP BY, so every KPI of a request is one query over the time index,
-on SQLite and PostgreSQL alike."""
+numerator and denominator (services/analytics/kpi.py) become `SUM(CASE WHEN … THEN 1
+ELSE 0 END)` columns (services/analytics/sums.py) of one GROUP BY, so every KPI of a
+request is one query over the time index (or the KPI cube's cells), on SQLite and
+PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -11,19 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.projection import aware
 from services.analytics.calls import call_facts
 from services.analytics.contacts import contact_facts
-from services.analytics.cube import cube_query
+from services.analytics.cube import cube_query, is_pending
 from services.analytics.kpi import (
     CALL_DIMENSIONS,
     DIMENSIONS,
     PERIODS,
-    Cond,
-    Count,
     Figure,
     Kpi,
     Total,
@@ -31,7 +30,8 @@ from services.analytics.kpi import (
     how_shown,
     value_of,
 )
-from services.analytics.projections import TIMES, kpi_cube, ticket_facts
+from services.analytics.projections import TIMES, kpi_cube, kpi_pending, ticket_facts
+from services.analytics.sums import aggregate, all_of
 
 MAX_PAGE = 500
 MAX_OFFSET = 100_000
@@ -59,40 +59,6 @@ class Scope:
         return found
 
 
-def _cond(cond: Cond, table: Table = ticket_facts) -> ColumnElement[bool]:
-    column = table.c[cond.column]
-    match cond.op:
-        case "eq":
-            return column == cond.value
-        case "in":
-            return column.in_(sorted(cond.value))
-        case "true":
-            return column.is_(True)
-        case "false":
-            return column.is_(False)
-        case "not_null":
-            return column.is_not(None)
-        case "gt":
-            return column > cond.value
-    raise AssertionError(cond.op)
-
-
-def _all(where: tuple[Cond, ...], table: Table = ticket_facts) -> ColumnElement[bool]:
-    return and_(*(_cond(c, table) for c in where)) if where else true()
-
-
-def _sum(part: Count | Total, table: Table = ticket_facts) -> ColumnElement[Any]:
-    """A numerator or denominator as one aggregate column (over the ticket facts unless
-    another fact table is named)."""
-    if isinstance(part, Count):
-        if not part.where:
-            return func.count()
-        return func.coalesce(func.sum(case((_all(part.where, table), 1), else_=0)), 0)
-    column = table.c[part.column]
-    value = case((_all(part.where, table), column), else_=0) if part.where else column
-    return func.coalesce(func.sum(value), 0)
-
-
 @dataclass(frozen=True, slots=True)
 class Group:
     """One row of a breakdown: its period and dimension value, and a figure per KPI."""
@@ -113,11 +79,13 @@ async def figures(conn: AsyncConnection, kpis: Sequence[Kpi], scope: Scope,
         keys.append(T[DIMENSIONS[by]].label("key"))
     columns: list[ColumnElement[Any]] = []
     for k in kpis:
-        columns.append(_sum(k.numerator).label(f"n_{k.id}"))
+        columns.append(aggregate(k.numerator, ticket_facts).label(f"n_{k.id}"))
         if k.denominator is not None:
-            columns.append(_sum(k.denominator).label(f"d_{k.id}"))
-    query = None if scope.zone is None else cube_query(
-        kpi_cube, kpis, scope.since, scope.until, scope.zone, scope.filters or {}, period, by)
+            columns.append(aggregate(k.denominator, ticket_facts).label(f"d_{k.id}"))
+    query = None
+    if scope.zone is not None and not await is_pending(conn, kpi_pending):
+        query = cube_query(kpi_cube, kpis, scope.since, scope.until, scope.zone,
+                           scope.filters or {}, period, by)
     if query is None:
         query = select(*keys, *columns).select_from(ticket_facts).where(*scope.where())
         if keys:
@@ -149,7 +117,7 @@ async def fact_rows(conn: AsyncConnection, scope: Scope, kpi: Kpi | None = None,
     if kpi is not None:
         part = kpi.numerator if side == "numerator" or kpi.denominator is None \
             else kpi.denominator
-        where.append(_all(part.where))
+        where.append(all_of(part.where, ticket_facts))
     rows = await conn.execute(select(ticket_facts).where(*where)
                               .order_by(T.registered_at, T.ticket_id).limit(limit)
                               .offset(offset))
@@ -254,9 +222,9 @@ async def call_figures(conn: AsyncConnection, kpis: Sequence[Kpi], scope: CallSc
         keys.append(C[CALL_DIMENSIONS[by]].label("key"))
     columns: list[ColumnElement[Any]] = []
     for k in kpis:
-        columns.append(_sum(k.numerator, call_facts).label(f"n_{k.id}"))
+        columns.append(aggregate(k.numerator, call_facts).label(f"n_{k.id}"))
         if k.denominator is not None:
-            columns.append(_sum(k.denominator, call_facts).label(f"d_{k.id}"))
+            columns.append(aggregate(k.denominator, call_facts).label(f"d_{k.id}"))
     query = select(*keys, *columns).select_from(call_facts).where(*scope.where())
     if keys:
         query = query.group_by(*keys).order_by(*keys)
@@ -281,7 +249,7 @@ async def call_rows(conn: AsyncConnection, scope: CallScope, kpi: Kpi | None = N
     if kpi is not None:
         part = kpi.numerator if side == "numerator" or kpi.denominator is None \
             else kpi.denominator
-        where.append(_all(part.where, call_facts))
+        where.append(all_of(part.where, call_facts))
     rows = await conn.execute(select(call_facts).where(*where)
                               .order_by(C.offered_at, C.call_id).limit(limit).offset(offset))
     items = []

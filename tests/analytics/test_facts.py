@@ -13,6 +13,7 @@ same rows.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts import commands as c
@@ -43,14 +45,14 @@ from contracts.vocabulary import (
     WarningLevel,
 )
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, rebuild
+from hotline.projection import ProjectionRunner, ensure_schema, rebuild
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy
 from services.analytics import queries
 from services.analytics.contacts import ContactFacts
 from services.analytics.kpi import KPIS, tally
-from services.analytics.projections import TicketFacts
+from services.analytics.projections import BULK_EVENTS, TicketFacts, kpi_cube, kpi_pending
 from tests.analytics.recount import recount
 from tests.dispatch.test_projection import assert_rebuilds_the_same
 from tests.intake.conftest import make_platform
@@ -230,6 +232,9 @@ async def test_every_kpi_equals_a_recount_of_the_log(bench: Bench,
                                                      histories: list[dict[str, Any]]) -> None:
     n = next(bench.windows) % 90  # 90 windows of 8 days fit the calendar's two years
     first = datetime(2025, 1, 1, tzinfo=BJ) + timedelta(days=8 * n)
+    facts = bench.runner.projection
+    assert isinstance(facts, TicketFacts)  # every other example replays: the cube recounted
+    facts.bulk_from = 1 if n % 2 else BULK_EVENTS
     until = first + WINDOW
     ids = []
     for k, draw in enumerate(histories):
@@ -275,15 +280,8 @@ async def test_every_kpi_equals_a_recount_of_the_log(bench: Bench,
     assert {g.period for g in by_unit} <= {f"{first:%Y-%m}", f"{until:%Y-%m}"}
 
 
-async def test_the_facts_rebuild_the_same(tmp_path: Path, db_url: str) -> None:
-    """A rebuild of either fact table from the log into a fresh database gives the same
-    rows (checksum)."""
-    log = EmbeddedEventLog(str(tmp_path / "log.db"))
-    await log.start()
-    platform = await make_platform(log, tmp_path)
-    platform.db = create_async_engine(db_url)
-    bench = Bench(platform, log, ProjectionRunner(log, platform.db, TicketFacts(CAL),
-                                                  batch_size=7))
+async def _six_histories(bench: Bench) -> None:
+    """Six tickets through every action, twice over, registered the same morning."""
     everything = [a for a in ACTIONS for _ in range(2)]
     for k in range(6):
         draw = {"type": list(TicketType)[k], "urgency": Urgency.NORMAL,
@@ -293,11 +291,82 @@ async def test_the_facts_rebuild_the_same(tmp_path: Path, db_url: str) -> None:
                 "ratings": [(HotlineServiceRating.SATISFIED, HandlingRating.SATISFIED, True)] * 2}
         await History(bench, draw, datetime(2026, 3, 2, 9, tzinfo=BJ)).run(
             f"12345-20260302-00000{k}")
-    await bench.catch_up()
-    await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, TicketFacts(CAL))
-    await rebuild(log, platform.db, ContactFacts(CAL))  # the contacts the tickets name
-    await assert_rebuilds_the_same(log, platform.db, db_url, tmp_path, ContactFacts(CAL))
+
+
+@pytest.fixture
+async def small(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
+    """A bench whose runner applies batches of seven events (the live flow's way)."""
+    log = EmbeddedEventLog(str(tmp_path / "log.db"))
+    await log.start()
+    platform = await make_platform(log, tmp_path)
+    platform.db = create_async_engine(db_url)
+    yield Bench(platform, log, ProjectionRunner(log, platform.db, TicketFacts(CAL),
+                                                batch_size=7))
     await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
+
+
+async def test_the_facts_rebuild_the_same(small: Bench, tmp_path: Path, db_url: str) -> None:
+    """A rebuild of either fact table from the log into a fresh database gives the same
+    rows (checksum): the KPI cube the live batches kept up cell by cell equals the one a
+    replay counts again from the rows (every batch a replay's: `bulk_from=1`)."""
+    await _six_histories(small)
+    await small.catch_up()
+    log, db = small.log, small.platform.db
+    await assert_rebuilds_the_same(log, db, db_url, tmp_path, TicketFacts(CAL, bulk_from=1))
+    await rebuild(log, db, ContactFacts(CAL))  # the contacts the tickets name
+    await assert_rebuilds_the_same(log, db, db_url, tmp_path, ContactFacts(CAL))
+
+
+async def test_figures_while_the_cube_is_behind(small: Bench, tmp_path: Path,
+                                                db_url: str) -> None:
+    """Replay batches leave the cube's days pending: the figures then come from the fact
+    rows (the same figures); the next live batch counts the pending days again, and the
+    cube is the one live batches would have kept."""
+    await _six_histories(small)
+    facts = TicketFacts(CAL, bulk_from=1)
+    replay = ProjectionRunner(small.log, small.platform.db, facts, batch_size=50)
+    await ensure_schema(small.platform.db, facts)
+    for p, end in (await small.log.end_offsets(TICKETS)).items():
+        await replay.process(await small.log.read(TICKETS, p, 0, end))
+    day = queries.Scope(datetime(2026, 3, 2, tzinfo=BJ), datetime(2026, 3, 3, tzinfo=BJ))
+    async with small.platform.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(kpi_cube)) == 0
+        assert await conn.scalar(select(func.count()).select_from(kpi_pending)) == 1
+        from_rows = await queries.figures(conn, KPIS, day, "day", "unit")
+        assert await queries.figures(conn, KPIS, replace(day, zone=BJ), "day", "unit") \
+            == from_rows and from_rows[0].figures["tickets"].numerator > 0
+    facts.bulk_from = 1000  # the live flow again: one more ticket, in a batch of its own
+    draw = {"type": TicketType.COMPLAINT, "urgency": Urgency.NORMAL, "channel": None,
+            "district": "990102", "category": "water-supply", "unit": 1,
+            "steps": [("dispatch", 5)], "ratings": []}
+    await History(small, draw, datetime(2026, 3, 2, 15, tzinfo=BJ)).run("12345-20260302-000100")
+    for p, end in (await small.log.end_offsets(TICKETS)).items():
+        start = replay.stats.positions.get((TICKETS, p), 0)
+        await replay.process(await small.log.read(TICKETS, p, start, end))
+    async with small.platform.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(kpi_pending)) == 0
+        cubed = await queries.figures(conn, KPIS, replace(day, zone=BJ), "day", "unit")
+        assert cubed == await queries.figures(conn, KPIS, day, "day", "unit") != from_rows
+    assert not facts.unsettled
+    await assert_rebuilds_the_same(small.log, small.platform.db, db_url, tmp_path,
+                                   TicketFacts(CAL))
+
+
+async def test_a_caught_up_runner_settles_the_cube(small: Bench) -> None:
+    """A live runner that finds nothing more to read counts the pending days again."""
+    await _six_histories(small)
+    facts = TicketFacts(CAL, bulk_from=1)
+    runner = ProjectionRunner(small.log, small.platform.db, facts)
+    task = asyncio.create_task(runner.run())
+    ends = {(TICKETS, p): end for p, end in (await small.log.end_offsets(TICKETS)).items()}
+    while any(runner.stats.positions.get(tp) != end for tp, end in ends.items()) \
+            or facts.unsettled:
+        await asyncio.sleep(0.05)
+    runner.stop()
+    await task
+    async with small.platform.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(kpi_pending)) == 0
+        assert (await conn.scalar(select(func.count()).select_from(kpi_cube)) or 0) > 0
