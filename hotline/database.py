@@ -12,7 +12,12 @@ so what a crash of the machine takes back is re-read from the log. Hence, per co
   last transactions, rows and offsets together, which replay redoes;
 - `busy_timeout`: the runners of one process share the file and take turns to write;
 - a page cache of 64 MB rather than 2 MB: stream heads and board rows are read back at
-  random (ticket ids), and a replay touches far more than 2 MB.
+  random (ticket ids), and a replay touches far more than 2 MB;
+- `wal_autocheckpoint` at 10,000 pages (40 MB) rather than 1,000: a replay's batch dirties
+  pages all over a table's indexes (ticket ids and times come in no order), so at 1,000
+  nearly every COMMIT ran a checkpoint, with its sync: 44 ms of each, a fifth of the
+  analytics facts' replay (a year of 30,000 tickets: 8,064 -> 10,655 events/s). The WAL
+  stays bounded: it is reused from its start after each checkpoint.
 
 PostgreSQL needs none of this: its engine is created as it is.
 """
@@ -32,6 +37,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA cache_size=-65536",
+    "PRAGMA wal_autocheckpoint=10000",
 )
 
 

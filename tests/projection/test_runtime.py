@@ -181,6 +181,29 @@ async def test_undecodable_records_go_to_the_dead_letter_topic(log: EventLog, db
     await engine.dispose()
 
 
+async def test_a_broken_record_is_dead_lettered_by_its_readers(log: EventLog,
+                                                               db_url: str) -> None:
+    """A record whose `type` names an event the projection does not read is skipped
+    unvalidated (its readers dead-letter it if it is broken); one it reads, or one whose
+    type cannot be read at all, goes to the dead letters."""
+    topic = await seed(log, streams=1, per_stream=1)
+    await log.append(topic, [
+        OutgoingRecord("s-1", b'{"id":"x","type":"hotline.Other.v1"}'),  # not Tally's
+        OutgoingRecord("s-2", b'{"id":"x","type":"hotline.Noted.v1"}'),  # Tally's, broken
+        OutgoingRecord("s-3", b'{"id":"x"}'),  # no type to read
+    ])
+    engine = create_async_engine(db_url)
+    runner = ProjectionRunner(log, engine, Tally(topic))
+    await run_until_caught_up(runner, log, topic)
+    assert runner.stats.dead_lettered == 2 and runner.stats.applied == 1
+    letters = []
+    for p, end in (await log.end_offsets(DEADLETTER)).items():
+        letters += [r.key for r in await log.read(DEADLETTER, p, 0, end)
+                    if r.headers["dlq_topic"] == topic]
+    assert sorted(letters) == ["s-2", "s-3"]
+    await engine.dispose()
+
+
 async def test_rebuild_reproduces_the_same_rows(log: EventLog, db_url: str, tmp_path: Path) -> None:
     topic = await seed(log, streams=6, per_stream=3)
     live = create_async_engine(db_url)
