@@ -199,7 +199,8 @@ class Deferring(Protocol):
     unsettled: bool
 
     async def settle(self, conn: AsyncConnection) -> None:
-        """Finish the work left for later; afterwards `unsettled` is False."""
+        """Finish the work left for later, or a part of it: the runner calls it, a
+        transaction each, until `unsettled` is False."""
         ...
 
 
@@ -383,8 +384,8 @@ class ProjectionRunner:
     async def _settle(self) -> None:
         """Let a `Deferring` projection finish what it left for later, now it has caught up."""
         projection = self.projection
-        if isinstance(projection, Deferring) and projection.unsettled:
-            async with self.engine.begin() as conn:
+        while isinstance(projection, Deferring) and projection.unsettled:
+            async with self.engine.begin() as conn:  # a transaction per part of the work
                 await projection.settle(conn)
 
     def stop(self) -> None:

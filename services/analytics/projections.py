@@ -166,7 +166,7 @@ class TicketFacts(TicketBoard[Row, None]):
             await cube.mark(conn, kpi_pending, [*rows[0], *rows[1]])
             if self._bulk:
                 self.unsettled = True
-            else:  # the live flow again: the cells caught up with the rows, this batch's too
+            else:  # the live flow again: pending days counted, a month of them a batch
                 await self.settle(conn)
             return
         self.unsettled = False
@@ -180,6 +180,7 @@ class TicketFacts(TicketBoard[Row, None]):
         await deltas.write(conn, kpi_cube)
 
     async def settle(self, conn: AsyncConnection) -> None:
-        """Count the pending days' cells again from the fact rows (cube.recount)."""
-        await cube.recount(conn, kpi_cube, kpi_pending, ticket_facts, self.calendar.zone)
-        self.unsettled = False
+        """Count a month of pending days' cells again from the fact rows (cube.recount);
+        still `unsettled` while days remain."""
+        self.unsettled = await cube.recount(conn, kpi_cube, kpi_pending, ticket_facts,
+                                            self.calendar.zone)

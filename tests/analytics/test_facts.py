@@ -45,11 +45,11 @@ from contracts.vocabulary import (
     WarningLevel,
 )
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, ensure_schema, rebuild
+from hotline.projection import ProjectionRunner, checksum, ensure_schema, rebuild
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy
-from services.analytics import queries
+from services.analytics import cube, queries
 from services.analytics.contacts import ContactFacts
 from services.analytics.kpi import KPIS, tally
 from services.analytics.projections import BULK_EVENTS, TicketFacts, kpi_cube, kpi_pending
@@ -370,3 +370,26 @@ async def test_a_caught_up_runner_settles_the_cube(small: Bench) -> None:
     async with small.platform.db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(kpi_pending)) == 0
         assert (await conn.scalar(select(func.count()).select_from(kpi_cube)) or 0) > 0
+
+
+async def test_a_long_recount_goes_a_month_of_days_a_transaction(small: Bench) -> None:
+    """Forty-one pending days are counted again in two transactions (31 days at most in
+    one); the cube is the same as before."""
+    await _six_histories(small)
+    await small.catch_up()
+    facts = small.runner.projection
+    assert isinstance(facts, TicketFacts) and not facts.unsettled
+    db = small.platform.db
+    before = await checksum(db, kpi_cube.metadata)
+    first = datetime(2026, 2, 20)
+    async with db.begin() as conn:
+        await cube.mark(conn, kpi_pending, [{"reg_day": f"{first + timedelta(days=k):%Y-%m-%d}"}
+                                            for k in range(41)])
+    facts.unsettled = True
+    transactions = 0
+    while facts.unsettled:
+        async with db.begin() as conn:
+            await facts.settle(conn)
+        transactions += 1
+    assert transactions == 2
+    assert await checksum(db, kpi_cube.metadata) == before
