@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,18 +84,25 @@ class Bench:
         await self.runner.run(until={(TICKETS, p): end for p, end in ends.items()})
 
 
-@pytest.fixture
-async def bench(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
+@asynccontextmanager
+async def bench_of(tmp_path: Path, db_url: str, batch_size: int) -> AsyncIterator[Bench]:
+    """A log, a platform on it, and the fact projection's runner at `batch_size`."""
     log = EmbeddedEventLog(str(tmp_path / "log.db"))
     await log.start()
     platform = await make_platform(log, tmp_path)
     platform.db = create_async_engine(db_url)
-    runner = ProjectionRunner(log, platform.db, TicketFacts(CAL), batch_size=37)
+    runner = ProjectionRunner(log, platform.db, TicketFacts(CAL), batch_size=batch_size)
     yield Bench(platform, log, runner)
     await platform.close_shared()  # its desk's snapshots written
     await platform.db.dispose()
     await platform.keys.close()
     await log.close()
+
+
+@pytest.fixture
+async def bench(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
+    async with bench_of(tmp_path, db_url, batch_size=37) as made:
+        yield made
 
 
 # the loop a ticket usually goes through; a history keeps some of its steps, in order, with
@@ -296,16 +304,8 @@ async def _six_histories(bench: Bench) -> None:
 @pytest.fixture
 async def small(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
     """A bench whose runner applies batches of seven events (the live flow's way)."""
-    log = EmbeddedEventLog(str(tmp_path / "log.db"))
-    await log.start()
-    platform = await make_platform(log, tmp_path)
-    platform.db = create_async_engine(db_url)
-    yield Bench(platform, log, ProjectionRunner(log, platform.db, TicketFacts(CAL),
-                                                batch_size=7))
-    await platform.close_shared()  # its desk's snapshots written
-    await platform.db.dispose()
-    await platform.keys.close()
-    await log.close()
+    async with bench_of(tmp_path, db_url, batch_size=7) as made:
+        yield made
 
 
 async def test_the_facts_rebuild_the_same(small: Bench, tmp_path: Path, db_url: str) -> None:
