@@ -10,6 +10,7 @@ timeout; see hotline/log/kafka.py for what was measured).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import socket
@@ -32,20 +33,40 @@ class BrokerUnavailable(RuntimeError):
 
 _PORTS = (20_000, 32_000)  # below Linux's ephemeral range (32768-60999 by default)
 _CHANCE = random.SystemRandom()  # not the seeded `random`: parallel test workers share seeds
+_HANDED_OUT: set[int] = set()
+
+
+def _port_range() -> tuple[int, int]:
+    """This process's slice of `_PORTS`: parallel test workers (pytest-xdist sets
+    PYTEST_XDIST_WORKER=gwN) each draw from their own slice, so two workers never pick the
+    same port in the moment between picking it and their child process binding it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.isdigit() or workers < 2:
+        return _PORTS
+    width = (_PORTS[1] - _PORTS[0]) // workers
+    low = _PORTS[0] + int(worker) % workers * width
+    return low, low + width - 1
 
 
 def free_port() -> int:
     """A loopback TCP port nobody listens on right now, taken below the kernel's ephemeral
     range: a port the kernel hands out (bind to 0) may become some client's source port
-    before our server binds it (seen under parallel tests: 'address already in use')."""
+    before our server binds it (seen under parallel tests: 'address already in use').
+    A port is handed out once per process: the caller binds it later, so without the
+    record a second call (the next service of the same `hotline run`) could draw it again."""
+    low, high = _port_range()
     for _ in range(200):
-        port = _CHANCE.randint(*_PORTS)
+        port = _CHANCE.randint(low, high)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
