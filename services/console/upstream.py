@@ -80,12 +80,9 @@ class Upstream:
         return await self._call("GET", service, path, who, params=clean)
 
     async def send(self, service: str, path: str, who: Caller, body: dict[str, Any] | None,
-                   *, key: str | None = None, method: str = "POST",
-                   timeout_s: float | None = None) -> Any:
-        """A change, with the form's idempotency key (a double submit is one command);
-        `timeout_s` for one that takes long by nature (a report made on request)."""
-        return await self._call(method, service, path, who, json=body, key=key,
-                                timeout_s=timeout_s)
+                   *, key: str | None = None, method: str = "POST") -> Any:
+        """A change, with the form's idempotency key (a double submit is one command)."""
+        return await self._call(method, service, path, who, json=body, key=key)
 
     async def raw(self, service: str, path: str, who: Caller,
                   params: dict[str, Any] | None = None) -> httpx.Response:
@@ -100,13 +97,12 @@ class Upstream:
 
     async def _call(self, method: str, service: str, path: str, who: Caller, *,
                     params: dict[str, Any] | None = None, json: dict[str, Any] | None = None,
-                    key: str | None = None, timeout_s: float | None = None) -> Any:
+                    key: str | None = None) -> Any:
         one_level(path)
         try:
             response = await self.client.request(
                 method, self.urls[service] + path, params=params, json=json,
-                headers=who.headers(key),
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s)
+                headers=who.headers(key))
         except httpx.TimeoutException:
             log.warning("console: %s %s timed out", service, path)
             raise Refused(504, "服务响应超时, 请稍后查看结果 (timed out)",

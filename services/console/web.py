@@ -146,15 +146,13 @@ class Bounced(Exception):
 
 
 async def command(request: Request, person: Person, form: Form, service: str, path: str,
-                  body: dict[str, Any] | None, *, back_to: str, method: str = "POST",
-                  timeout_s: float | None = None) -> Any:
+                  body: dict[str, Any] | None, *, back_to: str, method: str = "POST") -> Any:
     """Send one form's command on the person's behalf, with the form's CSRF token and
     idempotency key; the service's answer, or `Bounced` back to `back_to` with the
     service's Chinese words when it refuses."""
     try:
         return await upstream(request).send(service, path, person.caller(form.get("csrf")), body,
-                                            key=form.get("idem") or None, method=method,
-                                            timeout_s=timeout_s)
+                                            key=form.get("idem") or None, method=method)
     except Refused as refused:
         raise Bounced(back_to, refused.message) from None
 

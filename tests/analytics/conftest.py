@@ -40,3 +40,19 @@ async def an_get(h: Hotline, path: str, who: str | None, **params: Any) -> httpx
     transport = httpx.ASGITransport(app=h.apps["analytics"])
     async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as client:
         return await client.get(path, params=params, headers=h.auth(who) if who else {})
+
+
+async def made_report(client: httpx.AsyncClient, headers: dict[str, str],
+                      body: dict[str, Any]) -> dict[str, Any]:
+    """Ask for a report as a client does: 202 and `making`, then its entry (`Location`)
+    asked for until it is ready (the app draws it in a task of the same event loop)."""
+    r = await client.post("/v1/analytics/reports", headers=headers, json=body)
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "making" and r.json()["status_zh"] == "生成中"
+    for _ in range(2400):  # 120 s: a loaded test machine draws a month in seconds
+        entry = (await client.get(r.headers["location"], headers=headers)).json()
+        if entry["status"] != "making":
+            assert entry["status"] == "ready", entry
+            return dict(entry)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the report {r.headers['location']} was not made in 120 s")

@@ -52,7 +52,7 @@ from services.analytics.projections import TicketFacts
 from services.analytics.reports.render import from_csv
 from services.intake import domain as intake_domain
 from services.intake.service import record_calls
-from tests.analytics.conftest import an_get
+from tests.analytics.conftest import an_get, made_report
 from tests.analytics.recount import recount, recount_calls, stored_calls
 from tests.analytics.test_facts import Bench, History
 from tests.dispatch.conftest import Hotline
@@ -203,20 +203,18 @@ async def test_the_daily_report_has_a_call_table(hotline_an: Hotline) -> None:
     await h.settle()
     transport = httpx.ASGITransport(app=h.apps["analytics"])
     async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as client:
-        made = await client.post("/v1/analytics/reports", headers=h.auth("analyst"),
-                                 json={"kind": "daily", "period": "2026-11-23"})
-        assert made.status_code == 201, made.text
-        rid = made.json()["report_id"]
+        made = await made_report(client, h.auth("analyst"),
+                                 {"kind": "daily", "period": "2026-11-23"})
+        rid = made["report_id"]
         page = (await client.get(f"/v1/analytics/reports/{rid}.html",
                                  headers=h.auth("analyst"))).text
         tables = from_csv((await client.get(f"/v1/analytics/reports/{rid}.csv",
                                             headers=h.auth("analyst"))).content)
-        district = await client.post("/v1/analytics/reports", headers=h.auth("analyst"), json={
+        district = await made_report(client, h.auth("analyst"), {
             "kind": "special", "from": "2026-11-23", "to": "2026-11-24",
             "filters": {"district": "990101"}})
-        assert district.status_code == 201, district.text
         other = from_csv((await client.get(
-            f"/v1/analytics/reports/{district.json()['report_id']}.csv",
+            f"/v1/analytics/reports/{district['report_id']}.csv",
             headers=h.auth("analyst"))).content)
     assert "<h3>话务</h3>" in page and "接通率" in page and "10.50 秒" in page
     assert "考核标准: 不低于95%" in page  # the definition, in the appendix

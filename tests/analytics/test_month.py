@@ -57,6 +57,7 @@ from services.analytics.hotspots.runner import HotspotRunner, settle
 from services.analytics.kpi import BY_ID, tally
 from services.analytics.reports.render import from_csv
 from services.analytics.tiers import POLICY_FILE
+from tests.analytics.conftest import made_report
 from tests.analytics.month_stream import (
     BJ,
     BURST,
@@ -379,10 +380,7 @@ async def check_report(client: httpx.AsyncClient, auth: Any, planned: Plan,
     now, before = await count(march), await count(february)
     assert now["tickets"][0] == len(march) > 800
 
-    r = await client.post("/v1/analytics/reports", headers=auth("analyst"),
-                          json={"kind": "monthly", "period": "2026-03"})
-    assert r.status_code == 201, r.text
-    entry = r.json()
+    entry = await made_report(client, auth("analyst"), {"kind": "monthly", "period": "2026-03"})
     rid = entry["report_id"]
     assert entry["title"] == TITLE
     for kpi, (num, den) in now.items():  # every KPI recount.py counts, and February's

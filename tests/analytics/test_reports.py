@@ -30,7 +30,7 @@ from services.analytics import queries
 from services.analytics.kpi import KPIS, Figure, tally
 from services.analytics.reports.jobs import ReportMaker, ReportScheduler
 from services.analytics.reports.render import from_csv, value
-from tests.analytics.conftest import an_get
+from tests.analytics.conftest import an_get, made_report
 from tests.analytics.test_scenario import answer_survey, ok
 from tests.conftest import open_engine
 from tests.dispatch.conftest import BEIJING, Hotline
@@ -68,10 +68,19 @@ async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
     await engine.close()
 
 
-async def an_post(h: Hotline, path: str, who: str | None, body: Any) -> httpx.Response:
+async def an_post(h: Hotline, path: str, who: str | None, body: Any,
+                  **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=h.apps["analytics"])
     async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as client:
-        return await client.post(path, json=body, headers=h.auth(who) if who else {})
+        return await client.post(path, json=body,
+                                 headers=(h.auth(who) if who else {}) | headers)
+
+
+async def report(h: Hotline, who: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A report asked for over HTTP, once it is made: its entry."""
+    transport = httpx.ASGITransport(app=h.apps["analytics"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as client:
+        return await made_report(client, h.auth(who), body)
 
 
 async def ticket(h: Hotline, n: int, day: datetime, channel: str, place: dict[str, Any],
@@ -142,12 +151,9 @@ def figures_of(entry: dict[str, Any]) -> dict[str, tuple[float, int | None, floa
 
 async def test_monthly_report(month: Hotline) -> None:
     h = month
-    r = await an_post(h, "/v1/analytics/reports", "analyst",
-                      {"kind": "monthly", "period": "2026-11"})
-    assert r.status_code == 201, r.text
-    entry = r.json()
+    entry = await report(h, "analyst", {"kind": "monthly", "period": "2026-11"})
     rid = entry["report_id"]
-    assert r.headers["location"] == f"/v1/analytics/reports/{rid}"
+    assert entry["links"]["html"] == f"/v1/analytics/reports/{rid}.html"
     assert (entry["kind"], entry["period"], entry["title"]) == ("monthly", "2026-11", TITLE)
     assert entry["formats"] == ["csv", "html", "pdf", "xlsx"]
     assert "districts" in entry["charts"] and entry["requested_by"]
@@ -233,11 +239,9 @@ async def test_monthly_report(month: Hotline) -> None:
 
 async def test_special_report_and_schedule(month: Hotline) -> None:
     h = month
-    r = await an_post(h, "/v1/analytics/reports", "supervisor", {
+    entry = await report(h, "supervisor", {
         "kind": "special", "from": "2026-11-01", "to": "2026-11-16",
         "filters": {"district": "990102"}})
-    assert r.status_code == 201, r.text
-    entry = r.json()
     assert entry["params"] == {"district": "990102"}
     assert entry["period"] == "2026-11-01..2026-11-16" and "西山区" in entry["title"]
     assert figures_of(entry) == await recount(h, at(1), at(16), district="990102")
@@ -282,10 +286,9 @@ async def test_who_may_and_bad_requests(hotline_an: Hotline) -> None:
         assert (await an_get(h, "/v1/analytics/reports", who)).status_code == 403
     assert (await an_get(h, "/v1/analytics/reports", None)).status_code == 401
     assert (await an_post(h, "/v1/analytics/reports", None, good)).status_code == 401
-    r = await an_post(h, "/v1/analytics/reports", "analyst", good)  # an empty day is a report
-    assert r.status_code == 201, r.text
-    assert r.json()["figures"]["tickets"]["value"] == 0
-    rid = r.json()["report_id"]
+    entry = await report(h, "analyst", good)  # an empty day is a report
+    assert entry["figures"]["tickets"]["value"] == 0
+    rid = entry["report_id"]
     for path in ("0123abcd", "0123abcd.pdf", "0123abcd/charts/trend.svg",
                  f"{rid}/charts/nothing.svg"):
         r = await an_get(h, f"/v1/analytics/reports/{path}", "analyst")
@@ -314,3 +317,67 @@ async def test_who_may_and_bad_requests(hotline_an: Hotline) -> None:
         assert r.status_code == 422, params
     r = await an_get(h, f"/v1/analytics/reports/{rid}.docx", "analyst")
     assert r.status_code == 422
+
+
+async def test_a_report_is_ordered_made_in_the_background_and_taken_up_again(
+        hotline_an: Hotline) -> None:
+    """202 before it is drawn, 409 for its files until then, listed as pending; a retry
+    with the same Idempotency-Key is the same report, a different one with it 409; a report
+    that cannot be made is `failed` with why; an order whose maker died is made by the
+    next schedule tick."""
+    h = hotline_an
+    maker: ReportMaker = h.apps["analytics"].state.reports
+    day = {"kind": "daily", "period": "2026-11-23"}
+    async with maker._one_at_a_time:  # the maker is busy with another report
+        r = await an_post(h, "/v1/analytics/reports", "analyst", day, **{"Idempotency-Key": "k1"})
+        assert r.status_code == 202 and r.json()["status"] == "making", r.text
+        rid = r.json()["report_id"]
+        again = await an_post(h, "/v1/analytics/reports", "analyst", day,
+                              **{"Idempotency-Key": "k1"})
+        assert again.status_code == 202 and again.json()["report_id"] == rid
+        other = await an_post(h, "/v1/analytics/reports", "analyst",
+                              {"kind": "daily", "period": "2026-11-24"},
+                              **{"Idempotency-Key": "k1"})
+        assert other.status_code == 409, other.text
+        r = await an_get(h, f"/v1/analytics/reports/{rid}.pdf", "analyst")
+        assert r.status_code == 409 and r.json()["type"].endswith("report-making")
+        listing = (await an_get(h, "/v1/analytics/reports", "auditor")).json()
+        assert listing["total"] == 0 and [p["report_id"] for p in listing["pending"]] == [rid]
+        assert listing["pending"][0]["title"].endswith("(2026年11月23日)")
+    await maker.idle()
+    entry = (await an_get(h, f"/v1/analytics/reports/{rid}", "auditor")).json()
+    assert entry["status"] == "ready" and entry["formats"] == ["csv", "html", "pdf", "xlsx"]
+    again = await an_post(h, "/v1/analytics/reports", "analyst", day, **{"Idempotency-Key": "k1"})
+    assert again.json()["report_id"] == rid and again.json()["status"] == "ready"
+    listing = (await an_get(h, "/v1/analytics/reports", "analyst")).json()
+    assert listing["total"] == 1 and listing["pending"] == []
+
+    # the reports folder cannot be written (a file stands where it should be): failed
+    root, maker.store.root = maker.store.root, h.platform.settings.data_dir / "blocked"
+    maker.store.root.write_text("not a folder")
+    r = await an_post(h, "/v1/analytics/reports", "analyst", day)
+    await maker.idle()
+    maker.store.root = root
+    failed = (await an_get(h, r.headers["location"], "analyst")).json()
+    assert failed["status"] == "failed" and failed["status_zh"] == "生成失败"
+    assert "报告生成出错" in failed["error"]
+    r = await an_get(h, f"{r.headers['location']}.html", "analyst")
+    assert r.status_code == 409 and r.json()["type"].endswith("report-failed")
+
+    # a maker claimed an order and died: once its lease runs out, a tick takes it up
+    r = await an_post(h, "/v1/analytics/reports", "supervisor", day)
+    orphan = r.json()["report_id"]
+    async with maker._one_at_a_time:
+        await maker.orders.claim(orphan, h.clock.now)  # the dead maker's claim
+        for task in list(maker._tasks):
+            task.cancel()
+    await maker.idle()
+    schedule = ReportScheduler(maker, h.clock, kinds=())
+    await schedule.tick(h.clock.now)  # its lease still runs: nothing to take up
+    await maker.idle()
+    assert (await maker.orders.get(orphan)) is not None
+    h.clock.advance(minutes=2)
+    await schedule.tick(h.clock.now)
+    await maker.idle()
+    entry = (await an_get(h, f"/v1/analytics/reports/{orphan}", "analyst")).json()
+    assert entry["status"] == "ready" and entry["requested_by"] == r.json()["requested_by"]

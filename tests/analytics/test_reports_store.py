@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.projection import ReadSide
+from hotline.runtime import utc_now
 from reference.bundle import load_reference
 from services.analytics.calls import metadata as call_metadata
 from services.analytics.contacts import metadata as contact_metadata
@@ -25,7 +26,7 @@ REF = load_reference()
 
 
 def maker_on(db: ReadSide, root: Path) -> ReportMaker:
-    return ReportMaker(db, REF.data, REF.calendar.zone, ReportStore(db.db, root))
+    return ReportMaker(db, REF.data, REF.calendar.zone, ReportStore(db.db, root), utc_now)
 
 
 async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ that predate it).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
@@ -25,11 +26,13 @@ from hotline.auth import roles
 from hotline.params import CODE_PATTERN
 from hotline.web import Problem, from_state, problems
 from services.analytics.reports.content import check_filters
-from services.analytics.reports.jobs import Order, ReportMaker
+from services.analytics.reports.jobs import Conflict, Order, ReportMaker
+from services.analytics.reports.orders import MAKING, Ordered
 from services.analytics.reports.periods import BadPeriod, Kind, last_complete, parse, special
 from services.analytics.reports.periods import special_of as special_period
 from services.analytics.reports.render import TYPES
 from services.analytics.reports.store import Stored
+from ticketing.web import IdempotencyKey
 
 router = APIRouter(prefix="/v1/analytics/reports", tags=["analytics 数据分析"],
                    responses=problems(401, 403, 422))
@@ -129,23 +132,59 @@ def _links(entry: Stored) -> dict[str, Any]:
         "formats"]} | {f"chart:{c}": f"{base}/charts/{c}.svg" for c in entry.public()["charts"]}}
 
 
-async def _entry(maker: ReportMaker, report_id: str) -> Stored:
-    entry = await maker.store.get(report_id)
-    if entry is None:
+def _shown(standing: Stored | Ordered) -> dict[str, Any]:
+    """A made report with its links, or an order with the link to ask again."""
+    if isinstance(standing, Stored):
+        return _links(standing)
+    return standing.public() | {"links": {"self": f"{router.prefix}/{standing.report_id}"}}
+
+
+async def _standing(maker: ReportMaker, report_id: str) -> Stored | Ordered:
+    """The report made, or else its order; 404 when neither exists."""
+    standing = await maker.standing(report_id)
+    if standing is None:
         raise Problem(404, "report-unknown", "报告不存在 (no such report)",
                       f"No report has the id {report_id}.")
-    return entry
+    return standing
 
 
-@router.post("", status_code=201, responses=problems(401, 403, 422))
+async def _entry(maker: ReportMaker, report_id: str) -> Stored:
+    """A made report; 409 while it is being made or when it failed, 404 when unknown."""
+    ordered = await _standing(maker, report_id)
+    if isinstance(ordered, Stored):
+        return ordered
+    if ordered.status == MAKING:
+        raise Problem(409, "report-making", "报告生成中 (the report is being made)",
+                      "Ask for its entry until its status is ready.")
+    raise Problem(409, "report-failed", "报告生成失败 (the report could not be made)",
+                  f"{ordered.error}; ask for it again.")
+
+
+_ORDER_ID = uuid.UUID("0b5e2f3c-7d41-4a8e-9c62-12345a0f0016")
+
+
+def _report_id(who: Principal, key: str | None) -> str:
+    """Stable for a client's retry (same actor, same Idempotency-Key), fresh otherwise."""
+    if key:
+        return uuid.uuid5(_ORDER_ID, f"{who.actor}\n{key}").hex
+    return uuid.uuid4().hex
+
+
+@router.post("", status_code=202, responses=problems(401, 403, 409, 422))
 async def make_report(body: ReportBody, maker: MakerDep, clock: ClockDep, who: Author,
-                      response: Response) -> dict[str, Any]:
-    """Generate a report now (synchronously: a second or two) and file it; its entry."""
+                      response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+    """Ask for a report: written down and answered at once (202, status `making`), drawn in
+    the background; its entry (`Location`) says `ready` when it can be downloaded. A retry
+    with the same Idempotency-Key gets the same report."""
     now = clock()
-    entry = await maker.make(_order(body, maker, now), now, by=who.actor)
-    assert entry is not None  # only a scheduled report can lose a race
-    response.headers["Location"] = f"{router.prefix}/{entry.report_id}"
-    return _links(entry)
+    try:
+        standing = await maker.request(_order(body, maker, now), now, who.actor,
+                                       _report_id(who, key))
+    except Conflict as exc:
+        raise Problem(409, "idempotency-key-reused", "幂等键已用于另一份报告 (key reused)",
+                      "This Idempotency-Key asked for a different report.") from exc
+    response.headers["Location"] = f"{router.prefix}/{standing.report_id}"
+    return _shown(standing)
 
 
 @router.get("")
@@ -156,8 +195,9 @@ async def list_reports(maker: MakerDep, who: Reader, kind: ReportKind | None = N
     """The reports made, newest first, of one kind and/or period when asked."""
     items, total = await maker.store.listing(kind.value if kind else None, period, limit,
                                              offset)
+    pending = await maker.orders.listing(kind.value if kind else None, period)
     return {"items": [_links(e) for e in items], "total": total, "limit": limit,
-            "offset": offset}
+            "offset": offset, "pending": [_shown(o) for o in pending]}
 
 
 def _download(maker: ReportMaker, entry: Stored, key: str, suffix: str,
@@ -203,5 +243,6 @@ async def chart(report_id: ReportId, chart: Annotated[str, Path(pattern=CODE_PAT
 
 @router.get("/{report_id}", responses=problems(401, 403, 404, 422))
 async def report_entry(report_id: ReportId, maker: MakerDep, who: Reader) -> dict[str, Any]:
-    """A report's entry: kind, period, parameters, when and by whom, its figures, links."""
-    return _links(await _entry(maker, report_id))
+    """A report's entry: kind, period, parameters, when and by whom, its figures, links;
+    while it is made (`making`) or when it failed (`failed`, with why), its order."""
+    return _shown(await _standing(maker, report_id))

@@ -92,8 +92,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        scope = "".join(f"·{v}" for v in self.filters_zh.values())
-        return f"{CITY_ZH}12345热线{KINDS_ZH[self.kind]}{scope}({self.span.label_zh})"
+        return title_of(self.kind, self.span, self.filters_zh)
 
     def ranked(self, rate: str, best: bool) -> list[tuple[str, str, Figure]]:
         """Units with enough tickets behind the rate (`reply`: on-time reply, else
@@ -105,6 +104,12 @@ class Report:
                 rated.append((code, name, fig))
         rated.sort(key=lambda r: (r[2].value or 0, r[2].denominator or 0), reverse=best)
         return rated[:RANKED]
+
+
+def title_of(kind: str, span: Span, filters_zh: Mapping[str, str]) -> str:
+    """A report's Chinese title: the city, the kind, what it is limited to, the period."""
+    scope = "".join(f"·{v}" for v in filters_zh.values())
+    return f"{CITY_ZH}12345热线{KINDS_ZH[kind]}{scope}({span.label_zh})"
 
 
 def namer(reference: ReferenceData, dimension: str) -> Callable[[str | None], str]:

@@ -1,11 +1,12 @@
-"""Making reports: on request (`ReportMaker.make`, what `POST /v1/analytics/reports` calls)
-and on a schedule (`ReportScheduler`, run by the analytics app beside its routes).
+"""Making reports: on request (`ReportMaker.request`, what `POST /v1/analytics/reports`
+calls) and on a schedule (`ReportScheduler`, run by the analytics app beside its routes).
 
-Generation is synchronous: reading a period's figures is a handful of GROUP BYs, and
-drawing five charts and printing a few A4 pages takes a second or two, so the request
-waits and gets its report's id with 201; the drawing and printing run in a worker thread,
-one report at a time per process (they are CPU-bound on a shared machine, and
-matplotlib's style settings are process-wide).
+A request is an order (orders.py), answered 202 once it is written down; the report is drawn
+in a task of this process, and whatever a crash leaves undone is taken up again by the next
+schedule tick of any replica (the order's lease has run out). Reading a period's figures is a
+handful of GROUP BYs; drawing the charts and printing the PDF is CPU-bound and runs in a
+worker thread, one report at a time per process (on a shared machine, and matplotlib's style
+settings are process-wide) — seconds for a month, more for a year on a loaded machine.
 
 The schedule makes, once each, the latest complete day, week, month, quarter and year
 (日报 for yesterday after midnight local time, 月报 for last month on the 1st, …), a few
@@ -25,6 +26,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
+
 from hotline.projection import ReadSide
 from hotline.readiness import Readiness
 from hotline.runtime import Platform
@@ -34,7 +37,16 @@ from reference.directory import ReferenceData
 from services.analytics.reports import charts as charting
 from services.analytics.reports import content
 from services.analytics.reports import render as rendering
-from services.analytics.reports.periods import PERIODIC, Kind, Span, last_complete, previous
+from services.analytics.reports.orders import LEASE, OrderBook, Ordered
+from services.analytics.reports.periods import (
+    PERIODIC,
+    Kind,
+    Span,
+    last_complete,
+    parse,
+    previous,
+    special_of,
+)
 from services.analytics.reports.store import ReportStore, Stored
 from services.analytics.service import AnalyticsService
 
@@ -64,25 +76,31 @@ def render(report: content.Report) -> dict[str, bytes]:
 
 
 class ReportMaker:
-    """Reads a report's content, draws and prints it, files it in the register."""
+    """Reads a report's content, draws and prints it, files it in the register; takes
+    orders and makes them in the background."""
 
     def __init__(self, service: ReadSide, reference: ReferenceData, zone: ZoneInfo,
-                 store: ReportStore) -> None:
+                 store: ReportStore, clock: Callable[[], datetime]) -> None:
         self.service, self.reference, self.zone, self.store = service, reference, zone, store
+        self.orders, self.clock = OrderBook(store), clock
         self._one_at_a_time = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def make(self, order: Order, now: datetime, *, origin: str = "requested",
                    by: str | None = None, schedule_key: str | None = None) -> Stored | None:
-        """The new report's entry (None: its scheduled twin was made meanwhile)."""
+        """The new report's entry, made now (None: its scheduled twin was made meanwhile)."""
         async with self._one_at_a_time:
             if schedule_key is not None and await self.store.scheduled(schedule_key):
                 return None
-            report = await self.service.read(
-                content.gather, order.kind, order.span, previous(order.span), order.filters,
-                self.reference, self.zone, now)
-            files = await asyncio.to_thread(render, report)
-            report_id = uuid.uuid4().hex
-            await asyncio.to_thread(self.store.write, report_id, files)
+            return await self._draw(uuid.uuid4().hex, order, now, origin, by, schedule_key)
+
+    async def _draw(self, report_id: str, order: Order, now: datetime, origin: str,
+                    by: str | None, schedule_key: str | None) -> Stored | None:
+        report = await self.service.read(
+            content.gather, order.kind, order.span, previous(order.span), order.filters,
+            self.reference, self.zone, now)
+        files = await asyncio.to_thread(render, report)
+        await asyncio.to_thread(self.store.write, report_id, files)
         names = {fmt: name for fmt, name in NAMES.items()}
         names |= {name.removesuffix(".svg"): name for name in files if name.startswith("chart-")}
         entry = Stored(
@@ -92,6 +110,85 @@ class ReportMaker:
                     "denominator": h.now.denominator, "previous": h.before.value}
              for h in report.headline}, schedule_key)
         return entry if await self.store.add(entry) else None
+
+    async def request(self, order: Order, now: datetime, by: str, report_id: str
+                      ) -> Ordered | Stored:
+        """Write the order down and start making it; what stands under `report_id` when a
+        retry (the same id) finds its order placed or its report made already."""
+        ordered = Ordered(report_id, order.kind, order.span.key,
+                          content.title_of(order.kind, order.span,
+                                           content.check_filters(self.reference, order.filters)),
+                          dict(order.filters), by, now)
+        standing: Ordered | Stored | None = await self.store.get(report_id)
+        if standing is None:
+            try:
+                await self.orders.place(ordered)
+            except IntegrityError:
+                standing = await self.standing(report_id)
+            else:
+                self._start(report_id)
+                return ordered
+        if standing is None or (standing.kind, standing.period, standing.params) != (
+                ordered.kind, ordered.period, ordered.params):
+            raise Conflict(report_id)
+        return standing
+
+    async def standing(self, report_id: str) -> Ordered | Stored | None:
+        """The order while it is one, else the report made (in that order: a report is
+        filed and its order deleted in one transaction, so no moment shows neither)."""
+        return await self.orders.get(report_id) or await self.store.get(report_id)
+
+    def _start(self, report_id: str) -> None:
+        task = asyncio.create_task(self._make_ordered(report_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _make_ordered(self, report_id: str) -> None:
+        """Make one order if nobody else is: claimed, drawn with its lease renewed, filed; an
+        error leaves it `failed` with its reason (the traceback in the log)."""
+        async with self._one_at_a_time:
+            ordered = await self.orders.claim(report_id, self.clock())
+            if ordered is None:
+                return
+            span = (special_of(ordered.period) if ordered.kind == "special"
+                    else parse(ordered.kind, ordered.period, checked=False))  # type: ignore[arg-type]
+            order = Order(ordered.kind, span, ordered.params)  # type: ignore[arg-type]
+            renewing = asyncio.create_task(self._renew(report_id))
+            try:
+                await self._draw(report_id, order, self.clock(), "requested",
+                                 ordered.requested_by, None)
+            except Exception as exc:
+                log.exception("report %s could not be made", report_id)
+                await self.orders.fail(report_id, f"报告生成出错 ({type(exc).__name__})")
+            finally:
+                renewing.cancel()
+
+    async def _renew(self, report_id: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            await self.orders.renew(report_id, self.clock())
+
+    async def resume(self, now: datetime) -> int:
+        """Start making the orders nobody is making (a maker died); how many."""
+        orphans = await self.orders.orphans(now)
+        for report_id in orphans:
+            self._start(report_id)
+        return len(orphans)
+
+    async def idle(self) -> None:
+        """Wait until every order this process started is made or failed."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop making (at shutdown): an order cut off is left to the next maker's lease."""
+        for task in self._tasks:
+            task.cancel()
+        await self.idle()
+
+
+class Conflict(Exception):
+    """An Idempotency-Key reused for a different report."""
 
 
 class ReportScheduler:
@@ -105,7 +202,10 @@ class ReportScheduler:
         self._stop = asyncio.Event()
 
     async def tick(self, now: datetime) -> list[Stored]:
-        """Make the latest complete period of each kind that has none yet."""
+        """Take up orphaned orders, and make the latest complete period of each kind that
+        has none yet."""
+        if resumed := await self.maker.resume(now):
+            log.info("%d report orders taken up again", resumed)
         made = []
         for kind in self.kinds:
             span = last_complete(kind, now - self.delay, self.maker.zone)
@@ -123,8 +223,11 @@ class ReportScheduler:
         """Tick every `interval_s` until `stop()`, once the service is ready (its facts
         caught up); an error is logged and the next tick tries again."""
         await readiness.wait()
-        await every(self.interval_s, self._stop, lambda: self.tick(self.clock()),
-                    "report schedule")
+        try:
+            await every(self.interval_s, self._stop, lambda: self.tick(self.clock()),
+                        "report schedule")
+        finally:
+            await self.maker.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -135,5 +238,5 @@ def reports_of(platform: Platform, clock: Callable[[], datetime]
     """The app's report maker (files under the data dir's `reports/`) and its schedule."""
     ref = reference_of(platform)
     store = ReportStore(platform.db, Path(platform.settings.data_dir) / "reports")
-    maker = ReportMaker(AnalyticsService(platform), ref.data, ref.calendar.zone, store)
+    maker = ReportMaker(AnalyticsService(platform), ref.data, ref.calendar.zone, store, clock)
     return maker, ReportScheduler(maker, clock)

@@ -44,6 +44,20 @@ reports = Table(
     Index("an_reports_by_kind", "kind", "period", "created_at"),
     Index("an_reports_by_time", "created_at"),
 )
+orders = Table(  # reports asked for and not made yet: see orders.py
+    "an_report_orders", metadata,
+    Column("report_id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("requested_by", String(120), nullable=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # making | failed
+    Column("error", String(500), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Index("an_report_orders_by_time", "requested_at"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +85,7 @@ class Stored:
         out["charts"] = sorted(k.removeprefix("chart-") for k in self.files
                                if k.startswith("chart-"))
         del out["files"]
-        return out
+        return out | {"status": "ready", "status_zh": "已生成"}
 
 
 def _stored(row: Any) -> Stored:
@@ -102,7 +116,8 @@ class ReportStore:
             (folder / name).write_bytes(data)
 
     async def add(self, entry: Stored) -> bool:
-        """Register a report; False when a scheduled one of that key is already there."""
+        """Register a report, its order (if it was asked for) done in the same transaction;
+        False when a scheduled one of that key is already there."""
         await self.ensure()
         row = asdict(entry)
         row["figures"] = json.loads(json.dumps(row["figures"]))
@@ -111,6 +126,7 @@ class ReportStore:
         try:
             async with self.db.begin() as conn:
                 await conn.execute(reports.insert().values(**row))
+                await conn.execute(orders.delete().where(orders.c.report_id == entry.report_id))
         except IntegrityError:
             if entry.schedule_key is None:
                 raise
