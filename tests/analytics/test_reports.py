@@ -28,7 +28,10 @@ from hotline.log.port import EventLog
 from hotline.readiness import Readiness
 from services.analytics import queries
 from services.analytics.kpi import KPIS, Figure, tally
+from services.analytics.reports import charts
+from services.analytics.reports.content import Report
 from services.analytics.reports.jobs import ReportMaker, ReportScheduler
+from services.analytics.reports.periods import parse, previous
 from services.analytics.reports.render import from_csv, value
 from tests.analytics.conftest import an_get, made_report
 from tests.analytics.test_scenario import answer_survey, ok
@@ -381,3 +384,14 @@ async def test_a_report_is_ordered_made_in_the_background_and_taken_up_again(
     await maker.idle()
     entry = (await an_get(h, f"/v1/analytics/reports/{orphan}", "analyst")).json()
     assert entry["status"] == "ready" and entry["requested_by"] == r.json()["requested_by"]
+
+
+def test_the_trend_of_a_period_without_tickets_starts_at_zero() -> None:
+    """Matplotlib's own limits for bars of height 0 are -0.045..0.045: a volume below zero."""
+    span = parse("monthly", "2026-11")
+    empty = Report("monthly", span, previous(span), {}, {}, datetime(2026, 12, 1), [], 0,
+                   [(key, 0, None, None) for key in ("2026-11-01", "2026-11-02")], [], [], [],
+                   [])
+    assert charts.trend(empty).axes[0].get_ylim() == pytest.approx((0, 1.1))
+    busy = Report(**{**vars(empty), "trend": [("2026-11-01", 40, 0.9, None)]})
+    assert charts.trend(busy).axes[0].get_ylim() == pytest.approx((0, 44))

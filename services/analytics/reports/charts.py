@@ -66,6 +66,7 @@ def trend(r: Report) -> Figure:
     ax = fig.subplots()
     keys = [t[0][5:] if len(t[0]) == 10 else t[0] for t in r.trend]  # 11-23 for days
     ax.bar(keys, [t[1] for t in r.trend], color=BLUE, label="工单量")
+    ax.set_ylim(0, max([1, *(t[1] for t in r.trend)]) * 1.1)  # from 0, and 0-1 when empty
     ax.set_ylabel("工单量(件)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     rates = ax.twinx()
