@@ -328,7 +328,7 @@ class ProjectionRunner:
                 if until is not None and all(
                     self.stats.positions.get(tp, 0) >= end for tp, end in until.items()
                 ):
-                    await self._settle()
+                    await self._settle(at_end=True)
                     break
                 records = await consumer.poll(self.batch_size, timeout_s=0.5)
                 if until is not None and records:
@@ -381,12 +381,28 @@ class ProjectionRunner:
         self.stats.positions = dict(positions)
         return consumer
 
-    async def _settle(self) -> None:
-        """Let a `Deferring` projection finish what it left for later, now it has caught up."""
+    async def _settle(self, *, at_end: bool = False) -> None:
+        """Let a `Deferring` projection finish what it left for later, now it has caught up:
+        a rebuild `at_end`, else only when the log's ends say so (a poll can come back empty
+        in the middle of a catch-up on Kafka: a slow fetch)."""
         projection = self.projection
-        while isinstance(projection, Deferring) and projection.unsettled:
+        if not (isinstance(projection, Deferring) and projection.unsettled):
+            return
+        if not at_end and not await self.caught_up():
+            return
+        while projection.unsettled:
             async with self.engine.begin() as conn:  # a transaction per part of the work
                 await projection.settle(conn)
+
+    async def caught_up(self) -> bool:
+        """Whether this runner has read every partition it reads to the log's end."""
+        for topic in self.projection.topics:
+            for partition, end in (await self.log.end_offsets(topic)).items():
+                # a relay's replicas split the partitions: only its own are its to read
+                default = end if self.shared else 0
+                if self.stats.positions.get((topic, partition), default) < end:
+                    return False
+        return True
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""

@@ -356,10 +356,12 @@ async def test_figures_while_the_cube_is_behind(small: Bench, tmp_path: Path,
 
 
 async def test_a_caught_up_runner_settles_the_cube(small: Bench) -> None:
-    """A live runner that finds nothing more to read counts the pending days again."""
+    """A live runner that finds nothing more to read counts the pending days again, once it
+    has read to the log's end."""
     await _six_histories(small)
     facts = TicketFacts(CAL, bulk_from=1)
     runner = ProjectionRunner(small.log, small.platform.db, facts)
+    assert not await runner.caught_up()  # an empty poll before the end settles nothing
     task = asyncio.create_task(runner.run())
     ends = {(TICKETS, p): end for p, end in (await small.log.end_offsets(TICKETS)).items()}
     while any(runner.stats.positions.get(tp) != end for tp, end in ends.items()) \
@@ -367,6 +369,7 @@ async def test_a_caught_up_runner_settles_the_cube(small: Bench) -> None:
         await asyncio.sleep(0.05)
     runner.stop()
     await task
+    assert await runner.caught_up()
     async with small.platform.db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(kpi_pending)) == 0
         assert (await conn.scalar(select(func.count()).select_from(kpi_cube)) or 0) > 0
