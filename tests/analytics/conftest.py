@@ -33,6 +33,7 @@ async def hotline_an(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
         h.apps["analytics"] = create_app(h.platform, h.apps["dispatch"].state.api_keys,
                                          clock=h.clock, manage_platform=False)
         yield h
+        await h.apps["analytics"].state.reports.close()  # reports still drawn: stopped
 
 
 async def an_get(h: Hotline, path: str, who: str | None, **params: Any) -> httpx.Response:

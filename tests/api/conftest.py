@@ -62,6 +62,7 @@ async def every_app(log: EventLog, tmp_path: Path) -> AsyncIterator[Seeded]:
             "ticket_id": [surveyed, held], "contact_id": list(ticket.contact_ids),
             "survey_id": [ticket.survey_id], "token": [token(sent)],
             "request_id": [str(r.json()["request_id"])], "article_id": [article]})
+        await h.apps["analytics"].state.reports.close()  # the reports the fuzz asked for
 
 
 async def _with_analytics(h: Hotline, log: EventLog) -> None:

@@ -91,6 +91,7 @@ class Fuzzer:
     examples: int = 10  # Hypothesis examples per operation and admitted identity
     fixed: Mapping[str, str] = field(default_factory=dict)  # query values always sent so
     report: Report = field(default_factory=Report)
+    elsewhere: frozenset[str] = frozenset()  # paths another app's run fuzzes (shared routes)
 
     def run(self, document: dict[str, Any], identities: Sequence[Identity],
             known: Mapping[str, Sequence[str]]) -> Report:
@@ -101,6 +102,8 @@ class Fuzzer:
             if isinstance(result, Err):  # the document itself is broken: that is the finding
                 raise result.err()
             operation = result.ok()
+            if operation.path in self.elsewhere:
+                continue
             coverage = list(CoverageGenerator(
                 operation=operation, generation_modes=MODES, auth_storage=None,
                 generation_config=schema.config.generation_for(operation=operation,

@@ -16,6 +16,7 @@ safe off the event loop's thread).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -117,8 +118,15 @@ def districts(r: Report) -> Figure:
 def hotspot_map(counts: dict[str, int]) -> str:
     """热点分布: the districts shaded by how many hotspots each has, as SVG (the console's
     hotspot page shows it beside the list)."""
+    return _hotspot_map(tuple(sorted(counts.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _hotspot_map(counts: tuple[tuple[str, int], ...]) -> str:
+    """Drawn once per set of counts: a map takes matplotlib 0.1-0.2 s, and every visit to
+    the hotspot page asks for it while the counts change only when a hotspot is found."""
     with _STYLED, matplotlib.rc_context(STYLE):
-        return _svg(district_map({code: ("", n) for code, n in counts.items()}, "热点数(个)"))
+        return _svg(district_map({code: ("", n) for code, n in counts}, "热点数(个)"))
 
 
 def district_map(counts: dict[str, tuple[str, int]], label: str) -> Figure:
