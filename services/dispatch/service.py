@@ -226,8 +226,12 @@ class DispatchService(ReadSide):
                 deadlines = self.policy.after_return(
                     ticket.ticket_type, ticket.urgency, command.urgent, now, self.calendar,
                     previous_due=previous[0], returned_at=previous[1])
-        return await self.execute(command.model_copy(update={"deadlines": deadlines}), actor,
-                                  command_id, now)
+        # the correlation is the request's, before the clocks: a client's retry later on
+        # (the clocks counted from another now) is the same request, answered from the log
+        return await self.tickets.execute(
+            command.model_copy(update={"deadlines": deadlines}), actor=actor,
+            command_id=command_id, now=now, source=SOURCE,
+            correlation_id=request_id(command_id, command))
 
     async def _before_return(self, ticket_id: str) -> tuple[datetime, datetime] | None:
         """(the reply deadline it had, when it was returned) for a returned ticket."""

@@ -15,7 +15,7 @@ from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy
 from ticketing.client import TicketCommands, tickets_of
 from ticketing.domain import OPEN, Ticket
-from ticketing.handler import Outcome
+from ticketing.handler import Outcome, request_id
 from ticketing.rules import Rejected
 
 SOURCE = "/hotline/supervision"
@@ -54,8 +54,12 @@ class SupervisionService(ReadSide):
         command = c.IssueSupervisionOrder(ticket_id=ticket_id, order_id=order_id, kind=kind,
                                           unit_id=unit, due_at=due, text=text,
                                           issued_by=issued_by)
+        # the correlation is the request's (the due date as asked, maybe none): a retry on a
+        # later day, whose policy date differs, is the same request, answered from the log
+        asked = command.model_copy(update={"due_at": due_at})
         return await self.tickets.execute(command, actor=actor, command_id=command_id, now=now,
-                                       source=SOURCE)
+                                       source=SOURCE,
+                                       correlation_id=request_id(command_id, asked))
 
     async def answer_order(self, ticket_id: str, order_id: str, unit_id: str, text: str,
                            actor: str, command_id: str, now: datetime) -> Outcome:

@@ -11,6 +11,7 @@ from tests.dispatch.test_bad_input import (
     appends_nothing,
     dispatched,
     problem,
+    registered,
 )
 
 # ------------------------------------------------------------------------------- idempotency
@@ -76,4 +77,25 @@ async def test_a_key_reused_with_another_body_is_a_conflict(hotline: Hotline) ->
                          **ack)).status_code == 200
     async with appends_nothing(h):
         r = await h.post(f"/v1/tickets/{tid}/progress", LEAD, {"note": "已修复"}, **ack)
+    problem(r, 409, "idempotency-conflict")
+
+
+async def test_a_dispatch_retried_days_later_is_the_same_request(hotline: Hotline) -> None:
+    """The service sets the clocks from the policy at `now`; a client's retry under the same
+    key on a later day (other clocks) is answered from the log, not refused as a new body."""
+    h = hotline
+    tid = str((await registered(h))["ticket_id"])
+    body = {"lead_unit": LEAD, "note": "请尽快安排人员现场查看"}
+    key = {"Idempotency-Key": "dispatch-lamp-1"}
+    first = await h.post(f"/v1/tickets/{tid}/dispatch", "operator", body, **key)
+    assert first.status_code == 200, first.text
+    h.clock.advance(days=3)
+    async with appends_nothing(h):
+        again = await h.post(f"/v1/tickets/{tid}/dispatch", "operator", body, **key)
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is True
+    assert [e["id"] for e in again.json()["events"]] == [e["id"] for e in first.json()["events"]]
+    async with appends_nothing(h):  # the same key for another unit is still a conflict
+        r = await h.post(f"/v1/tickets/{tid}/dispatch", "operator",
+                         {**body, "lead_unit": "d02-urban-squad"}, **key)
     problem(r, 409, "idempotency-conflict")

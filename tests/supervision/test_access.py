@@ -332,3 +332,22 @@ async def test_the_board_carries_no_personal_data(supervised: Hotline) -> None:
         for personal in (CALLER["phone"], CALLER["name"], CALLER["id_number"],
                          str(LOCATION["address"]), "幸福路18号", ADDRESS):
             assert personal not in text, (who, personal)
+
+
+async def test_an_order_retried_on_a_later_day_is_the_same_order(supervised: Hotline) -> None:
+    """Its due date is counted from the day it is issued; a retry under the same key on a
+    later day is answered from the log (one order), not refused as another body."""
+    h = supervised
+    lamp, _ = await two_tickets(h)
+    key = {"Idempotency-Key": "order-lamp-1"}
+    first = await sv_post(h, f"/v1/tickets/{lamp}/orders", "supervisor",
+                          {"text": "请尽快办理并回复。"}, **key)
+    assert first.status_code == 201, first.text
+    h.clock.advance(days=2)
+    again = await sv_post(h, f"/v1/tickets/{lamp}/orders", "supervisor",
+                          {"text": "请尽快办理并回复。"}, **key)
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is True
+    history = await tickets_of(h.platform).history(lamp)
+    assert sum(isinstance(from_envelope(s.envelope), e.SupervisionOrderIssued)
+               for s in history) == 1
