@@ -1,4 +1,4 @@
-"""SIGKILL a decider replica at random moments under a bounded command load (10 times): the
+"""SIGKILL a decider replica at random moments under a bounded command load (6 times): the
 survivor takes its partitions, the callers' retries under the same Idempotency-Key are
 answered from the log, and afterwards every 2xx command is in its ticket's history exactly
 once, no ticket has a duplicate or a missing event, the hash chains verify and the work
@@ -38,7 +38,9 @@ from ticketing.web import command_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-WORKERS, KILLS = 6, 10  # a bounded load: six tickets at a time
+# a bounded load: six tickets at a time; six kills, each with its restart 16-18 s here (ten
+# made this the suite's longest test, 4-8 minutes, for no property the sixth does not show)
+WORKERS, KILLS = 6, 6
 HISTORY_S = 180  # for reading every history back once the kills are over
 LOCATION = {"address": "东湖区幸福路18号", "district_code": "990101"}
 PRINCIPALS = {"operator": Principal("operator.wang", "operator"),
