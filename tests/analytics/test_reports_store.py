@@ -1,11 +1,12 @@
 """The report register on SQLite and PostgreSQL: a report over empty fact tables (the
 queries on both databases), its entry read back with its times, parameters and figures,
-the listing, and two replicas' schedules racing for the same periods keeping one each."""
+the listing, and two replicas' schedules racing for the same periods keeping one each; the
+book of orders (claims, leases, failures) on both."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,9 @@ from services.analytics.calls import metadata as call_metadata
 from services.analytics.contacts import metadata as contact_metadata
 from services.analytics.projections import metadata as fact_metadata
 from services.analytics.reports.jobs import Order, ReportMaker, ReportScheduler
+from services.analytics.reports.orders import LEASE, OrderBook, Ordered
 from services.analytics.reports.periods import parse
-from services.analytics.reports.store import ReportStore
+from services.analytics.reports.store import ReportStore, Stored
 
 BJ = ZoneInfo("Asia/Shanghai")
 REF = load_reference()
@@ -61,5 +63,39 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
         assert total == 3 and {i.kind for i in items} == {"monthly", "daily", "weekly"}
         items, total = await maker.store.listing("daily", "2026-11-30", 10, 0)
         assert total == 1 and items[0].origin == "scheduled"
+    finally:
+        await engine.dispose()
+
+
+async def test_the_order_book_on_both_databases(db_url: str, tmp_path: Path) -> None:
+    """An order is claimed by one maker for its lease, free again when the lease runs out
+    (what a dead maker leaves), kept with its reason when it fails, and gone from the book
+    when its report is filed."""
+    engine = create_async_engine(db_url)
+    try:
+        store = ReportStore(engine, tmp_path / "reports")
+        book = OrderBook(store)
+        now = datetime(2026, 12, 1, 9, tzinfo=BJ)
+        for n in range(2):
+            await book.place(Ordered(f"r{n}", "monthly", "2026-11", "月报", {"district": "990101"},
+                                     "analyst:someone", now + timedelta(minutes=n)))
+        assert await book.orphans(now) == ["r0", "r1"]  # never claimed
+        claimed = await book.claim("r0", now)
+        assert claimed is not None and claimed.params == {"district": "990101"}
+        assert claimed.requested_at == now
+        assert await book.claim("r0", now + timedelta(seconds=30)) is None  # leased
+        assert await book.orphans(now + timedelta(seconds=30)) == ["r1"]
+        later = now + LEASE + timedelta(seconds=1)
+        assert await book.orphans(later) == ["r0", "r1"]  # its maker died
+        await book.renew("r0", later)
+        assert await book.claim("r0", later) is None  # renewed: alive after all
+        await book.fail("r1", "报告生成出错 (OSError)")
+        failed = await book.get("r1")
+        assert failed is not None and failed.status == "failed" and failed.error
+        assert await book.claim("r1", later) is None and await book.orphans(later) == []
+        assert [o.report_id for o in await book.listing("monthly", "2026-11")] == ["r1", "r0"]
+        await store.add(Stored("r0", "monthly", "2026-11", "月报", now, now, {}, "requested",
+                               None, now, {}, {}))
+        assert await book.get("r0") is None and await store.get("r0") is not None
     finally:
         await engine.dispose()
