@@ -35,6 +35,7 @@ BENCHMARKS = {  # name on the command line -> module
     "knowledge": "bench.knowledge",
     "analytics": "bench.analytics",
     "analytics-year": "bench.analytics_year",
+    "reports": "bench.reports",
     "hotspots": "bench.hotspots",
     "peer": "bench.peer",
     "console": "bench.console",
