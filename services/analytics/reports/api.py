@@ -181,7 +181,8 @@ async def make_report(body: ReportBody, maker: MakerDep, clock: ClockDep, who: A
         standing = await maker.request(_order(body, maker, now), now, who.actor,
                                        _report_id(who, key))
     except Conflict as exc:
-        raise Problem(409, "idempotency-key-reused", "幂等键已用于另一份报告 (key reused)",
+        raise Problem(409, "idempotency-conflict",
+                      "幂等键已用于其他请求 (Idempotency-Key reused)",
                       "This Idempotency-Key asked for a different report.") from exc
     response.headers["Location"] = f"{router.prefix}/{standing.report_id}"
     return _shown(standing)
@@ -219,7 +220,7 @@ SVG: dict[int | str, dict[str, Any]] = {200: {
 
 
 @router.get("/{report_id}.{fmt}", response_class=Response,
-            responses={**FILES, **problems(401, 403, 404, 422)})
+            responses={**FILES, **problems(401, 403, 404, 409, 422)})
 async def download(report_id: ReportId, fmt: Format, maker: MakerDep, who: Reader) -> Response:
     """The report as HTML or PDF, or the tables behind it as CSV (UTF-8 with BOM) or XLSX."""
     entry = await _entry(maker, report_id)
@@ -230,7 +231,7 @@ async def download(report_id: ReportId, fmt: Format, maker: MakerDep, who: Reade
 
 
 @router.get("/{report_id}/charts/{chart}.svg", response_class=Response,
-            responses={**SVG, **problems(401, 403, 404, 422)})
+            responses={**SVG, **problems(401, 403, 404, 409, 422)})
 async def chart(report_id: ReportId, chart: Annotated[str, Path(pattern=CODE_PATTERN)],
                 maker: MakerDep, who: Reader) -> Response:
     """One of the report's charts as SVG (as embedded in its HTML and PDF)."""
