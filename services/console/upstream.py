@@ -100,9 +100,9 @@ class Upstream:
                     key: str | None = None) -> Any:
         one_level(path)
         try:
-            response = await self.client.request(
-                method, self.urls[service] + path, params=params, json=json,
-                headers=who.headers(key))
+            response = await self.client.request(method, self.urls[service] + path,
+                                                 params=params, json=json,
+                                                 headers=who.headers(key))
         except httpx.TimeoutException:
             log.warning("console: %s %s timed out", service, path)
             raise Refused(504, "服务响应超时, 请稍后查看结果 (timed out)",

@@ -150,14 +150,14 @@ async def _standing(maker: ReportMaker, report_id: str) -> Stored | Ordered:
 
 async def _entry(maker: ReportMaker, report_id: str) -> Stored:
     """A made report; 409 while it is being made or when it failed, 404 when unknown."""
-    ordered = await _standing(maker, report_id)
-    if isinstance(ordered, Stored):
-        return ordered
-    if ordered.status == MAKING:
+    standing = await _standing(maker, report_id)
+    if isinstance(standing, Stored):
+        return standing
+    if standing.status == MAKING:
         raise Problem(409, "report-making", "报告生成中 (the report is being made)",
                       "Ask for its entry until its status is ready.")
     raise Problem(409, "report-failed", "报告生成失败 (the report could not be made)",
-                  f"{ordered.error}; ask for it again.")
+                  f"{standing.error}; ask for it again.")
 
 
 _ORDER_ID = uuid.UUID("0b5e2f3c-7d41-4a8e-9c62-12345a0f0016")
