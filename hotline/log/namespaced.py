@@ -38,7 +38,7 @@ class NamespacedLog:
         return topic.removeprefix(self.prefix)
 
     def up_record(self, record: Record) -> Record:
-        return replace(record, topic=self.up(record.topic))
+        return record._replace(topic=self.up(record.topic))
 
     def up_position(self, position: Position) -> Position:
         return replace(position, topic=self.up(position.topic))
