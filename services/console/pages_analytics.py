@@ -196,7 +196,8 @@ async def report_page(report_id: str, request: Request, person: Signed) -> HTMLR
         up.get("analytics", "/v1/analytics/kpis/definitions", who))
     return render(request, "analytics_report.html", person, tab="reports", r=entry,
                   kinds=REPORT_KINDS, formats=FORMATS, chart_zh=CHART_ZH, fmt=fmt,
-                  units={d["id"]: d["unit"] for d in definitions["kpis"]})
+                  units={d["id"]: d["unit"] for d in definitions["kpis"]},
+                  authoring=person.role in AUTHORS)
 
 
 @router.post("/analytics/reports", response_model=None)
@@ -219,6 +220,26 @@ async def make_report(request: Request, person: Signed) -> RedirectResponse:
                           back_to="/analytics/reports")
     done = "已生成" if entry["status"] == "ready" else "已提交, 正在生成"
     return back(f"/analytics/reports/{entry['report_id']}", ok=f"{done}: {entry['title']}")
+
+
+@router.post("/analytics/reports/{report_id}/retry", response_model=None)
+async def make_again(report_id: str, request: Request, person: Signed) -> RedirectResponse:
+    """重新生成: a report that could not be made, asked for again as it was."""
+    need(person, *AUTHORS)
+    form = await posted(request, person)
+    entry = await command(request, person, form, "analytics", f"{_report_path(report_id)}/retry",
+                          None, back_to=f"/analytics/reports/{report_id}")
+    return back(f"/analytics/reports/{report_id}", ok=f"已重新提交, 正在生成: {entry['title']}")
+
+
+@router.post("/analytics/reports/{report_id}/withdraw", response_model=None)
+async def withdraw(report_id: str, request: Request, person: Signed) -> RedirectResponse:
+    """移除: a report that could not be made, taken off the list."""
+    need(person, *AUTHORS)
+    form = await posted(request, person)
+    await command(request, person, form, "analytics", _report_path(report_id), None,
+                  back_to="/analytics/reports", method="DELETE")
+    return back("/analytics/reports", ok="已移除生成失败的报告")
 
 
 @router.get("/analytics/reports/{report_id}/download/{fmt_}", response_model=None)

@@ -79,6 +79,12 @@ async def an_post(h: Hotline, path: str, who: str | None, body: Any,
                                  headers=(h.auth(who) if who else {}) | headers)
 
 
+async def an_delete(h: Hotline, path: str, who: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=h.apps["analytics"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as client:
+        return await client.delete(path, headers=h.auth(who))
+
+
 async def report(h: Hotline, who: str, body: dict[str, Any]) -> dict[str, Any]:
     """A report asked for over HTTP, once it is made: its entry."""
     transport = httpx.ASGITransport(app=h.apps["analytics"])
@@ -384,6 +390,75 @@ async def test_a_report_is_ordered_made_in_the_background_and_taken_up_again(
     await maker.idle()
     entry = (await an_get(h, f"/v1/analytics/reports/{orphan}", "analyst")).json()
     assert entry["status"] == "ready" and entry["requested_by"] == r.json()["requested_by"]
+
+
+async def failed_report(h: Hotline, body: dict[str, Any], **headers: str) -> str:
+    """A report asked for while the reports folder cannot be written (a file stands where
+    it should be): its order is left `failed`. Returns its id."""
+    maker: ReportMaker = h.apps["analytics"].state.reports
+    root, maker.store.root = maker.store.root, h.platform.settings.data_dir / "blocked"
+    maker.store.root.write_text("not a folder")
+    try:
+        r = await an_post(h, "/v1/analytics/reports", "analyst", body, **headers)
+        await maker.idle()
+    finally:
+        maker.store.root.unlink()
+        maker.store.root = root
+    entry = (await an_get(h, r.headers["location"], "analyst")).json()
+    assert entry["status"] == "failed", entry
+    return str(r.json()["report_id"])
+
+
+async def test_a_failed_report_is_made_again_or_withdrawn(hotline_an: Hotline) -> None:
+    """重新生成 (POST …/retry, or the same Idempotency-Key again) makes a failed report as
+    it was asked for; 移除 (DELETE) takes it off the list; neither touches a report made
+    (409: it stays on record); auditors may do neither."""
+    h = hotline_an
+    maker: ReportMaker = h.apps["analytics"].state.reports
+    day = {"kind": "daily", "period": "2026-11-23"}
+    made = (await report(h, "analyst", day))["report_id"]
+    for r in (await an_post(h, f"/v1/analytics/reports/{made}/retry", "analyst", None),
+              await an_delete(h, f"/v1/analytics/reports/{made}", "supervisor")):
+        assert r.status_code == 409 and r.json()["type"].endswith("report-made"), r.text
+
+    rid = await failed_report(h, day)
+    r = await an_get(h, f"/v1/analytics/reports/{rid}.pdf", "analyst")
+    assert f"/v1/analytics/reports/{rid}/retry" in r.json()["detail"]
+    r = await an_post(h, f"/v1/analytics/reports/{rid}/retry", "auditor", None)
+    assert r.status_code == 403
+    assert (await an_delete(h, f"/v1/analytics/reports/{rid}", "auditor")).status_code == 403
+    async with maker._one_at_a_time:  # the maker is busy: the order is seen being made
+        r = await an_post(h, f"/v1/analytics/reports/{rid}/retry", "supervisor", None)
+        assert r.status_code == 202 and r.json()["status"] == "making", r.text
+        assert r.json()["error"] is None and r.headers["location"].endswith(rid)
+        again = await an_post(h, f"/v1/analytics/reports/{rid}/retry", "supervisor", None)
+        assert again.status_code == 409 and again.json()["type"].endswith("report-making")
+        gone = await an_delete(h, f"/v1/analytics/reports/{rid}", "analyst")
+        assert gone.status_code == 409 and gone.json()["type"].endswith("report-making")
+    await maker.idle()
+    entry = (await an_get(h, f"/v1/analytics/reports/{rid}", "auditor")).json()
+    assert entry["status"] == "ready" and entry["requested_by"].startswith("analyst:"), entry
+
+    # a client's retry under its Idempotency-Key makes a failed report again
+    keyed = await failed_report(h, day, **{"Idempotency-Key": "k-9"})
+    r = await an_post(h, "/v1/analytics/reports", "analyst", day, **{"Idempotency-Key": "k-9"})
+    assert r.status_code == 202 and r.json()["report_id"] == keyed
+    assert r.json()["status"] == "making", r.text
+    await maker.idle()
+    assert (await an_get(h, f"/v1/analytics/reports/{keyed}", "analyst")).json()[
+        "status"] == "ready"
+
+    # withdrawn: gone from the list and from its address
+    dropped = await failed_report(h, {"kind": "daily", "period": "2026-11-24"})
+    listing = (await an_get(h, "/v1/analytics/reports", "analyst")).json()
+    assert [p["report_id"] for p in listing["pending"]] == [dropped]
+    assert (await an_delete(h, f"/v1/analytics/reports/{dropped}", "analyst")).status_code == 204
+    listing = (await an_get(h, "/v1/analytics/reports", "analyst")).json()
+    assert listing["pending"] == [] and listing["total"] == 3
+    for r in (await an_get(h, f"/v1/analytics/reports/{dropped}", "analyst"),
+              await an_delete(h, f"/v1/analytics/reports/{dropped}", "analyst"),
+              await an_post(h, f"/v1/analytics/reports/{dropped}/retry", "analyst", None)):
+        assert r.status_code == 404 and r.json()["type"].endswith("report-unknown"), r.text
 
 
 def test_the_trend_of_a_period_without_tickets_starts_at_zero() -> None:

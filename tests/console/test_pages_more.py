@@ -6,7 +6,8 @@ imported first; Debian's chromium driven by Playwright (tests/console/browser.py
 an editor searches (highlighted hits), reads an article, drafts two articles and submits
 them; a supervisor approves one and returns the other; the editor sees the returned one
 with its reason. An analyst reads the KPIs, the tiers and the hotspots, makes a monthly
-report, sees its charts (SVG through the console) and downloads its PDF; an auditor reads
+report, sees its charts (SVG through the console) and downloads its PDF, makes again a
+report that could not be made and withdraws another; an auditor reads
 the reports and may make none. An admin opens an account (the one-time password shown
 once), deactivates it, resets a password, issues a key and revokes it. A unit handler is
 refused the analysts' and the admin's pages.
@@ -15,6 +16,7 @@ refused the analysts' and the admin's pages.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser
@@ -45,6 +47,19 @@ def draft(person: Person, title: str, body: str) -> str:
     page.fill("input[name=keywords]", "公积金, 测试")
     assert submit(person, "form[action='/knowledge/articles']") == "草稿已保存并提交审核"
     return page.url.split("/knowledge/articles/")[1].split("?")[0]
+
+
+@contextmanager
+def reports_blocked(platform: Platform) -> Iterator[None]:
+    """The reports' folder out of the way and a file in its place, put back after."""
+    folder, kept = platform.data / "reports", platform.data / "reports.kept"
+    folder.rename(kept)
+    folder.write_text("not a folder")
+    try:
+        yield
+    finally:
+        folder.unlink()
+        kept.rename(folder)
 
 
 def test_knowledge_search_review_and_drafts(platform: Platform, browser: Browser) -> None:
@@ -162,6 +177,26 @@ def test_analytics_pages_reports_and_charts(platform: Platform, browser: Browser
     pdf = analyst.page.request.get(f"{base}/analytics/reports/{report}/download/pdf")
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
     assert pdf.headers["content-disposition"].startswith("attachment")
+
+    # a report that cannot be made (a file stands where the reports' folder goes) is made
+    # again from its page once the fault is mended, or taken off the list
+    for kind, then in (("daily", "重新生成"), ("weekly", "移除")):
+        with reports_blocked(platform):
+            analyst.go("/analytics/reports")
+            analyst.page.select_option("#make-report select[name=kind]", kind)
+            submit(analyst, "#make-report")
+            until(lambda: (analyst.page.reload(), "生成失败" in main_text(analyst))[1],
+                  "the report failed", 120)
+            if kind == "daily":
+                analyst.shot("analytics-report-failed")
+        if then == "重新生成":
+            assert submit(analyst, "#report-status", then).startswith("已重新提交, 正在生成")
+            analyst.page.wait_for_selector(".an-charts img", timeout=120_000)
+        else:
+            analyst.go("/analytics/reports")
+            assert "生成失败" in analyst.page.inner_text("#pending-reports")
+            assert submit(analyst, "#pending-reports", then) == "已移除生成失败的报告"
+            assert not analyst.page.locator("#pending-reports").count()
 
     auditor = open_person(browser, base, "auditor", "dev.auditor", pw)
     auditor.go("/analytics/reports")

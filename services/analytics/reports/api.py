@@ -1,11 +1,12 @@
 """The reports API (统计报告): generate a report, list them, read one's entry, download it
 as HTML, PDF, CSV or XLSX, or one of its charts as SVG.
 
-Analysts and supervisors generate; auditors, like them, list and download (an auditor
-checks what was reported, and does not file reports). Reports hold no personal data: the
-same figures the KPI API gives, by code and Chinese name. A download is named after the
-report's Chinese title (RFC 6266/5987 `filename*`, with an ASCII `filename` for clients
-that predate it).
+Analysts and supervisors generate, and make again or withdraw a report that could not be
+made; auditors, like them, list and download (an auditor checks what was reported, and does
+not file reports). A made report is never deleted: it is what was reported. Reports hold no
+personal data: the same figures the KPI API gives, by code and Chinese name. A download is
+named after the report's Chinese title (RFC 6266/5987 `filename*`, with an ASCII `filename`
+for clients that predate it).
 """
 
 from __future__ import annotations
@@ -157,7 +158,17 @@ async def _entry(maker: ReportMaker, report_id: str) -> Stored:
         raise Problem(409, "report-making", "报告生成中 (the report is being made)",
                       "Ask for its entry until its status is ready.")
     raise Problem(409, "report-failed", "报告生成失败 (the report could not be made)",
-                  f"{standing.error}; ask for it again.")
+                  f"{standing.error}; make it again: POST {router.prefix}/"
+                  f"{standing.report_id}/retry.")
+
+
+def _not_failed(standing: Stored | Ordered) -> Problem:
+    """Why a report that is not a failed order can be neither made again nor withdrawn."""
+    if isinstance(standing, Stored):
+        return Problem(409, "report-made", "报告已生成 (the report is made)",
+                       "A made report stays on record; ask for a new one instead.")
+    return Problem(409, "report-making", "报告生成中 (the report is being made)",
+                   "Ask for its entry until its status is ready.")
 
 
 _ORDER_ID = uuid.UUID("0b5e2f3c-7d41-4a8e-9c62-12345a0f0016")
@@ -186,6 +197,28 @@ async def make_report(body: ReportBody, maker: MakerDep, clock: ClockDep, who: A
                       "This Idempotency-Key asked for a different report.") from exc
     response.headers["Location"] = f"{router.prefix}/{standing.report_id}"
     return _shown(standing)
+
+
+@router.post("/{report_id}/retry", status_code=202, responses=problems(401, 403, 404, 409, 422))
+async def make_again(report_id: ReportId, maker: MakerDep, who: Author,
+                     response: Response) -> dict[str, Any]:
+    """重新生成: a report that could not be made (`failed`) is made again, as it was asked
+    for (202, status `making`); 409 for one made or being made."""
+    ordered = await maker.again(report_id)
+    if ordered is None:
+        raise _not_failed(await _standing(maker, report_id))
+    response.headers["Location"] = f"{router.prefix}/{report_id}"
+    return _shown(ordered)
+
+
+@router.delete("/{report_id}", status_code=204, response_class=Response,
+               responses=problems(401, 403, 404, 409, 422))
+async def withdraw(report_id: ReportId, maker: MakerDep, who: Author) -> Response:
+    """移除: a report that could not be made (`failed`) taken off the list; a made report
+    stays on record and one being made is left to finish (409)."""
+    if not await maker.orders.withdraw(report_id):
+        raise _not_failed(await _standing(maker, report_id))
+    return Response(status_code=204)
 
 
 @router.get("")

@@ -114,7 +114,8 @@ class ReportMaker:
     async def request(self, order: Order, now: datetime, by: str, report_id: str
                       ) -> Ordered | Stored:
         """Write the order down and start making it; what stands under `report_id` when a
-        retry (the same id) finds its order placed or its report made already."""
+        retry (the same id) finds its order placed or its report made already (a failed
+        order is made again)."""
         ordered = Ordered(report_id, order.kind, order.span.key,
                           content.title_of(order.kind, order.span,
                                            content.check_filters(self.reference, order.filters)),
@@ -131,7 +132,16 @@ class ReportMaker:
         if standing is None or (standing.kind, standing.period, standing.params) != (
                 ordered.kind, ordered.period, ordered.params):
             raise Conflict(report_id)
-        return standing
+        return await self.again(report_id) or standing
+
+    async def again(self, report_id: str) -> Ordered | None:
+        """A failed order made again (a client's retry, or someone pressing 重新生成): back
+        to `making` and started; None when it is not a failed order."""
+        if not await self.orders.again(report_id):
+            return None
+        ordered = await self.orders.get(report_id)  # read before a maker can file it
+        self._start(report_id)
+        return ordered
 
     async def standing(self, report_id: str) -> Ordered | Stored | None:
         """The order while it is one, else the report made (in that order: a report is

@@ -7,7 +7,8 @@ the process that was making it. Making an order claims it for a lease (`LEASE`) 
 maker renews while it draws; an order whose lease ran out (its maker died) is claimed again
 by the next schedule tick of any replica. A made report moves to the register
 (`store.ReportStore.add` deletes its order in the same transaction); one that could not be
-made stays here as `failed`, with the reason, until it is asked for again.
+made stays here as `failed`, with the reason, until whoever asks for reports makes it again
+(`again`: back to `making`, for a maker to claim) or withdraws it (`withdraw`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from hotline.projection import aware
 from services.analytics.reports.store import ReportStore, orders
@@ -93,6 +94,24 @@ class OrderBook:
         async with self.store.db.begin() as conn:
             await conn.execute(update(orders).where(orders.c.report_id == report_id)
                                .values(status=FAILED, error=reason[:500], lease_until=None))
+
+    async def again(self, report_id: str) -> bool:
+        """A failed order back to `making`, free for a maker to claim; False when it is not
+        a failed order (made meanwhile, still being made, withdrawn, unknown)."""
+        async with self.store.db.begin() as conn:
+            moved = await conn.execute(update(orders).where(
+                orders.c.report_id == report_id, orders.c.status == FAILED)
+                .values(status=MAKING, error=None, lease_until=None))
+            return bool(moved.rowcount == 1)
+
+    async def withdraw(self, report_id: str) -> bool:
+        """A failed order taken off the book; False when it is not a failed order (one
+        being made is left to its maker: its report would be filed with no order)."""
+        await self.store.ensure()
+        async with self.store.db.begin() as conn:
+            gone = await conn.execute(delete(orders).where(
+                orders.c.report_id == report_id, orders.c.status == FAILED))
+            return bool(gone.rowcount == 1)
 
     async def get(self, report_id: str) -> Ordered | None:
         await self.store.ensure()
