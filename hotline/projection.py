@@ -18,6 +18,7 @@ reason and their origin, before the offsets move past them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import weakref
@@ -39,6 +40,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.decoding import decoded_once, event_name_of
@@ -46,6 +48,7 @@ from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
 from hotline.heads import READ_CHUNK, StreamHeads, heads_in
+from hotline.leases import Lease, LeaseLost, leases_in
 from hotline.log.port import (
     Consumer,
     EventLog,
@@ -58,6 +61,7 @@ from hotline.log.port import (
 log = logging.getLogger(__name__)
 
 REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
+FOLLOW_S = 2.0  # how often a follower reads the writer's offsets and tries the lease
 # Runners of this process reading each topic now: while there are several, each record one
 # decodes is remembered for the others (contracts.decoding.decoded_once).
 _READERS: Counter[str] = Counter()
@@ -77,6 +81,7 @@ versions_table = Table(
     Column("version", Integer, nullable=False),
 )
 heads_table = heads_in(runtime_metadata)  # per stream, the last version applied
+leases_table = leases_in(runtime_metadata)  # per projection, which runner may write it
 
 Applied = tuple[Envelope, EventData | None]
 
@@ -312,11 +317,52 @@ class ProjectionRunner:
         self.stats = RunnerStats()
         # a relay's replicas share its heads as they share its partitions: never remembered
         self.heads = StreamHeads(heads_table, projection.name, remember=not shared)
+        # a read model's replicas may share a database: one writes it at a time (a relay's
+        # split their partitions, each writing its own)
+        self.lease = None if shared else Lease(engine, leases_table, projection.name)
         self.started = asyncio.Event()  # set once its tables exist and it knows its offsets
         self._stop = asyncio.Event()
 
     async def run(self, *, until: dict[tuple[str, int], int] | None = None) -> RunnerStats:
-        """Consume until `stop()` (or until every position reaches `until`, for rebuilds)."""
+        """Consume until `stop()` (or until every position reaches `until`, for rebuilds).
+
+        A read model's runner writes only while it holds the projection's lease
+        (hotline/leases.py); until then, or after another replica took it over, it follows
+        the holder's offsets (what readiness watches) and waits to take over."""
+        while await self.lead(until):
+            try:
+                return await self._consume(until)
+            except LeaseLost:
+                log.warning("%s: another replica took over its writing; following it",
+                            self.projection.name)
+                self.heads = StreamHeads(heads_table, self.projection.name, remember=True,
+                                         capacity=self.heads.capacity)  # what it knew is old
+            except BaseException:
+                if self.lease is not None:  # this runner is gone: a successor may take over
+                    self.lease.release_locally()
+                raise
+        return self.stats
+
+    async def lead(self, until: dict[tuple[str, int], int] | None = None) -> bool:
+        """Wait until this runner may write (False: stopped first, or the holder of the
+        lease reached `until`)."""
+        while self.lease is not None and not await self.lease.acquire():
+            await self._follow()
+            if until is not None and _reached(self.stats.positions, until):
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), FOLLOW_S)
+        return not self._stop.is_set()
+
+    async def _follow(self) -> None:
+        """Where the replica writing the projection is: its committed offsets."""
+        try:
+            self.stats.positions = await stored_offsets(self.engine, self.projection.name)
+        except DBAPIError:  # its tables are not made yet
+            return
+        self.started.set()
+
+    async def _consume(self, until: dict[tuple[str, int], int] | None) -> RunnerStats:
         await ensure_schema(self.engine, self.projection)
         async with self.engine.connect() as conn:
             await self.heads.start(conn)
@@ -325,15 +371,15 @@ class ProjectionRunner:
         try:
             self.started.set()
             while not self._stop.is_set():
-                if until is not None and all(
-                    self.stats.positions.get(tp, 0) >= end for tp, end in until.items()
-                ):
+                if until is not None and _reached(self.stats.positions, until):
                     await self._settle(at_end=True)
                     break
                 records = await consumer.poll(self.batch_size, timeout_s=0.5)
                 if until is not None and records:
                     records = await self._fill(consumer, records)
                 if not records:
+                    if self.lease is not None:
+                        await self.lease.keep()
                     await self._settle()
                 else:
                     await self.process(records)
@@ -346,6 +392,8 @@ class ProjectionRunner:
         finally:
             _READERS.subtract(self.projection.topics)
             await consumer.close()
+        if self.lease is not None:  # stopped: a follower takes over at once
+            await self.lease.give_up()
         return self.stats
 
     async def _fill(self, consumer: Consumer | PartitionConsumer,
@@ -393,6 +441,8 @@ class ProjectionRunner:
         while projection.unsettled:
             async with self.engine.begin() as conn:  # a transaction per part of the work
                 await projection.settle(conn)
+                if self.lease is not None:
+                    await self.lease.hold(conn)
 
     async def caught_up(self) -> bool:
         """Whether this runner has read every partition it reads to the log's end."""
@@ -446,6 +496,8 @@ class ProjectionRunner:
                 await self.projection.apply(conn, fresh)
                 await self.heads.store(conn, moved, set(read))
             await self._store_offsets(conn, positions)
+            if self.lease is not None:  # a runner taken over meanwhile rolls all this back
+                await self.lease.hold(conn)
             if self.before_commit is not None:
                 await self.before_commit()
         self.heads.committed(read, moved)
@@ -472,6 +524,10 @@ class ProjectionRunner:
         )
 
 
+def _reached(positions: dict[tuple[str, int], int], until: dict[tuple[str, int], int]) -> bool:
+    return all(positions.get(tp, 0) >= end for tp, end in until.items())
+
+
 async def rebuild(
     log: EventLog,
     engine: AsyncEngine,
@@ -479,16 +535,10 @@ async def rebuild(
     *,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunnerStats:
-    """Drop a projection's rows and offsets and replay its topics from offset zero."""
-    await ensure_schema(engine, projection)
-    async with engine.begin() as conn:
-        await _reset(conn, projection)
-        await conn.run_sync(projection.metadata.create_all)
+    """Drop a projection's rows and offsets and replay its topics from offset zero (once
+    no other runner writes them: it takes their lease first)."""
     until: dict[tuple[str, int], int] = {}
-    for topic in projection.topics:
-        for p, end in (await log.end_offsets(topic)).items():
-            until[(topic, p)] = end
-    total = sum(until.values())
+    total = 0
 
     def report(stats: RunnerStats) -> None:
         if on_progress is not None:
@@ -496,6 +546,16 @@ async def rebuild(
 
     runner = ProjectionRunner(log, engine, projection, group=f"rebuild.{projection.name}",
                               batch_size=REBUILD_BATCH, on_batch=report)
+    if not await runner.lead():
+        return runner.stats
+    await ensure_schema(engine, projection)
+    async with engine.begin() as conn:
+        await _reset(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
+    for topic in projection.topics:
+        for p, end in (await log.end_offsets(topic)).items():
+            until[(topic, p)] = end
+    total = sum(until.values())
     return await runner.run(until=until)
 
 

@@ -328,6 +328,7 @@ async def test_figures_while_the_cube_is_behind(small: Bench, tmp_path: Path,
     await _six_histories(small)
     facts = TicketFacts(CAL, bulk_from=1)
     replay = ProjectionRunner(small.log, small.platform.db, facts, batch_size=50)
+    assert await replay.lead()
     await ensure_schema(small.platform.db, facts)
     for p, end in (await small.log.end_offsets(TICKETS)).items():
         await replay.process(await small.log.read(TICKETS, p, 0, end))

@@ -1,7 +1,8 @@
 """A small real projection for the runtime tests: how many events each stream has had.
 
 A count, not a set, so that an event applied twice shows up as a wrong number.
-Also the entry point of the crash worker: `python -m tests.projection.tally`.
+Also the entry point of the crash worker (`python -m tests.projection.tally TOPIC DB MARKER`)
+and of a replica's runner (`python -m tests.projection.tally replica TOPIC DB`).
 """
 
 from __future__ import annotations
@@ -81,5 +82,15 @@ async def crash_worker(topic: str, db_url: str, marker: Path) -> None:
     await runner.run()
 
 
+async def replica(topic: str, db_url: str) -> None:
+    """One replica's runner of the tally, as a service runs it: until it is killed."""
+    log = open_log(Settings())
+    await log.start()
+    await ProjectionRunner(log, create_async_engine(db_url), Tally(topic), batch_size=10).run()
+
+
 if __name__ == "__main__":
-    asyncio.run(crash_worker(sys.argv[1], sys.argv[2], Path(sys.argv[3])))
+    if sys.argv[1] == "replica":
+        asyncio.run(replica(sys.argv[2], sys.argv[3]))
+    else:
+        asyncio.run(crash_worker(sys.argv[1], sys.argv[2], Path(sys.argv[3])))

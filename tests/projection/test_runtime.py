@@ -153,6 +153,7 @@ async def test_heads_kept_in_memory_or_forgotten_still_tell_a_redelivery(
     await EventStore(log).append("s-new", [noted_on(topic)(text="新的")], expected_version=0,
                                  context=Context.new("operator:op-1", "/tests"), now=NOW)
     fresh = (await log.read_stream(topic, "s-new"))[0]
+    assert await runner.lead()  # the lease it gave up when it stopped
     await runner.process([first, fresh])
     async with engine.connect() as conn:
         counts = await tally.counts(conn)
