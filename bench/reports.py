@@ -72,7 +72,7 @@ async def run(rows: int = ROWS) -> list[Result]:
         side.db = engine
         ref = load_reference()
         maker = ReportMaker(side, ref.data, ref.calendar.zone,
-                            ReportStore(engine, Path(tmp) / "reports"), utc_now)
+                            ReportStore(engine), utc_now)
         order = Order("monthly", parse("monthly", "2026-11"), {})
         await maker.make(order, NOW)  # warm: fonts, matplotlib's caches
         made, read = [], []

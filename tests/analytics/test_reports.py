@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -361,12 +362,10 @@ async def test_a_report_is_ordered_made_in_the_background_and_taken_up_again(
     listing = (await an_get(h, "/v1/analytics/reports", "analyst")).json()
     assert listing["total"] == 1 and listing["pending"] == []
 
-    # the reports folder cannot be written (a file stands where it should be): failed
-    root, maker.store.root = maker.store.root, h.platform.settings.data_dir / "blocked"
-    maker.store.root.write_text("not a folder")
-    r = await an_post(h, "/v1/analytics/reports", "analyst", day)
-    await maker.idle()
-    maker.store.root = root
+    # the database refuses the report's files (a full disk): failed
+    async with files_refused(h):
+        r = await an_post(h, "/v1/analytics/reports", "analyst", day)
+        await maker.idle()
     failed = (await an_get(h, r.headers["location"], "analyst")).json()
     assert failed["status"] == "failed" and failed["status_zh"] == "生成失败"
     assert "报告生成出错" in failed["error"]
@@ -392,18 +391,29 @@ async def test_a_report_is_ordered_made_in_the_background_and_taken_up_again(
     assert entry["status"] == "ready" and entry["requested_by"] == r.json()["requested_by"]
 
 
-async def failed_report(h: Hotline, body: dict[str, Any], **headers: str) -> str:
-    """A report asked for while the reports folder cannot be written (a file stands where
-    it should be): its order is left `failed`. Returns its id."""
-    maker: ReportMaker = h.apps["analytics"].state.reports
-    root, maker.store.root = maker.store.root, h.platform.settings.data_dir / "blocked"
-    maker.store.root.write_text("not a folder")
+@asynccontextmanager
+async def files_refused(h: Hotline) -> AsyncIterator[None]:
+    """The service's database refuses a report's files meanwhile (as a full disk would):
+    a trigger of the real database, dropped after."""
+    await h.apps["analytics"].state.reports.store.ensure()
+    async with h.platform.db.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON an_report_files "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
     try:
+        yield
+    finally:
+        async with h.platform.db.begin() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER disk_full")
+
+
+async def failed_report(h: Hotline, body: dict[str, Any], **headers: str) -> str:
+    """A report asked for while the database refuses its files: its order is left
+    `failed`. Returns its id."""
+    maker: ReportMaker = h.apps["analytics"].state.reports
+    async with files_refused(h):
         r = await an_post(h, "/v1/analytics/reports", "analyst", body, **headers)
         await maker.idle()
-    finally:
-        maker.store.root.unlink()
-        maker.store.root = root
     entry = (await an_get(h, r.headers["location"], "analyst")).json()
     assert entry["status"] == "failed", entry
     return str(r.json()["report_id"])

@@ -27,8 +27,8 @@ BJ = ZoneInfo("Asia/Shanghai")
 REF = load_reference()
 
 
-def maker_on(db: ReadSide, root: Path) -> ReportMaker:
-    return ReportMaker(db, REF.data, REF.calendar.zone, ReportStore(db.db, root), utc_now)
+def maker_on(db: ReadSide) -> ReportMaker:
+    return ReportMaker(db, REF.data, REF.calendar.zone, ReportStore(db.db), utc_now)
 
 
 async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
                 await conn.run_sync(meta.create_all)
         side = ReadSide()
         side.db = engine
-        maker = maker_on(side, tmp_path / "reports")
+        maker = maker_on(side)
         now = datetime(2026, 12, 1, 9, tzinfo=BJ)
         entry = await maker.make(Order("monthly", parse("monthly", "2026-11"),
                                        {"district": "990101"}), now, by="analyst:someone")
@@ -50,11 +50,18 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
         assert got.params == {"district": "990101"} and got.title.endswith("(2026年11月)")
         assert got.figures["tickets"]["value"] == 0
         assert got.figures["direct_answer_rate"]["value"] is None  # no base: no rate
-        assert (tmp_path / "reports" / entry.report_id / "report.pdf").read_bytes()[:5] == \
-            b"%PDF-"
+        pdf = await maker.store.file(entry.report_id, "report.pdf")
+        assert pdf is not None and pdf[:5] == b"%PDF-"
+        assert await maker.store.file(entry.report_id, "report.docx") is None
+        # a report made before the files moved into the database: read from its folder
+        (tmp_path / "reports" / "old-1").mkdir(parents=True)
+        (tmp_path / "reports" / "old-1" / "report.pdf").write_bytes(b"%PDF-1.7 old")
+        legacy = ReportStore(engine, legacy=tmp_path / "reports")
+        assert await legacy.file("old-1", "report.pdf") == b"%PDF-1.7 old"
+        assert await legacy.file(entry.report_id, "report.pdf") == pdf
 
         # two replicas tick at once: every scheduled period is made exactly once
-        replicas = [ReportScheduler(maker_on(side, tmp_path / "reports"), lambda: now,
+        replicas = [ReportScheduler(maker_on(side), lambda: now,
                                     kinds=("daily", "weekly")) for _ in range(2)]
         made = await asyncio.gather(*(r.tick(now) for r in replicas))
         assert sorted(e.schedule_key or "" for batch in made for e in batch) == [
@@ -67,13 +74,13 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
         await engine.dispose()
 
 
-async def test_the_order_book_on_both_databases(db_url: str, tmp_path: Path) -> None:
+async def test_the_order_book_on_both_databases(db_url: str) -> None:
     """An order is claimed by one maker for its lease, free again when the lease runs out
     (what a dead maker leaves), kept with its reason when it fails, and gone from the book
     when its report is filed."""
     engine = create_async_engine(db_url)
     try:
-        store = ReportStore(engine, tmp_path / "reports")
+        store = ReportStore(engine)
         book = OrderBook(store)
         now = datetime(2026, 12, 1, 9, tzinfo=BJ)
         for n in range(2):
@@ -95,7 +102,7 @@ async def test_the_order_book_on_both_databases(db_url: str, tmp_path: Path) -> 
         assert await book.claim("r1", later) is None and await book.orphans(later) == []
         assert [o.report_id for o in await book.listing("monthly", "2026-11")] == ["r1", "r0"]
         await store.add(Stored("r0", "monthly", "2026-11", "月报", now, now, {}, "requested",
-                               None, now, {}, {}))
+                               None, now, {"csv": "tables.csv"}, {}), {"tables.csv": b"a,b"})
         assert await book.get("r0") is None and await store.get("r0") is not None
     finally:
         await engine.dispose()

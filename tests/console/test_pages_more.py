@@ -15,6 +15,7 @@ refused the analysts' and the admin's pages.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,15 +52,18 @@ def draft(person: Person, title: str, body: str) -> str:
 
 @contextmanager
 def reports_blocked(platform: Platform) -> Iterator[None]:
-    """The reports' folder out of the way and a file in its place, put back after."""
-    folder, kept = platform.data / "reports", platform.data / "reports.kept"
-    folder.rename(kept)
-    folder.write_text("not a folder")
+    """The platform's database refuses reports' files meanwhile (as a full disk would): a
+    trigger in the real database file, dropped after."""
+    db = sqlite3.connect(platform.data / "projections.db", timeout=30)
     try:
+        with db:
+            db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON an_report_files "
+                       "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
         yield
     finally:
-        folder.unlink()
-        kept.rename(folder)
+        with db:
+            db.execute("DROP TRIGGER disk_full")
+        db.close()
 
 
 def test_knowledge_search_review_and_drafts(platform: Platform, browser: Browser) -> None:
@@ -178,8 +182,8 @@ def test_analytics_pages_reports_and_charts(platform: Platform, browser: Browser
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
     assert pdf.headers["content-disposition"].startswith("attachment")
 
-    # a report that cannot be made (a file stands where the reports' folder goes) is made
-    # again from its page once the fault is mended, or taken off the list
+    # a report that cannot be made (the database refuses its files) is made again from its
+    # page once the fault is mended, or taken off the list
     for kind, then in (("daily", "重新生成"), ("weekly", "移除")):
         with reports_blocked(platform):
             analyst.go("/analytics/reports")

@@ -234,12 +234,15 @@ async def list_reports(maker: MakerDep, who: Reader, kind: ReportKind | None = N
             "offset": offset, "pending": [_shown(o) for o in pending]}
 
 
-def _download(maker: ReportMaker, entry: Stored, key: str, suffix: str,
-              media_type: str) -> Response:
-    path = maker.store.folder(entry.report_id) / entry.files[key]
+async def _download(maker: ReportMaker, entry: Stored, key: str, suffix: str,
+                    media_type: str) -> Response:
+    content = await maker.store.file(entry.report_id, entry.files[key])
+    if content is None:
+        raise Problem(404, "report-file-missing", "报告文件缺失 (the file is not kept)",
+                      f"The report's {entry.files[key]} is not in the register.")
     name = f"{entry.title}{'-' + key.removeprefix('chart-') if key.startswith('chart-') else ''}"
     ascii_name = f"report-{entry.kind}-{entry.period.replace('..', '_')}.{suffix}"
-    return Response(path.read_bytes(), media_type=media_type, headers={
+    return Response(content, media_type=media_type, headers={
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
                                f"filename*=UTF-8''{quote(f'{name}.{suffix}', safe='')}"})
 
@@ -260,7 +263,7 @@ async def download(report_id: ReportId, fmt: Format, maker: MakerDep, who: Reade
     if fmt.value not in entry.files:
         raise Problem(404, "report-format-missing", "该报告无此格式 (format not kept)",
                       f"The report was not made as {fmt.value}.")
-    return _download(maker, entry, fmt.value, fmt.value, TYPES[fmt.value])
+    return await _download(maker, entry, fmt.value, fmt.value, TYPES[fmt.value])
 
 
 @router.get("/{report_id}/charts/{chart}.svg", response_class=Response,
@@ -272,7 +275,7 @@ async def chart(report_id: ReportId, chart: Annotated[str, Path(pattern=CODE_PAT
     if f"chart-{chart}" not in entry.files:
         raise Problem(404, "report-chart-unknown", "该报告无此图表 (no such chart)",
                       f"Charts: {', '.join(entry.public()['charts'])}.")
-    return _download(maker, entry, f"chart-{chart}", "svg", "image/svg+xml")
+    return await _download(maker, entry, f"chart-{chart}", "svg", "image/svg+xml")
 
 
 @router.get("/{report_id}", responses=problems(401, 403, 404, 422))

@@ -100,7 +100,6 @@ class ReportMaker:
             content.gather, order.kind, order.span, previous(order.span), order.filters,
             self.reference, self.zone, now)
         files = await asyncio.to_thread(render, report)
-        await asyncio.to_thread(self.store.write, report_id, files)
         names = {fmt: name for fmt, name in NAMES.items()}
         names |= {name.removesuffix(".svg"): name for name in files if name.startswith("chart-")}
         entry = Stored(
@@ -109,7 +108,7 @@ class ReportMaker:
             {h.id: {"label_zh": h.label_zh, "value": h.now.value, "numerator": h.now.numerator,
                     "denominator": h.now.denominator, "previous": h.before.value}
              for h in report.headline}, schedule_key)
-        return entry if await self.store.add(entry) else None
+        return entry if await self.store.add(entry, files) else None
 
     async def request(self, order: Order, now: datetime, by: str, report_id: str
                       ) -> Ordered | Stored:
@@ -247,6 +246,6 @@ def reports_of(platform: Platform, clock: Callable[[], datetime]
                ) -> tuple[ReportMaker, ReportScheduler]:
     """The app's report maker (files under the data dir's `reports/`) and its schedule."""
     ref = reference_of(platform)
-    store = ReportStore(platform.db, Path(platform.settings.data_dir) / "reports")
+    store = ReportStore(platform.db, legacy=Path(platform.settings.data_dir) / "reports")
     maker = ReportMaker(AnalyticsService(platform), ref.data, ref.calendar.zone, store, clock)
     return maker, ReportScheduler(maker, clock)

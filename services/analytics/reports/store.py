@@ -1,12 +1,15 @@
 """Generated reports: their register (`an_reports`, one row each: id, kind, period,
-parameters, when and by whom, the files) and their files under the data dir.
+parameters, when and by whom, the files) and their files (`an_report_files`).
 
 Not a projection: a report is a document made at a moment from the facts as they stood
 then, not something the log can give back (a rebuild would give today's figures), so its
-row is written once and never replayed, and its files are kept beside it. The table lives
-in the service's database and is made on first use (`CREATE TABLE IF NOT EXISTS`). A
-scheduled report carries a `schedule_key` (kind and period) that is unique, so replicas
-racing to make the same daily report keep exactly one.
+row is written once and never replayed. Its files (HTML, PDF, CSV, XLSX, the charts: some
+hundreds of KB for a month) are kept in the same database, written in the register row's
+transaction: every replica of the service serves every report, and a pod's restart loses
+none (they were under a replica's own data dir before, where the other replicas could not
+read them and a new pod had none). The tables live in the service's database and are made
+on first use. A scheduled report carries a `schedule_key` (kind and period) that is unique,
+so replicas racing to make the same daily report keep exactly one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, String, Table, func, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,6 +57,12 @@ reports = Table(
     Column("schedule_key", String(64), nullable=True, unique=True),
     Index("an_reports_by_kind", "kind", "period", "created_at"),
     Index("an_reports_by_time", "created_at"),
+)
+files_table = Table(
+    "an_report_files", metadata,
+    Column("report_id", String(40), primary_key=True),
+    Column("name", String(80), primary_key=True),  # report.pdf, chart-trend.svg, …
+    Column("content", LargeBinary, nullable=False),
 )
 orders = Table(  # reports asked for and not made yet: see orders.py
     "an_report_orders", metadata,
@@ -96,28 +116,19 @@ def _stored(row: Any) -> Stored:
 
 
 class ReportStore:
-    """The register (in `db`) and the files (under `root`, one folder per report)."""
+    """The register and the files, in `db`; `legacy` is the folder where reports made
+    before their files moved into the database keep theirs (read, never written)."""
 
-    def __init__(self, db: AsyncEngine, root: Path) -> None:
-        self.db, self.root = db, root
+    def __init__(self, db: AsyncEngine, legacy: Path | None = None) -> None:
+        self.db, self.legacy = db, legacy
         self._tables = TablesOnce(db, metadata)
 
     async def ensure(self) -> None:
         await self._tables.ensure()
 
-    def folder(self, report_id: str) -> Path:
-        return self.root / report_id
-
-    def write(self, report_id: str, files: dict[str, bytes]) -> None:
-        """Write a report's files by name (before its row: a listed report has its files)."""
-        folder = self.folder(report_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-
-    async def add(self, entry: Stored) -> bool:
-        """Register a report, its order (if it was asked for) done in the same transaction;
-        False when a scheduled one of that key is already there."""
+    async def add(self, entry: Stored, files: dict[str, bytes]) -> bool:
+        """Register a report with its files, its order (if it was asked for) done, in one
+        transaction; False when a scheduled one of that key is already there."""
         await self.ensure()
         row = asdict(entry)
         row["figures"] = json.loads(json.dumps(row["figures"]))
@@ -126,12 +137,26 @@ class ReportStore:
         try:
             async with self.db.begin() as conn:
                 await conn.execute(reports.insert().values(**row))
+                await conn.execute(files_table.insert(), [
+                    {"report_id": entry.report_id, "name": name, "content": content}
+                    for name, content in files.items()])
                 await conn.execute(orders.delete().where(orders.c.report_id == entry.report_id))
         except IntegrityError:
             if entry.schedule_key is None:
                 raise
             return False
         return True
+
+    async def file(self, report_id: str, name: str) -> bytes | None:
+        """One file of a made report (None: not kept)."""
+        await self.ensure()
+        async with self.db.connect() as conn:
+            found = (await conn.execute(select(files_table.c.content).where(
+                files_table.c.report_id == report_id, files_table.c.name == name))).first()
+        if found is not None:
+            return bytes(found.content)
+        old = self.legacy / report_id / name if self.legacy is not None else None
+        return old.read_bytes() if old is not None and old.is_file() else None
 
     async def get(self, report_id: str) -> Stored | None:
         await self.ensure()
