@@ -27,8 +27,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import MetaData, event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import MetaData, event, make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hotline.bundled_sqlite import aiosqlite_dbapi
 
@@ -63,6 +63,18 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+SCHEMA_LOCK = 12345003  # pg_advisory_xact_lock id of every CREATE and DROP of our tables
+
+
+async def schema_turn(conn: AsyncConnection) -> None:
+    """Wait for this transaction's turn to make or drop tables: on PostgreSQL the processes
+    sharing a database (a Deployment's replicas, every service on the development overlay)
+    start together, and two CREATE TABLEs of one name both pass their check and one fails
+    (UniqueViolation on pg_type); a SQLite database takes one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+
+
 class TablesOnce:
     """A store's own tables (not a projection's: those have `ensure_schema`), made in its
     engine at first use, once however many ask at the same moment: CREATE TABLE's check
@@ -79,5 +91,6 @@ class TablesOnce:
         async with self._making:
             if not self._made:
                 async with self.engine.begin() as conn:
+                    await schema_turn(conn)
                     await conn.run_sync(self.metadata.create_all)
                 self._made = True

@@ -35,6 +35,8 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline.database import schema_turn
+
 log = logging.getLogger(__name__)
 
 LEASE_S = 15.0  # a killed writer's read model is taken over after this long at most
@@ -78,6 +80,7 @@ class Lease:
         try:
             async with self.engine.begin() as conn:
                 if not self._made:
+                    await schema_turn(conn)
                     await conn.run_sync(self.table.create, checkfirst=True)
                 taken = await self._take(conn)
             self._made = True

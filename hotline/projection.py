@@ -47,6 +47,7 @@ from contracts.decoding import decoded_once, event_name_of
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
+from hotline.database import schema_turn
 from hotline.heads import READ_CHUNK, StreamHeads, heads_in
 from hotline.leases import Lease, LeaseLost, leases_in
 from hotline.log.port import (
@@ -251,6 +252,7 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
 
 async def _ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
     async with engine.begin() as conn:
+        await schema_turn(conn)
         await conn.run_sync(runtime_metadata.create_all)
         stored = (await conn.execute(select(versions_table.c.version).where(
             versions_table.c.projection == projection.name))).scalar()

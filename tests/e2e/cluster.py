@@ -1,8 +1,9 @@
 """Services in processes of their own, as on Kubernetes: `hotline serve NAME` per replica.
 
-Every replica has its own data dir (its own read models) and shares what a deployment
-shares: the Kafka cluster (a namespace of the session's broker), the citizen key store
-and the API keys (a fresh PostgreSQL database), the master key.
+Every replica has its own data dir (its own read models, or with `shared_db` the one
+PostgreSQL database) and shares what a deployment shares: the Kafka cluster (a namespace of
+the session's broker), the citizen key store and the API keys (a fresh PostgreSQL
+database), the master key.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.apikeys import Principal, Role, open_api_keys
 from hotline.devbroker import free_port, tansu_env
+from hotline.projection import leases_table
 from hotline.settings import Settings
 from tests.fixtures.databases import PG_URL
 
@@ -62,6 +64,17 @@ class Cluster:
 
     def of(self, name: str) -> list[Replica]:
         return [r for r in self.replicas if r.name == name]
+
+    async def lease_holders(self) -> dict[str, str]:
+        """Which process (host:pid) writes each read model of the shared database."""
+        engine = create_async_engine(self.env["HOTLINE_DB"])
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(select(leases_table.c.projection,
+                                                 leases_table.c.holder))
+                return {projection: holder for projection, holder in rows}
+        finally:
+            await engine.dispose()
 
     def start(self, name: str, **settings: str) -> Replica:
         """One more replica of `name`, in its own process and data dir (and `settings`)."""
@@ -141,9 +154,14 @@ async def _drop(name: str) -> None:
 
 
 @asynccontextmanager
-async def cluster(root: Path, bootstrap: str, **extra: str) -> AsyncIterator[Cluster]:
-    """The shared parts of a deployment, and API keys for staff, units and channels."""
+async def cluster(root: Path, bootstrap: str, *, shared_db: bool = False,
+                  **extra: str) -> AsyncIterator[Cluster]:
+    """The shared parts of a deployment, and API keys for staff, units and channels; with
+    `shared_db`, every replica's projections in that one PostgreSQL database too (as the
+    Kubernetes manifests configure them), else each in its data dir's SQLite file."""
     name, url = await _database()
+    if shared_db:
+        extra = {"HOTLINE_DB": url, **extra}
     env = {
         "HOTLINE_ENVIRONMENT": "test",
         **tansu_env(bootstrap),

@@ -66,7 +66,9 @@ class Loop:
 
 async def test_the_whole_loop_with_each_service_in_its_own_process(
         tmp_path: Path, kafka_bootstrap: str) -> None:
-    async with cluster(tmp_path, kafka_bootstrap) as c:
+    """As on Kubernetes: the replicas of every service share one PostgreSQL database for
+    their read models (the two dispatch replicas take turns writing the work orders)."""
+    async with cluster(tmp_path, kafka_bootstrap, shared_db=True) as c:
         for name, count in (("tickets", 2), ("intake", 1), ("dispatch", 2),
                             ("supervision", 1), ("callback", 1)):
             for _ in range(count):
@@ -82,6 +84,10 @@ async def test_the_whole_loop_with_each_service_in_its_own_process(
         assert all(d["answering"] for d in deciders)
         for replica in c.replicas:
             assert "Traceback" not in replica.output(), replica.output()
+        holders = await c.lease_holders()
+        assert {"workorders", "supervision", "callback"} <= set(holders)
+        dispatch_pids = {r.proc.pid for r in c.of("dispatch")}
+        assert int(holders["workorders"].rsplit(":", 1)[1]) in dispatch_pids
 
 
 async def whole_loop(loop: Loop) -> None:

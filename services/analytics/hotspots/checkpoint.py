@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline.database import schema_turn
 from hotline.projection import utc_column
 from services.analytics.hotspots.burst import BurstPolicy
 from services.analytics.hotspots.detector import Detector
@@ -109,6 +110,7 @@ class Checkpoints:
         """The table, until a transaction that made sure of it has committed (not at every
         checkpoint)."""
         if not self._table_made:
+            await schema_turn(conn)
             await conn.run_sync(metadata.create_all)
 
 
