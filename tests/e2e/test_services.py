@@ -182,3 +182,35 @@ async def test_intake_replicas_hand_each_other_what_they_do_not_own(
         owned = [line for r in replicas for line in r.output().splitlines()
                  if "answering hotline.contacts.requests for partitions" in line]
         assert len(owned) >= 2 and "[]" not in owned[-1]
+
+
+async def test_two_analytics_replicas_on_one_database_serve_every_report(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """The analytics Deployment: two replicas, one PostgreSQL database. One writes the fact
+    tables (their lease), both answer; a report asked for at one is downloaded at the other
+    (its files are in the database, not in the replica that drew it)."""
+    async with cluster(tmp_path, kafka_bootstrap, shared_db=True) as c:
+        c.start("tickets")
+        replicas = [c.start("analytics"), c.start("analytics")]
+        await c.ready()
+        async with httpx.AsyncClient(timeout=60) as client:
+            r = await client.post(f"{replicas[0].url}/v1/analytics/reports",
+                                  headers=c.auth("analyst"),
+                                  json={"kind": "daily", "period": "2026-11-23"})
+            assert r.status_code == 202, r.text
+            entry = await Loop(c, client).until(f"{replicas[1].url}{r.headers['location']}",
+                                                "auditor", lambda e: e["status"] != "making",
+                                                timeout_s=120)
+            assert entry["status"] == "ready", entry
+            pdf = await client.get(f"{replicas[1].url}{entry['links']['pdf']}",
+                                   headers=c.auth("auditor"))
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+            for replica in replicas:
+                r = await client.get(f"{replica.url}/v1/analytics/kpis?period=month",
+                                     headers=c.auth("analyst"))
+                assert r.status_code == 200, r.text
+        holders = await c.lease_holders()
+        pids = {r.proc.pid for r in replicas if r.proc is not None}
+        assert int(holders["analytics_ticket_facts"].rsplit(":", 1)[1]) in pids
+        for replica in replicas:
+            assert "Traceback" not in replica.output(), replica.output()
