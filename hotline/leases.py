@@ -10,11 +10,13 @@ So a runner writes only under the projection's lease (`projection_leases`, one r
 projection): the replica holding it folds and writes; the others follow (they read the
 offsets it commits, and serve from the rows it writes) and take over when it stops renewing
 (killed, hung, cut off from the database) for `LEASE_S`. Each batch transaction renews the
-lease by its epoch before it commits (`hold`): a runner whose lease was taken over finds
-no row to renew, and its transaction rolls back with everything it wrote (a fencing
-token). On PostgreSQL the renewal also locks the row until COMMIT, so a takeover waits for
-that batch and then sees the lease renewed; on SQLite the database's one writer orders
-them.
+lease by its epoch first (`hold`): a runner whose lease was taken over finds no row to
+renew and writes nothing (a fencing token). The renewal is a write, so from there to
+COMMIT no takeover can come in between: on PostgreSQL it locks the lease's row (a takeover
+waits for the batch and then sees the lease renewed), on SQLite it takes the database's one
+write lock. A batch that takes longer than the lease is therefore never cut off by it (a
+renewal at COMMIT instead let a follower take over in the middle of a long one, and the
+same long batch could then pass back and forth between them).
 
 Times are wall-clock seconds of the replicas' own clocks (NTP keeps them well within the
 lease). A process restarted on the same host (a container restart: same host name; a test
@@ -133,8 +135,8 @@ class Lease:
         return False
 
     async def hold(self, conn: AsyncConnection) -> None:
-        """Last in a transaction that wrote the read model: renew the lease, or raise
-        LeaseLost (the transaction then rolls back)."""
+        """First in a transaction that writes the read model: renew the lease, or raise
+        LeaseLost (nothing written)."""
         if not await self._renew(conn, self.clock()):
             raise LeaseLost(self.projection)
 

@@ -442,9 +442,9 @@ class ProjectionRunner:
             return
         while projection.unsettled:
             async with self.engine.begin() as conn:  # a transaction per part of the work
-                await projection.settle(conn)
                 if self.lease is not None:
                     await self.lease.hold(conn)
+                await projection.settle(conn)
 
     async def caught_up(self) -> bool:
         """Whether this runner has read every partition it reads to the log's end."""
@@ -483,6 +483,8 @@ class ProjectionRunner:
         for record in records:
             positions[(record.topic, record.partition)] = record.offset + 1
         async with self.engine.begin() as conn:
+            if self.lease is not None:  # first: see Lease.hold
+                await self.lease.hold(conn)
             heads = await self.heads.of(conn, {(t, e.subject) for t, (e, _) in wanted})
             read = dict(heads)
             fresh: list[Applied] = []
@@ -498,8 +500,6 @@ class ProjectionRunner:
                 await self.projection.apply(conn, fresh)
                 await self.heads.store(conn, moved, set(read))
             await self._store_offsets(conn, positions)
-            if self.lease is not None:  # a runner taken over meanwhile rolls all this back
-                await self.lease.hold(conn)
             if self.before_commit is not None:
                 await self.before_commit()
         self.heads.committed(read, moved)

@@ -116,6 +116,35 @@ async def test_two_replicas_catching_up_on_updates_count_each_event_once(
         await engine.dispose()
 
 
+async def test_a_batch_longer_than_the_lease_is_not_cut_off(log: EventLog,
+                                                           db_url: str) -> None:
+    """The writer's first batch outlasts its lease (half a second) while the follower tries
+    to take over: the batch still commits (the renewal at its start holds the lease's row,
+    or SQLite's write lock, to COMMIT), and every event counts once."""
+    topic = await seed(log, streams=6, per_stream=5)
+    engines = [create_async_engine(db_url) for _ in range(2)]
+    slow = {"batches": 0}
+
+    async def outlast_the_lease() -> None:
+        slow["batches"] += 1
+        if slow["batches"] == 1:
+            await asyncio.sleep(2.5)  # the follower tries at 2 s
+
+    first = ProjectionRunner(log, engines[0], Tally(topic), batch_size=10,
+                             before_commit=outlast_the_lease)
+    second = ProjectionRunner(log, engines[1], Tally(topic), batch_size=10)
+    for runner in (first, second):
+        assert runner.lease is not None
+        runner.lease.seconds = 0.5
+    assert await first.lead()
+    until = {(topic, p): e for p, e in (await log.end_offsets(topic)).items()}
+    await asyncio.gather(first.run(until=until), second.run(until=until))
+    assert await counts(engines[0], topic) == {f"s-{i}": 5 for i in range(6)}
+    assert first.stats.applied >= 10 and first.stats.applied + second.stats.applied == 30
+    for engine in engines:
+        await engine.dispose()
+
+
 async def test_a_killed_writer_is_replaced_by_a_follower_process(log: EventLog,
                                                                  db_url: str) -> None:
     """Two replica processes on one database; SIGKILL the one that writes, mid-stream; the
