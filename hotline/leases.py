@@ -1,4 +1,5 @@
-"""One writer per read model in a database: the lease a projection runner holds to write.
+"""One holder at a time across processes sharing a database: the lease a projection runner
+holds to write its read model (and a replica to draw a scheduled report).
 
 A read model's runner keeps what it knows in memory between batches (the stream heads it
 wrote, where it is in each partition), which is right only while it is the one writer of
@@ -6,8 +7,8 @@ those rows. Every replica of a service runs the same runners, and on Kubernetes 
 of a service share one `HOTLINE_DB` (PostgreSQL): two runners folding the same events into
 the same rows would apply each event twice where no key collides, and fail where one does.
 
-So a runner writes only under the projection's lease (`projection_leases`, one row per
-projection): the replica holding it folds and writes; the others follow (they read the
+So a runner writes only under the projection's lease (`leases`, one row per name: the
+projection's): the replica holding it folds and writes; the others follow (they read the
 offsets it commits, and serve from the rows it writes) and take over when it stops renewing
 (killed, hung, cut off from the database) for `LEASE_S`. Each batch transaction renews the
 lease by its epoch first (`hold`): a runner whose lease was taken over finds no row to
@@ -43,13 +44,13 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 15.0  # a killed writer's read model is taken over after this long at most
 _HOST = socket.gethostname()
-_held: set[tuple[str, str]] = set()  # (database, projection) this process holds right now
+_held: set[tuple[str, str]] = set()  # (database, lease) this process holds right now
 
 
 def leases_in(metadata: MetaData) -> Table:
     return Table(
-        "projection_leases", metadata,
-        Column("projection", String(100), primary_key=True),
+        "leases", metadata,
+        Column("name", String(200), primary_key=True),  # a projection's, or report:<key>
         Column("epoch", Integer, nullable=False),  # +1 at each change of holder
         Column("holder", String(200), nullable=False),  # host:pid
         Column("until_s", Float, nullable=False),  # wall-clock seconds
@@ -57,15 +58,15 @@ def leases_in(metadata: MetaData) -> Table:
 
 
 class LeaseLost(Exception):
-    """Another replica took the projection's lease: this runner must stop writing."""
+    """Another process took the lease: its holder must stop."""
 
 
 class Lease:
-    """A projection's lease as one runner sees it: held (its `epoch`) or not."""
+    """One lease as one holder sees it: held (its `epoch`) or not."""
 
-    def __init__(self, engine: AsyncEngine, table: Table, projection: str, *,
+    def __init__(self, engine: AsyncEngine, table: Table, name: str, *,
                  seconds: float = LEASE_S, clock: Callable[[], float] = time.time) -> None:
-        self.engine, self.table, self.projection = engine, table, projection
+        self.engine, self.table, self.name = engine, table, name
         self.seconds, self.clock = seconds, clock
         self.holder = f"{_HOST}:{os.getpid()}"
         self.epoch: int | None = None
@@ -74,7 +75,7 @@ class Lease:
 
     @property
     def _key(self) -> tuple[str, str]:
-        return str(self.engine.url), self.projection
+        return str(self.engine.url), self.name
 
     async def acquire(self) -> bool:
         """Take the lease if it is free, run out, or left by a dead process of this host;
@@ -88,16 +89,16 @@ class Lease:
             self._made = True
             return taken
         except (IntegrityError, DBAPIError) as exc:  # another replica made or took it first
-            log.debug("%s: lease race: %s", self.projection, type(exc).__name__)
+            log.debug("%s: lease race: %s", self.name, type(exc).__name__)
             return False
 
     async def _take(self, conn: AsyncConnection) -> bool:
         t, now = self.table.c, self.clock()
         row = (await conn.execute(select(t.epoch, t.holder, t.until_s).where(
-            t.projection == self.projection))).first()
+            t.name == self.name))).first()
         if row is None:
             await conn.execute(self.table.insert().values(
-                projection=self.projection, epoch=1, holder=self.holder,
+                name=self.name, epoch=1, holder=self.holder,
                 until_s=now + self.seconds))
             return self._taken(1, now)
         if row.epoch == self.epoch:  # ours still: renewed below
@@ -105,11 +106,11 @@ class Lease:
         if not (row.until_s < now or self._dead(row.holder)):
             return False
         took = await conn.execute(update(self.table).where(
-            t.projection == self.projection, t.epoch == row.epoch, t.until_s == row.until_s)
+            t.name == self.name, t.epoch == row.epoch, t.until_s == row.until_s)
             .values(epoch=row.epoch + 1, holder=self.holder, until_s=now + self.seconds))
         if took.rowcount != 1:  # renewed or taken meanwhile
             return False
-        log.info("%s: lease taken over from %s (epoch %d)", self.projection, row.holder,
+        log.info("%s: lease taken over from %s (epoch %d)", self.name, row.holder,
                  row.epoch + 1)
         return self._taken(row.epoch + 1, now)
 
@@ -138,12 +139,12 @@ class Lease:
         """First in a transaction that writes the read model: renew the lease, or raise
         LeaseLost (nothing written)."""
         if not await self._renew(conn, self.clock()):
-            raise LeaseLost(self.projection)
+            raise LeaseLost(self.name)
 
     async def _renew(self, conn: AsyncConnection, now: float) -> bool:
         t = self.table.c
         renewed = await conn.execute(update(self.table).where(
-            t.projection == self.projection, t.epoch == self.epoch)
+            t.name == self.name, t.epoch == self.epoch)
             .values(until_s=now + self.seconds))
         if renewed.rowcount != 1:
             self.release_locally()
@@ -167,7 +168,7 @@ class Lease:
         with contextlib.suppress(DBAPIError):  # unreachable database: it runs out instead
             async with self.engine.begin() as conn:
                 await conn.execute(update(self.table).where(
-                    t.projection == self.projection, t.epoch == self.epoch).values(until_s=0.0))
+                    t.name == self.name, t.epoch == self.epoch).values(until_s=0.0))
         self.release_locally()
 
     def release_locally(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,6 +30,16 @@ REF = load_reference()
 
 def maker_on(db: ReadSide) -> ReportMaker:
     return ReportMaker(db, REF.data, REF.calendar.zone, ReportStore(db.db), utc_now)
+
+
+class Drawing(ReportMaker):
+    """The maker, counting the reports it draws."""
+
+    drawn = 0
+
+    async def _draw(self, *args: Any, **kwargs: Any) -> Stored | None:
+        self.drawn += 1
+        return await super()._draw(*args, **kwargs)
 
 
 async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> None:
@@ -60,12 +71,14 @@ async def test_the_register_on_both_databases(db_url: str, tmp_path: Path) -> No
         assert await legacy.file("old-1", "report.pdf") == b"%PDF-1.7 old"
         assert await legacy.file(entry.report_id, "report.pdf") == pdf
 
-        # two replicas tick at once: every scheduled period is made exactly once
-        replicas = [ReportScheduler(maker_on(side), lambda: now,
-                                    kinds=("daily", "weekly")) for _ in range(2)]
+        # two replicas tick at once: every scheduled period is drawn once and made once
+        makers = [Drawing(side, REF.data, REF.calendar.zone, ReportStore(engine), utc_now)
+                  for _ in range(2)]
+        replicas = [ReportScheduler(m, lambda: now, kinds=("daily", "weekly")) for m in makers]
         made = await asyncio.gather(*(r.tick(now) for r in replicas))
         assert sorted(e.schedule_key or "" for batch in made for e in batch) == [
             "daily:2026-11-30", "weekly:2026-W48"]
+        assert sum(m.drawn for m in makers) == 2  # the other replica passed each by
         items, total = await maker.store.listing(None, None, 10, 0)
         assert total == 3 and {i.kind for i in items} == {"monthly", "daily", "weekly"}
         items, total = await maker.store.listing("daily", "2026-11-30", 10, 0)

@@ -70,7 +70,7 @@ class Cluster:
         engine = create_async_engine(self.env["HOTLINE_DB"])
         try:
             async with engine.connect() as conn:
-                rows = await conn.execute(select(leases_table.c.projection,
+                rows = await conn.execute(select(leases_table.c.name,
                                                  leases_table.c.holder))
                 return {projection: holder for projection, holder in rows}
         finally:

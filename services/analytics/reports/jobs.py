@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from hotline.projection import ReadSide
+from hotline.leases import Lease
+from hotline.projection import ReadSide, leases_table
 from hotline.readiness import Readiness
 from hotline.runtime import Platform
 from hotline.ticking import every
@@ -200,8 +201,14 @@ class Conflict(Exception):
     """An Idempotency-Key reused for a different report."""
 
 
+DRAW_S = 900.0  # a replica drawing a scheduled report holds it this long at most
+
+
 class ReportScheduler:
-    """Makes the scheduled reports every `interval_s` (the app's background work)."""
+    """Makes the scheduled reports every `interval_s` (the app's background work). Every
+    replica ticks; the one that takes a period's lease (`report:<kind>:<period>`, in the
+    service's database) draws its report, the others pass it by, and the report's unique
+    schedule key keeps one should a lease run out while it is drawn."""
 
     def __init__(self, maker: ReportMaker, clock: Callable[[], datetime], *,
                  interval_s: float = 300.0, delay: timedelta = timedelta(minutes=15),
@@ -221,8 +228,14 @@ class ReportScheduler:
             key = f"{kind}:{span.key}"
             if await self.maker.store.scheduled(key):
                 continue
-            entry = await self.maker.make(Order(kind, span), now, origin="scheduled",
-                                          by="system:reports", schedule_key=key)
+            drawing = Lease(self.maker.store.db, leases_table, f"report:{key}", seconds=DRAW_S)
+            if not await drawing.acquire():  # another replica is drawing it
+                continue
+            try:
+                entry = await self.maker.make(Order(kind, span), now, origin="scheduled",
+                                              by="system:reports", schedule_key=key)
+            finally:
+                await drawing.give_up()
             if entry is not None:
                 log.info("scheduled report %s made: %s", key, entry.report_id)
                 made.append(entry)
