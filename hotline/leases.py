@@ -34,9 +34,10 @@ import socket
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.schema import CreateTable
 
 from hotline.database import schema_turn
 
@@ -82,9 +83,9 @@ class Lease:
         True when this runner holds it (again) now."""
         try:
             async with self.engine.begin() as conn:
-                if not self._made:
+                if not self._made:  # IF NOT EXISTS: two runners of one SQLite file at once
                     await schema_turn(conn)
-                    await conn.run_sync(self.table.create, checkfirst=True)
+                    await conn.execute(CreateTable(self.table, if_not_exists=True))
                 taken = await self._take(conn)
             self._made = True
             return taken
@@ -93,14 +94,15 @@ class Lease:
             return False
 
     async def _take(self, conn: AsyncConnection) -> bool:
+        """A write first, so the transaction has the database's write lock (SQLite) before
+        it reads the row: reading first, two runners starting at once each read, and the
+        second's write then failed on its outdated snapshot (it waited to follow)."""
         t, now = self.table.c, self.clock()
+        await conn.execute(text(  # the row of a lease nobody held yet: free since epoch 0
+            f"INSERT INTO {self.table.name} (name, epoch, holder, until_s) "
+            "VALUES (:name, 0, '', 0) ON CONFLICT (name) DO NOTHING"), {"name": self.name})
         row = (await conn.execute(select(t.epoch, t.holder, t.until_s).where(
-            t.name == self.name))).first()
-        if row is None:
-            await conn.execute(self.table.insert().values(
-                name=self.name, epoch=1, holder=self.holder,
-                until_s=now + self.seconds))
-            return self._taken(1, now)
+            t.name == self.name))).one()
         if row.epoch == self.epoch:  # ours still: renewed below
             return await self._renew(conn, now)
         if not (row.until_s < now or self._dead(row.holder)):
@@ -110,8 +112,9 @@ class Lease:
             .values(epoch=row.epoch + 1, holder=self.holder, until_s=now + self.seconds))
         if took.rowcount != 1:  # renewed or taken meanwhile
             return False
-        log.info("%s: lease taken over from %s (epoch %d)", self.name, row.holder,
-                 row.epoch + 1)
+        if row.epoch:
+            log.info("%s: lease taken over from %s (epoch %d)", self.name, row.holder,
+                     row.epoch + 1)
         return self._taken(row.epoch + 1, now)
 
     def _taken(self, epoch: int, now: float) -> bool:

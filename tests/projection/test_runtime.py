@@ -118,6 +118,8 @@ async def test_runners_of_one_topic_share_what_they_decode(log: EventLog, db_url
     runners = [ProjectionRunner(log, engine, seen) for seen in pair]
     both = [asyncio.ensure_future(r.run()) for r in runners]
     await asyncio.gather(*(r.started.wait() for r in runners))  # both reading: then the events
+    while any(r.lease is None or r.lease.epoch is None for r in runners):  # each writes its own
+        await asyncio.sleep(0.01)
     ctx = Context.new("unit:d01-urban-squad", "/tests")
     for s in range(6):
         await EventStore(log).append(f"ticket-{s}", [ack(unit_id=f"u-{s}")], expected_version=0,

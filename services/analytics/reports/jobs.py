@@ -257,7 +257,8 @@ class ReportScheduler:
 
 def reports_of(platform: Platform, clock: Callable[[], datetime]
                ) -> tuple[ReportMaker, ReportScheduler]:
-    """The app's report maker (files under the data dir's `reports/`) and its schedule."""
+    """The app's report maker (the reports and their files in the service's database; those
+    made before kept their files under the data dir's `reports/`) and its schedule."""
     ref = reference_of(platform)
     store = ReportStore(platform.db, legacy=Path(platform.settings.data_dir) / "reports")
     maker = ReportMaker(AnalyticsService(platform), ref.data, ref.calendar.zone, store, clock)
