@@ -70,8 +70,10 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
 def first_sse_event(url: str, data_dir: Path, who: str) -> str:
     """The `event:` of the first server-sent event a unit's inbox stream sends."""
     key = json.loads((data_dir / "dev-keys.json").read_text())[who]
+    # the unit relay's first copy on Kafka: its group join and first fetch on tansu, which
+    # took over 30 s once with the whole suite on two loaded cores (8 s more than alone)
     with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"},
-                      timeout=30) as reply:
+                      timeout=60) as reply:
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("text/event-stream")
         for line in reply.iter_lines():
