@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, select, text, update
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from hotline.apikeys import Principal, Role, digest, new_key, plausible
+from hotline.database import schema_turn
 from hotline.people_sql import SqlPeopleStore
 
 # How long a hit is believed before the table is asked again: the longest a key revoked
@@ -42,7 +43,6 @@ RECHECK_SECONDS = 5.0
 # revoked or mistyped key in a loop does not cost a query per request.
 MISS_SECONDS = 1.0
 MISSES_KEPT = 10_000  # the miss memo is dropped whole past this: random keys cannot grow it
-SCHEMA_LOCK = 12345002  # pg_advisory_xact_lock id: one replica creates the table
 
 metadata = MetaData()
 api_keys = Table(
@@ -81,8 +81,7 @@ class SqlApiKeyStore:
     async def start(self) -> None:
         self._create_private_file()
         async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+            await schema_turn(conn)
             await conn.execute(CreateTable(api_keys, if_not_exists=True))
             await conn.execute(CreateIndex(by_name, if_not_exists=True))
             await SqlPeopleStore.create_tables(conn)

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contracts.personal import new_key
+from hotline.database import schema_turn
 from hotline.keystore import identity_lookup, new_kid, stored_secret
 from hotline.kms import Kms
 
@@ -44,7 +45,7 @@ class PostgresKeyStore:
 
     async def start(self) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(12345001)"))  # one creator
+            await schema_turn(conn)  # one creator
             for statement in SCHEMA:
                 await conn.execute(text(statement))
         await self.pepper()

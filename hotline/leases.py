@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
@@ -83,24 +83,29 @@ class Lease:
         True when this runner holds it (again) now."""
         try:
             async with self.engine.begin() as conn:
-                if not self._made:  # IF NOT EXISTS: two runners of one SQLite file at once
-                    await schema_turn(conn)
-                    await conn.execute(CreateTable(self.table, if_not_exists=True))
+                if not self._made:
+                    await self._make(conn)
                 taken = await self._take(conn)
             self._made = True
             return taken
-        except (IntegrityError, DBAPIError) as exc:  # another replica made or took it first
+        except DBAPIError as exc:  # another replica made or took it first
             log.debug("%s: lease race: %s", self.name, type(exc).__name__)
             return False
 
-    async def _take(self, conn: AsyncConnection) -> bool:
-        """A write first, so the transaction has the database's write lock (SQLite) before
-        it reads the row: reading first, two runners starting at once each read, and the
-        second's write then failed on its outdated snapshot (it waited to follow)."""
-        t, now = self.table.c, self.clock()
-        await conn.execute(text(  # the row of a lease nobody held yet: free since epoch 0
+    async def _make(self, conn: AsyncConnection) -> None:
+        """The table and the lease's row (free since epoch 0), once per runner: writes
+        first, so the transaction has the database's write lock (SQLite) before it reads the
+        row. Reading first, two runners starting at once on one file each read, and the
+        second's write failed on its outdated snapshot (it waited 2 s to follow); the rows
+        are never deleted, so a follower's later tries only read until it takes over."""
+        await schema_turn(conn)
+        await conn.execute(CreateTable(self.table, if_not_exists=True))
+        await conn.execute(text(
             f"INSERT INTO {self.table.name} (name, epoch, holder, until_s) "
             "VALUES (:name, 0, '', 0) ON CONFLICT (name) DO NOTHING"), {"name": self.name})
+
+    async def _take(self, conn: AsyncConnection) -> bool:
+        t, now = self.table.c, self.clock()
         row = (await conn.execute(select(t.epoch, t.holder, t.until_s).where(
             t.name == self.name))).one()
         if row.epoch == self.epoch:  # ours still: renewed below

@@ -336,9 +336,7 @@ class ProjectionRunner:
                 return await self._consume(until)
             except LeaseLost:
                 log.warning("%s: another replica took over its writing; following it",
-                            self.projection.name)
-                self.heads = StreamHeads(heads_table, self.projection.name, remember=True,
-                                         capacity=self.heads.capacity)  # what it knew is old
+                            self.projection.name)  # its heads forgotten at the next start
             except BaseException:
                 if self.lease is not None:  # this runner is gone: a successor may take over
                     self.lease.release_locally()

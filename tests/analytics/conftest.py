@@ -36,6 +36,13 @@ async def hotline_an(log: EventLog, tmp_path: Path) -> AsyncIterator[Hotline]:
         await h.apps["analytics"].state.reports.close()  # reports still drawn: stopped
 
 
+# a SQLite trigger that refuses reports' files as a full disk would (a fault of the real
+# database, for the tests of a report that could not be made), and its removal
+REFUSE_FILES = ("CREATE TRIGGER disk_full BEFORE INSERT ON an_report_files "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+ACCEPT_FILES = "DROP TRIGGER disk_full"
+
+
 async def an_get(h: Hotline, path: str, who: str | None, **params: Any) -> httpx.Response:
     """A GET on the analytics app as `who` (no credentials when None)."""
     transport = httpx.ASGITransport(app=h.apps["analytics"])

@@ -34,7 +34,7 @@ from services.analytics.reports.content import Report
 from services.analytics.reports.jobs import ReportMaker, ReportScheduler
 from services.analytics.reports.periods import parse, previous
 from services.analytics.reports.render import from_csv, value
-from tests.analytics.conftest import an_get, made_report
+from tests.analytics.conftest import ACCEPT_FILES, REFUSE_FILES, an_get, made_report
 from tests.analytics.test_scenario import answer_survey, ok
 from tests.conftest import open_engine
 from tests.dispatch.conftest import BEIJING, Hotline
@@ -397,14 +397,12 @@ async def files_refused(h: Hotline) -> AsyncIterator[None]:
     a trigger of the real database, dropped after."""
     await h.apps["analytics"].state.reports.store.ensure()
     async with h.platform.db.begin() as conn:
-        await conn.exec_driver_sql(
-            "CREATE TRIGGER disk_full BEFORE INSERT ON an_report_files "
-            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        await conn.exec_driver_sql(REFUSE_FILES)
     try:
         yield
     finally:
         async with h.platform.db.begin() as conn:
-            await conn.exec_driver_sql("DROP TRIGGER disk_full")
+            await conn.exec_driver_sql(ACCEPT_FILES)
 
 
 async def failed_report(h: Hotline, body: dict[str, Any], **headers: str) -> str:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Browser
 
+from tests.analytics.conftest import ACCEPT_FILES, REFUSE_FILES
 from tests.console.browser import Person, open_person, submit
 from tests.console.platform import Platform, running, until
 
@@ -57,12 +58,11 @@ def reports_blocked(platform: Platform) -> Iterator[None]:
     db = sqlite3.connect(platform.data / "projections.db", timeout=30)
     try:
         with db:
-            db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON an_report_files "
-                       "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+            db.execute(REFUSE_FILES)
         yield
     finally:
         with db:
-            db.execute("DROP TRIGGER disk_full")
+            db.execute(ACCEPT_FILES)
         db.close()
 
 
@@ -184,23 +184,24 @@ def test_analytics_pages_reports_and_charts(platform: Platform, browser: Browser
 
     # a report that cannot be made (the database refuses its files) is made again from its
     # page once the fault is mended, or taken off the list
-    for kind, then in (("daily", "重新生成"), ("weekly", "移除")):
+    def failed(kind: str) -> None:
         with reports_blocked(platform):
             analyst.go("/analytics/reports")
             analyst.page.select_option("#make-report select[name=kind]", kind)
             submit(analyst, "#make-report")
             until(lambda: (analyst.page.reload(), "生成失败" in main_text(analyst))[1],
                   "the report failed", 120)
-            if kind == "daily":
-                analyst.shot("analytics-report-failed")
-        if then == "重新生成":
-            assert submit(analyst, "#report-status", then).startswith("已重新提交, 正在生成")
-            analyst.page.wait_for_selector(".an-charts img", timeout=120_000)
-        else:
-            analyst.go("/analytics/reports")
-            assert "生成失败" in analyst.page.inner_text("#pending-reports")
-            assert submit(analyst, "#pending-reports", then) == "已移除生成失败的报告"
-            assert not analyst.page.locator("#pending-reports").count()
+
+    failed("daily")
+    analyst.shot("analytics-report-failed")
+    assert submit(analyst, "#report-status", "重新生成").startswith("已重新提交, 正在生成")
+    analyst.page.wait_for_selector(".an-charts img", timeout=120_000)
+    failed("weekly")
+    analyst.go("/analytics/reports")
+    assert "生成失败" in analyst.page.inner_text("#pending-reports")
+    analyst.shot("analytics-reports-failed")
+    assert submit(analyst, "#pending-reports", "移除") == "已移除生成失败的报告"
+    assert not analyst.page.locator("#pending-reports").count()
 
     auditor = open_person(browser, base, "auditor", "dev.auditor", pw)
     auditor.go("/analytics/reports")

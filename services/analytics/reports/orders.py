@@ -98,6 +98,7 @@ class OrderBook:
     async def again(self, report_id: str) -> bool:
         """A failed order back to `making`, free for a maker to claim; False when it is not
         a failed order (made meanwhile, still being made, withdrawn, unknown)."""
+        await self.store.ensure()
         async with self.store.db.begin() as conn:
             moved = await conn.execute(update(orders).where(
                 orders.c.report_id == report_id, orders.c.status == FAILED)
