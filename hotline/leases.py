@@ -27,12 +27,13 @@ instead of waiting for it to run out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -44,6 +45,7 @@ from hotline.database import schema_turn
 log = logging.getLogger(__name__)
 
 LEASE_S = 15.0  # a killed writer's read model is taken over after this long at most
+FOLLOW_S = 2.0  # how often a follower tries the lease (and reads the writer's progress)
 _HOST = socket.gethostname()
 _held: set[tuple[str, str]] = set()  # (database, lease) this process holds right now
 
@@ -184,3 +186,18 @@ class Lease:
         until it runs out or a successor of this host takes it."""
         self.epoch = None
         _held.discard(self._key)
+
+
+async def take_turn(lease: Lease, stop: asyncio.Event, *, every: float = FOLLOW_S,
+                    meanwhile: Callable[[], Awaitable[bool]] | None = None) -> bool:
+    """Try `lease` every `every` seconds until it is held (True) or `stop` is set (False).
+    Between tries, `meanwhile` (a follower's look at the holder's progress) may end the
+    wait by answering False."""
+    while not await lease.acquire():
+        if meanwhile is not None and not await meanwhile():
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            return False
+    return not stop.is_set()

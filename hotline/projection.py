@@ -18,7 +18,6 @@ reason and their origin, before the offsets move past them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import weakref
@@ -49,7 +48,7 @@ from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
 from hotline.database import schema_turn
 from hotline.heads import READ_CHUNK, StreamHeads, heads_in
-from hotline.leases import Lease, LeaseLost, leases_in
+from hotline.leases import Lease, LeaseLost, leases_in, take_turn
 from hotline.log.port import (
     Consumer,
     EventLog,
@@ -62,7 +61,6 @@ from hotline.log.port import (
 log = logging.getLogger(__name__)
 
 REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
-FOLLOW_S = 2.0  # how often a follower reads the writer's offsets and tries the lease
 # Runners of this process reading each topic now: while there are several, each record one
 # decodes is remembered for the others (contracts.decoding.decoded_once).
 _READERS: Counter[str] = Counter()
@@ -346,21 +344,19 @@ class ProjectionRunner:
     async def lead(self, until: dict[tuple[str, int], int] | None = None) -> bool:
         """Wait until this runner may write (False: stopped first, or the holder of the
         lease reached `until`)."""
-        while self.lease is not None and not await self.lease.acquire():
-            await self._follow()
-            if until is not None and _reached(self.stats.positions, until):
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), FOLLOW_S)
-        return not self._stop.is_set()
+        if self.lease is None:
+            return not self._stop.is_set()
+        return await take_turn(self.lease, self._stop, meanwhile=lambda: self._follow(until))
 
-    async def _follow(self) -> None:
-        """Where the replica writing the projection is: its committed offsets."""
+    async def _follow(self, until: dict[tuple[str, int], int] | None) -> bool:
+        """Where the replica writing the projection is: its committed offsets; False once
+        they reach `until`."""
         try:
             self.stats.positions = await stored_offsets(self.engine, self.projection.name)
         except DBAPIError:  # its tables are not made yet
-            return
+            return True
         self.started.set()
+        return until is None or not _reached(self.stats.positions, until)
 
     async def _consume(self, until: dict[tuple[str, int], int] | None) -> RunnerStats:
         await ensure_schema(self.engine, self.projection)

@@ -29,6 +29,7 @@ from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, delet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.database import schema_turn
+from hotline.leases import Lease, LeaseLost
 from hotline.projection import utc_column
 from services.analytics.hotspots.burst import BurstPolicy
 from services.analytics.hotspots.detector import Detector
@@ -83,11 +84,15 @@ class Checkpoints:
             return None
         return (detector, positions) if isinstance(detector, Detector) else None
 
-    async def save(self, detector: Detector, positions: Positions, now: datetime) -> None:
-        """Replace the checkpoint with the detector as it is after `positions`."""
+    async def save(self, detector: Detector, positions: Positions, now: datetime,
+                   lease: Lease | None = None) -> None:
+        """Replace the checkpoint with the detector as it is after `positions` (only while
+        holding `lease`: LeaseLost, nothing written, when another reader has it)."""
         state = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
         covered = json.dumps(sorted([t, p, o] for (t, p), o in positions.items()))
         async with self.engine.begin() as conn:
+            if lease is not None:
+                await lease.hold(conn)
             await self._made(conn)
             await conn.execute(delete(checkpoints).where(checkpoints.c.name == self.name))
             await conn.execute(checkpoints.insert().values(
@@ -96,12 +101,15 @@ class Checkpoints:
         self._table_made = True
 
     async def try_save(self, detector: Detector, positions: Positions, now: datetime,
-                       reader: str) -> bool:
+                       reader: str, lease: Lease | None = None) -> bool:
         """`save`, saying whether it did: a failure (the database) is logged, and only means
-        a longer read at the next start, so the reader goes on regardless."""
+        a longer read at the next start, so the reader goes on regardless (a lost lease
+        stops it: LeaseLost)."""
         try:
-            await self.save(detector, positions, now)
+            await self.save(detector, positions, now, lease)
             return True
+        except LeaseLost:
+            raise
         except Exception:  # noqa: BLE001
             log.warning("%s: checkpoint not written", reader, exc_info=True)
             return False

@@ -13,6 +13,13 @@ it). A start takes up the windows from the runner's checkpoint (hotspots/checkpo
 and reads what came after it; without one (a new database, another policy) it reads both
 topics from zero.
 
+The analytics replicas share their database, and with it the checkpoint: one of them runs
+the detector, under the checkpoint's lease (hotline/leases.py), and the others wait to take
+over from its last checkpoint when it stops or dies. Each ran its own before: every replica
+read both topics whole and held every window, for findings that all but one then skipped,
+and their checkpoints overwrote one another's. The lease is renewed at each batch and held
+by the transaction that writes a checkpoint, so a runner that lost it writes none.
+
 `findings_of` and `events_of` are shared with the faust job (hotspots/faust_app.py), so
 both turn records into sightings and findings into events the same way.
 """
@@ -34,7 +41,9 @@ from contracts.decoding import decode_event, event_name_of
 from contracts.envelope import DecodeError
 from contracts.topics import ANALYTICS, CONTACTS, TICKETS
 from hotline.eventstore import Context, EventStore
+from hotline.leases import Lease, LeaseLost, take_turn
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
+from hotline.projection import leases_table
 from hotline.readiness import Readiness
 from hotline.runtime import Background
 from services.analytics.hotspots.checkpoint import (
@@ -140,6 +149,9 @@ class HotspotRunner:
         self.detector = detector
         self.store = EventStore(log_)
         self.checkpoints, self.every = checkpoints, every
+        # one detector per database (no database, no checkpoint: this process's alone)
+        self.lease = None if checkpoints is None else Lease(
+            checkpoints.engine, leases_table, f"hotspots:{checkpoints.name}")
         self.positions: Positions = {}  # what the detector has read: next offsets
         self._unsaved = 0  # records read since the last checkpoint
         self._saved_at = float("-inf")  # monotonic time of the last checkpoint
@@ -148,10 +160,23 @@ class HotspotRunner:
         self._stop = asyncio.Event()
 
     async def run(self, readiness: Readiness | None = None) -> None:
-        """Read both topics from the checkpoint (or from zero), then follow them until
-        `stop()`."""
+        """Detect until `stop()`, whenever this replica holds the detector's lease."""
         if readiness is not None:
             await readiness.wait()
+        while self.lease is None or await take_turn(self.lease, self._stop):
+            try:
+                return await self._detect()
+            except LeaseLost:  # what it read is the other replica's to go on with
+                log.warning("hotspot runner: another replica took the detector over")
+                self.detector, self.positions = Detector(self.detector.policy), {}
+            except BaseException:
+                if self.lease is not None:  # gone: a successor may take over at once
+                    self.lease.release_locally()
+                raise
+
+    async def _detect(self) -> None:
+        """Read both topics from the checkpoint (or from zero), then follow them until
+        `stop()`; the lease is free for another replica at once after."""
         await self.log.claim(ANALYTICS)  # on Kafka: the hotspot streams this replica writes
         consumer = self.log.partition_consumer(None, SOURCES)
         ends: Positions = {}
@@ -167,10 +192,15 @@ class HotspotRunner:
                 await self.step(await consumer.poll(self.batch, timeout_s=0.2), ends)
         finally:
             await consumer.close()
+        if self.lease is not None:
+            await self.lease.give_up()
 
     async def step(self, records: list[Record], ends: dict[tuple[str, int], int]) -> None:
         """One batch: sightings in, findings out (appended), then rest the partitions that
-        reached the end they had at start, and close what that lets close."""
+        reached the end they had at start, and close what that lets close (LeaseLost when
+        another replica has taken the detector over)."""
+        if self.lease is not None:
+            await self.lease.keep()
         found: list[Finding] = []
         for record in records:
             self.stats.records += 1
@@ -202,7 +232,7 @@ class HotspotRunner:
         """The detector as it is now, after its findings are in the log (a failure only
         means a longer read at the next start)."""
         if self.checkpoints is not None and await self.checkpoints.try_save(
-                self.detector, self.positions, self.clock(), "hotspot runner"):
+                self.detector, self.positions, self.clock(), "hotspot runner", self.lease):
             self._unsaved, self._saved_at = 0, time.monotonic()
 
     async def _append(self, found: list[Finding]) -> None:
