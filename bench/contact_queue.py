@@ -40,7 +40,7 @@ def load(path: str, n: int) -> None:
     rng = random.Random(12345)
     db = sqlite3.connect(path)
     cols = [c.name for c in queue.columns]
-    sql = f"INSERT INTO intake_queue ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    sql = f"INSERT INTO {queue.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     start = NOW - timedelta(days=365)
     step = timedelta(days=365) / n
     batch = []
@@ -70,9 +70,9 @@ def load(path: str, n: int) -> None:
 
 def raw_pages(path: str) -> list[float]:
     db = sqlite3.connect(path)
-    page = ("SELECT * FROM intake_queue WHERE outcome IS NULL AND received_at IS NOT NULL "
+    page = (f"SELECT * FROM {queue.name} WHERE outcome IS NULL AND received_at IS NOT NULL "
             "ORDER BY received_at, contact_id LIMIT 50")
-    count = ("SELECT count(*) FROM intake_queue WHERE outcome IS NULL "
+    count = (f"SELECT count(*) FROM {queue.name} WHERE outcome IS NULL "
              "AND received_at IS NOT NULL")
     out = []
     for _ in range(PAGES):

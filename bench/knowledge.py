@@ -55,6 +55,7 @@ from hotline.runtime import tune_gc
 from services.knowledge import fts, fts_plan
 from services.knowledge.domain import Article, Import, ReviewPolicy, decide
 from services.knowledge.fts import KnowledgeIndex
+from services.knowledge.fts_tables import FTS, SEARCH
 from services.knowledge.projections import Articles
 from services.knowledge.search import Filters
 from services.knowledge.service import SOURCE, imported_id, stream_of
@@ -69,11 +70,11 @@ BOTH = ("public", "internal")
 ACTOR = "editor:bench"
 SQLITE = bundled_sqlite.dbapi()  # both sides on the SQLite the index runs on
 BUILD = f"{SQLITE.__name__} (SQLite {SQLITE.sqlite_version})"
-RAW_SQL = f"SELECT rowid, {fts.SCORE} AS s FROM kb_fts WHERE kb_fts MATCH ? ORDER BY s LIMIT ?"
-RAW_SEARCH = ("INSERT INTO kb_search (rowid, article_id, version, title, kind, level1, level2, "
+RAW_SQL = f"SELECT rowid, {fts.SCORE} AS s FROM {FTS} WHERE {FTS} MATCH ? ORDER BY s LIMIT ?"
+RAW_SEARCH = (f"INSERT INTO {SEARCH} (rowid, article_id, version, title, kind, level1, level2, "
               "audience, owning_unit, effective_from, expires_at, source_ref) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-RAW_FTS = "INSERT INTO kb_fts (rowid, title, terms, body, facets) VALUES (?, ?, ?, ?, ?)"
+RAW_FTS = f"INSERT INTO {FTS} (rowid, title, terms, body, facets) VALUES (?, ?, ?, ?, ?)"
 
 Ask = tuple[str, Filters, str]  # what ours is given, and the match expression raw is given
 RawRows = list[tuple[tuple[Any, ...], tuple[Any, ...]]]

@@ -74,9 +74,10 @@ from contracts.base import Category
 from contracts.events import from_envelope
 from contracts.ids import new_id
 from contracts.vocabulary import TicketType, Urgency
+from hotline.builds import ensure_schema
 from hotline.database import open_database
 from hotline.log.port import EventLog, TopicSpec
-from hotline.projection import aware, ensure_schema
+from hotline.projection import aware
 from hotline.runtime import Platform, tune_gc
 from reference.calendar import WorkingCalendar
 from reference.policy import DeadlinePolicy, load_policy
@@ -346,7 +347,7 @@ async def tick(ticker: Ticker, now: datetime) -> Tick:
     return Tick(now, len(found), commands, (t1 - t0) * 1000, (t2 - t0) * 1000)
 
 
-RAW_SQL = ("SELECT ticket_id, watch FROM sv_tickets WHERE next_check_at <= {0} "
+RAW_SQL = ("SELECT ticket_id, watch FROM " + board.name + " WHERE next_check_at <= {0} "
            "ORDER BY next_check_at LIMIT {1}")
 
 

@@ -322,7 +322,7 @@ async def ours(engine: AsyncEngine, w: World, units: list[str]) -> Timings:
     return out
 
 
-RAW_SQL = ("SELECT * FROM wo_tickets WHERE status = {0} AND district_code = {1} "
+RAW_SQL = ("SELECT * FROM " + tickets.name + " WHERE status = {0} AND district_code = {1} "
            "ORDER BY registered_at DESC LIMIT 20")
 
 

@@ -171,14 +171,15 @@ class Lease:
 
     async def give_up(self) -> None:
         """A stopping runner's lease made free at once, for a follower to take (its writes
-        are committed: it stops after a whole batch)."""
+        are committed: it stops after a whole batch). It runs out now, not at 0: how long
+        ago it was last held tells whether anyone still runs it (hotline/builds.py)."""
         if self.epoch is None:
             return
         t = self.table.c
         with contextlib.suppress(DBAPIError):  # unreachable database: it runs out instead
             async with self.engine.begin() as conn:
                 await conn.execute(update(self.table).where(
-                    t.name == self.name, t.epoch == self.epoch).values(until_s=0.0))
+                    t.name == self.name, t.epoch == self.epoch).values(until_s=self.clock()))
         self.release_locally()
 
     def release_locally(self) -> None:

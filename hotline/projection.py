@@ -20,25 +20,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import weakref
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    delete,
-    func,
-    select,
-    tuple_,
-)
+from sqlalchemy import Column, DateTime, MetaData, Table, delete, func, select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,9 +35,18 @@ from contracts.decoding import decoded_once, event_name_of
 from contracts.envelope import DecodeError, Envelope, decode
 from contracts.events import EVENTS, EventData, from_envelope
 from contracts.topics import DEADLETTER
-from hotline.database import schema_turn
-from hotline.heads import READ_CHUNK, StreamHeads, heads_in
-from hotline.leases import Lease, LeaseLost, leases_in, take_turn
+from hotline.builds import (
+    build_key,
+    ensure_schema,
+    heads_table,
+    leases_table,
+    offsets_table,
+    reset,
+    retire,
+    stored_offsets,
+)
+from hotline.heads import READ_CHUNK, StreamHeads
+from hotline.leases import LEASE_S, Lease, LeaseLost, take_turn
 from hotline.log.port import (
     Consumer,
     EventLog,
@@ -64,23 +62,7 @@ REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
 # Runners of this process reading each topic now: while there are several, each record one
 # decodes is remembered for the others (contracts.decoding.decoded_once).
 _READERS: Counter[str] = Counter()
-runtime_metadata = MetaData()
-offsets_table = Table(
-    "projection_offsets",
-    runtime_metadata,
-    Column("projection", String(100), primary_key=True),
-    Column("topic", String(200), primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("next_offset", Integer, nullable=False),
-)
-versions_table = Table(
-    "projection_versions",
-    runtime_metadata,
-    Column("projection", String(100), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-heads_table = heads_in(runtime_metadata)  # per stream, the last version applied
-leases_table = leases_in(runtime_metadata)  # per projection, which runner may write it
+RETIRE_EVERY_S = LEASE_S  # how often a caught-up writer looks for builds to retire
 
 Applied = tuple[Envelope, EventData | None]
 
@@ -182,7 +164,7 @@ class Projection(Protocol):
     """A read model: its name, what it reads, its tables, and how a batch of events changes them."""
 
     name: str
-    version: int  # bump it when the tables change: the projection is then rebuilt from zero
+    version: int  # bump it when the tables change: a new build, made from offset zero
     topics: Sequence[str]
     events: frozenset[str]  # event names it applies; others on its topics only move offsets
     metadata: MetaData
@@ -231,64 +213,6 @@ def dead_letter(record: Record, reason: str, consumer: str) -> OutgoingRecord:
     return OutgoingRecord(record.key, record.value, headers)
 
 
-_schema_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = (
-    weakref.WeakKeyDictionary())
-
-
-async def ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
-    """Create the tables when missing; drop and recreate them when the version changed.
-
-    Projections migrate by replay, not by ALTER: their rows are derived, so a new
-    version starts empty at offset zero. Returns True when that happened. Runners
-    starting together take turns: two CREATE TABLEs of the shared runtime tables
-    would otherwise race (checkfirst is not atomic).
-    """
-    lock = _schema_locks.setdefault(engine, asyncio.Lock())
-    async with lock:
-        return await _ensure_schema(engine, projection)
-
-
-async def _ensure_schema(engine: AsyncEngine, projection: Projection) -> bool:
-    async with engine.begin() as conn:
-        await schema_turn(conn)
-        await conn.run_sync(runtime_metadata.create_all)
-        stored = (await conn.execute(select(versions_table.c.version).where(
-            versions_table.c.projection == projection.name))).scalar()
-        reset = stored is not None and stored != projection.version
-        if reset:
-            log.warning("projection %s: version %s -> %s, rebuilding from offset zero",
-                        projection.name, stored, projection.version)
-            await _reset(conn, projection)
-        await conn.run_sync(projection.metadata.create_all)
-        if stored != projection.version:
-            await conn.execute(delete(versions_table).where(
-                versions_table.c.projection == projection.name))
-            await conn.execute(versions_table.insert().values(
-                projection=projection.name, version=projection.version))
-        return reset
-
-
-async def _reset(conn: AsyncConnection, projection: Projection) -> None:
-    """Empty a projection: its tables, offsets and stream heads, and what it keeps outside
-    SQL (a search engine's index) through its own `reset()`, if it has one."""
-    outside = getattr(projection, "reset", None)
-    if outside is not None:
-        await outside()
-    await conn.run_sync(projection.metadata.drop_all)
-    for table in (offsets_table, heads_table):
-        await conn.execute(delete(table).where(table.c.projection == projection.name))
-
-
-async def stored_offsets(engine: AsyncEngine, name: str) -> dict[tuple[str, int], int]:
-    """The next offsets a projection has committed with its rows."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(offsets_table.c.topic, offsets_table.c.partition, offsets_table.c.next_offset)
-            .where(offsets_table.c.projection == name)
-        )
-        return {(t, p): o for t, p, o in rows}
-
-
 class ProjectionRunner:
     """Feeds one projection from the log, exactly once in effect."""
 
@@ -315,11 +239,13 @@ class ProjectionRunner:
         self.before_commit = before_commit  # fault injection for crash tests
         self.on_batch = on_batch  # progress bars, metrics
         self.stats = RunnerStats()
+        self.key = build_key(projection)  # its version's offsets, heads and lease
         # a relay's replicas share its heads as they share its partitions: never remembered
-        self.heads = StreamHeads(heads_table, projection.name, remember=not shared)
+        self.heads = StreamHeads(heads_table, self.key, remember=not shared)
         # a read model's replicas may share a database: one writes it at a time (a relay's
         # split their partitions, each writing its own)
-        self.lease = None if shared else Lease(engine, leases_table, projection.name)
+        self.lease = None if shared else Lease(engine, leases_table, self.key)
+        self._retire_at = 0.0  # monotonic time of its next look for older builds
         self.started = asyncio.Event()  # set once its tables exist and it knows its offsets
         self._stop = asyncio.Event()
 
@@ -352,7 +278,7 @@ class ProjectionRunner:
         """Where the replica writing the projection is: its committed offsets; False once
         they reach `until`."""
         try:
-            self.stats.positions = await stored_offsets(self.engine, self.projection.name)
+            self.stats.positions = await stored_offsets(self.engine, self.key)
         except DBAPIError:  # its tables are not made yet
             return True
         self.started.set()
@@ -376,6 +302,7 @@ class ProjectionRunner:
                 if not records:
                     if self.lease is not None:
                         await self.lease.keep()
+                        await self._retire(self.lease)
                     await self._settle()
                 else:
                     await self.process(records)
@@ -415,7 +342,7 @@ class ProjectionRunner:
         board's rebuild took 160-320 ms for its last hundred records)."""
         if self.shared:
             return self.log.consumer(self.group, self.projection.topics)
-        positions = await stored_offsets(self.engine, self.projection.name)
+        positions = await stored_offsets(self.engine, self.key)
         for topic in self.projection.topics:  # partitions never seen start at 0
             for p in range(await self.log.partitions(topic)):
                 positions.setdefault((topic, p), 0)
@@ -439,6 +366,16 @@ class ProjectionRunner:
                 if self.lease is not None:
                     await self.lease.hold(conn)
                 await projection.settle(conn)
+
+    async def _retire(self, lease: Lease) -> None:
+        """Now and then, while idle: drop the older builds no replica runs any more (under
+        this build's lease: one writer of the database's builds of the projection at once)."""
+        if time.monotonic() < self._retire_at:
+            return
+        self._retire_at = time.monotonic() + RETIRE_EVERY_S
+        async with self.engine.begin() as conn:
+            await lease.hold(conn)
+            await retire(conn, self.projection)
 
     async def caught_up(self) -> bool:
         """Whether this runner has read every partition it reads to the log's end."""
@@ -504,7 +441,7 @@ class ProjectionRunner:
     async def _store_offsets(
         self, conn: AsyncConnection, positions: dict[tuple[str, int], int]
     ) -> None:
-        name = self.projection.name
+        name = self.key
         changed = {tp: o for tp, o in positions.items() if self.stats.positions.get(tp) != o}
         if not changed:
             return
@@ -546,7 +483,7 @@ async def rebuild(
         return runner.stats
     await ensure_schema(engine, projection)
     async with engine.begin() as conn:
-        await _reset(conn, projection)
+        await reset(conn, projection)
         await conn.run_sync(projection.metadata.create_all)
     for topic in projection.topics:
         for p, end in (await log.end_offsets(topic)).items():

@@ -23,14 +23,17 @@ from contracts.intake_events import CallRecorded
 from contracts.topics import CALLS
 from contracts.vocabulary import CallOutcome
 from hotline.board import write_rows
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from services.analytics.facts import period_keys
 from services.analytics.kpi import ANSWER_TARGET_SECONDS
 
-metadata = MetaData()  # its own: a rebuild of the call facts leaves the others alone
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+# its own: a rebuild of the call facts leaves the others alone
+metadata = projection_metadata(VERSION)
 call_facts = Table(
-    "an_call_facts", metadata,
+    f"an_call_facts_v{VERSION}", metadata,
     Column("call_id", String(128), primary_key=True),
     utc_column("offered_at", nullable=False),
     # the offered time's local (Asia/Shanghai) day, ISO week, month, quarter, year and hour
@@ -70,7 +73,7 @@ class CallFacts:
     """`an_call_facts`: every offered call, its queue, outcome and waiting time."""
 
     name: str = "analytics_call_facts"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (CALLS,)
     events: frozenset[str] = frozenset({"CallRecorded"})
     metadata: MetaData = metadata

@@ -24,13 +24,16 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.topics import CONTACTS, TICKETS
 from hotline.board import ticket_id_of, write_rows
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from services.analytics.facts import period_keys
 
-metadata = MetaData()  # its own: a rebuild of one fact table leaves the other alone
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+# its own: a rebuild of one fact table leaves the other alone
+metadata = projection_metadata(VERSION)
 contact_facts = Table(
-    "an_contact_facts", metadata,
+    f"an_contact_facts_v{VERSION}", metadata,
     Column("contact_id", String(128), primary_key=True),
     Column("channel", String(16)),  # NULL until its ContactReceived is applied
     utc_column("received_at"),
@@ -55,7 +58,7 @@ class ContactFacts:
     """`an_contact_facts`: every contact, its channel and time, and what became of it."""
 
     name: str = "analytics_contact_facts"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (CONTACTS, TICKETS)
     events: frozenset[str] = frozenset({"ContactReceived", "ContactDismissed",
                                         "TicketRegistered", "ContactMerged"})

@@ -76,11 +76,11 @@ Vector = tuple[float, ...]  # one per SUMS column
 Counted = tuple[list[Cell], dict[str, str], Vector]  # a fact row's part in the cube
 
 
-def table_in(metadata: MetaData) -> Table:
+def table_in(metadata: MetaData, version: int) -> Table:
     """The cube's table, in the fact projection's metadata (rebuilt with it); clustered by
     its key on SQLite, so a dimension's cells are read in one sweep."""
     return Table(
-        "an_kpi_cube", metadata,
+        f"an_kpi_cube_v{version}", metadata,
         Column("grain", String(8), primary_key=True),
         Column("dimension", String(16), primary_key=True),
         Column("value", String(128), primary_key=True),  # "" for none (not dispatched …)
@@ -92,11 +92,11 @@ def table_in(metadata: MetaData) -> Table:
         sqlite_with_rowid=False)
 
 
-def pending_in(metadata: MetaData) -> Table:
+def pending_in(metadata: MetaData, version: int) -> Table:
     """The registration days whose cells are behind the fact rows, and how many ticket
     changes each has waiting (rebuilt with the fact projection)."""
     return Table(
-        "an_kpi_pending", metadata,
+        f"an_kpi_pending_v{version}", metadata,
         Column("day", String(10), primary_key=True),
         Column("changes", Integer, nullable=False))
 

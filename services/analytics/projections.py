@@ -34,11 +34,13 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
 from services.analytics import cube, facts
 
-metadata = MetaData()
+VERSION = 4  # 4: an_kpi_pending, the cube counted again after a replay
+metadata = projection_metadata(VERSION)
 
 
 def _count(name: str) -> Column[int]:
@@ -50,7 +52,7 @@ def _seconds(name: str) -> Column[int]:
 
 
 ticket_facts = Table(
-    "an_ticket_facts", metadata,
+    f"an_ticket_facts_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("ticket_number", String(32), nullable=False),
     # dimensions
@@ -109,8 +111,8 @@ MUTABLE = tuple(c.name for c in ticket_facts.columns
                 if c.name not in ("ticket_id", "ticket_number", "registered_at")
                 and not c.name.startswith("reg_") and c.name != "district_code")
 
-kpi_cube = cube.table_in(metadata)
-kpi_pending = cube.pending_in(metadata)
+kpi_cube = cube.table_in(metadata, VERSION)
+kpi_pending = cube.pending_in(metadata, VERSION)
 # a batch of so many events is a replay's (the live flow's are a few): its cells are
 # counted again from the rows when the replay has caught up, not kept up per ticket
 BULK_EVENTS = 250
@@ -123,7 +125,7 @@ class TicketFacts(TicketBoard[Row, None]):
     (a `Deferring` projection: a replay leaves the cube's cells to `settle`)."""
 
     name: str = "analytics_ticket_facts"
-    version: int = 4  # 4: an_kpi_pending, the cube counted again after a replay
+    version: int = VERSION
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 

@@ -38,6 +38,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
+from hotline.builds import projection_metadata
 from hotline.bulk import insert_many
 from hotline.projection import aware, rows_by_id, utc_column
 from services.callback.domain import (
@@ -50,9 +51,10 @@ from services.callback.domain import (
     next_check,
 )
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 cases = Table(
-    "cb_tickets", metadata,
+    f"cb_tickets_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("ticket_number", String(32), nullable=False),
     Column("ticket_type", String(32), nullable=False),
@@ -83,7 +85,7 @@ cases = Table(
     Index("ix_cb_tickets_citizen", "citizen_ref", "survey_channel"),
 )
 surveys = Table(
-    "cb_surveys", metadata,
+    f"cb_surveys_v{VERSION}", metadata,
     Column("survey_id", String(128), primary_key=True),  # a skip: skip-<ticket>-<version>
     Column("ticket_id", String(128), nullable=False),
     Column("unit_id", String(64)),
@@ -126,7 +128,7 @@ class CallbackBoard(TicketBoard[Row, _Side]):
     """Stages, surveys and answers of every ticket (see the module doc)."""
 
     name: str = "callback"
-    version: int = 1
+    version: int = VERSION
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.topics import TICKETS
 from contracts.vocabulary import SurveyChannel
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, utc_column
 from hotline.runtime import Platform
 from services.callback.links import Links, SurveyLink
@@ -31,9 +32,10 @@ from ticketing.client import tickets_of
 
 log = logging.getLogger(__name__)
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 sent = Table(
-    "cb_sent", metadata,
+    f"cb_sent_v{VERSION}", metadata,
     Column("survey_id", String(128), primary_key=True),
     Column("ticket_id", String(128), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -46,7 +48,7 @@ class SurveySender:
     """Relay from `SurveyOpened` to the outbox (see the module doc)."""
 
     name: str = "callback-sender"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = frozenset({"SurveyOpened"})
     metadata: MetaData = metadata

@@ -42,6 +42,7 @@ from contracts.events import LIFECYCLE
 from contracts.lifecycle import MOVES, Place, moved
 from contracts.vocabulary import DeadlineKind, TicketStatus
 from hotline.board import TicketBoard, write_rows
+from hotline.builds import projection_metadata
 from hotline.bulk import insert_many, update_many
 from hotline.projection import READ_CHUNK, rows_by_id, utc_column
 
@@ -49,9 +50,10 @@ S = TicketStatus
 LEAD, ASSISTING = "lead", "assisting"
 
 
-metadata = MetaData()
+VERSION = 2  # 2: redo and extension columns, returns and redos public
+metadata = projection_metadata(VERSION)
 tickets = Table(
-    "wo_tickets", metadata,
+    f"wo_tickets_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("ticket_number", String(32), nullable=False, unique=True),
     Column("status", String(16), nullable=False),
@@ -109,7 +111,7 @@ tickets = Table(
     Index("ix_wo_tickets_extension", "ext_requested_at", "ticket_id"),  # supervisors' queue
 )
 assignments = Table(
-    "wo_assignments", metadata,
+    f"wo_assignments_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("unit_id", String(64), primary_key=True),
     Column("round", Integer, primary_key=True),
@@ -121,7 +123,7 @@ assignments = Table(
     Index("ix_wo_assignments_unit_active", "unit_id", "active", "ticket_id"),
 )
 timeline = Table(
-    "wo_timeline", metadata,
+    f"wo_timeline_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("seq", Integer, primary_key=True),  # the event's stream version
     utc_column("at", nullable=False),
@@ -195,7 +197,7 @@ class WorkOrders(TicketBoard[_Ticket, list[dict[str, Any]]]):
     """Tickets, their assignments and timelines, as units and the hotline list them."""
 
     name: str = "workorders"
-    version: int = 2  # 2: redo and extension columns, returns and redos public
+    version: int = VERSION
     events: frozenset[str] = LIFECYCLE
     metadata: MetaData = metadata
 

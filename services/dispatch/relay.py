@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope, encode
 from contracts.topics import TICKETS, dispatch_spec
+from hotline.builds import projection_metadata
 from hotline.eventstore import STRUCTURED
 from hotline.log.port import EventLog, OutgoingRecord
 from hotline.projection import Applied
@@ -65,9 +66,10 @@ FORWARDED = frozenset({
     "TicketReopened", "TicketMergedInto",
 })
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 relay_tickets = Table(
-    "relay_tickets", metadata,
+    f"relay_tickets_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("registration", LargeBinary),  # the TicketRegistered envelope, as stored
     Column("classification", LargeBinary),  # the latest TicketClassified envelope, if any
@@ -108,7 +110,7 @@ class DispatchRelay:
     """Projection that forwards ticket events to `hotline.dispatch.<unit>` (see the module doc)."""
 
     name: str = "dispatch-relay"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = FORWARDED
     metadata: MetaData = metadata

@@ -8,38 +8,54 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import CallRecorded, ContactReceived
 from contracts.topics import CALLS, CONTACTS
+from hotline.builds import projection_metadata
 from hotline.bulk import insert_many
 from hotline.projection import Applied
 
 ANSWER_TARGET_SECONDS = 15  # "15 秒接通率": calls answered within 15 seconds
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 contacts = Table(
-    "intake_contacts", metadata,
+    f"intake_contacts_v{VERSION}", metadata,
     Column("contact_id", String(64), primary_key=True),
-    Column("channel", String(16), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
     Column("channel_message_id", String(128), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("district_code", String(12), index=True),
-    Column("citizen_ref", String(64), index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("district_code", String(12)),
+    Column("citizen_ref", String(64)),
     Column("content", Text, nullable=False),
     Column("attachments", Integer, nullable=False),
     Column("correlation_id", String(64), nullable=False),
+    *(Index(f"ix_intake_contacts_{c}", c)
+      for c in ("channel", "received_at", "district_code", "citizen_ref")),
 )
 calls = Table(
-    "intake_calls", metadata,
+    f"intake_calls_v{VERSION}", metadata,
     Column("call_id", String(128), primary_key=True),
     Column("seat_id", String(128)),
     Column("queue", String(128)),
-    Column("offered_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("offered_at", DateTime(timezone=True), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("wait_seconds", Float, nullable=False),
     Column("answered_in_target", Boolean, nullable=False),
+    Index("ix_intake_calls_offered_at", "offered_at"),
 )
 
 
@@ -47,7 +63,7 @@ class IntakeRegister:
     """One row per contact and per call, as received."""
 
     name: str = "intake"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (CONTACTS, CALLS)
     events: frozenset[str] = frozenset({"ContactReceived", "CallRecorded"})
     metadata: MetaData = metadata

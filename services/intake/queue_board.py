@@ -21,11 +21,13 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.topics import CONTACTS, TICKETS
 from hotline.board import write_rows
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, aware, rows_by_id, utc_column
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 queue = Table(
-    "intake_queue", metadata,
+    f"intake_queue_v{VERSION}", metadata,
     Column("contact_id", String(64), primary_key=True),
     Column("channel", String(16)),
     utc_column("received_at"),
@@ -53,7 +55,7 @@ class ContactQueue:
     """Every contact and where it stands in the operators' queue."""
 
     name: str = "contact-queue"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (CONTACTS, TICKETS)
     events: frozenset[str] = EVENTS
     metadata: MetaData = metadata

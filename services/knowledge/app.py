@@ -19,7 +19,7 @@ from hotline.web import install_basics
 from reference.bundle import reference_of
 from services.knowledge import api, api_offers, api_read, public
 from services.knowledge.domain import ReviewPolicy
-from services.knowledge.es import EsIndexer, EsSearch
+from services.knowledge.es import EsIndexer, EsSearch, index_of
 from services.knowledge.fts import FtsSearch, KnowledgeIndex, open_index
 from services.knowledge.publisher import Publisher
 from services.knowledge.search import SearchIndex
@@ -61,7 +61,7 @@ def search_of(platform: Platform) -> tuple[SearchIndex, Projection]:
     HOTLINE_ELASTICSEARCH_URL is set, else FTS5 in a SQLite file of its own."""
     settings = platform.settings
     if settings.elasticsearch_url:
-        url, name = settings.elasticsearch_url, settings.elasticsearch_index
+        url, name = settings.elasticsearch_url, index_of(settings.elasticsearch_index)
         client = platform.shared("knowledge-es", lambda: EsStore(url)).client
         return EsSearch(client, name), EsIndexer(client, name)
     engine = index_engine(platform)

@@ -13,7 +13,9 @@ the runner's offsets (kept in the platform's database), so every write is idempo
 a document per article, written with the event's stream version as an external
 version (a replayed or older write is refused with 409 and ignored), and a retired
 article becomes a tombstone document, never a delete, so no replay can resurrect it.
-`hotline rebuild knowledge` drops and recreates the index (`reset`).
+`hotline rebuild knowledge` drops and recreates the index (`reset`). A new `VERSION` is
+a new index (`index_of`), built beside the old one while the old one serves
+(hotline/builds.py); the old one is left for the operator to delete.
 """
 
 from __future__ import annotations
@@ -61,12 +63,20 @@ def document(a: ArticlePublished) -> dict[str, Any]:
             "expires_at": a.expires_at.isoformat() if a.expires_at else None}
 
 
+VERSION = 1  # bump it when the mapping or the documents change: a new index, made from zero
+
+
+def index_of(base: str) -> str:
+    """The index of this version, named by the configured name and the version."""
+    return f"{base}-v{VERSION}"
+
+
 class EsIndexer:
     """The Elasticsearch index of published articles: a projection of hotline.knowledge
     whose offsets stay in the platform's database (no tables of its own)."""
 
     name: str = "knowledge-es-index"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (KNOWLEDGE,)
     events: frozenset[str] = frozenset({"ArticlePublished", "ArticleRetired"})
     metadata: MetaData = MetaData()

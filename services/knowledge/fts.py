@@ -46,16 +46,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.knowledge_events import ArticlePublished, ArticleRetired
 from contracts.topics import KNOWLEDGE
+from hotline.builds import projection_metadata
 from hotline.database import open_database
 from hotline.projection import READ_CHUNK, Applied
 from services.knowledge.fts_plan import FACETED, TERM_COUNTS, facets_of, match_of, planned
+from services.knowledge.fts_tables import FTS, SEARCH, VERSION, VOCAB
 from services.knowledge.highlight import highlight, snippet
 from services.knowledge.search import ROW_FIELDS, WEIGHTS, Filters, Hit, hit_of
 from services.knowledge.segment import SEP, marked, search_terms
 
-metadata = MetaData()
+metadata = projection_metadata(VERSION)
 search_table = Table(
-    "kb_search", metadata,
+    SEARCH, metadata,
     Column("rowid", Integer, primary_key=True, autoincrement=True),
     Column("article_id", String(128), nullable=False, unique=True),
     Column("version", Integer, nullable=False),
@@ -70,12 +72,12 @@ search_table = Table(
     Column("source_ref", Text),
 )
 event.listen(search_table, "after_create", DDL(
-    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, terms, body, facets, "
+    f"CREATE VIRTUAL TABLE {FTS} USING fts5(title, terms, body, facets, "
     f"tokenize = \"unicode61 separators '{SEP}'\")"))
 event.listen(search_table, "after_create", DDL(  # each word's document count, for `plan`
-    "CREATE VIRTUAL TABLE kb_vocab USING fts5vocab(kb_fts, 'row')"))
-event.listen(search_table, "before_drop", DDL("DROP TABLE IF EXISTS kb_vocab"))
-event.listen(search_table, "before_drop", DDL("DROP TABLE IF EXISTS kb_fts"))
+    f"CREATE VIRTUAL TABLE {VOCAB} USING fts5vocab({FTS}, 'row')"))
+event.listen(search_table, "before_drop", DDL(f"DROP TABLE IF EXISTS {VOCAB}"))
+event.listen(search_table, "before_drop", DDL(f"DROP TABLE IF EXISTS {FTS}"))
 
 
 def open_index(url: str) -> AsyncEngine:
@@ -93,10 +95,11 @@ class KnowledgeIndex:
     """The FTS5 index of published articles: a projection of hotline.knowledge."""
 
     name: str = "knowledge-index"
-    version: int = 3
+    version: int = VERSION
     topics: Sequence[str] = (KNOWLEDGE,)
     events: frozenset[str] = frozenset({"ArticlePublished", "ArticleRetired"})
     metadata: MetaData = metadata
+    virtual_tables = (VOCAB, FTS)  # made and dropped with kb_search: a build drops them first
 
     def __init__(self, engine: AsyncEngine | None = None) -> None:
         self.engine = engine  # its own SQLite file (hotline.projection.engine_of)
@@ -120,7 +123,7 @@ class KnowledgeIndex:
                 chunk = [a.article_id for a in live[i:i + READ_CHUNK]]
                 rowids |= dict((await conn.execute(select(s.article_id, s.rowid).where(
                     s.article_id.in_(chunk)))).all())
-            await conn.execute(text("INSERT INTO kb_fts (rowid, title, terms, body, facets) "
+            await conn.execute(text(f"INSERT INTO {FTS} (rowid, title, terms, body, facets) "
                                     "VALUES (:r, :t, :k, :b, :f)"),
                                [words_row(rowids[a.article_id], a) for a in live])
         TERM_COUNTS.forget_absent()
@@ -128,7 +131,7 @@ class KnowledgeIndex:
 
 async def _remove(conn: AsyncConnection, article_ids: list[str]) -> None:
     s = search_table.c
-    await conn.execute(text("DELETE FROM kb_fts WHERE rowid IN (SELECT rowid FROM kb_search "
+    await conn.execute(text(f"DELETE FROM {FTS} WHERE rowid IN (SELECT rowid FROM {SEARCH} "
                             "WHERE article_id IN :ids)").bindparams(
                                 bindparam("ids", expanding=True)), {"ids": article_ids})
     await conn.execute(delete(search_table).where(s.article_id.in_(article_ids)))
@@ -152,7 +155,7 @@ def words_row(rowid: int, a: ArticlePublished) -> dict[str, Any]:
 async def words_of(conn: AsyncConnection, article_id: str) -> set[str]:
     """Every word the index holds for an article (title, body, sub-words, synonyms)."""
     row = (await conn.execute(text(
-        "SELECT f.title, f.terms, f.body FROM kb_fts f JOIN kb_search s ON s.rowid = f.rowid "
+        f"SELECT f.title, f.terms, f.body FROM {FTS} f JOIN {SEARCH} s ON s.rowid = f.rowid "
         "WHERE s.article_id = :a"), {"a": article_id})).first()
     if row is None:
         return set()
@@ -164,7 +167,7 @@ async def public_row(conn: AsyncConnection, article_id: str,
                      today: date) -> dict[str, Any] | None:
     """The index's row of a public article valid `today`, else None."""
     where, params = _where(Filters(audiences=("public",)), today)
-    row = (await conn.execute(text(f"SELECT s.* FROM kb_search s WHERE s.article_id = :a{where}"),
+    row = (await conn.execute(text(f"SELECT s.* FROM {SEARCH} s WHERE s.article_id = :a{where}"),
                               params | {"a": article_id})).first()
     return {k: row._mapping[k] for k in ROW_FIELDS} if row else None
 
@@ -174,7 +177,7 @@ def _iso(day: date | None) -> str | None:
 
 
 OVERFETCH = 3  # candidates ranked per hit asked for, before the filters
-SCORE = "bm25(kb_fts, {}, {}, {}, 0.0)".format(*WEIGHTS)  # facets score nothing
+SCORE = f"bm25({FTS}, {{}}, {{}}, {{}}, 0.0)".format(*WEIGHTS)  # facets score nothing
 
 
 async def search(conn: AsyncConnection, query: str, filters: Filters, today: date,
@@ -192,13 +195,13 @@ async def search(conn: AsyncConnection, query: str, filters: Filters, today: dat
         return []
     match = match_of(groups, filters)
     wanted = limit * OVERFETCH + 10
-    ranked = f"SELECT rowid, {SCORE} AS score FROM kb_fts WHERE kb_fts MATCH :q "
+    ranked = f"SELECT rowid, {SCORE} AS score FROM {FTS} WHERE {FTS} MATCH :q "
     rows, ranked_n = await _best(conn, ranked + "ORDER BY score, rowid LIMIT :n", match,
                                  wanted, limit, filters, today)
     if len(rows) < limit and ranked_n == wanted:
         where, _ = _where(filters, today)
-        rows, _ = await _best(conn, f"SELECT f.rowid, {SCORE} AS score FROM kb_fts f JOIN "
-                              f"kb_search s ON s.rowid = f.rowid WHERE kb_fts MATCH :q {where} "
+        rows, _ = await _best(conn, f"SELECT f.rowid, {SCORE} AS score FROM {FTS} f JOIN "
+                              f"{SEARCH} s ON s.rowid = f.rowid WHERE {FTS} MATCH :q {where} "
                               "ORDER BY score, s.article_id LIMIT :n", match, limit, limit,
                               filters, today)
     words = {t.casefold() for g in groups for t in g}
@@ -218,11 +221,11 @@ async def _best(conn: AsyncConnection, ranking: str, match: str, n: int, limit: 
     rows = [dict(zip(_PAGE, r, strict=True)) for r in await _fetch(
         conn,
         f"WITH top AS MATERIALIZED ({ranking}), ok AS (SELECT top.score, s.* FROM top "
-        f"JOIN kb_search s ON s.rowid = top.rowid WHERE 1 = 1{where} "
+        f"JOIN {SEARCH} s ON s.rowid = top.rowid WHERE 1 = 1{where} "
         "ORDER BY top.score, s.article_id LIMIT :limit) "
         f"SELECT counted.ranked, ok.score, {', '.join('ok.' + c for c in ROW_FIELDS)}, "
         "f.title, f.body FROM (SELECT count(*) AS ranked FROM top) counted "
-        "LEFT JOIN ok ON 1 LEFT JOIN kb_fts f ON f.rowid = ok.rowid "
+        f"LEFT JOIN ok ON 1 LEFT JOIN {FTS} f ON f.rowid = ok.rowid "
         "ORDER BY ok.score, ok.article_id",
         params | {"q": match, "n": n, "limit": limit})]
     return [r for r in rows if r["article_id"] is not None], rows[0]["ranked"] if rows else 0

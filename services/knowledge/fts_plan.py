@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.knowledge_events import ArticlePublished
 from contracts.vocabulary import Audience
+from services.knowledge.fts_tables import SEARCH, VOCAB
 from services.knowledge.search import Filters
 from services.knowledge.segment import Group, query_groups
 
@@ -95,7 +96,7 @@ class TermCounts:
         if missing:
             marks = ", ".join(f":t{i}" for i in range(len(missing)))
             read: dict[str, int] = dict((await conn.execute(text(
-                f"SELECT term, doc FROM kb_vocab WHERE term IN ({marks})"),
+                f"SELECT term, doc FROM {VOCAB} WHERE term IN ({marks})"),
                 {f"t{i}": t for i, t in enumerate(missing)})).all())
             if len(self._known) + len(self._absent) > self.size:
                 self._known.clear()
@@ -114,7 +115,7 @@ class TermCounts:
         now, index = time.monotonic(), str(conn.engine.url)
         known = self._totals.get(index)
         if known is None or known[1] <= now:
-            found = (await conn.execute(text("SELECT max(rowid) FROM kb_search"))).scalar()
+            found = (await conn.execute(text(f"SELECT max(rowid) FROM {SEARCH}"))).scalar()
             known = self._totals[index] = (found or 0, now + self.ttl_s)
         return known[0]
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -42,12 +43,14 @@ from contracts.knowledge_events import (
 )
 from contracts.topics import KNOWLEDGE
 from hotline.board import write_rows
+from hotline.builds import projection_metadata
 from hotline.projection import READ_CHUNK, Applied, rows_by_id, utc_column
 
 K = TypeVar("K")
-metadata = MetaData()
+VERSION = 2  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 articles = Table(
-    "kb_articles", metadata,
+    f"kb_articles_v{VERSION}", metadata,
     Column("article_id", String(128), primary_key=True),
     Column("stream_version", Integer, nullable=False),  # for read-your-writes
     Column("title", String(200), nullable=False),  # of the version under work, else the live one
@@ -59,7 +62,7 @@ articles = Table(
     Column("level1", String(128), nullable=False),
     Column("level2", String(128)),
     Column("audience", String(16), nullable=False),
-    Column("owning_unit", String(64), index=True),
+    Column("owning_unit", String(64)),
     Column("review_by", String(10)),
     Column("drafted_by", String(200)),
     utc_column("drafted_at"),
@@ -68,11 +71,13 @@ articles = Table(
     Column("returned_reason", Text),
     utc_column("publish_at"),
     utc_column("published_at"),
-    Column("source_id", String(128), index=True),
+    Column("source_id", String(128)),
     Column("from_ticket", String(128)),
+    Index("ix_kb_articles_owning_unit", "owning_unit"),
+    Index("ix_kb_articles_source_id", "source_id"),
 )
 versions = Table(
-    "kb_versions", metadata,
+    f"kb_versions_v{VERSION}", metadata,
     Column("article_id", String(128), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("title", String(200), nullable=False),
@@ -83,7 +88,7 @@ versions = Table(
     utc_column("submitted_at"),  # first submission of this version
 )
 offers = Table(  # self-service on chat channels: what was offered, and did it solve it
-    "kb_offers", metadata,
+    f"kb_offers_v{VERSION}", metadata,
     Column("offer_id", String(64), primary_key=True),
     Column("channel", String(16), nullable=False),
     Column("article_id", String(128), nullable=False),
@@ -127,7 +132,7 @@ class Articles:
     130,000 articles take a quarter of an hour)."""
 
     name: str = "knowledge-articles"
-    version: int = 2
+    version: int = VERSION
     topics: Sequence[str] = (KNOWLEDGE,)
     events: frozenset[str] = frozenset({"ArticleDrafted", "ArticleSubmitted", "ArticleReturned",
                         "ArticleApproved", "ArticlePublished", "ArticleRetired",

@@ -21,13 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.knowledge_events import AnswerOffered, RecommendationRated
 from contracts.ticket_events import TicketAnsweredDirectly
 from contracts.topics import KNOWLEDGE, TICKETS
+from hotline.builds import projection_metadata
 from hotline.projection import Applied
 
 CITY = ZoneInfo("Asia/Shanghai")
 COUNTS = ("cited", "offered", "helpful", "unhelpful")
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 use = Table(
-    "kb_use", metadata,
+    f"kb_use_v{VERSION}", metadata,
     Column("article_id", String(128), primary_key=True),
     Column("day", String(10), primary_key=True),  # ISO date in the city
     *(Column(name, Integer, nullable=False, default=0) for name in COUNTS),
@@ -38,7 +40,7 @@ class KnowledgeUse:
     """kb_use, from the citations on hotline.tickets and the offers and ratings."""
 
     name: str = "knowledge-use"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (KNOWLEDGE, TICKETS)
     events: frozenset[str] = frozenset({"TicketAnsweredDirectly", "AnswerOffered",
                                         "RecommendationRated"})

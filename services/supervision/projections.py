@@ -41,6 +41,7 @@ from contracts import events as e
 from contracts.envelope import Envelope
 from contracts.events import LIFECYCLE
 from hotline.board import Folded, TicketBoard, write_rows
+from hotline.builds import projection_metadata
 from hotline.bulk import insert_many
 from hotline.projection import READ_CHUNK, aware, rows_by_id, utc_column
 from reference.calendar import WorkingCalendar
@@ -48,9 +49,10 @@ from reference.policy import DeadlinePolicy, load_policy
 from services.supervision.escalation import next_check
 from services.supervision.watch import SEVERITY, Watch, evolve_watch, from_json, to_json
 
-metadata = MetaData()
+VERSION = 2  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 board = Table(
-    "sv_tickets", metadata,
+    f"sv_tickets_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("ticket_number", String(32), nullable=False),
     Column("ticket_type", String(32), nullable=False),
@@ -74,7 +76,7 @@ board = Table(
     Index("ix_sv_tickets_open_colour", "open", "colour"),
 )
 escalations = Table(
-    "sv_escalations", metadata,
+    f"sv_escalations_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("seq", Integer, primary_key=True),  # the event's stream version
     utc_column("at", nullable=False),
@@ -85,7 +87,7 @@ escalations = Table(
     Index("ix_sv_escalations_unit_kind", "unit_id", "kind", "level"),
 )
 orders = Table(
-    "sv_orders", metadata,
+    f"sv_orders_v{VERSION}", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("order_id", String(200), primary_key=True),
     Column("unit_id", String(64), nullable=False),
@@ -99,7 +101,7 @@ orders = Table(
     Index("ix_sv_orders_unit_answered", "unit_id", "answered_at"),
 )
 unit_tickets = Table(
-    "sv_unit_tickets", metadata,
+    f"sv_unit_tickets_v{VERSION}", metadata,
     Column("unit_id", String(64), primary_key=True),
     Column("ticket_id", String(128), primary_key=True),
 )
@@ -126,7 +128,7 @@ class SupervisionBoard(TicketBoard[Row, _Side]):
     """Clocks, colours and next checks of every ticket; the per-unit tally of sanctions."""
 
     name: str = "supervision"
-    version: int = 2
+    version: int = VERSION
     events: frozenset[str] = LIFECYCLE
 
     metadata: MetaData = metadata

@@ -45,8 +45,9 @@ from contracts.vocabulary import (
     Urgency,
     WarningLevel,
 )
+from hotline.builds import ensure_schema
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, checksum, ensure_schema, rebuild
+from hotline.projection import ProjectionRunner, checksum, rebuild
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy

@@ -28,6 +28,7 @@ from sqlalchemy import inspect
 from hotline.log.port import EventLog
 from hotline.readiness import Readiness
 from services.analytics import queries
+from services.analytics.hotspots.board import hotspots
 from services.analytics.kpi import KPIS, Figure, tally
 from services.analytics.reports import charts
 from services.analytics.reports.content import Report
@@ -190,8 +191,8 @@ async def test_monthly_report(month: Hotline) -> None:
     # the hotspots section only where a hotspot read model exists (none found this month)
     async with h.platform.db.connect() as conn:
         names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
-    assert ("七、热点问题" in page) == ("an_hotspots" in names)
-    assert ("本期未发现热点" in page) == ("an_hotspots" in names)
+    assert ("七、热点问题" in page) == (hotspots.name in names)
+    assert ("本期未发现热点" in page) == (hotspots.name in names)
     assert page.count("data:image/svg+xml;base64,") == 5
     for k in KPIS:
         f = entry["figures"][k.id]

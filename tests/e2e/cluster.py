@@ -26,8 +26,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.apikeys import Principal, Role, open_api_keys
+from hotline.builds import leases_table
 from hotline.devbroker import free_port, tansu_env
-from hotline.projection import leases_table
 from hotline.settings import Settings
 from tests.fixtures.databases import PG_URL
 
@@ -66,13 +66,14 @@ class Cluster:
         return [r for r in self.replicas if r.name == name]
 
     async def lease_holders(self) -> dict[str, str]:
-        """Which process (host:pid) writes each read model of the shared database."""
+        """Which process (host:pid) writes each read model of the shared database (by the
+        projection's name, whatever its build)."""
         engine = create_async_engine(self.env["HOTLINE_DB"])
         try:
             async with engine.connect() as conn:
                 rows = await conn.execute(select(leases_table.c.name,
                                                  leases_table.c.holder))
-                return {projection: holder for projection, holder in rows}
+                return {lease.partition("@")[0]: holder for lease, holder in rows}
         finally:
             await engine.dispose()
 

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy import Column, Integer, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contracts.base import EventData
+from hotline.builds import projection_metadata
 from hotline.log.factory import open_log
 from hotline.projection import Applied, ProjectionRunner
 from hotline.settings import Settings
@@ -38,14 +39,14 @@ def noted_on(topic: str) -> type[Noted]:
 class Tally:
     """Counts events per subject."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, version: int = 1) -> None:
         self.name = "tally"
-        self.version = 1
+        self.version = version
         self.topics = [topic]
         self.events = frozenset({"Noted"})
-        self.metadata = MetaData()
+        self.metadata = projection_metadata(version)
         self.table = Table(
-            "tally", self.metadata,
+            f"tally_v{version}", self.metadata,
             Column("subject", String(100), primary_key=True),
             Column("events", Integer, nullable=False),
         )

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hotline.builds import leases_table, stored_offsets
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner, leases_table, stored_offsets
+from hotline.projection import ProjectionRunner
 from tests.conftest import settings_env
 from tests.projection.tally import Tally, noted_on
 from tests.projection.test_runtime import NOW, seed
@@ -181,7 +182,7 @@ async def _holder(engine: AsyncEngine) -> str:
 
 
 async def _offsets(engine: AsyncEngine) -> dict[tuple[str, int], int]:
-    return await stored_offsets(engine, "tally")
+    return await stored_offsets(engine, "tally@v1")
 
 
 async def _true(value: bool) -> bool:

@@ -21,16 +21,10 @@ from contracts import events as e
 from contracts.base import EventData
 from contracts.decoding import forget_decoded
 from contracts.topics import CATALOGUE, DEADLETTER
+from hotline.builds import heads_table, stored_offsets
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, OutgoingRecord, TopicSpec
-from hotline.projection import (
-    Applied,
-    ProjectionRunner,
-    checksum,
-    heads_table,
-    rebuild,
-    stored_offsets,
-)
+from hotline.projection import Applied, ProjectionRunner, checksum, rebuild
 from tests.conftest import settings_env, unique
 from tests.projection.tally import Tally, noted_on
 
@@ -66,7 +60,7 @@ async def test_batches_apply_once_and_store_offsets(log: EventLog, db_url: str) 
     async with engine.connect() as conn:
         assert await tally.counts(conn) == {f"s-{i}": 5 for i in range(4)}
     assert runner.stats.duplicates == 1 and runner.stats.applied == 20
-    assert await stored_offsets(engine, "tally") == {
+    assert await stored_offsets(engine, "tally@v1") == {
         (topic, p): e for p, e in (await log.end_offsets(topic)).items()
     }
     await engine.dispose()
@@ -87,7 +81,7 @@ async def test_a_record_stored_twice_is_applied_once_across_a_restart(
     async with engine.connect() as conn:
         assert await tally.counts(conn) == {"s-0": 3, "s-1": 3}
         heads = (await conn.execute(select(heads_table.c.subject, heads_table.c.version)
-                                    .where(heads_table.c.projection == "tally"))).all()
+                                    .where(heads_table.c.projection == "tally@v1"))).all()
     assert runner.stats.duplicates == 1 and runner.stats.applied == 0
     assert sorted(heads) == [("s-0", 3), ("s-1", 3)]
     await engine.dispose()
@@ -268,7 +262,7 @@ async def test_stop_finishes_the_batch_and_returns(log: EventLog, tmp_path: Path
     runner.stop()
     stats = await asyncio.wait_for(task, 10)
     assert stats.applied == 6
-    assert await stored_offsets(engine, "tally") == {
+    assert await stored_offsets(engine, "tally@v1") == {
         (topic, p): e for p, e in (await log.end_offsets(topic)).items()}
     await engine.dispose()
 
@@ -278,8 +272,7 @@ async def test_a_new_projection_version_is_rebuilt_from_zero(log: EventLog, db_u
     engine = create_async_engine(db_url)
     await run_until_caught_up(ProjectionRunner(log, engine, Tally(topic)), log, topic)
     await run_until_caught_up(ProjectionRunner(log, engine, Tally(topic)), log, topic)
-    newer = Tally(topic)
-    newer.version = 2
+    newer = Tally(topic, version=2)
     runner = ProjectionRunner(log, engine, newer)
     await run_until_caught_up(runner, log, topic)
     assert runner.stats.applied == 6  # everything again, into empty tables

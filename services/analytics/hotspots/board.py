@@ -35,13 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.analytics_events import HotspotCleared, HotspotDetected, PeriodicDemandForeseen
 from contracts.topics import ANALYTICS
+from hotline.builds import projection_metadata
 from hotline.projection import Applied, aware, utc_column
 from services.analytics.contacts import contact_facts
 from services.analytics.projections import ticket_facts
 
-metadata = MetaData()
+VERSION = 1  # bump it when the tables change: a new build, made from zero
+metadata = projection_metadata(VERSION)
 hotspots = Table(
-    "an_hotspots", metadata,
+    f"an_hotspots_v{VERSION}", metadata,
     Column("hotspot_id", String(128), primary_key=True),
     Column("kind", String(16), nullable=False),  # hotspot or foresight
     Column("dimension", String(16), nullable=False),
@@ -60,7 +62,7 @@ hotspots = Table(
     Index("ix_an_hotspots_start", "window_start"),
 )
 evidence = Table(
-    "an_hotspot_evidence", metadata,
+    f"an_hotspot_evidence_v{VERSION}", metadata,
     Column("hotspot_id", String(128), primary_key=True),
     Column("ref", String(128), primary_key=True),
     Column("ref_kind", String(8), nullable=False),  # ticket or contact
@@ -78,7 +80,7 @@ class HotspotBoard:
     """`an_hotspots` and its evidence, from `hotline.analytics`."""
 
     name: str = "analytics_hotspots"
-    version: int = 1
+    version: int = VERSION
     topics: Sequence[str] = (ANALYTICS,)
     events: frozenset[str] = frozenset({"HotspotDetected", "HotspotCleared",
                                         "PeriodicDemandForeseen"})

@@ -40,10 +40,10 @@ from contracts.base import Category, EventData
 from contracts.decoding import decode_event, event_name_of
 from contracts.envelope import DecodeError
 from contracts.topics import ANALYTICS, CONTACTS, TICKETS
+from hotline.builds import leases_table
 from hotline.eventstore import Context, EventStore
 from hotline.leases import Lease, LeaseLost, take_turn
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
-from hotline.projection import leases_table
 from hotline.readiness import Readiness
 from hotline.runtime import Background
 from services.analytics.hotspots.checkpoint import (

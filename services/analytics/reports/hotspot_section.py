@@ -1,11 +1,11 @@
 """The hotspots section's rows, when this deployment has a hotspot read model.
 
-Hotspot and burst detection is built beside the reports and may not be installed (or not
-yet caught up) where a report is generated, so a report looks for the read model's table
-at run time instead of importing it: no table, no section (`None`), and the report is
-complete without it. Whatever the table holds is shown as it is, limited to the report
-period when it has a time column; it carries counts, codes and ticket numbers, never
-personal data (that is the hotspot model's own rule).
+A report may be made where the hotspot board's tables are not made yet (its runner not
+started, or another replica writing a new build of it), so a report looks for the board's
+table at run time: no table, no section (`None`), and the report is complete without it.
+Whatever the table holds is shown as it is, limited to the report period when it has a
+time column; it carries counts, codes and ticket numbers, never personal data (that is the
+hotspot model's own rule).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.projection import aware
+from services.analytics.hotspots.board import hotspots
 
-TABLES = ("an_hotspots", "an_hotspot", "an_hotspot_events")  # first found wins
+TABLES = (hotspots.name,)  # the hotspot board's build of this version (hotline/builds.py)
 TIME_COLUMNS = ("detected_at", "window_start", "started_at", "opened_at", "at")
 LIMIT = 20
 # the columns a reader wants, in Chinese, when the table has them (else every column)

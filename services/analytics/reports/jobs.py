@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from hotline.builds import leases_table
 from hotline.leases import Lease
-from hotline.projection import ReadSide, leases_table
+from hotline.projection import ReadSide
 from hotline.readiness import Readiness
 from hotline.runtime import Platform
 from hotline.ticking import every
