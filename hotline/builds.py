@@ -21,6 +21,12 @@ The tables a build made are registered with it (`projection_builds`), so a newer
 can drop them without knowing their definitions. A database from before builds (tables
 without a version, `projection_versions`) is retired the same way, its tables named by the
 current ones without their suffix.
+
+A relay (a runner with effects outside, whose replicas split the partitions) is not a read
+model: its rows are the memory of what it did (sent), which a rebuild beside it would not
+have, so it keeps one set of tables under its plain name, changed in place (its class says
+`in_place = True`): a new version empties them, as before builds, and the version it has is
+registered all the same.
 """
 
 from __future__ import annotations
@@ -66,8 +72,16 @@ heads_table = heads_in(runtime_metadata)  # per build and stream, the last versi
 leases_table = leases_in(runtime_metadata)  # per build, which runner may write it
 
 
+def in_place(projection: Projection) -> bool:
+    """Whether a projection keeps one set of tables, changed in place (a relay's)."""
+    return bool(getattr(projection, "in_place", False))
+
+
 def build_key(projection: Projection) -> str:
-    """Where a projection's version keeps its offsets, heads and lease."""
+    """Where a projection's version keeps its offsets, heads and lease (a relay under its
+    name whatever its version)."""
+    if in_place(projection):
+        return projection.name
     return f"{projection.name}@v{projection.version}"
 
 
@@ -83,6 +97,8 @@ def _built_tables(projection: Projection) -> list[str]:
     suffix = f"_v{projection.version}"
     names = [t.name for t in reversed(projection.metadata.sorted_tables)]
     names = [*getattr(projection, "virtual_tables", ()), *names]
+    if in_place(projection):
+        return names
     if wrong := [n for n in names if not n.endswith(suffix)]:
         raise ValueError(f"{projection.name} v{projection.version}: tables {wrong} do not "
                          f"end with {suffix!r} (two builds would share them)")
@@ -94,7 +110,8 @@ _schema_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = (
 
 
 async def ensure_schema(engine: AsyncEngine, projection: Projection) -> None:
-    """The runtime's tables and the build's, made when missing, and the build registered.
+    """The runtime's tables and the build's, made when missing, and the build registered
+    (a relay's emptied first when another version of it is registered).
     Runners of one process starting together take turns, as processes do (schema_turn):
     two CREATE TABLEs of the shared runtime tables would otherwise race."""
     tables = _built_tables(projection)
@@ -102,8 +119,10 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection) -> None:
     async with lock, engine.begin() as conn:
         await schema_turn(conn)
         await conn.run_sync(runtime_metadata.create_all)
-        await conn.run_sync(projection.metadata.create_all)
         b = builds_table.c
+        if in_place(projection):
+            await _empty_if_changed(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
         known = (await conn.execute(select(b.version).where(
             b.projection == projection.name, b.version == projection.version))).first()
         if known is None:
@@ -111,6 +130,25 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection) -> None:
             await conn.execute(builds_table.insert().values(
                 projection=projection.name, version=projection.version,
                 tables=json.dumps(tables)))
+
+
+async def _empty_if_changed(conn: AsyncConnection, projection: Projection) -> None:
+    """A relay's tables emptied when the version registered for it (or, before builds, in
+    `projection_versions`) is another; that registration replaced by none."""
+    b = builds_table.c
+    versions = [v for (v,) in await conn.execute(select(b.version).where(
+        b.projection == projection.name))]
+    legacy = await _legacy_version(conn, projection.name)
+    if legacy is not None:
+        versions.append(legacy)
+        await conn.execute(text(f"DELETE FROM {LEGACY} WHERE projection = :p"),
+                           {"p": projection.name})
+    if any(v != projection.version for v in versions):
+        log.warning("relay %s: version %s -> %s, its tables emptied", projection.name,
+                    versions, projection.version)
+        await conn.run_sync(projection.metadata.drop_all)
+        await _forget(conn, build_key(projection))
+        await conn.execute(delete(builds_table).where(b.projection == projection.name))
 
 
 async def reset(conn: AsyncConnection, projection: Projection) -> None:
@@ -173,14 +211,21 @@ async def _legacy(conn: AsyncConnection, projection: Projection
                   ) -> list[tuple[str, int, list[str]]]:
     """The projection's build from before builds, if its database has one: its key was the
     projection's name, its tables the current ones' names without the version."""
-    if not await conn.run_sync(lambda sync: inspect(sync).has_table(LEGACY)):
-        return []
-    found = (await conn.execute(text(f"SELECT version FROM {LEGACY} WHERE projection = :p"),
-                                {"p": projection.name})).first()
-    if found is None:
+    version = await _legacy_version(conn, projection.name)
+    if version is None:
         return []
     tables = [re.sub(r"_v\d+$", "", name) for name in _built_tables(projection)]
-    return [(projection.name, int(found[0]), tables)]
+    return [(projection.name, version, tables)]
+
+
+async def _legacy_version(conn: AsyncConnection, name: str) -> int | None:
+    """The version `projection_versions` holds for a projection (a database from before
+    builds), if any."""
+    if not await conn.run_sync(lambda sync: inspect(sync).has_table(LEGACY)):
+        return None
+    found = (await conn.execute(text(f"SELECT version FROM {LEGACY} WHERE projection = :p"),
+                                {"p": name})).first()
+    return None if found is None else int(found[0])
 
 
 async def _abandoned(conn: AsyncConnection, key: str, grace_s: float) -> bool:

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.topics import TICKETS
 from contracts.vocabulary import SurveyChannel
-from hotline.builds import projection_metadata
 from hotline.projection import Applied, utc_column
 from hotline.runtime import Platform
 from services.callback.links import Links, SurveyLink
@@ -32,10 +31,9 @@ from ticketing.client import tickets_of
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump it when the tables change: a new build, made from zero
-metadata = projection_metadata(VERSION)
+metadata = MetaData()
 sent = Table(
-    f"cb_sent_v{VERSION}", metadata,
+    "cb_sent", metadata,
     Column("survey_id", String(128), primary_key=True),
     Column("ticket_id", String(128), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -48,7 +46,8 @@ class SurveySender:
     """Relay from `SurveyOpened` to the outbox (see the module doc)."""
 
     name: str = "callback-sender"
-    version: int = VERSION
+    version: int = 1
+    in_place = True  # a relay: its rows are what it did, kept through builds (hotline/builds.py)
     topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = frozenset({"SurveyOpened"})
     metadata: MetaData = metadata

@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import events as e
 from contracts.envelope import Envelope, encode
 from contracts.topics import TICKETS, dispatch_spec
-from hotline.builds import projection_metadata
 from hotline.eventstore import STRUCTURED
 from hotline.log.port import EventLog, OutgoingRecord
 from hotline.projection import Applied
@@ -66,10 +65,9 @@ FORWARDED = frozenset({
     "TicketReopened", "TicketMergedInto",
 })
 
-VERSION = 1  # bump it when the tables change: a new build, made from zero
-metadata = projection_metadata(VERSION)
+metadata = MetaData()
 relay_tickets = Table(
-    f"relay_tickets_v{VERSION}", metadata,
+    "relay_tickets", metadata,
     Column("ticket_id", String(128), primary_key=True),
     Column("registration", LargeBinary),  # the TicketRegistered envelope, as stored
     Column("classification", LargeBinary),  # the latest TicketClassified envelope, if any
@@ -110,7 +108,8 @@ class DispatchRelay:
     """Projection that forwards ticket events to `hotline.dispatch.<unit>` (see the module doc)."""
 
     name: str = "dispatch-relay"
-    version: int = VERSION
+    version: int = 1
+    in_place = True  # a relay: its rows are what it did, kept through builds (hotline/builds.py)
     topics: Sequence[str] = (TICKETS,)
     events: frozenset[str] = FORWARDED
     metadata: MetaData = metadata

@@ -39,14 +39,15 @@ def noted_on(topic: str) -> type[Noted]:
 class Tally:
     """Counts events per subject."""
 
-    def __init__(self, topic: str, version: int = 1) -> None:
+    def __init__(self, topic: str, version: int = 1, relay: bool = False) -> None:
         self.name = "tally"
         self.version = version
+        self.in_place = relay  # a relay's table keeps its name through versions
         self.topics = [topic]
         self.events = frozenset({"Noted"})
         self.metadata = projection_metadata(version)
         self.table = Table(
-            f"tally_v{version}", self.metadata,
+            "tally" if relay else f"tally_v{version}", self.metadata,
             Column("subject", String(100), primary_key=True),
             Column("events", Integer, nullable=False),
         )

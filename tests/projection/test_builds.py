@@ -2,7 +2,7 @@
 the old one's runner goes on writing and serving it; the old build is retired (tables
 dropped, offsets and heads deleted) once no runner has held its lease for the grace; a
 database from before builds is retired alike; an older version coming back leaves a newer
-build alone. Both logs, both databases."""
+build alone; a relay keeps its tables in place. Both logs, both databases."""
 
 from __future__ import annotations
 
@@ -133,6 +133,35 @@ async def test_a_database_from_before_builds_is_built_again_and_its_tables_dropp
         assert list(await conn.execute(select(versions))) == []
     assert await counts(engine, running.tally) == {"s-0": 3, "s-1": 3}
     await running.stop()
+    await engine.dispose()
+
+
+async def test_a_relay_keeps_its_tables_in_place_and_a_new_version_empties_them(
+        db_url: str) -> None:
+    """A relay's rows are the memory of its effects: from before builds they are kept as
+    they are, and only a new version of it empties them."""
+    engine = create_async_engine(db_url)
+    relay = Tally("t", relay=True)
+    legacy = MetaData()
+    versions = Table("projection_versions", legacy,
+                     Column("projection", String(100), primary_key=True),
+                     Column("version", Integer, nullable=False))
+    async with engine.begin() as conn:
+        await conn.run_sync(legacy.create_all)
+        await conn.run_sync(relay.metadata.create_all)
+        await conn.execute(insert(versions).values(projection="tally", version=1))
+        await conn.execute(insert(relay.table).values(subject="s-0", events=3))
+    await hotline.builds.ensure_schema(engine, relay)
+    assert await counts(engine, relay) == {"s-0": 3}
+    async with engine.connect() as conn:
+        assert list(await conn.execute(select(versions))) == []
+        assert list(await conn.execute(select(builds_table.c.projection,
+                                              builds_table.c.version))) == [("tally", 1)]
+    newer = Tally("t", version=2, relay=True)
+    await hotline.builds.ensure_schema(engine, newer)
+    assert await counts(engine, newer) == {}
+    async with engine.connect() as conn:
+        assert list(await conn.execute(select(builds_table.c.version))) == [(2,)]
     await engine.dispose()
 
 
