@@ -70,7 +70,7 @@ class PerSubject:
         self.topics = [topic]
         self.events = frozenset({"ContactReceived"})
         self.metadata = MetaData()
-        self.table = Table("bench_per_subject", self.metadata,
+        self.table = Table("bench_per_subject_v1", self.metadata,
                            Column("subject", String(100), primary_key=True),
                            Column("events", Integer, nullable=False))
 
