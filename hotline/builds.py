@@ -179,7 +179,9 @@ async def stored_offsets(engine: AsyncEngine, key: str) -> dict[tuple[str, int],
 async def retire(conn: AsyncConnection, projection: Projection) -> list[str]:
     """Drop the builds of older versions of `projection` that no replica has run for
     `GRACE_S` (their leases); returns the keys retired. Called by the writer of the current
-    build, under its lease, in a transaction of its own."""
+    build, under its lease, in a transaction of its own (a relay has only the one build)."""
+    if in_place(projection):
+        return []
     older = [(f"{projection.name}@v{v}", v, json.loads(tables)) for v, tables in
              await conn.execute(select(builds_table.c.version, builds_table.c.tables).where(
                  builds_table.c.projection == projection.name,

@@ -169,6 +169,7 @@ class HotspotRunner:
             except LeaseLost:  # what it read is the other replica's to go on with
                 log.warning("hotspot runner: another replica took the detector over")
                 self.detector, self.positions = Detector(self.detector.policy), {}
+                self.caught_up.clear()
             except BaseException:
                 if self.lease is not None:  # gone: a successor may take over at once
                     self.lease.release_locally()
