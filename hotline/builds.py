@@ -187,12 +187,11 @@ async def retire(conn: AsyncConnection, projection: Projection) -> list[str]:
                  builds_table.c.projection == projection.name,
                  builds_table.c.version < projection.version))]
     legacy = await _legacy(conn, projection)
-    retired = []
-    for key, version, tables in [*older, *legacy]:
-        if not await _abandoned(conn, key, GRACE_S):
-            continue
+    gone = [b for b in [*older, *legacy] if await _abandoned(conn, b[0])]
+    if gone:
         await schema_turn(conn)
-        quote = conn.dialect.identifier_preparer.quote
+    quote = conn.dialect.identifier_preparer.quote
+    for key, version, tables in gone:
         for name in tables:
             await conn.execute(text(f"DROP TABLE IF EXISTS {quote(name)}"))
         await _forget(conn, key)
@@ -205,8 +204,7 @@ async def retire(conn: AsyncConnection, projection: Projection) -> list[str]:
                 builds_table.c.version == version))
         log.info("projection %s: build %s retired (%d tables dropped)", projection.name,
                  key, len(tables))
-        retired.append(key)
-    return retired
+    return [key for key, _, _ in gone]
 
 
 async def _legacy(conn: AsyncConnection, projection: Projection
@@ -230,9 +228,9 @@ async def _legacy_version(conn: AsyncConnection, name: str) -> int | None:
     return None if found is None else int(found[0])
 
 
-async def _abandoned(conn: AsyncConnection, key: str, grace_s: float) -> bool:
-    """Whether no replica has held the build's lease for `grace_s` (or ever): a live one
+async def _abandoned(conn: AsyncConnection, key: str) -> bool:
+    """Whether no replica has held the build's lease for `GRACE_S` (or ever): a live one
     would have renewed it, or taken it over, long before."""
     until = (await conn.execute(select(leases_table.c.until_s).where(
         leases_table.c.name == key))).scalar()
-    return until is None or until < time.time() - grace_s
+    return until is None or until < time.time() - GRACE_S
