@@ -82,16 +82,20 @@ async def inbox_stream(request: Request, service: ServiceDep, who: UnitKey,
                            alias="Last-Event-ID", pattern=r"^[0-9]{1,19}$",
                            description="The id of the last event received")] = None,
                        ) -> StreamingResponse:
-    """Server-sent events of the dispatch stream; reconnects resume after Last-Event-ID."""
+    """Server-sent events of the dispatch stream; reconnects resume after Last-Event-ID.
+    A `: keep-alive` comment every 15 s while nothing comes keeps proxies from cutting it."""
     after = min(int(last_event_id) + 1, MAX_OFFSET) if last_event_id else 0
     stop = asyncio.Event()
 
     async def events() -> AsyncIterator[bytes]:
         try:
             async for item in service.follow(unit_of(who), after, stop):
-                data = json.dumps(item.envelope, ensure_ascii=False)
-                kind = item.envelope["type"]
-                yield f"id: {item.offset}\nevent: {kind}\ndata: {data}\n\n".encode()
+                if item is None:  # a comment line: EventSource ignores it, proxies see traffic
+                    yield b": keep-alive\n\n"
+                else:
+                    data = json.dumps(item.envelope, ensure_ascii=False)
+                    kind = item.envelope["type"]
+                    yield f"id: {item.offset}\nevent: {kind}\ndata: {data}\n\n".encode()
                 if await request.is_disconnected():
                     break
         finally:

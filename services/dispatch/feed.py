@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 POLL_S = 0.2  # how often an idle long-poll looks again
+KEEPALIVE_S = 15.0  # how long a followed stream stays silent at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +74,27 @@ async def read_feed(
 
 
 async def follow(
-    log: EventLog, unit_id: str, after: int, stop: asyncio.Event
-) -> AsyncIterator[FeedItem]:
-    """Every item from offset `after` on, as it arrives, until `stop` is set (for SSE)."""
+    log: EventLog, unit_id: str, after: int, stop: asyncio.Event, idle_s: float = KEEPALIVE_S
+) -> AsyncIterator[FeedItem | None]:
+    """Every item from offset `after` on, as it arrives, until `stop` is set (for SSE); None
+    after each `idle_s` without one, for the stream to say it is alive (a proxy cuts a
+    connection silent for a minute: nginx's default read timeout)."""
     topic = dispatch_topic(unit_id)
     if after < 0:
         raise ValueError(f"after must be 0 or more, not {after}")
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
     while not stop.is_set():
         records = await _read(log, topic, after, MAX_LIMIT)
         if records:
             after = records[-1].offset + 1
             for item in _items(records):
                 yield item
+            quiet_since = loop.time()
             continue
+        if loop.time() - quiet_since >= idle_s:
+            yield None
+            quiet_since = loop.time()
         with contextlib.suppress(TimeoutError):  # idle: look again, or leave once stopped
             await asyncio.wait_for(stop.wait(), POLL_S)
 

@@ -166,8 +166,9 @@ class DispatchService(ReadSide):
         """A page of the unit's dispatch topic (long-polled up to `wait` seconds)."""
         return await read_feed(self.platform.log, unit_id, after, limit, wait)
 
-    def follow(self, unit_id: str, after: int, stop: asyncio.Event) -> AsyncIterator[FeedItem]:
-        """The unit's dispatch topic as it grows, until `stop`."""
+    def follow(self, unit_id: str, after: int, stop: asyncio.Event
+               ) -> AsyncIterator[FeedItem | None]:
+        """The unit's dispatch topic as it grows, until `stop` (None: a while without any)."""
         return follow(self.platform.log, unit_id, after, stop)
 
     async def caught_up(self, ticket_id: str, version: int, wait_s: float = 2.0) -> bool:

@@ -326,16 +326,26 @@ async def test_long_poll_returns_when_the_units_first_record_arrives(
 async def test_follow_yields_items_as_they_come_until_stopped(
     log: EventLog, tmp_path: Path
 ) -> None:
+    """...and says it is alive (None) while none comes: the SSE keep-alive."""
     await prepare(log)
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
     stop = asyncio.Event()
     got: list[FeedItem] = []
+    idle = 0
 
     async def consume() -> None:
-        async for item in follow(log, LEAD1, 0, stop):
-            got.append(item)
+        nonlocal idle
+        async for item in follow(log, LEAD1, 0, stop, idle_s=0.3):
+            if item is None:
+                idle += 1
+            else:
+                got.append(item)
 
     task = asyncio.create_task(consume())
+    deadline = time.monotonic() + 30
+    while idle < 2:  # nothing yet: a keep-alive each 0.3 s
+        assert time.monotonic() < deadline and not task.done()
+        await asyncio.sleep(0.05)
     for _ in range(2):
         ticket = str(uuid.uuid4())
         await write(log, f"ticket-{ticket}", [registered(ticket), TicketDispatched(

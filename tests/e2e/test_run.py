@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -68,18 +69,25 @@ def start(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
 
 
 def first_sse_event(url: str, data_dir: Path, who: str) -> str:
-    """The `event:` of the first server-sent event a unit's inbox stream sends."""
+    """The `event:` of the first server-sent event a unit's inbox stream sends; the lines
+    `hotline run` logged about the relay and its group when none came in time."""
     key = json.loads((data_dir / "dev-keys.json").read_text())[who]
     # the unit relay's first copy on Kafka: its group join and first fetch on tansu, which
-    # took over 30 s once with the whole suite on two loaded cores (8 s more than alone)
-    with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"},
-                      timeout=60) as reply:
+    # took over 30 s once with the whole suite on two loaded cores (8 s more than alone),
+    # and once over 60 s (CI of stop 36); the stream's keep-alives come every 15 s
+    deadline = time.monotonic() + 120
+    with contextlib.suppress(httpx.ReadTimeout), httpx.stream(
+            "GET", url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as reply:
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("text/event-stream")
         for line in reply.iter_lines():
             if line.startswith("event: "):
                 return line.removeprefix("event: ")
-    raise AssertionError("the stream closed without an event")
+            if time.monotonic() > deadline:
+                break
+    output = (data_dir / "run.out").read_text(encoding="utf-8").splitlines()
+    relay = [line for line in output if "relay" in line or "ERROR" in line or "WARN" in line]
+    raise AssertionError("no event within 120 s; hotline run said:\n" + "\n".join(relay[-40:]))
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
