@@ -1,7 +1,7 @@
 """Analytics: the ticket facts rebuilt from the log beside a raw read, and KPI queries.
 
 Replay: whole tickets written through the ticket decider (`bench.replay_boards.fill`: the
-event mix the boards see), then `hotline.projection.rebuild` of `an_ticket_facts` into a
+event mix the boards see), then `hotline.runner.rebuild` of `an_ticket_facts` into a
 fresh SQLite file, beside the same topic read by hand (target: 30 % of raw, the issue's),
 on both engines. A year of a mid-size city (1,000,000 tickets) is replayed for real on the
 embedded log by `bench.analytics_year` (`python -m bench analytics-year`).

@@ -19,7 +19,7 @@ million of them), so the year is made from a month that was:
   stream by its key), in batches, to a fresh embedded log; every record decodes as the
   catalogue says, and a replay that dead-letters one fails the bench.
 
-Ours: `hotline.projection.rebuild` of `an_ticket_facts` (with the KPI cube) and of
+Ours: `hotline.runner.rebuild` of `an_ticket_facts` (with the KPI cube) and of
 `an_contact_facts` into a fresh SQLite file each, timed as the raw side is (from the first
 batch in hand to the end). Raw: the same topics read by sqlite3. Target: 30 % of raw.
 """

@@ -23,7 +23,7 @@ Raw: that module's executemany of the same rows, segmented before the clock star
 same two tables. That index is the one searched.
 
 Rebuild: the articles imported into an embedded log (the four events an import writes
-each, 64 appends at a time), then `hotline.projection.rebuild` of `Articles` and of
+each, 64 appends at a time), then `hotline.runner.rebuild` of `Articles` and of
 `KnowledgeIndex` (each its own SQLite file), timed whole; raw: sqlite3 SELECT of the
 topic's records, 500 at a time (bench/replay.py).
 """
@@ -50,7 +50,8 @@ from hotline import bundled_sqlite
 from hotline.database import open_database
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import Applied, Projection, rebuild
+from hotline.projection import Applied, Projection
+from hotline.runner import rebuild
 from hotline.runtime import tune_gc
 from services.knowledge import fts, fts_plan
 from services.knowledge.domain import Article, Import, ReviewPolicy, decide
@@ -302,7 +303,7 @@ async def rebuild_part(tmp: Path, rows: Sequence[dict[str, Any]]) -> list[Result
                               note=f"{scope}; raw sqlite3 SELECT of the topic {raw_s:.1f} s"))
         results.append(Result(f"rebuild {name}, events/s", rate(total, seconds),
                               rate(total, raw_s), "events/s",
-                              note="hotline.projection.rebuild; raw: sqlite3 SELECT "
+                              note="hotline.runner.rebuild; raw: sqlite3 SELECT "
                                    "fetchmany(500) of the same records"))
     return results
 

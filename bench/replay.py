@@ -1,6 +1,6 @@
 """Replaying the log: `rebuild` through `ProjectionRunner` beside a raw read of the same rows.
 
-Ours: `hotline.projection.rebuild` of a projection that does nothing per event
+Ours: `hotline.runner.rebuild` of a projection that does nothing per event
 (so what is measured is the runtime: polling the log, decoding each envelope,
 the applied-id check and insert, the offsets, one sqlite+aiosqlite transaction
 per batch of 500, the group commit), plus an informative line for a projection
@@ -33,7 +33,8 @@ from bench.common import Envelopes, Result, Timer, check_payloads, rate, say, te
 from hotline.database import open_database
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog, Record, TopicSpec
-from hotline.projection import Applied, rebuild
+from hotline.projection import Applied
+from hotline.runner import rebuild
 
 PARTITIONS = 12
 EMBEDDED_N = 50_000

@@ -2,7 +2,7 @@
 
 The log: whole tickets written through the ticket decider (register, dispatch with its
 deadline, acknowledge, reply, open the survey: `bench.callback.lifecycle`), so the mix of
-event types and sizes is the one the boards see. Ours: `hotline.projection.rebuild` of
+event types and sizes is the one the boards see. Ours: `hotline.runner.rebuild` of
 each real projection in turn, the work orders (dispatch), the supervision board and the
 callback board, each into its own SQLite file, every record of its topics read, decoded,
 folded and written. Raw: the same topic read by hand (sqlite3 SELECT on the embedded
@@ -40,7 +40,8 @@ from hotline.eventstore import EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.namespaced import NamespacedLog
 from hotline.log.port import EventLog
-from hotline.projection import Projection, rebuild
+from hotline.projection import Projection
+from hotline.runner import rebuild
 from hotline.runtime import Platform
 from reference.bundle import reference_of
 from services.callback.bootstrap import callback_policy_of

@@ -242,7 +242,7 @@ def verify(
 def rebuild(service: str) -> None:
     """Rebuild a service's projections from offset zero, with a progress bar."""
     from hotline.projection import engine_of
-    from hotline.projection import rebuild as rebuild_projection
+    from hotline.runner import rebuild as rebuild_projection
     specs = service_specs()
     if service not in specs:
         console.print(f"unknown service {service}; known: {', '.join(specs)}")

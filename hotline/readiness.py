@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from hotline.web import problem_response
 
 ALWAYS_OPEN = frozenset({"/healthz", "/readyz", "/metrics"})

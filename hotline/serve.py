@@ -19,8 +19,9 @@ from contracts.vocabulary import Channel
 from hotline import redact
 from hotline.apikeys import ApiKeyStore, Principal, Role, open_api_keys
 from hotline.devpeople import DEV_UNITS, dev_accounts, ensure_dev_accounts
-from hotline.projection import ProjectionRunner, engine_of
+from hotline.projection import engine_of
 from hotline.readiness import Readiness
+from hotline.runner import ProjectionRunner
 from hotline.runtime import Platform, ServiceSpec, service_specs, tune_gc
 from hotline.settings import Settings
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.analytics.app import create_app
 from services.analytics.bootstrap import projections
 from tests.dispatch.conftest import Hotline, open_hotline

@@ -41,7 +41,7 @@ from contracts.vocabulary import (
     Urgency,
 )
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from services.analytics import queries

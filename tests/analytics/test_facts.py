@@ -47,7 +47,8 @@ from contracts.vocabulary import (
 )
 from hotline.builds import ensure_schema
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner, checksum, rebuild
+from hotline.projection import checksum
+from hotline.runner import ProjectionRunner, rebuild
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy

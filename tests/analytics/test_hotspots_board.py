@@ -13,7 +13,8 @@ from contracts.topics import ANALYTICS, core_specs
 from hotline.eventstore import STRUCTURED, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import OutgoingRecord
-from hotline.projection import checksum, rebuild
+from hotline.projection import checksum
+from hotline.runner import rebuild
 from services.analytics import contacts, projections
 from services.analytics.hotspots.board import (
     HotspotBoard,

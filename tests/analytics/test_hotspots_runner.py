@@ -15,7 +15,7 @@ from contracts.topics import ANALYTICS, CONTACTS, TICKETS
 from hotline.apikeys import Principal
 from hotline.eventstore import EventStore
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.analytics.app import create_app
 from services.analytics.bootstrap import projections
 from services.analytics.hotspots.board import HotspotFilter, hotspot_list

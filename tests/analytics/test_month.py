@@ -46,7 +46,7 @@ from contracts.vocabulary import Channel
 from hotline.apikeys import Principal
 from hotline.eventstore import Stored
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from reference.bundle import reference_of
 from services.analytics import queries
 from services.analytics.app import create_app

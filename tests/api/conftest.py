@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.analytics.app import create_app as create_analytics
 from services.analytics.bootstrap import projections as analytics_projections
 from tests.callback.conftest import messages, replied_ticket, token, work_at

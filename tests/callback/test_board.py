@@ -24,7 +24,7 @@ from contracts.vocabulary import (
     TicketType,
 )
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.callback import queries
 from services.callback.domain import (
     Case,

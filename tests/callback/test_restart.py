@@ -19,7 +19,7 @@ from contracts.events import from_envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.callback.app import survey_links
 from services.callback.domain import step_id
 from services.callback.outbox import FileOutbox

@@ -184,7 +184,7 @@ def test_tail_explains_dead_letters(data_dir: Path) -> None:
     async def dead_letter() -> None:
         from contracts.topics import DEADLETTER
         from hotline.log.port import Record
-        from hotline.projection import dead_letter
+        from hotline.runner import dead_letter
 
         platform = Platform.from_settings(Settings(data_dir=data_dir))
         await platform.start()

@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from contracts.topics import KNOWLEDGE, PEOPLE, TICKETS
 from hotline.apikeys import Principal, Role
 from hotline.log.port import EventLog
-from hotline.projection import Projection, ProjectionRunner, engine_of
+from hotline.projection import Projection, engine_of
+from hotline.runner import ProjectionRunner
 from hotline.runtime import Platform
 from services.callback.app import create_app as create_callback
 from services.callback.app import survey_links

@@ -37,7 +37,8 @@ from contracts.vocabulary import (
 from hotline.eventstore import Context, EventStore
 from hotline.log.embedded import EmbeddedEventLog
 from hotline.log.port import EventLog
-from hotline.projection import Projection, ProjectionRunner, checksum, rebuild
+from hotline.projection import Projection, checksum
+from hotline.runner import ProjectionRunner, rebuild
 from services.dispatch import aid_queries as aids
 from services.dispatch import queries as q
 from services.dispatch.keyset import BadCursor

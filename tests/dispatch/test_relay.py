@@ -55,7 +55,7 @@ from contracts.vocabulary import (
 )
 from hotline.eventstore import STRUCTURED, Context, EventStore
 from hotline.log.port import EventLog, OutgoingRecord, Record, UnknownTopic
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from services.dispatch.feed import FeedItem, follow, read_feed
 from services.dispatch.relay import ROLE_HEADER, DispatchRelay
 

@@ -27,7 +27,8 @@ from contracts.topics import TICKETS
 from hotline.apikeys import Principal
 from hotline.log.factory import open_log
 from hotline.log.port import value_hash
-from hotline.projection import checksum, rebuild
+from hotline.projection import checksum
+from hotline.runner import rebuild
 from hotline.settings import Settings
 from services.dispatch.projections import WorkOrders
 from tests.e2e.cluster import Cluster, cluster

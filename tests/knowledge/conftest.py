@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.apikeys import Principal
 from hotline.log.port import EventLog
-from hotline.projection import checksum, rebuild
+from hotline.projection import checksum
+from hotline.runner import rebuild
 from services.knowledge.domain import Import
 from services.knowledge.importer import read_rows
 from services.knowledge.projections import Articles, metadata

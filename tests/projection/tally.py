@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from contracts.base import EventData
 from hotline.builds import projection_metadata
 from hotline.log.factory import open_log
-from hotline.projection import Applied, ProjectionRunner
+from hotline.projection import Applied
+from hotline.runner import ProjectionRunner
 from hotline.settings import Settings
 
 

@@ -14,11 +14,11 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import hotline.builds
-import hotline.projection
+import hotline.runner
 from hotline.builds import builds_table, offsets_table, stored_offsets
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from tests.projection.tally import Tally, noted_on
 from tests.projection.test_runtime import NOW, seed
 
@@ -28,7 +28,7 @@ GRACE_S = 0.3
 @pytest.fixture(autouse=True)
 def quick_retirement(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hotline.builds, "GRACE_S", GRACE_S)
-    monkeypatch.setattr(hotline.projection, "RETIRE_EVERY_S", 0.05)
+    monkeypatch.setattr(hotline.runner, "RETIRE_EVERY_S", 0.05)
 
 
 class Running:

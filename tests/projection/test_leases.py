@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hotline.builds import leases_table, stored_offsets
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from tests.conftest import settings_env
 from tests.projection.tally import Tally, noted_on
 from tests.projection.test_runtime import NOW, seed

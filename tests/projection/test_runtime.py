@@ -24,7 +24,8 @@ from contracts.topics import CATALOGUE, DEADLETTER
 from hotline.builds import heads_table, stored_offsets
 from hotline.eventstore import Context, EventStore
 from hotline.log.port import EventLog, OutgoingRecord, TopicSpec
-from hotline.projection import Applied, ProjectionRunner, checksum, rebuild
+from hotline.projection import Applied, checksum
+from hotline.runner import ProjectionRunner, rebuild
 from tests.conftest import settings_env, unique
 from tests.projection.tally import Tally, noted_on
 

@@ -21,7 +21,7 @@ from contracts.events import from_envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import OrderKind, TicketType, Urgency
 from hotline.log.embedded import EmbeddedEventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy
 from services.supervision import queries

@@ -30,7 +30,7 @@ from contracts.events import from_envelope
 from contracts.topics import TICKETS
 from contracts.vocabulary import TicketType, Urgency
 from hotline.log.port import EventLog
-from hotline.projection import ProjectionRunner
+from hotline.runner import ProjectionRunner
 from hotline.runtime import Platform
 from reference.calendar import WorkingCalendar
 from reference.policy import load_policy
