@@ -218,7 +218,8 @@ async def make_report(request: Request, person: Signed) -> RedirectResponse:
             return back("/analytics/reports", error="专题报告需要期间 (如 2026-11) 或起止日期")
     entry = await command(request, person, form, "analytics", "/v1/analytics/reports", body,
                           back_to="/analytics/reports")
-    done = "已生成" if entry["status"] == "ready" else "已提交, 正在生成"
+    # the page says how the making goes (生成中, 生成失败): the note stays true on a reload
+    done = "已生成" if entry["status"] == "ready" else "已提交"
     return back(f"/analytics/reports/{entry['report_id']}", ok=f"{done}: {entry['title']}")
 
 
@@ -229,7 +230,7 @@ async def make_again(report_id: str, request: Request, person: Signed) -> Redire
     form = await posted(request, person)
     entry = await command(request, person, form, "analytics", f"{_report_path(report_id)}/retry",
                           None, back_to=f"/analytics/reports/{report_id}")
-    return back(f"/analytics/reports/{report_id}", ok=f"已重新提交, 正在生成: {entry['title']}")
+    return back(f"/analytics/reports/{report_id}", ok=f"已重新提交: {entry['title']}")
 
 
 @router.post("/analytics/reports/{report_id}/withdraw", response_model=None)
