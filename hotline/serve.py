@@ -134,7 +134,7 @@ async def serve_all(settings: Settings, console: Console, names: Sequence[str] =
         readies.append(readiness)
     tune_gc()
     tasks = [asyncio.create_task(s.serve()) for _, s in servers]
-    projection_tasks = [asyncio.create_task(r.run()) for r in runners]
+    projection_tasks = [asyncio.create_task(r.keep_running()) for r in runners]
     try:
         await _until_ready(readies, tasks)
         password = None  # made (or, outside development, refused) where hotline.people is
@@ -180,14 +180,16 @@ def _announce(settings: Settings, platform: Platform,
               servers: list[tuple[ServiceSpec, uvicorn.Server]], keys: dict[str, str],
               console: Console, seconds: float) -> None:
     console.print(f"[bold]12345 热线平台[/bold] — log: {platform.log.engine} ({settings.log}), "
-                  f"projections: {settings.db}; ready in {seconds:.1f} s")
+                  f"projections: {settings.db}; ready in {seconds:.1f} s", soft_wrap=True)
     for spec, server in servers:
         base = f"http://{settings.host}:{spec.port(settings)}"
         docs = f"docs {base}/docs, " if getattr(server.config.app, "docs_url", None) else ""
-        console.print(f"  {spec.title:<20} {base}   ready ({docs}metrics {base}/metrics)")
+        # soft_wrap: an address is never cut in two where the output is not a terminal
+        console.print(f"  {spec.title:<20} {base}   ready ({docs}metrics {base}/metrics)",
+                      soft_wrap=True)
         if keys:
             console.print("  try:\n" + spec.example(base, keys), markup=False,
                           highlight=False, soft_wrap=True)
     if keys:
         console.print("  development API keys (channels, staff, units): "
-                      f"{settings.data_dir / 'dev-keys.json'}")
+                      f"{settings.data_dir / 'dev-keys.json'}", soft_wrap=True)
