@@ -17,14 +17,12 @@ reason and their origin, before the offsets move past them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import prometheus_client
 from sqlalchemy import delete, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -52,6 +50,7 @@ from hotline.log.port import (
     Record,
 )
 from hotline.projection import Applied, Deferring, Projection, decode_for
+from hotline.restarts import PAUSES_S, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,6 @@ REBUILD_BATCH = 2000  # replay from zero: larger transactions, fewer round trips
 # decodes is remembered for the others (contracts.decoding.decoded_once).
 _READERS: Counter[str] = Counter()
 RETIRE_EVERY_S = LEASE_S  # how often a caught-up writer looks for builds to retire
-RESTART_PAUSES_S = (1.0, 2.0, 5.0, 15.0, 30.0)  # before each restart of a failing runner
-RESTARTS = prometheus_client.Counter("hotline_projection_restarts_total",
-                                     "Runner restarts after a failure", ["projection"])
 
 
 @dataclass
@@ -142,27 +138,11 @@ class ProjectionRunner:
                 raise
         return self.stats
 
-    async def keep_running(self, pauses: Sequence[float] = RESTART_PAUSES_S) -> RunnerStats:
-        """`run` until `stop()`, started again after each failure (a database or broker gone
-        for a while, a bug in a fold): logged with its traceback and counted in
-        `hotline_projection_restarts_total`, then, after a pause growing along `pauses`, run
-        again from the offsets stored with the rows. A task that died instead left its
-        service serving, and ready, from a read model nothing updated any more."""
-        failures, batches = 0, self.stats.batches
-        while True:
-            try:
-                return await self.run()
-            except Exception:
-                failures = 1 if self.stats.batches > batches else failures + 1
-                batches = self.stats.batches
-                pause = pauses[min(failures, len(pauses)) - 1]
-                RESTARTS.labels(self.projection.name).inc()
-                log.exception("%s: its runner failed (%d in a row); starting it again in "
-                              "%.1f s", self.projection.name, failures, pause)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), pause)
-            if self._stop.is_set():
-                return self.stats
+    async def keep_running(self, pauses: Sequence[float] = PAUSES_S) -> RunnerStats:
+        """`run` until `stop()`, started again after each failure (hotline/restarts.py): how
+        every service runs its projections and relays."""
+        await keep_running(self.run, self._stop, f"projection {self.projection.name}", pauses)
+        return self.stats
 
     async def lead(self, until: dict[tuple[str, int], int] | None = None) -> bool:
         """Wait until this runner may write (False: stopped first, or the holder of the

@@ -1,5 +1,6 @@
-"""A runner that fails is started again (`ProjectionRunner.keep_running`), as every service
-runs its projections and relays: the read model catches up, each event applied once."""
+"""A runner that fails is started again (`ProjectionRunner.keep_running`, hotline/restarts.py),
+as every service runs its projections and relays: the read model catches up, each event
+applied once."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ class Failing(Tally):
 
 
 def restarts() -> float:
-    return REGISTRY.get_sample_value("hotline_projection_restarts_total",
-                                     {"projection": "tally"}) or 0.0
+    return REGISTRY.get_sample_value("hotline_restarts_total",
+                                     {"worker": "projection tally"}) or 0.0
 
 
 async def test_a_failed_runner_starts_again_and_applies_each_event_once(
@@ -47,7 +48,7 @@ async def test_a_failed_runner_starts_again_and_applies_each_event_once(
     tally = Failing(topic, failures=2)
     runner = ProjectionRunner(log, engine, tally, batch_size=5)
     before = restarts()
-    with caplog.at_level(logging.ERROR, logger="hotline.runner"):
+    with caplog.at_level(logging.ERROR, logger="hotline.restarts"):
         task = asyncio.create_task(runner.keep_running(pauses=(0.05, 0.1)))
         deadline = time.monotonic() + 30
         while runner.stats.applied < 12:
@@ -59,7 +60,7 @@ async def test_a_failed_runner_starts_again_and_applies_each_event_once(
         assert await tally.counts(conn) == {f"s-{i}": 3 for i in range(4)}
     assert runner.stats.duplicates == 0
     assert restarts() - before == 2
-    failed = [r for r in caplog.records if "its runner failed" in r.getMessage()]
+    failed = [r for r in caplog.records if "projection tally failed" in r.getMessage()]
     assert [r.getMessage().split("(")[1].split(" ")[0] for r in failed] == ["1", "2"]
     assert all(r.exc_info and "database is locked" in str(r.exc_info[1]) for r in failed)
     await engine.dispose()

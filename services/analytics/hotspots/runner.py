@@ -45,6 +45,7 @@ from hotline.eventstore import Context, EventStore
 from hotline.leases import Lease, LeaseLost, take_turn
 from hotline.log.port import EventLog, LogError, NotStreamOwner, Record, VersionConflict
 from hotline.readiness import Readiness
+from hotline.restarts import keep_running
 from hotline.runtime import Background
 from services.analytics.hotspots.checkpoint import (
     EVERY,
@@ -160,15 +161,18 @@ class HotspotRunner:
         self._stop = asyncio.Event()
 
     async def run(self, readiness: Readiness | None = None) -> None:
-        """Detect until `stop()`, whenever this replica holds the detector's lease."""
+        """Detect until `stop()`, whenever this replica holds the detector's lease; started
+        again from its last checkpoint when it fails (hotline/restarts.py)."""
         if readiness is not None:
             await readiness.wait()
+        await keep_running(self._run, self._stop, "hotspot runner")
+
+    async def _run(self) -> None:
         while self.lease is None or await take_turn(self.lease, self._stop):
             try:
                 return await self._detect()
             except LeaseLost:  # what it read is the other replica's to go on with
                 log.warning("hotspot runner: another replica took the detector over")
-                self.detector, self.positions = Detector(self.detector.policy), {}
                 self.caught_up.clear()
             except BaseException:
                 if self.lease is not None:  # gone: a successor may take over at once
@@ -183,8 +187,9 @@ class HotspotRunner:
         ends: Positions = {}
         for topic in SOURCES:
             ends |= {(topic, p): o for p, o in (await self.log.end_offsets(topic)).items()}
-        self.detector, self.positions = await resume(self.checkpoints, self.detector, ends,
-                                                     "hotspot runner")
+        # from the checkpoint or zero: not on what a run that failed or was taken over held
+        self.detector, self.positions = await resume(
+            self.checkpoints, Detector(self.detector.policy), ends, "hotspot runner")
         self.stats.restored_at = sum(self.positions.values())
         await consumer.assign(set(ends))
         await consumer.seek(self.positions)
