@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from services.console.upstream import Refused
 
 POLL_S = 2.0
+KEEPALIVE_S = 15.0  # the longest a list's stream stays silent
 OPEN_FOR_S = 600.0  # then the browser's EventSource reconnects (and the session is checked)
 
 
@@ -29,7 +30,7 @@ def changes(request: Request, read: Callable[[], Awaitable[Any]]) -> StreamingRe
     of reconnecting to a sign-in page it cannot read as a stream."""
 
     async def stream() -> AsyncIterator[str]:
-        last, waited = "", 0.0
+        last, waited, quiet = "", 0.0, 0.0
         yield "retry: 3000\n\n"
         while waited < OPEN_FOR_S and not await request.is_disconnected():
             try:
@@ -40,9 +41,14 @@ def changes(request: Request, read: Callable[[], Awaitable[Any]]) -> StreamingRe
                 return
             if last and digest != last:
                 yield "event: changed\ndata: {}\n\n"
+                quiet = 0.0
+            elif quiet >= KEEPALIVE_S:  # a comment: a proxy cuts a stream silent for a minute
+                yield ": keep-alive\n\n"
+                quiet = 0.0
             last = digest
             await asyncio.sleep(POLL_S)
             waited += POLL_S
+            quiet += POLL_S
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store"})

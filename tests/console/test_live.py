@@ -43,3 +43,36 @@ def test_the_stream_says_when_the_session_is_gone(status: int, ended: bool) -> N
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert answer.text.startswith("retry: 3000\n\n")
     assert ("event: ended\n" in answer.text) is ended
+
+
+def test_a_quiet_list_says_it_is_alive_and_a_change_is_sent_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polled every 10 ms for 0.3 s: keep-alive comments while nothing changes (a proxy cuts
+    a silent stream), one `changed` for the one change."""
+    from services.console import live
+
+    monkeypatch.setattr(live, "POLL_S", 0.01)
+    monkeypatch.setattr(live, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(live, "OPEN_FOR_S", 0.3)
+    asked = 0
+
+    async def read() -> dict[str, int]:
+        nonlocal asked
+        asked += 1
+        return {"items": 1 if asked < 10 else 2}
+
+    app = FastAPI()
+
+    @app.get("/live")
+    async def stream(request: Request) -> StreamingResponse:
+        return changes(request, read)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            return await client.get("/live")
+
+    with ThreadPoolExecutor(1) as thread:
+        answer = thread.submit(asyncio.run, ask()).result()
+    assert answer.text.count("event: changed\n") == 1
+    assert answer.text.count(": keep-alive\n\n") >= 2
