@@ -14,7 +14,7 @@ import httpx
 from contracts.topics import ANALYTICS, CONTACTS, TICKETS
 from hotline.apikeys import Principal
 from hotline.eventstore import EventStore
-from hotline.log.port import EventLog
+from hotline.log.port import EventLog, Record
 from hotline.runner import ProjectionRunner
 from services.analytics.app import create_app
 from services.analytics.bootstrap import projections
@@ -81,6 +81,40 @@ async def test_runner_appends_what_the_detector_finds_once(log: EventLog,
         await platform.keys.close()
         await platform.close_shared()  # its desk's snapshots written
         await platform.db.dispose()
+
+
+class FailsOnce(HotspotRunner):
+    """A runner whose work fails once half-way (a fault injected between two batches, as
+    the projection tests' `before_commit` does): the rest is the real runner."""
+
+    failed = False
+    at = 0  # records read before it fails
+
+    async def step(self, records: list[Record], ends: dict[tuple[str, int], int]) -> None:
+        if not self.failed and self.stats.records >= self.at:
+            self.failed = True
+            raise RuntimeError("the disk is full")
+        await super().step(records, ends)
+
+
+async def test_a_runner_that_failed_starts_again_and_finds_the_same(
+        log: EventLog, tmp_path: Path) -> None:
+    """Started again (hotline/restarts.py) from zero, there being no checkpoint: the same
+    findings as one run, and what the failed run had appended is not appended again."""
+    await make_platform(log, tmp_path)  # the topics
+    await asyncio.gather(log.claim(TICKETS), log.claim(CONTACTS))
+    sightings = stream(PLAN)
+    await append_all(EventStore(log), sightings)
+    runner = FailsOnce(log, Detector(load_policy()), lambda: datetime(2026, 3, 5, tzinfo=UTC),
+                       batch=200)
+    runner.at = len(sightings) // 2
+    task = asyncio.create_task(runner.run())
+    await settle(runner, 120)
+    runner.stop()
+    await task
+    expected = reference(sightings)
+    assert runner.failed and set(runner.stats.found) == expected
+    assert runner.stats.appended == len(expected)
 
 
 async def test_a_start_takes_up_the_checkpoint_and_reads_only_what_came_after(
