@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import uvicorn
 from fastapi import FastAPI
+from rich.cells import cell_len
 from rich.console import Console
 
 from contracts.topics import PEOPLE
@@ -185,7 +186,8 @@ def _announce(settings: Settings, platform: Platform,
         base = f"http://{settings.host}:{spec.port(settings)}"
         docs = f"docs {base}/docs, " if getattr(server.config.app, "docs_url", None) else ""
         # soft_wrap: an address is never cut in two where the output is not a terminal
-        console.print(f"  {spec.title:<20} {base}   ready ({docs}metrics {base}/metrics)",
+        title = spec.title + " " * max(22 - cell_len(spec.title), 1)  # 汉字 are two columns
+        console.print(f"  {title}{base}   ready ({docs}metrics {base}/metrics)",
                       soft_wrap=True)
         if keys:
             console.print("  try:\n" + spec.example(base, keys), markup=False,
