@@ -25,6 +25,10 @@ from hotline.requests import NoAnswer
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hotline12345.example/problems/"
+# what a server-sent event stream sends after this long without an event: a comment line,
+# ignored by EventSource, so a proxy never cuts it as idle (nginx's default: 60 s)
+SSE_KEEPALIVE_S = 15.0
+SSE_KEEPALIVE = ": keep-alive\n\n"
 log = logging.getLogger(__name__)
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from hotline.web import SSE_KEEPALIVE, SSE_KEEPALIVE_S
 from services.console.upstream import Refused
 
 POLL_S = 2.0
-KEEPALIVE_S = 15.0  # the longest a list's stream stays silent
 OPEN_FOR_S = 600.0  # then the browser's EventSource reconnects (and the session is checked)
 
 
@@ -42,8 +42,8 @@ def changes(request: Request, read: Callable[[], Awaitable[Any]]) -> StreamingRe
             if last and digest != last:
                 yield "event: changed\ndata: {}\n\n"
                 quiet = 0.0
-            elif quiet >= KEEPALIVE_S:  # a comment: a proxy cuts a stream silent for a minute
-                yield ": keep-alive\n\n"
+            elif quiet >= SSE_KEEPALIVE_S:
+                yield SSE_KEEPALIVE
                 quiet = 0.0
             last = digest
             await asyncio.sleep(POLL_S)

@@ -22,6 +22,7 @@ from contracts.free_text import NoteText
 from contracts.ids import new_id
 from contracts.vocabulary import TicketStatus
 from hotline.params import MAX_OFFSET, Cursor, Instant, Offset, PathId
+from hotline.web import SSE_KEEPALIVE
 from services.dispatch import queries
 from services.dispatch.api_common import (
     ClockDep,
@@ -90,8 +91,8 @@ async def inbox_stream(request: Request, service: ServiceDep, who: UnitKey,
     async def events() -> AsyncIterator[bytes]:
         try:
             async for item in service.follow(unit_of(who), after, stop):
-                if item is None:  # a comment line: EventSource ignores it, proxies see traffic
-                    yield b": keep-alive\n\n"
+                if item is None:
+                    yield SSE_KEEPALIVE.encode()
                 else:
                     data = json.dumps(item.envelope, ensure_ascii=False)
                     kind = item.envelope["type"]

@@ -21,13 +21,13 @@ from typing import Any
 from contracts.envelope import DecodeError, decode
 from contracts.topics import dispatch_topic
 from hotline.log.port import EventLog, Record, UnknownTopic
+from hotline.web import SSE_KEEPALIVE_S
 from services.dispatch.relay import ROLE_HEADER
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 POLL_S = 0.2  # how often an idle long-poll looks again
-KEEPALIVE_S = 15.0  # how long a followed stream stays silent at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +74,10 @@ async def read_feed(
 
 
 async def follow(
-    log: EventLog, unit_id: str, after: int, stop: asyncio.Event, idle_s: float = KEEPALIVE_S
+    log: EventLog, unit_id: str, after: int, stop: asyncio.Event, idle_s: float = SSE_KEEPALIVE_S
 ) -> AsyncIterator[FeedItem | None]:
     """Every item from offset `after` on, as it arrives, until `stop` is set (for SSE); None
-    after each `idle_s` without one, for the stream to say it is alive (a proxy cuts a
-    connection silent for a minute: nginx's default read timeout)."""
+    after each `idle_s` without one, for the stream to say it is alive."""
     topic = dispatch_topic(unit_id)
     if after < 0:
         raise ValueError(f"after must be 0 or more, not {after}")

@@ -52,7 +52,7 @@ def test_a_quiet_list_says_it_is_alive_and_a_change_is_sent_once(
     from services.console import live
 
     monkeypatch.setattr(live, "POLL_S", 0.01)
-    monkeypatch.setattr(live, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(live, "SSE_KEEPALIVE_S", 0.05)
     monkeypatch.setattr(live, "OPEN_FOR_S", 0.3)
     asked = 0
 
