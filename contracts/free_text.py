@@ -2,11 +2,12 @@
 
 A field is free text when its type carries the `PersonalText` marker (`Text`,
 `Reason`, `Note` in contracts/base.py, an attachment's file name). Anything a
-person types may hold a phone or ID number, so every such field of every event
-is masked (`mask_numbers`) before it reaches the log; the original is sealed
-under the citizen's key when there is one (`protect`), so the roles entitled to
-it still read it (hotline.disclosure.typed_texts). Marking the type, not listing fields, means a new
-field of type `Text` is covered without anyone remembering to add it.
+person types may hold a phone or ID number or the room of a home (3号楼502室), so
+every such field of every event is masked (`mask_personal_text`) before it
+reaches the log; the original is sealed under the citizen's key when there is
+one (`protect`), so the roles entitled to it still read it
+(hotline.disclosure.typed_texts). Marking the type, not listing fields, means a
+new field of type `Text` is covered without anyone remembering to add it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import BaseModel, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from contracts.personal import Sealed, mask_numbers
+from contracts.personal import Sealed, mask_personal_text
 
 M = TypeVar("M", bound=BaseModel)
 Originals = dict[str, str]  # dotted path ("note", "attachments.0.filename") -> text as typed
@@ -91,7 +92,7 @@ def masked_copy(model: M, prefix: str = "", originals: Originals | None = None) 
         if value is None:
             continue
         if is_text:
-            clean = mask_numbers(value)
+            clean = mask_personal_text(value)
             if clean != value:
                 updates[name], found[prefix + name] = clean, value
         else:
@@ -104,7 +105,7 @@ def masked_copy(model: M, prefix: str = "", originals: Originals | None = None) 
 
 
 def originals_of(model: BaseModel) -> Originals:
-    """What masking would change in `model`: empty when it holds no number."""
+    """What masking would change in `model`: empty when it holds nothing personal."""
     found: Originals = {}
     masked_copy(model, "", found)
     return found

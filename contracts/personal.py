@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.dwellings import mask_dwellings
 from contracts.entropy import secure_bytes
 
 KEY_BYTES = 32
@@ -148,6 +149,12 @@ def mask_numbers(text: str) -> str:
     ID numbers are all caught; only dates and ticket numbers are left alone.
     """
     return text if few_digits(text) else _masked(text)
+
+
+def mask_personal_text(text: str) -> str:
+    """What a person typed, as the log keeps it: personal numbers (`mask_numbers`) and the
+    household part of an address (`contracts.dwellings`: 3号楼502室 → *号楼***室) masked."""
+    return mask_dwellings(mask_numbers(text))
 
 
 def _masked(text: str) -> str:

@@ -19,7 +19,7 @@ import threading
 import traceback
 from typing import Any
 
-from contracts.personal import mask_numbers
+from contracts.personal import mask_personal_text
 
 # A survey link's token (services/callback/links.py: /s/<token>, /v1/surveys/<token>) is
 # the citizen's credential: it never reaches a log.
@@ -27,8 +27,9 @@ _TOKEN = re.compile(r"(/s/|/surveys/|[?&]token=)[A-Za-z0-9_-]{8,}")
 
 
 def clean(text: str) -> str:
-    """`text` with phone, ID and other long numbers masked and survey tokens removed."""
-    return _TOKEN.sub(r"\1[token]", mask_numbers(text))
+    """`text` with phone, ID and other long numbers and household address parts masked, survey
+    tokens removed."""
+    return _TOKEN.sub(r"\1[token]", mask_personal_text(text))
 
 
 def _masked_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -16,7 +16,7 @@ from typing import Any
 
 from contracts import commands as c
 from contracts.ids import name_id
-from contracts.personal import identity, mask_numbers
+from contracts.personal import identity, mask_personal_text
 from contracts.vocabulary import CloseReason, HandlingRating, HotlineServiceRating, SurveyChannel
 from hotline.contacts import read_contact
 from hotline.disclosure import disclose
@@ -93,8 +93,8 @@ class CallbackService(ReadSide):
     async def answer(self, ticket_id: str, survey_id: str, ratings: Ratings,
                      via: SurveyChannel, actor: str, command_id: str,
                      now: datetime) -> Answered:
-        """Record the answer, then what it leads to (numbers typed into the comment are masked
-        by the desk, on the way into the log)."""
+        """Record the answer, then what it leads to (numbers and rooms typed into the comment are
+        masked by the desk, on the way into the log)."""
         comment = ratings.comment or None
         command = c.RecordSurveyAnswer(
             ticket_id=ticket_id, survey_id=survey_id, hotline_service=ratings.hotline_service,
@@ -117,7 +117,7 @@ class CallbackService(ReadSide):
         # a resubmitted form is the same command (answered from the log); another answer
         # to the same survey is refused by the decider (survey-not-open)
         # (of the masked comment: an id derived from the clear one would give it back)
-        typed = replace(ratings, comment=mask_numbers(ratings.comment or ""))
+        typed = replace(ratings, comment=mask_personal_text(ratings.comment or ""))
         cid = name_id(_IDS, f"link\n{link.survey_id}\n{typed!r}")
         return await self.answer(link.ticket_id, link.survey_id, ratings, link.channel,
                                  f"citizen:{link.channel.value}", cid, now)

@@ -1,10 +1,11 @@
 """Erasure cannot be undone (issue 11 §2, PIPL art. 47), on both engines.
 
 A citizen with two tickets, their phone in the contents, a survey comment and
-a unit's note, is forgotten with `hotline forget` in another process. Then no
-role sees their data, no file under the data dir holds their key (clear or
-wrapped) or their number, a new call from the same phone is a new citizen that
-is not offered the old tickets as duplicates, and `hotline verify` and
+a unit's note, and their home's room in the summary, is forgotten with
+`hotline forget` in another process. Then no role sees their data, no file
+under the data dir holds their key (clear or wrapped), their number or their
+room, a new call from the same phone is a new citizen that is not offered the
+old tickets as duplicates, and `hotline verify` and
 `hotline replay` still pass on every topic.
 """
 
@@ -23,6 +24,8 @@ from tests.conftest import settings_env
 from tests.dispatch.conftest import LOCATION, Hotline
 
 PHONE = "13923456781"
+HOME = "幸福路18号3单元502室"
+ROOM = "3单元502室"  # what the log must not keep in clear
 UNIT = "d01-urban-squad"
 
 
@@ -34,13 +37,15 @@ def hotline_cli(h: Hotline, log: EventLog, *args: str) -> subprocess.CompletedPr
 
 
 async def _ticket(h: Hotline, message_id: str) -> tuple[str, str]:
-    """A contact from PHONE with the number in its content, registered, dispatched, noted
-    by the unit with the number, replied: (contact id, ticket id)."""
+    """A contact from PHONE with the number in its content, registered with the number and
+    the home in its summary, dispatched, noted by the unit with the number, replied:
+    (contact id, ticket id)."""
     cid = await h.contact(message_id, caller={"name": "李四", "phone": PHONE},
                           content=f"请回电 {PHONE}, 小区路灯不亮", location=LOCATION,
                           received_at=h.clock.now.isoformat())
     r = await h.post("/v1/tickets", "operator", {
-        "contact_ids": [cid], "ticket_type": "request", "summary": f"路灯不亮, 联系{PHONE}",
+        "contact_ids": [cid], "ticket_type": "request",
+        "summary": f"路灯不亮, 联系{PHONE}, 住{HOME}",
         "category": {"level1": "urban-management", "level2": "street-lights"}})
     tid = r.json()["ticket_id"]
     for path, who, body in (("dispatch", "operator", {"lead_unit": UNIT}),
@@ -93,7 +98,7 @@ async def test_a_forgotten_citizen_is_gone_for_good(hotline_cb: Hotline, log: Ev
     # neighbours; the truncated WAL holds no older copy)
     for path in _files(h.platform.settings.data_dir):
         content = path.read_bytes()
-        for secret in (key, bytes(wrapped), PHONE.encode()):
+        for secret in (key, bytes(wrapped), PHONE.encode(), ROOM.encode()):
             assert secret not in content, f"{path.name} still holds it"
     # a new call from the same phone is somebody new
     again = await h.contact("wx-erase-3", caller={"name": "李四", "phone": PHONE},
@@ -111,3 +116,4 @@ async def test_a_forgotten_citizen_is_gone_for_good(hotline_cb: Hotline, log: Ev
     replayed = hotline_cli(h, log, "replay", f"ticket-{first}", "--as", "operator")
     assert replayed.returncode == 0 and "TicketReplied" in replayed.stdout
     assert PHONE not in replayed.stdout and "[已删除]" in replayed.stdout
+    assert ROOM not in replayed.stdout and "幸福路18号*单元***室" in replayed.stdout

@@ -1,14 +1,16 @@
-"""No phone or ID number a person types reaches a unit, an analyst or an auditor (issue 11 §1).
+"""No phone or ID number, nor the room of a home, that a person types reaches a unit, an
+analyst or an auditor (issue 11 §1).
 
-Hypothesis writes a number in one of its many forms, inside random Chinese,
-into every free-text field of the whole loop — the contact, registration,
+Hypothesis writes a number in one of its many forms and an address down to its
+room (幸福路18号3单元502室 and its kin), inside random Chinese, into every
+free-text field of the whole loop — the contact, registration,
 classification, dispatch with an assisting unit, return, reassignment,
 progress, the assisting reply, an extension refused, a supervision order and
 its answer, the reply, a dissatisfied survey and its redo, the reply again, a
 satisfied survey, reopening, closing, a direct answer, a merge, an SMS reply
 — then scans the log (every topic, the units' included), every projection
 table, the outbox, the service logs and every GET answer a unit, analyst and
-auditor key receives: no number survives in clear. Operators still read it.
+auditor key receives: no number or room survives in clear. Operators still read them.
 
 The fields are not listed here: each request body is filled from its route's
 OpenAPI schema (every property marked `x-personal-text`), and the log is then
@@ -40,6 +42,7 @@ from hotline import redact
 from hotline.log.port import EventLog
 from tests.callback.conftest import messages, token, work_at
 from tests.dispatch.conftest import Hotline
+from tests.privacy.dwellings import Dwelling, dwellings, leaks_dwelling
 from tests.privacy.numbers import Number, leaks, mobiles, numbers, typed_text
 
 LEAD, ASSIST, FIRST = "d01-urban-squad", "d01-street-1", "city-urban-mgmt"
@@ -52,16 +55,20 @@ SYSTEM_WRITTEN = {("DeadlinesSet", "reason"), ("SurveySkipped", "note"),
 
 
 class Typist:
-    """Fills every free-text property of a request body with a number hidden in Chinese."""
+    """Fills every free-text property of a request body with a number and a home hidden in
+    Chinese."""
 
     def __init__(self, h: Hotline, data: st.DataObject) -> None:
-        self.h, self.data, self.typed = h, data, []  # type: list[Number]
+        self.h, self.data = h, data
+        self.typed: list[Number] = []
+        self.homes: list[Dwelling] = []
         self.specs = {name: app.openapi() for name, app in h.apps.items()}
 
     def text(self) -> str:
-        number = self.data.draw(numbers())
+        number, home = self.data.draw(numbers()), self.data.draw(dwellings())
         self.typed.append(number)
-        return self.data.draw(typed_text(number))
+        self.homes.append(home)
+        return f"{self.data.draw(typed_text(number))}，{home.written}，"
 
     def body(self, service: str, path: str, base: dict[str, Any]) -> dict[str, Any]:
         spec = self.specs[service]
@@ -229,14 +236,18 @@ async def test_typed_numbers_reach_no_unit_analyst_or_auditor(
     for number in typist.typed:
         leaked = [b[:300] for b in blobs if leaks(b, number)]
         assert not leaked, f"{number.written!r} in clear: {leaked[:3]}"
-    await _operators_still_read_them(h, tickets[0], typist.typed)
+    for home in typist.homes:
+        leaked = [b[:300] for b in blobs if leaks_dwelling(b, home)]
+        assert not leaked, f"{home.written!r} in clear: {leaked[:3]}"
+    await _operators_still_read_them(h, tickets[0], typist)
     _every_free_text_field_was_typed_into(await _events(log, TICKETS, CONTACTS))
 
 
-async def _operators_still_read_them(h: Hotline, ticket_id: str, typed: list[Number]) -> None:
+async def _operators_still_read_them(h: Hotline, ticket_id: str, typist: Typist) -> None:
     history = (await h.get(f"/v1/tickets/{ticket_id}/history", "supervisor")).json()
     clear = json.dumps([e.get("text_as_typed") for e in history], ensure_ascii=False)
-    assert sum(leaks(clear, number) for number in typed) >= 10
+    assert sum(leaks(clear, number) for number in typist.typed) >= 10
+    assert sum(leaks_dwelling(clear, home) for home in typist.homes) >= 10
     unit_view = (await h.get(f"/v1/tickets/{ticket_id}/history", LEAD)).json()
     assert all("text_as_typed" not in e for e in unit_view)
 
