@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from contracts.ids import new_id
 from hotline.apikeys import ApiKeys
-from hotline.web import BodyLimit, install_problem_handlers
+from hotline.limits import RequestLimits
+from hotline.web import install_problem_handlers
 from services.intake.api import AdapterDep, ReceiptOut, _own_channel
 from services.intake.app import SINGLE_LIMIT
 from services.intake.domain import ContactIn
@@ -32,5 +33,5 @@ def create_bare_app(api_keys: ApiKeys) -> FastAPI:
         return {"status": "ok"}
 
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, default=SINGLE_LIMIT)  # type: ignore[arg-type]
+    app.add_middleware(RequestLimits, default=SINGLE_LIMIT)  # type: ignore[arg-type]
     return app

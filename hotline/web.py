@@ -119,50 +119,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.exception_handler(StarletteHTTPException)(http_problem)
 
 
-class BodyLimit:
-    """ASGI middleware: 413 as soon as a request body passes its route's byte limit."""
-
-    def __init__(self, app: ASGIApp, default: int, per_path: dict[str, int] | None = None):
-        self.app, self.default, self.per_path = app, default, per_path or {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.per_path.get(scope["path"], self.default)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(scope, receive, send, limit)
-            return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send, limit)
-
-    @staticmethod
-    async def _reject(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = problem_response(
-            413, "payload-too-large", "请求体过大 (request body too large)",
-            f"This endpoint accepts at most {limit} bytes.", scope["path"],
-        )
-        await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
 CRASH_PAGE = ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>服务内部错误"
               "</title><h1>服务内部错误</h1><p>出现了意外错误, 已记录供运维人员处理。请返回上一页"
               "重试; 重复提交同一表单不会重复办理。</p></html>")
@@ -324,8 +280,11 @@ def install_basics(app: FastAPI, body_limit: int, per_path: dict[str, int] | Non
     # Starlette's trailing-slash redirect builds its Location from the Host header, which
     # the client chose: a wrong path is a plain 404 instead
     app.router.redirect_slashes = False
-    app.add_middleware(BodyLimit, default=body_limit, per_path=per_path)  # type: ignore[arg-type]
-    app.add_middleware(CrashGuard)  # added last: the outermost, around BodyLimit too
+    from hotline.limits import RequestLimits  # it answers with this module's problems
+
+    app.add_middleware(RequestLimits, default=body_limit,  # type: ignore[arg-type]
+                       per_path=per_path)
+    app.add_middleware(CrashGuard)  # added last: the outermost, around RequestLimits too
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

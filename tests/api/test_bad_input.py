@@ -185,3 +185,71 @@ async def test_a_cursor_is_checked_before_it_is_used(every_app: Seeded) -> None:
         ["due_asc", None, "t-1"]).encode()).decode().rstrip("=")
     r = await every_app.h.get("/v1/tickets", "operator", cursor=other_sort)
     assert fields(problem(r, 422, "bad-cursor")) == {"query.cursor"}
+
+
+async def _log_size(h: Any) -> int:
+    log = h.platform.log
+    return sum([sum((await log.end_offsets(t.name)).values()) for t in await log.topics()])
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"content": "路灯\u0000坏了"}, {"content"}),
+    ({"caller": {"name": "张\u0000三"}}, {"caller.name"}),
+    ({"channel_message_id": "wx-\u0000"}, {"channel_message_id"}),
+    ({"attachments": [{"uri": "s3://a/b.jpg", "media_type": "image/jpeg",
+                       "filename": "a\u0000.jpg"}]}, {"attachments.0.filename"}),
+])
+async def test_a_nul_character_anywhere_in_a_body_is_422_and_nothing_is_written(
+        every_app: Seeded, change: dict[str, Any], where: set[str]) -> None:
+    """PostgreSQL stores NUL in no text or JSON column: one event holding it would stop
+    every read model on PostgreSQL that stores the field. Refused at the door, whatever the
+    field (the batch too), with the fields named."""
+    h = every_app.h
+    before = await _log_size(h)
+    body = {"channel": "wechat", "channel_message_id": "wx-nul-1",
+            "received_at": "2026-11-23T08:15:00+08:00", "content": "路灯不亮。", **change}
+    r = await h.intake.post("/v1/contacts", json=body, headers=h.auth("wechat"))
+    assert fields(problem(r, 422)) == where
+    batch = await h.intake.post("/v1/contacts/batch", json={"contacts": [body]},
+                                headers=h.auth("wechat"))
+    assert fields(problem(batch, 422)) == {f"contacts.0.{f}" for f in where}
+    assert await _log_size(h) == before
+
+
+async def test_a_nul_in_a_command_a_path_or_a_query_is_422(every_app: Seeded) -> None:
+    h = every_app.h
+    [ticket, held] = every_app.known["ticket_id"]
+    r = await h.post(f"/v1/tickets/{held}/progress", UNIT,
+                     {"note": "已到现场\u0000", "public": True})
+    assert fields(problem(r, 422)) == {"note"}
+    assert fields(problem(await h.get("/v1/tickets", "operator", q="路灯\u0000"), 422)) == {
+        "(path or query)"}
+    problem(await h.dispatch.get(f"/v1/tickets/{ticket}%00", headers=h.auth("operator")), 422)
+
+
+async def test_a_backslash_before_u0000_is_text_not_nul(every_app: Seeded) -> None:
+    """`\\u0000` in JSON is a backslash and the letters u0000: a person may type that."""
+    h = every_app.h
+    raw = json.dumps({"channel": "wechat", "channel_message_id": "wx-nul-2",
+                      "received_at": "2026-11-23T08:15:00+08:00",
+                      "content": "路径写成 C:\\u0000 了"}, ensure_ascii=False).encode()
+    assert b"\\\\u0000" in raw
+    r = await h.intake.post("/v1/contacts", content=raw, headers={
+        **h.auth("wechat"), "Content-Type": "application/json"})
+    assert r.status_code == 202, r.text
+
+
+async def test_a_chunked_json_body_past_the_limit_is_413(every_app: Seeded) -> None:
+    """Without a Content-Length the limit is counted as the body arrives; the route never
+    sees the body (it answered 422 "not valid JSON" before)."""
+    h = every_app.h
+
+    async def chunks() -> Any:
+        yield b'{"channel": "wechat", "content": "'
+        for _ in range(40):
+            yield ("字" * 1000).encode()
+        yield b'"}'
+
+    r = await h.intake.post("/v1/contacts", content=chunks(), headers={
+        **h.auth("wechat"), "Content-Type": "application/json"})
+    problem(r, 413, "payload-too-large")
