@@ -10,8 +10,9 @@ read again; a crash after leaves nothing to redo. The log's own consumer-group
 commit runs after the database commit and only feeds lag monitoring: on start
 the runner seeks to the offsets in the database, never to the group's.
 
-Records that cannot be decoded are copied to the dead-letter topic, with the
-reason and their origin, before the offsets move past them.
+Records that cannot be decoded, and those whose values the database refuses, are copied
+to the dead-letter topic, with the reason and their origin, before the offsets move past
+them (hotline/deadletters.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hotline.builds import (
     retire,
     stored_offsets,
 )
+from hotline.deadletters import apply_or_isolate, dead_letter
 from hotline.heads import StreamHeads
 from hotline.leases import LEASE_S, Lease, LeaseLost, take_turn
 from hotline.log.port import (
@@ -70,18 +72,6 @@ class RunnerStats:
     dead_lettered: int = 0
     batches: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
-
-
-def dead_letter(record: Record, reason: str, consumer: str) -> OutgoingRecord:
-    """The dead-letter copy of a record: same key and bytes, origin and reason in headers."""
-    headers = {
-        "dlq_reason": reason[:1000],
-        "dlq_topic": record.topic,
-        "dlq_partition": str(record.partition),
-        "dlq_offset": str(record.offset),
-        "dlq_consumer": consumer,
-    }
-    return OutgoingRecord(record.key, record.value, headers)
 
 
 class ProjectionRunner:
@@ -182,7 +172,9 @@ class ProjectionRunner:
                         await self._retire(self.lease)
                     await self._settle()
                 else:
-                    await self.process(records)
+                    refused = await apply_or_isolate(records, self.projection.name,
+                                                     self.log, self.process)
+                    self.stats.dead_lettered += refused  # after: `process` counts too
                     try:
                         await consumer.commit(self.stats.positions)
                     except LogError as exc:  # only lag monitoring reads it: log and go on
@@ -268,12 +260,13 @@ class ProjectionRunner:
         """Finish the batch in hand, then return from `run`."""
         self._stop.set()
 
-    async def process(self, records: Sequence[Record]) -> None:
-        """Apply one batch and store its offsets in one transaction."""
+    async def process(self, records: Sequence[Record], *, skip: bool = False) -> None:
+        """Apply one batch and store its offsets in one transaction (`skip`: only move the
+        offsets past it, a record dead-lettered)."""
         wanted: list[tuple[str, Applied]] = []
         rejects: list[OutgoingRecord] = []
         shared = {t for t in self.projection.topics if _READERS[t] > 1}
-        for record in records:
+        for record in () if skip else records:
             try:
                 item = decode_for(record.value, self.projection.events,
                                   remember=record.topic in shared)
