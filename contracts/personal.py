@@ -151,10 +151,28 @@ def mask_numbers(text: str) -> str:
     return text if few_digits(text) else _masked(text)
 
 
+# an e-mail address, its @ half- or full-width (QQ mail's local part is the QQ number)
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-]+)[@＠]([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def mask_emails(text: str) -> str:
+    """zhangsan@163.com → z*******@163.com: the mailbox hidden, its provider kept."""
+    if "@" not in text and "＠" not in text:
+        return text
+    return _EMAIL.sub(_masked_email, text)
+
+
+def _masked_email(found: re.Match[str]) -> str:
+    local = found.group(1)
+    kept = local[0] if len(local) >= 3 else ""
+    return kept + "*" * (len(local) - len(kept)) + found.group()[len(local):]
+
+
 def mask_personal_text(text: str) -> str:
-    """What a person typed, as the log keeps it: personal numbers (`mask_numbers`) and the
-    household part of an address (`contracts.dwellings`: 3号楼502室 → *号楼***室) masked."""
-    return mask_dwellings(mask_numbers(text))
+    """What a person typed, as the log keeps it: personal numbers (`mask_numbers`), e-mail
+    addresses and the household part of an address (`contracts.dwellings`: 3号楼502室 →
+    *号楼***室) masked."""
+    return mask_dwellings(mask_emails(mask_numbers(text)))
 
 
 def _masked(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The masking rule itself (contracts.personal.mask_numbers) and the log's use of it."""
+"""The masking rules themselves (contracts.personal: numbers, e-mail addresses) and the
+log's use of them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.free_text import masked_copy, text_fields
-from contracts.personal import _masked, few_digits, mask_numbers, personal_numbers
+from contracts.personal import (
+    _masked,
+    few_digits,
+    mask_emails,
+    mask_numbers,
+    personal_numbers,
+)
 from contracts.ticket_events import TicketReplied
 from hotline import redact
 from tests.privacy.numbers import (
@@ -95,6 +102,16 @@ def test_nested_free_text_is_found_and_masked() -> None:
     assert clean.attachments[0].filename == "身份证440301********123X.jpg"
     assert found == {"text": "回电13812345678",
                      "attachments.0.filename": "身份证44030119900101123X.jpg"}
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("邮箱zhangsan@163.com谢谢", "邮箱z*******@163.com谢谢"),
+    ("li.si_2024＠outlook.com.cn", "l*********＠outlook.com.cn"),
+    ("ab@qq.com", "**@qq.com"),
+    ("见@张三的回复, 抄送@运维", "见@张三的回复, 抄送@运维"),  # a mention, no address
+])
+def test_e_mail_addresses_lose_their_mailbox(typed: str, shown: str) -> None:
+    assert mask_emails(typed) == shown
 
 
 class UnknownDistrict(Exception):

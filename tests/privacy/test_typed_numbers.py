@@ -1,8 +1,8 @@
-"""No phone or ID number, nor the room of a home, that a person types reaches a unit, an
-analyst or an auditor (issue 11 §1).
+"""No phone or ID number, e-mail address or room of a home that a person types reaches a
+unit, an analyst or an auditor (issue 11 §1).
 
-Hypothesis writes a number in one of its many forms and an address down to its
-room (幸福路18号3单元502室 and its kin), inside random Chinese, into every
+Hypothesis writes a number in one of its many forms, an e-mail address and an address
+down to its room (幸福路18号3单元502室 and its kin), inside random Chinese, into every
 free-text field of the whole loop — the contact, registration,
 classification, dispatch with an assisting unit, return, reassignment,
 progress, the assisting reply, an extension refused, a supervision order and
@@ -10,7 +10,7 @@ its answer, the reply, a dissatisfied survey and its redo, the reply again, a
 satisfied survey, reopening, closing, a direct answer, a merge, an SMS reply
 — then scans the log (every topic, the units' included), every projection
 table, the outbox, the service logs and every GET answer a unit, analyst and
-auditor key receives: no number or room survives in clear. Operators still read them.
+auditor key receives: no number, mailbox or room survives in clear. Operators still read them.
 
 The fields are not listed here: each request body is filled from its route's
 OpenAPI schema (every property marked `x-personal-text`), and the log is then
@@ -43,6 +43,7 @@ from hotline.log.port import EventLog
 from tests.callback.conftest import messages, token, work_at
 from tests.dispatch.conftest import Hotline
 from tests.privacy.dwellings import Dwelling, dwellings, leaks_dwelling
+from tests.privacy.mailboxes import emails, leaks_email
 from tests.privacy.numbers import Number, leaks, mobiles, numbers, typed_text
 
 LEAD, ASSIST, FIRST = "d01-urban-squad", "d01-street-1", "city-urban-mgmt"
@@ -55,20 +56,23 @@ SYSTEM_WRITTEN = {("DeadlinesSet", "reason"), ("SurveySkipped", "note"),
 
 
 class Typist:
-    """Fills every free-text property of a request body with a number and a home hidden in
-    Chinese."""
+    """Fills every free-text property of a request body with a number, an e-mail address and
+    a home hidden in Chinese."""
 
     def __init__(self, h: Hotline, data: st.DataObject) -> None:
         self.h, self.data = h, data
         self.typed: list[Number] = []
         self.homes: list[Dwelling] = []
+        self.mailboxes: list[str] = []
         self.specs = {name: app.openapi() for name, app in h.apps.items()}
 
     def text(self) -> str:
         number, home = self.data.draw(numbers()), self.data.draw(dwellings())
+        email, mailbox = self.data.draw(emails())
         self.typed.append(number)
         self.homes.append(home)
-        return f"{self.data.draw(typed_text(number))}，{home.written}，"
+        self.mailboxes.append(mailbox)
+        return f"{self.data.draw(typed_text(number))}，{home.written}，邮箱 {email} "
 
     def body(self, service: str, path: str, base: dict[str, Any]) -> dict[str, Any]:
         spec = self.specs[service]
@@ -239,6 +243,9 @@ async def test_typed_numbers_reach_no_unit_analyst_or_auditor(
     for home in typist.homes:
         leaked = [b[:300] for b in blobs if leaks_dwelling(b, home)]
         assert not leaked, f"{home.written!r} in clear: {leaked[:3]}"
+    for mailbox in typist.mailboxes:
+        leaked = [b[:300] for b in blobs if leaks_email(b, mailbox)]
+        assert not leaked, f"{mailbox!r} in clear: {leaked[:3]}"
     await _operators_still_read_them(h, tickets[0], typist)
     _every_free_text_field_was_typed_into(await _events(log, TICKETS, CONTACTS))
 
@@ -248,6 +255,7 @@ async def _operators_still_read_them(h: Hotline, ticket_id: str, typist: Typist)
     clear = json.dumps([e.get("text_as_typed") for e in history], ensure_ascii=False)
     assert sum(leaks(clear, number) for number in typist.typed) >= 10
     assert sum(leaks_dwelling(clear, home) for home in typist.homes) >= 10
+    assert sum(leaks_email(clear, mailbox) for mailbox in typist.mailboxes) >= 10
     unit_view = (await h.get(f"/v1/tickets/{ticket_id}/history", LEAD)).json()
     assert all("text_as_typed" not in e for e in unit_view)
 
