@@ -117,10 +117,14 @@ class Form:
 
 
 async def read_form(request: Request) -> Form:
-    """A POST's URL-encoded fields (413 over FORM_LIMIT, 422 for what is not a form)."""
+    """A POST's URL-encoded fields (413 over FORM_LIMIT, 422 for what is not a form or holds
+    NUL: the sign-in looks its fields up in the database itself, which on PostgreSQL fails
+    on NUL, and the services refuse it anyway, hotline/limits.py)."""
     body = await request.body()
     if len(body) > FORM_LIMIT:
         raise Refused(413, "提交的内容过长 (form too large)")
+    if b"%00" in body or b"\x00" in body:
+        raise Refused(422, "内容含有不允许的空字符 (NUL, U+0000)")
     try:
         return Form(parse_qs(body.decode("utf-8"), max_num_fields=FORM_FIELDS))
     except ValueError:
