@@ -111,6 +111,7 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self.committed = asyncio.Event()  # pulsed after every commit; readers may wait on it
+        self.commits = 0  # group transactions committed so far (counted on the loop)
 
     async def start(self, schema: str) -> None:
         self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
@@ -198,6 +199,7 @@ class GroupCommitWriter:
             else:
                 job.fut.set_result(result)
         if grouped:
+            self.commits += 1
             self.committed.set()
             self.committed.clear()
 

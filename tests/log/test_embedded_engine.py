@@ -1,8 +1,10 @@
 """Embedded-only behaviour: two processes (two connections) sharing one log file; point
-reads on the event loop's own connection."""
+reads on the event loop's own connection; idle consumers that do not read."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,50 @@ async def test_a_long_stream_is_read_whole(tmp_path: Path, length: int) -> None:
     assert [r.value for r in await log.read_stream("t", "s", after=5)] == values[5:]
     assert await log.read_stream("t", "s", after=length) == []
     await log.close()
+
+
+class CountingLog(EmbeddedEventLog):
+    """The embedded log, counting the partition reads its consumers make."""
+
+    reads = 0
+
+    async def read(self, topic: str, partition: int, from_offset: int,
+                   limit: int = 1000) -> list:  # type: ignore[type-arg]
+        self.reads += 1
+        return await super().read(topic, partition, from_offset, limit)
+
+
+@pytest.mark.parametrize("kind", ["group", "partitions"])
+async def test_an_idle_consumer_reads_nothing_until_a_commit(tmp_path: Path, kind: str) -> None:
+    """Waiting for records it reads the partitions once, not every 50 ms (a third of a core
+    for an idle `hotline run`); it still sees this process's append at once and another
+    process's within its poll."""
+    path = str(tmp_path / "log.db")
+    log, other = CountingLog(path), EmbeddedEventLog(path)
+    await log.start()
+    await other.start()
+    await log.create_topics([TopicSpec("t", 12, -1, 1)])
+    if kind == "group":
+        consumer = log.consumer("g", ["t"])
+    else:
+        consumer = log.partition_consumer(None, ["t"])
+        await consumer.assign({("t", p) for p in range(12)})
+    assert await consumer.poll(timeout_s=0.3) == []
+    before = log.reads
+    assert await consumer.poll(timeout_s=0.6) == []  # twelve wake-ups, nothing committed
+    assert log.reads == before
+    waiting = asyncio.create_task(consumer.poll(timeout_s=5))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await log.append("t", [OutgoingRecord("k", b"mine")])
+    assert [r.value for r in await waiting] == [b"mine"]
+    assert time.monotonic() - started < 0.2
+    waiting = asyncio.create_task(consumer.poll(timeout_s=5))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await other.append("t", [OutgoingRecord("k", b"theirs")])  # another process's commit
+    assert [r.value for r in await waiting] == [b"theirs"]
+    assert time.monotonic() - started < 1.0
+    await consumer.close()
+    await log.close()
+    await other.close()
