@@ -94,6 +94,7 @@ def _headers(raw: str | None) -> Mapping[str, str]:
 
 
 ON_LOOP_ROWS = 64  # records of a stream read on the event loop (0.2 ms for 64 of 1.5 KB)
+POLL_INTERVAL_S = 0.05  # how often a consumer looks for appends by other processes
 Mark = tuple[int, int]  # (this process's commits, SQLite's data_version): EmbeddedEventLog.mark
 
 
@@ -327,7 +328,7 @@ class EmbeddedEventLog:
         until the mark moves: idle, a process's dozens of consumers each read every
         partition twenty times a second before (a third of a core for `hotline run`)."""
         when, version = self._outside
-        if time.monotonic() - when >= EmbeddedConsumer.POLL_INTERVAL_S:
+        if time.monotonic() - when >= POLL_INTERVAL_S:
             rows = await self._in_reader(self._query, "PRAGMA data_version")
             version = rows[0][0]
             self._outside = (time.monotonic(), version)
@@ -379,17 +380,46 @@ async def pulse(event: asyncio.Event, timeout_s: float) -> None:
             await event.wait()
 
 
-class EmbeddedConsumer:
-    """The single member of a consumer group on the embedded engine."""
+class _Polling:
+    """How both embedded consumers poll: read their partitions from their positions, and
+    while a read finds nothing, read again only once the log's mark moved (a commit),
+    waking at every commit of this process and every POLL_INTERVAL_S for other processes."""
 
-    POLL_INTERVAL_S = 0.05  # how often appends by other processes are looked for
+    log: EmbeddedEventLog
+    _nothing_at: Mark | None = None  # the log's mark when a read found nothing new
+
+    async def _current(self) -> dict[tuple[str, int], int]:
+        raise NotImplementedError
+
+    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        positions = await self._current()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            mark = await self.log.mark()  # before reading: what is committed after moves it
+            out: list[Record] = []
+            if mark != self._nothing_at:
+                for (topic, p), offset in positions.items():
+                    records = await self.log.read(topic, p, offset, max_records - len(out))
+                    if records:
+                        positions[(topic, p)] = records[-1].offset + 1
+                        out.extend(records)
+                    if len(out) >= max_records:
+                        break
+                self._nothing_at = None if out else mark
+            left = deadline - time.monotonic()
+            if out or left <= 0:
+                return out
+            await pulse(self.log.appended, min(left, POLL_INTERVAL_S))
+
+
+class EmbeddedConsumer(_Polling):
+    """The single member of a consumer group on the embedded engine."""
 
     def __init__(self, log: EmbeddedEventLog, group: str, topics: list[str]) -> None:
         self.log, self.group, self.topics = log, group, topics
         self._positions: dict[tuple[str, int], int] | None = None
-        self._nothing_at: Mark | None = None  # the log's mark when a read found nothing new
 
-    async def _ensure_positions(self) -> dict[tuple[str, int], int]:
+    async def _current(self) -> dict[tuple[str, int], int]:
         if self._positions is None:
             committed = await self.log._committed(self.group, self.topics)
             positions = {}
@@ -399,28 +429,8 @@ class EmbeddedConsumer:
             self._positions = positions
         return self._positions
 
-    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
-        positions = await self._ensure_positions()
-        deadline = time.monotonic() + timeout_s
-        while True:
-            mark = await self.log.mark()  # before reading: what is committed after moves it
-            out: list[Record] = []
-            if mark != self._nothing_at:
-                for (t, p), off in positions.items():
-                    if len(out) >= max_records:
-                        break
-                    recs = await self.log.read(t, p, off, max_records - len(out))
-                    if recs:
-                        positions[(t, p)] = recs[-1].offset + 1
-                        out.extend(recs)
-                self._nothing_at = None if out else mark
-            left = deadline - time.monotonic()
-            if out or left <= 0:
-                return out
-            await pulse(self.log.appended, min(left, self.POLL_INTERVAL_S))
-
     async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
-        current = await self._ensure_positions()
+        current = await self._current()
         current.update(positions)
         self._nothing_at = None
 
@@ -431,19 +441,21 @@ class EmbeddedConsumer:
         return await self.log._committed(self.group, self.topics)
 
     async def assignment(self) -> set[tuple[str, int]]:
-        return set(await self._ensure_positions())
+        return set(await self._current())
 
     async def close(self) -> None:
         self._positions, self._nothing_at = None, None
 
 
-class EmbeddedPartitionConsumer:
+class EmbeddedPartitionConsumer(_Polling):
     """Reads chosen partitions; offsets committed under a group name."""
 
     def __init__(self, log: EmbeddedEventLog, group: str | None, topics: Sequence[str]) -> None:
         self.log, self.group, self.topics = log, group, list(topics)
         self._positions: dict[tuple[str, int], int] = {}
-        self._nothing_at: Mark | None = None  # as EmbeddedConsumer's
+
+    async def _current(self) -> dict[tuple[str, int], int]:
+        return self._positions
 
     async def assign(self, partitions: set[tuple[str, int]], *, at_end: bool = False) -> None:
         start: dict[tuple[str, int], int] = {}
@@ -455,25 +467,6 @@ class EmbeddedPartitionConsumer:
         self._positions = {tp: self._positions.get(tp, start.get(tp, 0))
                            for tp in sorted(partitions)}
         self._nothing_at = None
-
-    async def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            mark = await self.log.mark()
-            out: list[Record] = []
-            if mark != self._nothing_at:
-                for (topic, p), offset in self._positions.items():
-                    records = await self.log.read(topic, p, offset, max_records - len(out))
-                    if records:
-                        self._positions[(topic, p)] = records[-1].offset + 1
-                        out.extend(records)
-                    if len(out) >= max_records:
-                        break
-                self._nothing_at = None if out else mark
-            left = deadline - time.monotonic()
-            if out or left <= 0:
-                return out
-            await pulse(self.log.appended, min(left, EmbeddedConsumer.POLL_INTERVAL_S))
 
     async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
         self._positions.update({tp: o for tp, o in positions.items() if tp in self._positions})

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hotline.log.embedded import ON_LOOP_ROWS, EmbeddedEventLog
+from hotline.log.embedded import (
+    ON_LOOP_ROWS,
+    EmbeddedConsumer,
+    EmbeddedEventLog,
+    EmbeddedPartitionConsumer,
+)
 from hotline.log.port import (
     OutgoingRecord,
+    Record,
     TopicSpec,
     UnsafeSettings,
     VersionConflict,
@@ -78,7 +84,7 @@ class CountingLog(EmbeddedEventLog):
     reads = 0
 
     async def read(self, topic: str, partition: int, from_offset: int,
-                   limit: int = 1000) -> list:  # type: ignore[type-arg]
+                   limit: int = 1000) -> list[Record]:
         self.reads += 1
         return await super().read(topic, partition, from_offset, limit)
 
@@ -93,11 +99,10 @@ async def test_an_idle_consumer_reads_nothing_until_a_commit(tmp_path: Path, kin
     await log.start()
     await other.start()
     await log.create_topics([TopicSpec("t", 12, -1, 1)])
-    if kind == "group":
-        consumer = log.consumer("g", ["t"])
-    else:
-        consumer = log.partition_consumer(None, ["t"])
-        await consumer.assign({("t", p) for p in range(12)})
+    consumer: EmbeddedConsumer | EmbeddedPartitionConsumer = log.consumer("g", ["t"])
+    if kind == "partitions":
+        consumer = chosen = log.partition_consumer(None, ["t"])
+        await chosen.assign({("t", p) for p in range(12)})
     assert await consumer.poll(timeout_s=0.3) == []
     before = log.reads
     assert await consumer.poll(timeout_s=0.6) == []  # twelve wake-ups, nothing committed
